@@ -1,0 +1,235 @@
+//! Frames a client sends to the relay, and how the relay decodes and checks them.
+//!
+//! A connection starts with exactly one [`Hello`]; everything else before it is refused with
+//! [`ErrorCode::OutOfOrder`]. Visitors connect to `/v1/visitor?site=SITE_KEY`, agents to
+//! `/v1/agent`; the endpoint fixes the [`Role`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::limits::{
+    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
+};
+use crate::ErrorCode;
+
+/// Which kind of client a connection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Visitor,
+    Agent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    Hello(Hello),
+    Send(Send),
+    /// Start or stop the typing indicator on the other side. Not stored.
+    Typing {
+        conversation_id: String,
+        active: bool,
+    },
+    /// Visitor only: replace the stored context (page, identity, cart, order) with this one.
+    SetContext { context: Context },
+    /// Ask for every stored message with `seq > since`, in order, followed by `synced`.
+    /// Sent after `welcome` and whenever a client notices a gap.
+    Sync { conversation_id: String, since: u64 },
+    /// Keep-alive for browsers, which cannot send WebSocket pings. Answered with `pong`.
+    Ping {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<u64>,
+    },
+}
+
+/// The first frame of every connection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`crate::PROTOCOL_VERSION`] of the client.
+    pub protocol: u32,
+    /// Visitor: the token from an earlier `welcome`, to continue that visitor's conversation;
+    /// absent for a new visitor. Agent: the agent token (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Visitor only: the context at connect time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Context>,
+}
+
+/// A chat message from a client. The relay answers with `ack` once it is durably stored.
+/// Sending the same `client_id` again (a resend after a lost ack) stores nothing new and is
+/// answered with the original `ack`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Send {
+    pub conversation_id: String,
+    /// Chosen by the client, unique per sender: 1–64 bytes of `[A-Za-z0-9_-]`.
+    pub client_id: String,
+    pub text: String,
+}
+
+/// Why a frame could not be turned into a [`ClientMsg`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    TooLarge(usize),
+    BadJson(String),
+    UnknownType(String),
+    Invalid(String),
+}
+
+impl DecodeError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::TooLarge(_) => ErrorCode::TooLarge,
+            DecodeError::BadJson(_) => ErrorCode::BadJson,
+            DecodeError::UnknownType(_) => ErrorCode::UnknownType,
+            DecodeError::Invalid(_) => ErrorCode::Invalid,
+        }
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::TooLarge(n) => write!(f, "frame is {n} bytes, limit {MAX_FRAME_BYTES}"),
+            DecodeError::BadJson(e) => write!(f, "not JSON: {e}"),
+            DecodeError::UnknownType(t) => write!(f, "unknown message type {t}"),
+            DecodeError::Invalid(e) => write!(f, "invalid message: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// The `type` values [`ClientMsg`] knows, to tell "unknown type" from "bad fields".
+const KNOWN_TYPES: &[&str] = &["hello", "send", "typing", "set_context", "sync", "ping"];
+
+impl ClientMsg {
+    /// Parses one text frame, classifying failures so the client gets a precise error code.
+    pub fn decode(text: &str) -> Result<ClientMsg, DecodeError> {
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(DecodeError::TooLarge(text.len()));
+        }
+        match serde_json::from_str::<ClientMsg>(text) {
+            Ok(msg) => Ok(msg),
+            Err(e) if e.is_syntax() || e.is_eof() => Err(DecodeError::BadJson(e.to_string())),
+            Err(e) => {
+                #[derive(Deserialize)]
+                struct Tag {
+                    #[serde(rename = "type")]
+                    ty: Option<serde_json::Value>,
+                }
+                match serde_json::from_str::<Tag>(text).ok().and_then(|t| t.ty) {
+                    Some(serde_json::Value::String(t)) if KNOWN_TYPES.contains(&t.as_str()) => {
+                        Err(DecodeError::Invalid(e.to_string()))
+                    }
+                    Some(other) => Err(DecodeError::UnknownType(truncate(&other.to_string(), 64))),
+                    None => Err(DecodeError::UnknownType("(missing)".into())),
+                }
+            }
+        }
+    }
+
+    /// Checks the limits that serde cannot express. The relay calls this on every frame.
+    pub fn validate(&self) -> Result<(), (ErrorCode, String)> {
+        match self {
+            ClientMsg::Hello(h) => {
+                if h.token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_BYTES) {
+                    return Err((ErrorCode::TooLarge, "token too long".into()));
+                }
+                h.context.as_ref().map_or(Ok(()), Context::validate)
+            }
+            ClientMsg::Send(s) => {
+                id("conversation_id", &s.conversation_id)?;
+                if !valid_client_id(&s.client_id) {
+                    return Err((
+                        ErrorCode::Invalid,
+                        format!("client_id must be 1-{MAX_CLIENT_ID_BYTES} bytes of [A-Za-z0-9_-]"),
+                    ));
+                }
+                if s.text.len() > MAX_TEXT_BYTES {
+                    return Err((
+                        ErrorCode::TooLarge,
+                        format!("text is {} bytes, limit {MAX_TEXT_BYTES}", s.text.len()),
+                    ));
+                }
+                if s.text.trim().is_empty() {
+                    return Err((ErrorCode::Invalid, "text is empty".into()));
+                }
+                Ok(())
+            }
+            ClientMsg::Typing { conversation_id, .. } | ClientMsg::Sync { conversation_id, .. } => {
+                id("conversation_id", conversation_id)
+            }
+            ClientMsg::SetContext { context } => context.validate(),
+            ClientMsg::Ping { .. } => Ok(()),
+        }
+    }
+
+    /// The wire name of this message's type, for logs and errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMsg::Hello(_) => "hello",
+            ClientMsg::Send(_) => "send",
+            ClientMsg::Typing { .. } => "typing",
+            ClientMsg::SetContext { .. } => "set_context",
+            ClientMsg::Sync { .. } => "sync",
+            ClientMsg::Ping { .. } => "ping",
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client messages always serialize")
+    }
+}
+
+/// Client ids are echoed into logs and acks; a narrow alphabet keeps them harmless.
+pub fn valid_client_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_CLIENT_ID_BYTES
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn id(field: &str, v: &str) -> Result<(), (ErrorCode, String)> {
+    if v.is_empty() || v.len() > MAX_ID_BYTES {
+        return Err((ErrorCode::Invalid, format!("{field} must be 1-{MAX_ID_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.char_indices().take_while(|(i, _)| *i < max).map(|(_, c)| c).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_bad_input() {
+        assert_eq!(ClientMsg::decode("{nope").unwrap_err().code(), ErrorCode::BadJson);
+        assert_eq!(ClientMsg::decode(r#"{"type":"launch"}"#).unwrap_err().code(), ErrorCode::UnknownType);
+        assert_eq!(ClientMsg::decode(r#"{"text":"hi"}"#).unwrap_err().code(), ErrorCode::UnknownType);
+        assert_eq!(ClientMsg::decode("[1,2]").unwrap_err().code(), ErrorCode::UnknownType);
+        assert_eq!(ClientMsg::decode(r#"{"type":"send","text":1}"#).unwrap_err().code(), ErrorCode::Invalid);
+        let big = format!(r#"{{"type":"ping","x":"{}"}}"#, "a".repeat(MAX_FRAME_BYTES));
+        assert_eq!(ClientMsg::decode(&big).unwrap_err().code(), ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn round_trips_and_validates_send() {
+        let msg = ClientMsg::Send(Send {
+            conversation_id: "c1".into(),
+            client_id: "m-1".into(),
+            text: "hello".into(),
+        });
+        let back = ClientMsg::decode(&msg.to_json()).unwrap();
+        assert_eq!(back, msg);
+        assert!(back.validate().is_ok());
+        let bad = ClientMsg::Send(Send {
+            conversation_id: "c1".into(),
+            client_id: "<script>".into(),
+            text: "x".into(),
+        });
+        assert_eq!(bad.validate().unwrap_err().0, ErrorCode::Invalid);
+    }
+}

@@ -1,0 +1,78 @@
+//! Typed error codes (sent in an `error` frame, the connection stays open) and close codes
+//! (the connection ends). Modelled on centrifuge's `disconnect.go`: a number plus a stable
+//! reason string, so logs and clients agree on what happened.
+
+use serde::{Deserialize, Serialize};
+
+/// Why the relay refused one client frame. Refused frames change nothing on the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame is not valid JSON, or is binary.
+    BadJson,
+    /// The JSON has no known `"type"`.
+    UnknownType,
+    /// The type is known but its fields are missing, mistyped, or fail validation.
+    Invalid,
+    /// The frame, a text, or the context exceeds a limit in [`crate::limits`].
+    TooLarge,
+    /// The conversation does not exist.
+    NotFound,
+    /// The conversation exists but this client may not act on it, or the message type is not
+    /// for this client's role.
+    Forbidden,
+    /// A frame other than `hello` arrived before `hello` was accepted, or `hello` came twice.
+    OutOfOrder,
+    /// The relay could not store the message; nothing was acknowledged, resend later.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The stable snake_case name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadJson => "bad_json",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::OutOfOrder => "out_of_order",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A WebSocket close code with its reason. Codes 4000–4999 are the application range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CloseCode {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl CloseCode {
+    /// Normal end (the client said goodbye).
+    pub const NORMAL: CloseCode = CloseCode { code: 1000, reason: "normal" };
+    /// A frame past [`crate::limits::MAX_FRAME_HARD_BYTES`]; the standard "message too big".
+    pub const TOO_BIG: CloseCode = CloseCode { code: 1009, reason: "message too big" };
+    /// The first frame was not a valid `hello`. Do not retry unchanged.
+    pub const BAD_HELLO: CloseCode = CloseCode { code: 4000, reason: "bad hello" };
+    /// The token in `hello` is not valid (agent token, or a site key that is not configured).
+    /// Do not retry with the same token.
+    pub const UNAUTHORIZED: CloseCode = CloseCode { code: 4001, reason: "unauthorized" };
+    /// The client speaks another protocol version. Do not retry unchanged.
+    pub const PROTOCOL_VERSION: CloseCode = CloseCode { code: 4002, reason: "protocol version" };
+    /// No `hello` within the relay's hello timeout. Retry with backoff.
+    pub const HELLO_TIMEOUT: CloseCode = CloseCode { code: 4003, reason: "hello timeout" };
+    /// The client did not read fast enough and its outbound queue filled. Reconnect and resume
+    /// from the last sequence number seen; nothing is lost.
+    pub const SLOW: CloseCode = CloseCode { code: 4008, reason: "slow" };
+    /// The relay is shutting down or restarting. Reconnect at once, without backoff.
+    pub const RECONNECT_NOW: CloseCode = CloseCode { code: 4012, reason: "reconnect now" };
+
+    /// Whether a client should come back at all after this close.
+    pub fn should_reconnect(code: u16) -> bool {
+        !matches!(code, 4000 | 4001 | 4002)
+    }
+}

@@ -1,0 +1,36 @@
+//! Switchboard's wire protocol, defined once and shared by the relay, the widget, the agent
+//! console and bots.
+//!
+//! Every frame is one JSON text WebSocket frame holding one message, tagged by `"type"`.
+//!
+//! Layout:
+//! - [`limits`]: named size limits every side enforces;
+//! - [`codes`]: typed error codes ([`ErrorCode`]) and WebSocket close codes ([`CloseCode`]);
+//! - [`context`]: what the visitor's page and the site tell an agent (page, identity, cart, order);
+//! - [`message`]: a stored chat message with its per-conversation sequence number;
+//! - [`client`]: frames a client (visitor or agent) sends, and their decoding and validation;
+//! - [`server`]: frames the relay sends.
+//!
+//! This crate depends on serde only, so the browser bundles and any bot can use it.
+
+pub mod client;
+pub mod codes;
+pub mod context;
+pub mod limits;
+pub mod message;
+pub mod server;
+
+pub use client::{ClientMsg, DecodeError, Role};
+pub use codes::{CloseCode, ErrorCode};
+pub use context::{Cart, Context, Identity, LineItem, Order, Page, Utm};
+pub use message::{ChatMessage, Sender, SenderKind};
+pub use server::{ConversationSummary, ServerMsg};
+
+/// The protocol version a client announces in `hello`. The relay refuses a different major
+/// version with [`CloseCode::PROTOCOL_VERSION`]; additions within a version are backwards
+/// compatible (new optional fields, new message types clients ignore).
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Milliseconds since the Unix epoch, UTC. Plain integers keep the browser bundles free of a
+/// date library.
+pub type Millis = u64;

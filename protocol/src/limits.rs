@@ -1,0 +1,29 @@
+//! Size limits. The relay enforces every one of them; clients check them first so a visitor
+//! sees the problem before anything is sent.
+
+/// Largest text frame the relay parses. A larger frame (up to [`MAX_FRAME_HARD_BYTES`]) is
+/// answered with [`crate::ErrorCode::TooLarge`] and the connection stays open.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest frame the WebSocket layer accepts at all; past this the connection is closed with
+/// 1009 (message too big) because reading it would already cost the memory.
+pub const MAX_FRAME_HARD_BYTES: usize = 1024 * 1024;
+/// Longest chat message text, in bytes of UTF-8.
+pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+/// Longest client-generated message id.
+pub const MAX_CLIENT_ID_BYTES: usize = 64;
+/// Largest serialized [`crate::Context`].
+pub const MAX_CONTEXT_BYTES: usize = 32 * 1024;
+/// Longest short string in the context (names, titles, statuses, currency, ids).
+pub const MAX_SHORT_BYTES: usize = 512;
+/// Longest URL in the context (page URL, referrer, item links).
+pub const MAX_URL_BYTES: usize = 2048;
+/// Most line items in a cart or order.
+pub const MAX_LINE_ITEMS: usize = 100;
+/// Longest token (visitor or agent).
+pub const MAX_TOKEN_BYTES: usize = 256;
+/// Longest id (conversation, visitor).
+pub const MAX_ID_BYTES: usize = 64;
+/// Most messages the relay sends in one catch-up before the client asks for more.
+pub const MAX_HISTORY_BATCH: usize = 500;
+/// Most conversations in the agent's initial inbox list.
+pub const MAX_INBOX: usize = 200;

@@ -1,0 +1,41 @@
+//! A chat message as the relay stores and delivers it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderKind {
+    Visitor,
+    Agent,
+    Bot,
+    /// The relay itself (e.g. "Alex joined").
+    System,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    pub kind: SenderKind,
+    /// Stable id: the visitor id, agent id, or bot id.
+    pub id: String,
+    /// Display name; for visitors the identified name if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A stored message. `seq` is assigned by the relay when the message is durably stored: it
+/// starts at 1 in every conversation and has no gaps, so a client that has seen `seq = n`
+/// has seen everything up to `n`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub conversation_id: String,
+    pub seq: u64,
+    /// The id the sending client chose; lets a sender match the message to its pending copy.
+    pub client_id: String,
+    pub sender: Sender,
+    pub text: String,
+    /// When the relay stored it.
+    pub at: Millis,
+}

@@ -1,0 +1,120 @@
+//! Frames the relay sends.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::Role;
+use crate::context::Context;
+use crate::message::{ChatMessage, Sender, SenderKind};
+use crate::{ErrorCode, Millis};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Answer to an accepted `hello`.
+    Welcome(Welcome),
+    /// The message with this `client_id` is durably stored as `seq`. `duplicate` is true when
+    /// it had been stored before (a resend); the client treats both the same.
+    Ack {
+        conversation_id: String,
+        client_id: String,
+        seq: u64,
+        at: Millis,
+        #[serde(default)]
+        duplicate: bool,
+    },
+    /// A stored message: live, or part of a catch-up after `sync`.
+    Message(ChatMessage),
+    /// End of a catch-up: every message up to `last_seq` has been sent. With `more`, the
+    /// batch limit was reached and the client sends `sync` again from the last seq it got.
+    Synced {
+        conversation_id: String,
+        last_seq: u64,
+        #[serde(default)]
+        more: bool,
+    },
+    Typing {
+        conversation_id: String,
+        sender: Sender,
+        active: bool,
+    },
+    /// Agents only: the visitor's context for a conversation (after `sync`, and on every
+    /// change).
+    Context {
+        conversation_id: String,
+        context: Context,
+    },
+    /// Agents only: the inbox at connect time, newest activity first.
+    Conversations { items: Vec<ConversationSummary> },
+    /// Agents only: one conversation was created or changed; replace it in the inbox.
+    Conversation(ConversationSummary),
+    /// One client frame was refused; nothing changed. `client_id` names the refused `send`.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<u64>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol: u32,
+    pub role: Role,
+    /// The visitor's or agent's id; the `sender.id` of its own messages.
+    pub id: String,
+    /// Visitor: the token to keep (first-party storage) and send in the next `hello`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Visitor: the conversation this visitor chats in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Visitor: the conversation's latest seq, so the widget knows what to `sync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<u64>,
+    /// Agent: the display name visitors see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Milliseconds between the client's pings; the relay closes a connection silent for
+    /// three times this.
+    pub ping_interval_ms: u64,
+}
+
+/// One line of an agent's inbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub site: String,
+    pub visitor_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+    pub created_at: Millis,
+    pub last_activity: Millis,
+    pub last_seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<Preview>,
+}
+
+/// The start of the latest message, for the inbox list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    pub sender: SenderKind,
+    pub text: String,
+}
+
+impl ServerMsg {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerMsg {
+        ServerMsg::Error { code, message: message.into(), client_id: None }
+    }
+}

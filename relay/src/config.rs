@@ -1,0 +1,188 @@
+//! Configuration: command-line flags (each also settable from the environment) plus an
+//! optional TOML file listing sites and agents. Flags win over the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use serde::Deserialize;
+
+/// Switchboard relay: live chat between website visitors and agents.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Args {
+    /// TOML file with `[[sites]]` and `[[agents]]` (see README.md).
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address for the API, WebSockets, widget assets and console.
+    #[arg(long, env = "SWITCHBOARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded store (created if missing).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Directory of built browser assets (`cargo xtask dist` writes `dist/`).
+    #[arg(long, env = "SWITCHBOARD_ASSETS_DIR")]
+    pub assets_dir: Option<PathBuf>,
+    /// The URL browsers reach this relay at, if not `http://<listen>/`.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Demo mode: serve the demo shop on `--demo-listen` and add the `demo` site and a demo agent.
+    #[arg(long, env = "SWITCHBOARD_DEMO")]
+    pub demo: bool,
+    /// Address of the demo shop (demo mode only).
+    #[arg(long, env = "SWITCHBOARD_DEMO_LISTEN", default_value = "127.0.0.1:8081")]
+    pub demo_listen: SocketAddr,
+    /// Directory of the demo shop's pages (demo mode only).
+    #[arg(long, env = "SWITCHBOARD_DEMO_DIR", default_value = "demo-site")]
+    pub demo_dir: PathBuf,
+    /// Token of the demo agent (demo mode only); random if not given.
+    #[arg(long, env = "SWITCHBOARD_DEMO_AGENT_TOKEN")]
+    pub demo_agent_token: Option<String>,
+}
+
+/// The file form. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    assets_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    #[serde(default)]
+    sites: Vec<Site>,
+    #[serde(default)]
+    agents: Vec<Agent>,
+}
+
+/// A website that embeds the widget.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// The `data-site` value in the embed tag.
+    pub key: String,
+    #[serde(default)]
+    pub name: String,
+    /// Origins (`https://shop.example`) whose pages may open visitor connections; `*` allows any.
+    pub allowed_origins: Vec<String>,
+}
+
+/// A human agent who signs into the console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub token: String,
+    /// Site keys this agent serves; `*` for all.
+    #[serde(default = "all_sites")]
+    pub sites: Vec<String>,
+}
+
+fn all_sites() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// The resolved configuration the relay runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub assets_dir: PathBuf,
+    pub public_url: String,
+    pub sites: Vec<Site>,
+    pub agents: Vec<Agent>,
+    pub demo: Option<Demo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Demo {
+    pub listen: SocketAddr,
+    pub dir: PathBuf,
+    pub agent_token: String,
+}
+
+impl Config {
+    pub fn load(args: Args) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into());
+        let public_url = args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}/"));
+        let public_url = if public_url.ends_with('/') { public_url } else { format!("{public_url}/") };
+        let mut config = Config {
+            listen,
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| "data".into()),
+            assets_dir: args.assets_dir.or(file.assets_dir).unwrap_or_else(|| "dist".into()),
+            public_url,
+            sites: file.sites,
+            agents: file.agents,
+            demo: None,
+        };
+        if args.demo {
+            let token = args.demo_agent_token.unwrap_or_else(crate::token::random_token);
+            config.add_demo(args.demo_listen, args.demo_dir, token);
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn add_demo(&mut self, listen: SocketAddr, dir: PathBuf, agent_token: String) {
+        let port = listen.port();
+        let mut origins = vec![format!("http://{listen}")];
+        if listen.ip().is_loopback() {
+            origins.push(format!("http://localhost:{port}"));
+            origins.push(format!("http://127.0.0.1:{port}"));
+        }
+        origins.dedup();
+        if !self.sites.iter().any(|s| s.key == "demo") {
+            self.sites.push(Site { key: "demo".into(), name: "Demo shop".into(), allowed_origins: origins });
+        }
+        self.agents.push(Agent {
+            id: "demo-agent".into(),
+            name: "Alex".into(),
+            token: agent_token.clone(),
+            sites: all_sites(),
+        });
+        self.demo = Some(Demo { listen, dir, agent_token });
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        for site in &self.sites {
+            if site.key.is_empty() || site.key.len() > 64 {
+                bail!("site key {:?} must be 1-64 bytes", site.key);
+            }
+        }
+        for agent in &self.agents {
+            if agent.token.len() < 8 {
+                bail!("agent {:?} has a token shorter than 8 characters", agent.id);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn site(&self, key: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| s.key == key)
+    }
+}
+
+impl Site {
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o == "*" || o.trim_end_matches('/') == origin)
+    }
+}
+
+impl Agent {
+    pub fn serves(&self, site: &str) -> bool {
+        self.sites.iter().any(|s| s == "*" || s == site)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

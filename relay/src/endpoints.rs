@@ -1,0 +1,80 @@
+//! HTTP routes: the two WebSocket upgrades (with their origin checks), `/healthz`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use switchboard_protocol::limits::MAX_FRAME_HARD_BYTES;
+
+use crate::error::ApiError;
+use crate::session::{self, AgentSession, VisitorSession};
+use crate::AppState;
+
+/// Per-connection socket buffers. tungstenite's default read buffer is 128 KiB per connection;
+/// chat frames are small, so 8 KiB keeps an idle connection cheap.
+const READ_BUFFER: usize = 8 * 1024;
+const WRITE_BUFFER: usize = 8 * 1024;
+
+fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_FRAME_HARD_BYTES)
+        .max_frame_size(MAX_FRAME_HARD_BYTES)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+}
+
+/// `GET /v1/visitor?site=KEY`: the widget's connection. The page's `Origin` must be allowed
+/// for the site, so another site cannot open chats in this site's name.
+pub async fn visitor_ws(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let key = query.get("site").ok_or(ApiError::UnknownSite)?;
+    let site = state.sites.get(key).cloned().ok_or(ApiError::UnknownSite)?;
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("");
+    if !site.allows_origin(origin) {
+        tracing::info!(site = %site.key, origin, "visitor origin refused");
+        return Err(ApiError::OriginNotAllowed);
+    }
+    Ok(limits(ws).on_upgrade(move |socket| session::run::<VisitorSession>(socket, state, site)))
+}
+
+/// `GET /v1/agent`: the console's (or an agent tool's) connection. Browsers must come from the
+/// relay's own origin (the console), which stops other pages from riding an agent's session;
+/// clients without an `Origin` header are not browsers and rely on the token alone.
+pub async fn agent_ws(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let same_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+        if !same_host && origin != state.public_origin {
+            tracing::info!(origin, "agent origin refused");
+            return Err(ApiError::OriginNotAllowed);
+        }
+    }
+    Ok(limits(ws).on_upgrade(move |socket| session::run::<AgentSession>(socket, state, ())))
+}
+
+/// `GET /healthz`: 200 when the store answers, 503 otherwise.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let store = state.store.ping().await;
+    let body = Json(serde_json::json!({
+        "status": if store.is_ok() { "ok" } else { "degraded" },
+        "store": state.store.name(),
+        "store_ok": store.is_ok(),
+        "connections": state.hub.connections(),
+    }));
+    let status = if store.is_ok() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body).into_response()
+}

@@ -1,0 +1,153 @@
+//! In-process live fan-out: which connections hear about which conversation.
+//!
+//! Visitors subscribe to their conversation; agents hear every conversation of the sites they
+//! serve (the inbox is live). Frames are serialized once per publish and shared as `Arc<str>`.
+//! Delivery into a connection's bounded [`Outbox`] never blocks: a full outbox marks the
+//! connection slow and it is closed with `CloseCode::SLOW`; the client then resumes from its
+//! last seq, so nothing is lost, only re-fetched from the store.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use switchboard_protocol::{CloseCode, ServerMsg};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Agent;
+
+pub type ConnId = u64;
+
+/// What a session hands its writer task.
+#[derive(Debug)]
+pub enum Outgoing {
+    Frame(Arc<str>),
+    Close(CloseCode),
+}
+
+/// The sending half of one connection's bounded outbound queue.
+#[derive(Clone)]
+pub struct Outbox {
+    pub id: ConnId,
+    tx: mpsc::Sender<Outgoing>,
+    slow: CancellationToken,
+}
+
+impl Outbox {
+    pub fn new(id: ConnId, tx: mpsc::Sender<Outgoing>, slow: CancellationToken) -> Outbox {
+        Outbox { id, tx, slow }
+    }
+
+    /// Queues a frame; returns false if the connection is gone or was just found too slow.
+    pub fn push(&self, frame: Arc<str>) -> bool {
+        match self.tx.try_send(Outgoing::Frame(frame)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.slow.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    pub fn send(&self, msg: &ServerMsg) -> bool {
+        self.push(msg.to_json().into())
+    }
+
+    /// Queues a close frame behind everything already queued.
+    pub fn close(&self, code: CloseCode) {
+        if self.tx.try_send(Outgoing::Close(code)).is_err() {
+            self.slow.cancel();
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Hub {
+    // A std Mutex: every critical section is a few map operations with no await inside, so
+    // an async lock would only add overhead (the mini-redis `db.rs` reasoning).
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+    connections: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Inner {
+    conversations: HashMap<String, Vec<Outbox>>,
+    agents: HashMap<ConnId, (Outbox, Arc<Agent>)>,
+    joined: HashMap<ConnId, Vec<String>>,
+}
+
+impl Hub {
+    pub fn next_id(&self) -> ConnId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Counts a connection for as long as the returned guard lives.
+    pub fn track(self: &Arc<Self>) -> ConnectionGuard {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard { hub: self.clone() }
+    }
+
+    pub fn join_conversation(&self, conversation_id: &str, outbox: Outbox) {
+        let mut inner = self.lock();
+        inner.joined.entry(outbox.id).or_default().push(conversation_id.to_owned());
+        inner.conversations.entry(conversation_id.to_owned()).or_default().push(outbox);
+    }
+
+    pub fn join_agents(&self, outbox: Outbox, agent: Arc<Agent>) {
+        self.lock().agents.insert(outbox.id, (outbox, agent));
+    }
+
+    /// Forgets a connection everywhere; called when its session ends.
+    pub fn leave(&self, id: ConnId) {
+        let mut inner = self.lock();
+        inner.agents.remove(&id);
+        for conv in inner.joined.remove(&id).unwrap_or_default() {
+            if let Some(list) = inner.conversations.get_mut(&conv) {
+                list.retain(|o| o.id != id);
+                if list.is_empty() {
+                    inner.conversations.remove(&conv);
+                }
+            }
+        }
+    }
+
+    /// Sends to the visitor connections of a conversation.
+    pub fn to_conversation(&self, conversation_id: &str, msg: &ServerMsg) {
+        let frame: Arc<str> = msg.to_json().into();
+        let inner = self.lock();
+        for outbox in inner.conversations.get(conversation_id).into_iter().flatten() {
+            outbox.push(frame.clone());
+        }
+    }
+
+    /// Sends to every agent serving `site`.
+    pub fn to_agents(&self, site: &str, msg: &ServerMsg) {
+        let frame: Arc<str> = msg.to_json().into();
+        let inner = self.lock();
+        for (outbox, agent) in inner.agents.values() {
+            if agent.serves(site) {
+                outbox.push(frame.clone());
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub struct ConnectionGuard {
+    hub: Arc<Hub>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.hub.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}

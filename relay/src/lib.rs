@@ -1,0 +1,90 @@
+//! The Switchboard relay: one binary between website visitors, agents and (later) bots.
+//!
+//! Layout:
+//! - [`config`]: flags, environment and the TOML file (sites, agents, demo mode);
+//! - [`server`]: binds the listeners, runs until shutdown, drains sessions;
+//! - [`endpoints`]: the WebSocket upgrades with their origin checks, `/healthz`;
+//! - [`assets`]: the loader, hashed widget assets, the console (static, precompressed);
+//! - [`demo`]: the demo shop on its own port;
+//! - [`session`]: one task per socket (`hello`, then visitor or agent handling);
+//! - [`connection`]: socket ↔ typed protocol frames, bounded outbound queue, pings;
+//! - [`hub`]: in-process fan-out of live frames to connections;
+//! - [`store`]: the durable storage seam and its embedded SQLite default;
+//! - [`token`], [`clock`], [`error`]: tokens and ids, time, typed HTTP errors.
+
+pub mod assets;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod demo;
+pub mod endpoints;
+pub mod error;
+pub mod hub;
+pub mod server;
+pub mod session;
+pub mod store;
+pub mod token;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Agent, Config, Site};
+use crate::hub::Hub;
+use crate::store::Store;
+
+pub use server::{start, Running};
+
+/// What every request and session shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub sites: Arc<HashMap<String, Arc<Site>>>,
+    /// Agents by the SHA-256 of their token, so a lookup never compares raw secrets.
+    pub agents: Arc<HashMap<String, Arc<Agent>>>,
+    /// `scheme://host[:port]` of `public_url`, the console's origin.
+    pub public_origin: String,
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    /// Cancelled on shutdown: sessions close with `RECONNECT_NOW`.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> AppState {
+        let sites = config.sites.iter().map(|s| (s.key.clone(), Arc::new(s.clone()))).collect();
+        let agents = config.agents.iter().map(|a| (token::hash(&a.token), Arc::new(a.clone()))).collect();
+        let public_origin = origin_of(&config.public_url);
+        AppState {
+            config: Arc::new(config),
+            sites: Arc::new(sites),
+            agents: Arc::new(agents),
+            public_origin,
+            store,
+            hub: Arc::new(Hub::default()),
+            shutdown: CancellationToken::new(),
+        }
+    }
+}
+
+/// The relay's routes; tests drive it directly.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/visitor", get(endpoints::visitor_ws))
+        .route("/v1/agent", get(endpoints::agent_ws))
+        .route("/healthz", get(endpoints::healthz))
+        .merge(assets::routes(&state.config.assets_dir))
+        .fallback(|| async { error::ApiError::NotFound })
+        .with_state(state)
+}
+
+fn origin_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|(scheme, rest)| (scheme, rest));
+    match rest {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
+        None => url.to_owned(),
+    }
+}

@@ -1,0 +1,75 @@
+//! Binding, serving and shutting down.
+//!
+//! Shutdown: cancelling [`Running::shutdown`] stops accepting, makes every session flush its
+//! queue and close with `RECONNECT_NOW`, and waits (bounded by [`DRAIN_TIMEOUT`]) for them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use crate::{app, demo, AppState};
+
+/// Longest wait for sessions to close after shutdown begins.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub demo_addr: Option<SocketAddr>,
+    pub shutdown: CancellationToken,
+    pub state: AppState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Resolves once the relay has shut down and drained.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the store, binds the listeners and starts serving in the background.
+pub async fn start(mut config: Config) -> anyhow::Result<Running> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    tracing::info!(store = store.name(), dir = %config.data_dir.display(), "storage ready");
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    if config.listen.port() == 0 {
+        // Tests bind port 0; the console's origin check needs the real address.
+        config.public_url = format!("http://{addr}/");
+    }
+    let demo = match &config.demo {
+        Some(d) => Some((TcpListener::bind(d.listen).await?, d.dir.clone())),
+        None => None,
+    };
+    let demo_addr = demo.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
+    let state = AppState::new(config, store);
+    let shutdown = state.shutdown.clone();
+    let router = app(state.clone());
+    let hub = state.hub.clone();
+    let relay_url = state.config.public_url.clone();
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        if let Some((listener, dir)) = demo {
+            let stop = stop.clone();
+            let shop = demo::routes(&dir, &relay_url);
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, shop).with_graceful_shutdown(stop.cancelled_owned()).await;
+            });
+        }
+        let serve = axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "server failed");
+        }
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    Ok(Running { addr, demo_addr, shutdown, state, task })
+}

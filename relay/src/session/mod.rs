@@ -1,0 +1,221 @@
+//! One task per WebSocket: the `hello` handshake, then a loop that hands each client frame to
+//! the role's handler ([`visitor`] or [`agent`]) and turns refusals into `error` frames.
+//!
+//! A refused frame changes nothing: every check runs before the store is touched, and the
+//! store's own operations are single transactions.
+
+mod agent;
+mod visitor;
+
+use std::time::Duration;
+
+use axum::extract::ws::WebSocket;
+use switchboard_protocol::client::Hello;
+use switchboard_protocol::limits::MAX_HISTORY_BATCH;
+use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, Sender, ServerMsg, PROTOCOL_VERSION};
+
+use crate::connection::{self, Incoming, PING_INTERVAL};
+use crate::hub::Outbox;
+use crate::store::{Conversation, NewMessage, StoreError};
+use crate::{clock, AppState};
+
+pub use agent::AgentSession;
+pub use visitor::VisitorSession;
+
+/// How long a new connection may take to send `hello`.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why one frame was refused: becomes an `error` frame.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+    pub client_id: Option<String>,
+}
+
+impl Refusal {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Refusal {
+        Refusal { code, message: message.into(), client_id: None }
+    }
+
+    fn for_client(mut self, client_id: &str) -> Refusal {
+        self.client_id = Some(client_id.to_owned());
+        self
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Refusal {
+        match e {
+            StoreError::NotFound(what) => Refusal::new(ErrorCode::NotFound, format!("{what} not found")),
+            StoreError::Backend(detail) => {
+                tracing::error!(%detail, "store failed");
+                Refusal::new(ErrorCode::Unavailable, "storage is unavailable; nothing was stored, retry")
+            }
+        }
+    }
+}
+
+/// What a role does with a connection after `hello`.
+pub(crate) trait Handler: Sized {
+    /// What the HTTP upgrade already established (the visitor's site).
+    type Params: Send;
+    /// Accepts or refuses the `hello`; on refusal the connection is closed with the code.
+    async fn start(state: &AppState, params: Self::Params, hello: Hello, outbox: &Outbox) -> Result<Self, CloseCode>;
+    async fn handle(&mut self, state: &AppState, msg: ClientMsg, outbox: &Outbox) -> Result<(), Refusal>;
+}
+
+/// Runs a connection to its end.
+pub(crate) async fn run<H: Handler>(socket: WebSocket, state: AppState, params: H::Params) {
+    let _counted = state.hub.track();
+    let id = state.hub.next_id();
+    let (mut reader, outbox, writer) = connection::split(socket, id, state.shutdown.child_token());
+    if let Some(hello) = handshake(&mut reader, &outbox).await {
+        match H::start(&state, params, hello, &outbox).await {
+            Ok(mut handler) => loop {
+                tokio::select! {
+                    incoming = reader.next() => match incoming {
+                        Incoming::Msg(msg) => {
+                            let result = match msg.validate() {
+                                Ok(()) => handler.handle(&state, msg, &outbox).await,
+                                Err((code, message)) => Err(Refusal { code, message, client_id: client_id_of(&msg) }),
+                            };
+                            if let Err(r) = result {
+                                outbox.send(&ServerMsg::Error { code: r.code, message: r.message, client_id: r.client_id });
+                            }
+                        }
+                        Incoming::Bad(e) => {
+                            outbox.send(&ServerMsg::error(e.code(), e.to_string()));
+                        }
+                        Incoming::End => break,
+                        Incoming::TooBig => {
+                            outbox.close(CloseCode::TOO_BIG);
+                            break;
+                        }
+                    },
+                    _ = state.shutdown.cancelled() => break,
+                }
+            },
+            Err(code) => outbox.close(code),
+        }
+    }
+    state.hub.leave(id);
+    drop(outbox);
+    writer.finish().await;
+}
+
+/// Waits for a valid `hello`; anything else closes the connection with a code saying why.
+async fn handshake(reader: &mut connection::Reader, outbox: &Outbox) -> Option<Hello> {
+    let refuse = |code: ErrorCode, message: String, close: CloseCode| {
+        outbox.send(&ServerMsg::error(code, message));
+        outbox.close(close);
+        None
+    };
+    match tokio::time::timeout(HELLO_TIMEOUT, reader.next()).await {
+        Err(_) => {
+            outbox.close(CloseCode::HELLO_TIMEOUT);
+            None
+        }
+        Ok(Incoming::End) => None,
+        Ok(Incoming::TooBig) => {
+            outbox.close(CloseCode::TOO_BIG);
+            None
+        }
+        Ok(Incoming::Bad(e)) => refuse(e.code(), e.to_string(), CloseCode::BAD_HELLO),
+        Ok(Incoming::Msg(ClientMsg::Hello(hello))) => {
+            let msg = ClientMsg::Hello(hello);
+            if let Err((code, message)) = msg.validate() {
+                return refuse(code, message, CloseCode::BAD_HELLO);
+            }
+            let ClientMsg::Hello(hello) = msg else { unreachable!() };
+            if hello.protocol != PROTOCOL_VERSION {
+                return refuse(
+                    ErrorCode::Invalid,
+                    format!("protocol {} is not supported; this relay speaks {PROTOCOL_VERSION}", hello.protocol),
+                    CloseCode::PROTOCOL_VERSION,
+                );
+            }
+            Some(hello)
+        }
+        Ok(Incoming::Msg(other)) => refuse(
+            ErrorCode::OutOfOrder,
+            format!("expected hello, got {}", other.kind()),
+            CloseCode::BAD_HELLO,
+        ),
+    }
+}
+
+fn client_id_of(msg: &ClientMsg) -> Option<String> {
+    match msg {
+        ClientMsg::Send(s) => Some(s.client_id.clone()),
+        _ => None,
+    }
+}
+
+pub fn ping_interval_ms() -> u64 {
+    PING_INTERVAL.as_millis() as u64
+}
+
+/// Stores a message, acknowledges it to the sender, and fans it out to the conversation's
+/// visitors and the site's agents. A resend (known client id) is acknowledged again and not
+/// fanned out twice.
+async fn deliver(
+    state: &AppState,
+    outbox: &Outbox,
+    conv: &Conversation,
+    sender: Sender,
+    client_id: String,
+    text: String,
+) -> Result<(), Refusal> {
+    let new = NewMessage {
+        conversation_id: conv.id.clone(),
+        client_id: client_id.clone(),
+        sender,
+        text,
+        at: clock::now(),
+    };
+    let appended = state.store.append(new).await.map_err(|e| Refusal::from(e).for_client(&client_id))?;
+    let m = &appended.message;
+    outbox.send(&ServerMsg::Ack {
+        conversation_id: m.conversation_id.clone(),
+        client_id: m.client_id.clone(),
+        seq: m.seq,
+        at: m.at,
+        duplicate: appended.duplicate,
+    });
+    if appended.duplicate {
+        return Ok(());
+    }
+    let first = m.seq == 1;
+    let msg = ServerMsg::Message(appended.message);
+    state.hub.to_conversation(&conv.id, &msg);
+    state.hub.to_agents(&conv.site, &msg);
+    if first {
+        let context = state.store.conversation_context(&conv.id).await?;
+        state.hub.to_agents(&conv.site, &ServerMsg::Context { conversation_id: conv.id.clone(), context });
+    }
+    publish_summary(state, conv).await
+}
+
+/// Tells the site's agents the conversation's inbox line changed.
+async fn publish_summary(state: &AppState, conv: &Conversation) -> Result<(), Refusal> {
+    if let Some(summary) = state.store.summary(&conv.id).await? {
+        if summary.last_seq > 0 {
+            state.hub.to_agents(&conv.site, &ServerMsg::Conversation(summary));
+        }
+    }
+    Ok(())
+}
+
+/// Sends every message after `since` (one batch), then `synced`.
+async fn send_history(state: &AppState, outbox: &Outbox, conversation_id: &str, since: u64) -> Result<(), Refusal> {
+    let messages = state.store.history(conversation_id, since, MAX_HISTORY_BATCH).await?;
+    let more = messages.len() == MAX_HISTORY_BATCH;
+    let mut last_seq = since;
+    for m in messages {
+        last_seq = m.seq;
+        outbox.send(&ServerMsg::Message(m));
+    }
+    outbox.send(&ServerMsg::Synced { conversation_id: conversation_id.to_owned(), last_seq, more });
+    Ok(())
+}

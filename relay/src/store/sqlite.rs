@@ -1,0 +1,362 @@
+//! The embedded default store: SQLite in WAL mode, one file in the data directory.
+//!
+//! One connection behind a `std::sync::Mutex`, used from `spawn_blocking`: SQLite serializes
+//! writers anyway, and every statement here is short, so a pool would add nothing but
+//! contention. `synchronous = NORMAL` in WAL mode keeps every committed transaction across a
+//! crash of the relay process (what "acknowledged means stored" relies on); only a power loss
+//! can drop the last transactions, which `--sqlite-sync full` would close at a cost per message.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use switchboard_protocol::server::Preview;
+use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, SenderKind};
+
+use super::{Appended, Conversation, NewMessage, Result, Store, StoreError, Visitor};
+use crate::token::random_id;
+
+/// The schema; `user_version` says which one a file has.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS visitors (
+    id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    context TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    visitor_id TEXT NOT NULL REFERENCES visitors(id),
+    open INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    last_activity INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    last_sender TEXT,
+    last_text TEXT
+);
+CREATE INDEX IF NOT EXISTS conversations_by_visitor ON conversations(visitor_id, open);
+CREATE INDEX IF NOT EXISTS conversations_by_activity ON conversations(last_activity DESC);
+CREATE TABLE IF NOT EXISTS messages (
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    client_id TEXT NOT NULL,
+    sender_kind TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    sender_name TEXT,
+    text TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, seq),
+    UNIQUE (conversation_id, sender_id, client_id)
+) WITHOUT ROWID;
+PRAGMA user_version = 1;
+";
+
+/// Longest inbox preview, in characters.
+const PREVIEW_CHARS: usize = 140;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    pub fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
+        std::fs::create_dir_all(dir)?;
+        let conn = Connection::open(dir.join("switchboard.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock poisons it; the connection itself is still
+            // consistent (SQLite rolled back), so keep serving.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn visitor_by_token(&self, site: &str, token_hash: &str) -> Result<Option<Visitor>> {
+        let (site, hash) = (site.to_owned(), token_hash.to_owned());
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, site, context FROM visitors WHERE token_hash = ?1 AND site = ?2",
+                params![hash, site],
+                |r| Ok(visitor(r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn create_visitor(&self, site: &str, token_hash: &str, context: Context) -> Result<Visitor> {
+        let v = Visitor { id: random_id("v"), site: site.to_owned(), context };
+        let (row, hash) = (v.clone(), token_hash.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO visitors (id, site, token_hash, context, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![row.id, row.site, hash, json(&row.context), crate::clock::now() as i64],
+            )
+        })
+        .await?;
+        Ok(v)
+    }
+
+    async fn set_context(&self, visitor_id: &str, context: &Context) -> Result<()> {
+        let (id, ctx) = (visitor_id.to_owned(), json(context));
+        self.with(move |c| c.execute("UPDATE visitors SET context = ?1 WHERE id = ?2", params![ctx, id]))
+            .await
+            .map(drop)
+    }
+
+    async fn open_conversation(&self, site: &str, visitor_id: &str, now: Millis) -> Result<Conversation> {
+        let (site, visitor_id) = (site.to_owned(), visitor_id.to_owned());
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let found = tx
+                .query_row(
+                    "SELECT id, site, visitor_id, last_seq FROM conversations
+                     WHERE visitor_id = ?1 AND open = 1 ORDER BY created_at DESC LIMIT 1",
+                    params![visitor_id],
+                    conversation,
+                )
+                .optional()?;
+            let conv = match found {
+                Some(conv) => conv,
+                None => {
+                    let conv = Conversation { id: random_id("c"), site, visitor_id, last_seq: 0 };
+                    tx.execute(
+                        "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity)
+                         VALUES (?1, ?2, ?3, ?4, ?4)",
+                        params![conv.id, conv.site, conv.visitor_id, now as i64],
+                    )?;
+                    conv
+                }
+            };
+            tx.commit()?;
+            Ok(conv)
+        })
+        .await
+    }
+
+    async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, site, visitor_id, last_seq FROM conversations WHERE id = ?1",
+                params![id],
+                conversation,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn conversation_context(&self, id: &str) -> Result<Context> {
+        let id = id.to_owned();
+        let ctx: Option<String> = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT v.context FROM conversations c JOIN visitors v ON v.id = c.visitor_id WHERE c.id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        Ok(ctx.map(|s| parse_context(&s)).unwrap_or_default())
+    }
+
+    async fn append(&self, msg: NewMessage) -> Result<Appended> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let existing = tx
+                .query_row(
+                    "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at
+                     FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3",
+                    params![msg.conversation_id, msg.sender.id, msg.client_id],
+                    message,
+                )
+                .optional()?;
+            if let Some(message) = existing {
+                return Ok(Some(Appended { message, duplicate: true }));
+            }
+            let last: Option<i64> = tx
+                .query_row(
+                    "SELECT last_seq FROM conversations WHERE id = ?1",
+                    params![msg.conversation_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(last) = last else { return Ok(None) };
+            let seq = last as u64 + 1;
+            tx.execute(
+                "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    msg.conversation_id,
+                    seq as i64,
+                    msg.client_id,
+                    kind_str(msg.sender.kind),
+                    msg.sender.id,
+                    msg.sender.name,
+                    msg.text,
+                    msg.at as i64
+                ],
+            )?;
+            let preview: String = msg.text.chars().take(PREVIEW_CHARS).collect();
+            tx.execute(
+                "UPDATE conversations SET last_seq = ?1, last_activity = ?2, last_sender = ?3, last_text = ?4
+                 WHERE id = ?5",
+                params![seq as i64, msg.at as i64, kind_str(msg.sender.kind), preview, msg.conversation_id],
+            )?;
+            tx.commit()?;
+            let message = ChatMessage {
+                conversation_id: msg.conversation_id,
+                seq,
+                client_id: msg.client_id,
+                sender: msg.sender,
+                text: msg.text,
+                at: msg.at,
+            };
+            Ok(Some(Appended { message, duplicate: false }))
+        })
+        .await?
+        .ok_or_else(|| StoreError::NotFound("conversation".into()))
+    }
+
+    async fn history(&self, conversation_id: &str, since: u64, limit: usize) -> Result<Vec<ChatMessage>> {
+        let id = conversation_id.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at
+                 FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![id, since as i64, limit as i64], message)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn inbox(&self, limit: usize) -> Result<Vec<ConversationSummary>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "{SUMMARY_SELECT} WHERE c.last_seq > 0 ORDER BY c.last_activity DESC LIMIT ?1"
+            ))?;
+            let rows = stmt.query_map(params![limit as i64], summary)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>> {
+        let id = conversation_id.to_owned();
+        self.with(move |c| {
+            c.query_row(&format!("{SUMMARY_SELECT} WHERE c.id = ?1"), params![id], summary).optional()
+        })
+        .await
+    }
+}
+
+const SUMMARY_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, v.context, c.created_at, c.last_activity,
+    c.last_seq, c.last_sender, c.last_text FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
+
+fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
+    let context = parse_context(&r.get::<_, String>(3)?);
+    let last_sender: Option<String> = r.get(7)?;
+    let last_text: Option<String> = r.get(8)?;
+    let page = context.page.as_ref();
+    Ok(ConversationSummary {
+        id: r.get(0)?,
+        site: r.get(1)?,
+        visitor_id: r.get(2)?,
+        visitor_name: context.identity.as_ref().and_then(|i| i.name.clone().or_else(|| i.email.clone())),
+        page_title: page.map(|p| p.title.clone()).filter(|t| !t.is_empty()),
+        page_url: page.map(|p| p.url.clone()).filter(|u| !u.is_empty()),
+        created_at: r.get::<_, i64>(4)? as u64,
+        last_activity: r.get::<_, i64>(5)? as u64,
+        last_seq: r.get::<_, i64>(6)? as u64,
+        last_message: match (last_sender, last_text) {
+            (Some(s), Some(text)) => Some(Preview { sender: parse_kind(&s), text }),
+            _ => None,
+        },
+    })
+}
+
+fn conversation(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
+    Ok(Conversation {
+        id: r.get(0)?,
+        site: r.get(1)?,
+        visitor_id: r.get(2)?,
+        last_seq: r.get::<_, i64>(3)? as u64,
+    })
+}
+
+fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
+    Ok(ChatMessage {
+        conversation_id: r.get(0)?,
+        seq: r.get::<_, i64>(1)? as u64,
+        client_id: r.get(2)?,
+        sender: Sender { kind: parse_kind(&r.get::<_, String>(3)?), id: r.get(4)?, name: r.get(5)? },
+        text: r.get(6)?,
+        at: r.get::<_, i64>(7)? as u64,
+    })
+}
+
+fn visitor(id: String, site: String, context: String) -> Visitor {
+    Visitor { id, site, context: parse_context(&context) }
+}
+
+fn json(context: &Context) -> String {
+    serde_json::to_string(context).expect("contexts always serialize")
+}
+
+/// Contexts were validated before they were stored; a row that no longer parses (written by a
+/// newer version, say) degrades to an empty context rather than failing the conversation.
+fn parse_context(s: &str) -> Context {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn kind_str(kind: SenderKind) -> &'static str {
+    match kind {
+        SenderKind::Visitor => "visitor",
+        SenderKind::Agent => "agent",
+        SenderKind::Bot => "bot",
+        SenderKind::System => "system",
+    }
+}
+
+fn parse_kind(s: &str) -> SenderKind {
+    match s {
+        "visitor" => SenderKind::Visitor,
+        "agent" => SenderKind::Agent,
+        "bot" => SenderKind::Bot,
+        _ => SenderKind::System,
+    }
+}

@@ -1,0 +1,216 @@
+//! Helpers shared by the test modules: relays (in-process and as a process), protocol-speaking
+//! WebSocket clients, waiting with a deadline.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use switchboard_protocol::client::{Hello, Send};
+use switchboard_protocol::server::Welcome;
+use switchboard_protocol::{ClientMsg, Context, ServerMsg, PROTOCOL_VERSION};
+use switchboard_relay::config::{Agent, Config, Site};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const SITE: &str = "shop";
+pub const SITE_ORIGIN: &str = "https://shop.example";
+pub const OTHER_SITE: &str = "other";
+pub const AGENT_TOKEN: &str = "agent-token-alex-0123456789";
+pub const OTHER_AGENT_TOKEN: &str = "agent-token-olga-0123456789";
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// A relay running in this process on a free port, with its own data directory.
+pub struct TestRelay {
+    pub relay: switchboard_relay::Running,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_config(data_dir: PathBuf) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir,
+        assets_dir: workspace().join("dist"),
+        public_url: "http://127.0.0.1/".into(),
+        sites: vec![
+            Site { key: SITE.into(), name: "Shop".into(), allowed_origins: vec![SITE_ORIGIN.into()] },
+            Site { key: OTHER_SITE.into(), name: "Other".into(), allowed_origins: vec!["https://other.example".into()] },
+        ],
+        agents: vec![
+            Agent { id: "alex".into(), name: "Alex".into(), token: AGENT_TOKEN.into(), sites: vec![SITE.into()] },
+            Agent { id: "olga".into(), name: "Olga".into(), token: OTHER_AGENT_TOKEN.into(), sites: vec![OTHER_SITE.into()] },
+        ],
+        demo: None,
+    }
+}
+
+impl TestRelay {
+    pub async fn start() -> TestRelay {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = switchboard_relay::start(test_config(dir.path().to_owned())).await.unwrap();
+        let addr = relay.addr;
+        TestRelay { relay, addr, _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    pub async fn visitor(&self) -> Client {
+        self.visitor_with(None, None).await
+    }
+
+    /// A visitor connection from the site's allowed origin, after `hello`/`welcome`.
+    pub async fn visitor_with(&self, token: Option<String>, context: Option<Context>) -> Client {
+        let mut c = Client::connect(&self.url(&format!("/v1/visitor?site={SITE}")), Some(SITE_ORIGIN)).await.unwrap();
+        c.send(&ClientMsg::Hello(Hello { protocol: PROTOCOL_VERSION, token, context })).await;
+        c.welcome().await
+    }
+
+    pub async fn agent(&self, token: &str) -> Client {
+        let mut c = Client::connect(&self.url("/v1/agent"), None).await.unwrap();
+        c.send(&ClientMsg::Hello(Hello { protocol: PROTOCOL_VERSION, token: Some(token.into()), context: None }))
+            .await;
+        let mut c = c.welcome().await;
+        match c.recv().await {
+            ServerMsg::Conversations { .. } => c,
+            other => panic!("expected the inbox, got {other:?}"),
+        }
+    }
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub welcome: Option<Welcome>,
+}
+
+impl Client {
+    /// Connects; `Err` carries the HTTP status when the upgrade is refused.
+    pub async fn connect(url: &str, origin: Option<&str>) -> Result<Client, u16> {
+        let mut req = url.into_client_request().unwrap();
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", HeaderValue::from_str(o).unwrap());
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, _)) => Ok(Client { ws, welcome: None }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("connect failed: {e}"),
+        }
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        self.raw(&msg.to_json()).await;
+    }
+
+    pub async fn raw(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.unwrap();
+    }
+
+    pub async fn say(&mut self, client_id: &str, text: &str) {
+        let conversation_id = self.conversation_id();
+        self.send(&ClientMsg::Send(Send { conversation_id, client_id: client_id.into(), text: text.into() })).await;
+    }
+
+    pub fn conversation_id(&self) -> String {
+        self.welcome.as_ref().and_then(|w| w.conversation_id.clone()).expect("a visitor after welcome")
+    }
+
+    /// The next protocol frame (pongs and pings skipped); panics on close or after [`WAIT`].
+    pub async fn recv(&mut self) -> ServerMsg {
+        match self.next_event().await {
+            Event::Msg(m) => m,
+            Event::Closed(code) => panic!("connection closed ({code:?}) while a frame was expected"),
+        }
+    }
+
+    pub async fn next_event(&mut self) -> Event {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next()).await.expect("no frame within the wait");
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    return Event::Msg(serde_json::from_str(t.as_str()).expect("the relay sends valid frames"))
+                }
+                Some(Ok(Message::Close(frame))) => return Event::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Event::Closed(None),
+            }
+        }
+    }
+
+    /// Skips frames until one matches.
+    pub async fn until<T>(&mut self, mut f: impl FnMut(&ServerMsg) -> Option<T>) -> T {
+        loop {
+            let m = self.recv().await;
+            if let Some(t) = f(&m) {
+                return t;
+            }
+        }
+    }
+
+    /// The close code the relay ends this connection with (skipping frames before it).
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Event::Closed(code) = self.next_event().await {
+                return code;
+            }
+        }
+    }
+
+    async fn welcome(mut self) -> Client {
+        match self.recv().await {
+            ServerMsg::Welcome(w) => {
+                self.welcome = Some(w);
+                self
+            }
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    /// Proves the connection is alive and every earlier frame was handled: ping, wait for pong.
+    pub async fn roundtrip(&mut self) -> Vec<ServerMsg> {
+        self.send(&ClientMsg::Ping { nonce: Some(7) }).await;
+        let mut before = Vec::new();
+        loop {
+            match self.recv().await {
+                ServerMsg::Pong { nonce: Some(7) } => return before,
+                other => before.push(other),
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Event {
+    Msg(ServerMsg),
+    Closed(Option<u16>),
+}
+
+/// Polls `f` until it returns `Some`, failing with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

@@ -1,0 +1,112 @@
+//! Finding and installing external tools, and running commands with a visible log.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+/// Prints a step header so a newcomer sees what is happening.
+pub fn step(what: &str) {
+    eprintln!("\n==> {what}");
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+}
+
+pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("    $ {}", show(cmd));
+    let status = cmd.status().with_context(|| format!("starting {}", show(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", show(cmd));
+    }
+    Ok(())
+}
+
+pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    run(Command::new(cargo_bin()).current_dir(root()).args(args))
+}
+
+pub fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn show(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The rustup target the browser bundles build for.
+pub fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+        return Ok(());
+    }
+    step("installing the wasm32-unknown-unknown target");
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+/// The wasm-bindgen version in Cargo.lock; the CLI must match it exactly.
+pub fn wasm_bindgen_version() -> anyhow::Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+/// Installs wasm-bindgen-cli at the locked version unless that version is on PATH.
+pub fn ensure_wasm_bindgen() -> anyhow::Result<()> {
+    let want = wasm_bindgen_version()?;
+    let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(want.as_str()) {
+        return Ok(());
+    }
+    step(&format!("installing wasm-bindgen-cli {want} (matches Cargo.lock; takes 2-3 minutes once)"));
+    // No --locked: the crate's own lockfile names a webpki-roots the registry here lacks
+    // (../shared/toolchain.md, P2).
+    run(Command::new(cargo_bin()).args(["install", "wasm-bindgen-cli", "--version", &want]))
+}
+
+/// Debian's Chromium and its WebDriver, for the browser tests.
+pub fn ensure_chromium() -> anyhow::Result<()> {
+    if Path::new(&chromium()).exists() && Path::new(&chromedriver()).exists() {
+        return Ok(());
+    }
+    apt_install(&["chromium", "chromium-driver"], "Chromium and ChromeDriver for the browser tests")
+}
+
+pub fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+pub fn chromedriver() -> String {
+    std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+}
+
+fn apt_install(packages: &[&str], why: &str) -> anyhow::Result<()> {
+    let root_user = output("id", &["-u"]).is_some_and(|u| u.trim() == "0");
+    if !root_user {
+        bail!(
+            "{why} are missing. Install them, then run this again:\n    sudo apt-get install -y {}",
+            packages.join(" ")
+        );
+    }
+    step(&format!("installing {} ({why})", packages.join(" ")));
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get").args(["install", "-y", "-qq"]).args(packages).env("DEBIAN_FRONTEND", "noninteractive"))
+}
