@@ -18,18 +18,38 @@ fn error_code(m: &ServerMsg) -> Option<ErrorCode> {
 }
 
 async fn stored(relay: &TestRelay, conversation_id: &str) -> usize {
-    relay.relay.state.store.history(conversation_id, 0, 1000).await.unwrap().len()
+    relay
+        .relay
+        .state
+        .store
+        .history(conversation_id, 0, 1000)
+        .await
+        .unwrap()
+        .len()
 }
 
 fn order_context() -> Context {
     Context {
-        page: Some(Page { url: "https://shop.example/orders/1042".into(), title: "Order #1042".into(), ..Page::default() }),
+        page: Some(Page {
+            url: "https://shop.example/orders/1042".into(),
+            title: "Order #1042".into(),
+            ..Page::default()
+        }),
         cart: Some(Cart {
-            items: vec![LineItem { name: "Rain jacket".into(), quantity: 2, price: Some(89.0), ..LineItem::default() }],
+            items: vec![LineItem {
+                name: "Rain jacket".into(),
+                quantity: 2,
+                price: Some(89.0),
+                ..LineItem::default()
+            }],
             total: Some(178.0),
             currency: Some("EUR".into()),
         }),
-        order: Some(Order { number: "1042".into(), status: Some("delayed".into()), ..Order::default() }),
+        order: Some(Order {
+            number: "1042".into(),
+            status: Some("delayed".into()),
+            ..Order::default()
+        }),
         ..Context::default()
     }
 }
@@ -42,25 +62,84 @@ async fn visitor_and_agent_talk_both_ways_with_context() {
     let conv = visitor.conversation_id();
 
     visitor.say("m-1", "where is my order?").await;
-    let ack = visitor.until(|m| matches!(m, ServerMsg::Ack { .. }).then(|| m.clone())).await;
-    assert!(matches!(ack, ServerMsg::Ack { seq: 1, duplicate: false, .. }), "{ack:?}");
+    let ack = visitor
+        .until(|m| matches!(m, ServerMsg::Ack { .. }).then(|| m.clone()))
+        .await;
+    assert!(
+        matches!(
+            ack,
+            ServerMsg::Ack {
+                seq: 1,
+                duplicate: false,
+                ..
+            }
+        ),
+        "{ack:?}"
+    );
 
-    let got = agent.until(|m| if let ServerMsg::Message(m) = m { Some(m.clone()) } else { None }).await;
-    assert_eq!((got.seq, got.text.as_str(), got.sender.kind), (1, "where is my order?", SenderKind::Visitor));
-    let ctx = agent.until(|m| if let ServerMsg::Context { context, .. } = m { Some(context.clone()) } else { None }).await;
+    let got = agent
+        .until(|m| {
+            if let ServerMsg::Message(m) = m {
+                Some(m.clone())
+            } else {
+                None
+            }
+        })
+        .await;
+    assert_eq!(
+        (got.seq, got.text.as_str(), got.sender.kind),
+        (1, "where is my order?", SenderKind::Visitor)
+    );
+    let ctx = agent
+        .until(|m| {
+            if let ServerMsg::Context { context, .. } = m {
+                Some(context.clone())
+            } else {
+                None
+            }
+        })
+        .await;
     assert_eq!(ctx.order.unwrap().number, "1042");
-    let summary = agent.until(|m| if let ServerMsg::Conversation(s) = m { Some(s.clone()) } else { None }).await;
+    let summary = agent
+        .until(|m| {
+            if let ServerMsg::Conversation(s) = m {
+                Some(s.clone())
+            } else {
+                None
+            }
+        })
+        .await;
     assert_eq!((summary.id.as_str(), summary.last_seq), (conv.as_str(), 1));
     assert_eq!(summary.page_title.as_deref(), Some("Order #1042"));
 
     agent
-        .send(&ClientMsg::Send(Send { conversation_id: conv.clone(), client_id: "a-1".into(), text: "It ships Friday.".into() }))
+        .send(&ClientMsg::Send(Send {
+            conversation_id: conv.clone(),
+            client_id: "a-1".into(),
+            text: "It ships Friday.".into(),
+        }))
         .await;
-    let reply = visitor.until(|m| if let ServerMsg::Message(m) = m { (m.seq == 2).then(|| m.clone()) } else { None }).await;
-    assert_eq!((reply.sender.kind, reply.sender.name.as_deref()), (SenderKind::Agent, Some("Alex")));
+    let reply = visitor
+        .until(|m| {
+            if let ServerMsg::Message(m) = m {
+                (m.seq == 2).then(|| m.clone())
+            } else {
+                None
+            }
+        })
+        .await;
+    assert_eq!(
+        (reply.sender.kind, reply.sender.name.as_deref()),
+        (SenderKind::Agent, Some("Alex"))
+    );
 
     // The agent sees the visitor's context on sync, then the whole transcript.
-    agent.send(&ClientMsg::Sync { conversation_id: conv.clone(), since: 0 }).await;
+    agent
+        .send(&ClientMsg::Sync {
+            conversation_id: conv.clone(),
+            since: 0,
+        })
+        .await;
     let mut seqs = Vec::new();
     agent
         .until(|m| match m {
@@ -98,19 +177,36 @@ async fn returning_visitor_keeps_conversation_and_history() {
     let relay = TestRelay::start().await;
     let mut first = relay.visitor().await;
     first.say("m-1", "first visit").await;
-    first.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(())).await;
+    first
+        .until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+        .await;
     let token = first.welcome.as_ref().unwrap().token.clone();
     drop(first);
 
     let mut again = relay.visitor_with(token, None).await;
     assert_eq!(again.welcome.as_ref().unwrap().last_seq, Some(1));
     let conv = again.conversation_id();
-    again.send(&ClientMsg::Sync { conversation_id: conv, since: 0 }).await;
-    let m = again.until(|m| if let ServerMsg::Message(m) = m { Some(m.clone()) } else { None }).await;
+    again
+        .send(&ClientMsg::Sync {
+            conversation_id: conv,
+            since: 0,
+        })
+        .await;
+    let m = again
+        .until(|m| {
+            if let ServerMsg::Message(m) = m {
+                Some(m.clone())
+            } else {
+                None
+            }
+        })
+        .await;
     assert_eq!(m.text, "first visit");
 
     // An unknown token is not an error: it starts a new visitor, in a new conversation.
-    let stranger = relay.visitor_with(Some("not-a-real-token".into()), None).await;
+    let stranger = relay
+        .visitor_with(Some("not-a-real-token".into()), None)
+        .await;
     assert_ne!(stranger.conversation_id(), again.conversation_id());
 }
 
@@ -123,22 +219,38 @@ async fn malformed_and_unknown_frames_get_typed_errors_and_store_nothing() {
         ("{not json", ErrorCode::BadJson),
         ("", ErrorCode::BadJson),
         ("\u{0}\u{1}garbage", ErrorCode::BadJson),
-        (r#"{"type":"send","conversation_id":"x""#, ErrorCode::BadJson),
+        (
+            r#"{"type":"send","conversation_id":"x""#,
+            ErrorCode::BadJson,
+        ),
         (r#"{"type":"launch_missiles"}"#, ErrorCode::UnknownType),
         (r#"{"text":"no type"}"#, ErrorCode::UnknownType),
         (r#"{"type":42}"#, ErrorCode::UnknownType),
         ("[1,2,3]", ErrorCode::UnknownType),
-        (r#"{"type":"send","text":"missing ids"}"#, ErrorCode::Invalid),
-        (r#"{"type":"send","conversation_id":1,"client_id":"a","text":"x"}"#, ErrorCode::Invalid),
+        (
+            r#"{"type":"send","text":"missing ids"}"#,
+            ErrorCode::Invalid,
+        ),
+        (
+            r#"{"type":"send","conversation_id":1,"client_id":"a","text":"x"}"#,
+            ErrorCode::Invalid,
+        ),
     ];
     for (frame, code) in cases {
         v.raw(frame).await;
         let got = v.recv().await;
         assert_eq!(error_code(&got), Some(*code), "frame {frame:?} got {got:?}");
     }
-    v.ws.send(tokio_tungstenite::tungstenite::Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    v.ws.send(tokio_tungstenite::tungstenite::Message::binary(vec![
+        1u8, 2, 3,
+    ]))
+    .await
+    .unwrap();
     assert_eq!(error_code(&v.recv().await), Some(ErrorCode::BadJson));
-    assert!(v.roundtrip().await.is_empty(), "the connection stays usable");
+    assert!(
+        v.roundtrip().await.is_empty(),
+        "the connection stays usable"
+    );
     assert_eq!(stored(&relay, &conv).await, 0);
 }
 
@@ -150,17 +262,27 @@ async fn oversize_frames_and_texts_are_refused() {
     let mut v = relay.visitor().await;
     let conv = v.conversation_id();
 
-    let frame = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES));
+    let frame = format!(
+        r#"{{"type":"ping","pad":"{}"}}"#,
+        "x".repeat(MAX_FRAME_BYTES)
+    );
     v.raw(&frame).await;
     assert_eq!(error_code(&v.recv().await), Some(ErrorCode::TooLarge));
 
     v.say("big-1", &"y".repeat(MAX_TEXT_BYTES + 1)).await;
     match v.recv().await {
-        ServerMsg::Error { code: ErrorCode::TooLarge, client_id, .. } => assert_eq!(client_id.as_deref(), Some("big-1")),
+        ServerMsg::Error {
+            code: ErrorCode::TooLarge,
+            client_id,
+            ..
+        } => assert_eq!(client_id.as_deref(), Some("big-1")),
         other => panic!("expected too_large, got {other:?}"),
     }
     let mut ctx = Context::default();
-    ctx.custom.insert("blob".into(), serde_json::Value::String("z".repeat(40 * 1024)));
+    ctx.custom.insert(
+        "blob".into(),
+        serde_json::Value::String("z".repeat(40 * 1024)),
+    );
     v.send(&ClientMsg::SetContext { context: ctx }).await;
     assert_eq!(error_code(&v.recv().await), Some(ErrorCode::TooLarge));
     assert!(v.roundtrip().await.is_empty());
@@ -168,7 +290,9 @@ async fn oversize_frames_and_texts_are_refused() {
 
     // Past the hard limit the socket layer refuses to buffer it at all: close 1009.
     let huge = "h".repeat(MAX_FRAME_HARD_BYTES + 10);
-    let _ = v.ws.send(tokio_tungstenite::tungstenite::Message::text(huge)).await;
+    let _ =
+        v.ws.send(tokio_tungstenite::tungstenite::Message::text(huge))
+            .await;
     assert_eq!(v.closed().await, Some(CloseCode::TOO_BIG.code));
     assert_eq!(stored(&relay, &conv).await, 0);
 }
@@ -176,12 +300,27 @@ async fn oversize_frames_and_texts_are_refused() {
 #[tokio::test]
 async fn frames_before_hello_and_a_second_hello_are_out_of_order() {
     let relay = TestRelay::start().await;
-    let mut c = Client::connect(&relay.url(&format!("/v1/visitor?site={SITE}")), Some(SITE_ORIGIN)).await.unwrap();
-    c.send(&ClientMsg::Send(Send { conversation_id: "c_x".into(), client_id: "m".into(), text: "early".into() })).await;
+    let mut c = Client::connect(
+        &relay.url(&format!("/v1/visitor?site={SITE}")),
+        Some(SITE_ORIGIN),
+    )
+    .await
+    .unwrap();
+    c.send(&ClientMsg::Send(Send {
+        conversation_id: "c_x".into(),
+        client_id: "m".into(),
+        text: "early".into(),
+    }))
+    .await;
     assert_eq!(error_code(&c.recv().await), Some(ErrorCode::OutOfOrder));
     assert_eq!(c.closed().await, Some(CloseCode::BAD_HELLO.code));
 
-    let mut c = Client::connect(&relay.url(&format!("/v1/visitor?site={SITE}")), Some(SITE_ORIGIN)).await.unwrap();
+    let mut c = Client::connect(
+        &relay.url(&format!("/v1/visitor?site={SITE}")),
+        Some(SITE_ORIGIN),
+    )
+    .await
+    .unwrap();
     c.raw(r#"{"type":"hello","protocol":99}"#).await;
     assert_eq!(c.closed().await, Some(CloseCode::PROTOCOL_VERSION.code));
 
@@ -195,33 +334,74 @@ async fn nobody_acts_on_a_conversation_they_do_not_own() {
     let relay = TestRelay::start().await;
     let mut victim = relay.visitor().await;
     victim.say("v-1", "my private chat").await;
-    victim.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(())).await;
-    victim.until(|m| matches!(m, ServerMsg::Message(_)).then_some(())).await;
+    victim
+        .until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+        .await;
+    victim
+        .until(|m| matches!(m, ServerMsg::Message(_)).then_some(()))
+        .await;
     let victim_conv = victim.conversation_id();
 
     let mut attacker = relay.visitor().await;
     let steal = |client_id: &str| {
-        ClientMsg::Send(Send { conversation_id: victim_conv.clone(), client_id: client_id.into(), text: "injected".into() })
+        ClientMsg::Send(Send {
+            conversation_id: victim_conv.clone(),
+            client_id: client_id.into(),
+            text: "injected".into(),
+        })
     };
     attacker.send(&steal("x-1")).await;
-    assert_eq!(error_code(&attacker.recv().await), Some(ErrorCode::Forbidden));
-    attacker.send(&ClientMsg::Sync { conversation_id: victim_conv.clone(), since: 0 }).await;
-    assert_eq!(error_code(&attacker.recv().await), Some(ErrorCode::Forbidden));
-    attacker.send(&ClientMsg::Typing { conversation_id: victim_conv.clone(), active: true }).await;
-    assert_eq!(error_code(&attacker.recv().await), Some(ErrorCode::Forbidden));
+    assert_eq!(
+        error_code(&attacker.recv().await),
+        Some(ErrorCode::Forbidden)
+    );
     attacker
-        .send(&ClientMsg::Send(Send { conversation_id: "c_nope".into(), client_id: "x-2".into(), text: "?".into() }))
+        .send(&ClientMsg::Sync {
+            conversation_id: victim_conv.clone(),
+            since: 0,
+        })
         .await;
-    assert_eq!(error_code(&attacker.recv().await), Some(ErrorCode::NotFound));
+    assert_eq!(
+        error_code(&attacker.recv().await),
+        Some(ErrorCode::Forbidden)
+    );
+    attacker
+        .send(&ClientMsg::Typing {
+            conversation_id: victim_conv.clone(),
+            active: true,
+        })
+        .await;
+    assert_eq!(
+        error_code(&attacker.recv().await),
+        Some(ErrorCode::Forbidden)
+    );
+    attacker
+        .send(&ClientMsg::Send(Send {
+            conversation_id: "c_nope".into(),
+            client_id: "x-2".into(),
+            text: "?".into(),
+        }))
+        .await;
+    assert_eq!(
+        error_code(&attacker.recv().await),
+        Some(ErrorCode::NotFound)
+    );
 
     // An agent of another site may neither read nor write it.
     let mut olga = relay.agent(OTHER_AGENT_TOKEN).await;
     olga.send(&steal("o-1")).await;
     assert_eq!(error_code(&olga.recv().await), Some(ErrorCode::Forbidden));
-    olga.send(&ClientMsg::Sync { conversation_id: victim_conv.clone(), since: 0 }).await;
+    olga.send(&ClientMsg::Sync {
+        conversation_id: victim_conv.clone(),
+        since: 0,
+    })
+    .await;
     assert_eq!(error_code(&olga.recv().await), Some(ErrorCode::Forbidden));
     // Agents cannot forge a visitor's context.
-    olga.send(&ClientMsg::SetContext { context: Context::default() }).await;
+    olga.send(&ClientMsg::SetContext {
+        context: Context::default(),
+    })
+    .await;
     assert_eq!(error_code(&olga.recv().await), Some(ErrorCode::Forbidden));
 
     assert_eq!(stored(&relay, &victim_conv).await, 1);
@@ -249,7 +429,13 @@ async fn malicious_content_is_refused_and_changes_nothing() {
     assert_eq!(error_code(&v.recv().await), Some(ErrorCode::Invalid));
 
     assert_eq!(stored(&relay, &conv).await, 0);
-    let ctx = relay.relay.state.store.conversation_context(&conv).await.unwrap();
+    let ctx = relay
+        .relay
+        .state
+        .store
+        .conversation_context(&conv)
+        .await
+        .unwrap();
     assert_eq!(ctx, order_context(), "the stored context is untouched");
 }
 
@@ -257,13 +443,38 @@ async fn malicious_content_is_refused_and_changes_nothing() {
 async fn upgrades_from_disallowed_origins_or_unknown_sites_are_refused() {
     let relay = TestRelay::start().await;
     let visitor = |site: &str| relay.url(&format!("/v1/visitor?site={site}"));
-    assert_eq!(Client::connect(&visitor(SITE), Some("https://evil.example")).await.err(), Some(403));
+    assert_eq!(
+        Client::connect(&visitor(SITE), Some("https://evil.example"))
+            .await
+            .err(),
+        Some(403)
+    );
     assert_eq!(Client::connect(&visitor(SITE), None).await.err(), Some(403));
     // The other site's origin is allowed for the other site only.
-    assert_eq!(Client::connect(&visitor(SITE), Some("https://other.example")).await.err(), Some(403));
-    assert_eq!(Client::connect(&visitor("nope"), Some(SITE_ORIGIN)).await.err(), Some(404));
-    assert_eq!(Client::connect(&relay.url("/v1/visitor"), Some(SITE_ORIGIN)).await.err(), Some(404));
-    assert_eq!(Client::connect(&relay.url("/v1/agent"), Some("https://evil.example")).await.err(), Some(403));
+    assert_eq!(
+        Client::connect(&visitor(SITE), Some("https://other.example"))
+            .await
+            .err(),
+        Some(403)
+    );
+    assert_eq!(
+        Client::connect(&visitor("nope"), Some(SITE_ORIGIN))
+            .await
+            .err(),
+        Some(404)
+    );
+    assert_eq!(
+        Client::connect(&relay.url("/v1/visitor"), Some(SITE_ORIGIN))
+            .await
+            .err(),
+        Some(404)
+    );
+    assert_eq!(
+        Client::connect(&relay.url("/v1/agent"), Some("https://evil.example"))
+            .await
+            .err(),
+        Some(403)
+    );
     assert_eq!(relay.relay.state.hub.connections(), 0);
 }
 
@@ -273,34 +484,57 @@ async fn agents_without_a_valid_token_are_closed_unauthorized() {
     for hello in [
         r#"{"type":"hello","protocol":1}"#.to_owned(),
         r#"{"type":"hello","protocol":1,"token":"wrong-token-123"}"#.to_owned(),
-        format!(r#"{{"type":"hello","protocol":1,"token":"{}"}}"#, &AGENT_TOKEN[..AGENT_TOKEN.len() - 1]),
+        format!(
+            r#"{{"type":"hello","protocol":1,"token":"{}"}}"#,
+            &AGENT_TOKEN[..AGENT_TOKEN.len() - 1]
+        ),
     ] {
-        let mut c = Client::connect(&relay.url("/v1/agent"), None).await.unwrap();
+        let mut c = Client::connect(&relay.url("/v1/agent"), None)
+            .await
+            .unwrap();
         c.raw(&hello).await;
         assert_eq!(error_code(&c.recv().await), Some(ErrorCode::Forbidden));
-        assert_eq!(c.closed().await, Some(CloseCode::UNAUTHORIZED.code), "{hello}");
+        assert_eq!(
+            c.closed().await,
+            Some(CloseCode::UNAUTHORIZED.code),
+            "{hello}"
+        );
     }
 }
 
 #[tokio::test]
 async fn transcript_survives_a_relay_restart_on_the_same_data_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = switchboard_relay::start(test_config(dir.path().to_owned())).await.unwrap();
+    let relay = switchboard_relay::start(test_config(dir.path().to_owned()))
+        .await
+        .unwrap();
     let url = format!("ws://{}/v1/visitor?site={SITE}", relay.addr);
     let mut v = Client::connect(&url, Some(SITE_ORIGIN)).await.unwrap();
     v.raw(r#"{"type":"hello","protocol":1}"#).await;
-    let ServerMsg::Welcome(w) = v.recv().await else { panic!("no welcome") };
+    let ServerMsg::Welcome(w) = v.recv().await else {
+        panic!("no welcome")
+    };
     let conv = w.conversation_id.unwrap();
-    v.send(&ClientMsg::Send(Send { conversation_id: conv.clone(), client_id: "p-1".into(), text: "persist me".into() }))
+    v.send(&ClientMsg::Send(Send {
+        conversation_id: conv.clone(),
+        client_id: "p-1".into(),
+        text: "persist me".into(),
+    }))
+    .await;
+    v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
         .await;
-    v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(())).await;
     relay.shutdown.cancel();
     assert_eq!(v.closed().await, Some(CloseCode::RECONNECT_NOW.code));
     relay.wait().await;
 
-    let relay = switchboard_relay::start(test_config(dir.path().to_owned())).await.unwrap();
+    let relay = switchboard_relay::start(test_config(dir.path().to_owned()))
+        .await
+        .unwrap();
     let history = relay.state.store.history(&conv, 0, 10).await.unwrap();
-    assert_eq!(history.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["persist me"]);
+    assert_eq!(
+        history.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["persist me"]
+    );
     relay.shutdown.cancel();
     relay.wait().await;
 }

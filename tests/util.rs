@@ -24,7 +24,10 @@ pub const OTHER_AGENT_TOKEN: &str = "agent-token-olga-0123456789";
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 /// A relay running in this process on a free port, with its own data directory.
@@ -41,23 +44,48 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         assets_dir: workspace().join("dist"),
         public_url: "http://127.0.0.1/".into(),
         sites: vec![
-            Site { key: SITE.into(), name: "Shop".into(), allowed_origins: vec![SITE_ORIGIN.into()] },
-            Site { key: OTHER_SITE.into(), name: "Other".into(), allowed_origins: vec!["https://other.example".into()] },
+            Site {
+                key: SITE.into(),
+                name: "Shop".into(),
+                allowed_origins: vec![SITE_ORIGIN.into()],
+            },
+            Site {
+                key: OTHER_SITE.into(),
+                name: "Other".into(),
+                allowed_origins: vec!["https://other.example".into()],
+            },
         ],
         agents: vec![
-            Agent { id: "alex".into(), name: "Alex".into(), token: AGENT_TOKEN.into(), sites: vec![SITE.into()] },
-            Agent { id: "olga".into(), name: "Olga".into(), token: OTHER_AGENT_TOKEN.into(), sites: vec![OTHER_SITE.into()] },
+            Agent {
+                id: "alex".into(),
+                name: "Alex".into(),
+                token: AGENT_TOKEN.into(),
+                sites: vec![SITE.into()],
+            },
+            Agent {
+                id: "olga".into(),
+                name: "Olga".into(),
+                token: OTHER_AGENT_TOKEN.into(),
+                sites: vec![OTHER_SITE.into()],
+            },
         ],
         demo: None,
+        tuning: Default::default(),
     }
 }
 
 impl TestRelay {
     pub async fn start() -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
-        let relay = switchboard_relay::start(test_config(dir.path().to_owned())).await.unwrap();
+        let relay = switchboard_relay::start(test_config(dir.path().to_owned()))
+            .await
+            .unwrap();
         let addr = relay.addr;
-        TestRelay { relay, addr, _dir: dir }
+        TestRelay {
+            relay,
+            addr,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -70,15 +98,29 @@ impl TestRelay {
 
     /// A visitor connection from the site's allowed origin, after `hello`/`welcome`.
     pub async fn visitor_with(&self, token: Option<String>, context: Option<Context>) -> Client {
-        let mut c = Client::connect(&self.url(&format!("/v1/visitor?site={SITE}")), Some(SITE_ORIGIN)).await.unwrap();
-        c.send(&ClientMsg::Hello(Hello { protocol: PROTOCOL_VERSION, token, context })).await;
+        let mut c = Client::connect(
+            &self.url(&format!("/v1/visitor?site={SITE}")),
+            Some(SITE_ORIGIN),
+        )
+        .await
+        .unwrap();
+        c.send(&ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            token,
+            context,
+        }))
+        .await;
         c.welcome().await
     }
 
     pub async fn agent(&self, token: &str) -> Client {
         let mut c = Client::connect(&self.url("/v1/agent"), None).await.unwrap();
-        c.send(&ClientMsg::Hello(Hello { protocol: PROTOCOL_VERSION, token: Some(token.into()), context: None }))
-            .await;
+        c.send(&ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            token: Some(token.into()),
+            context: None,
+        }))
+        .await;
         let mut c = c.welcome().await;
         match c.recv().await {
             ServerMsg::Conversations { .. } => c,
@@ -97,7 +139,8 @@ impl Client {
     pub async fn connect(url: &str, origin: Option<&str>) -> Result<Client, u16> {
         let mut req = url.into_client_request().unwrap();
         if let Some(o) = origin {
-            req.headers_mut().insert("origin", HeaderValue::from_str(o).unwrap());
+            req.headers_mut()
+                .insert("origin", HeaderValue::from_str(o).unwrap());
         }
         match tokio_tungstenite::connect_async(req).await {
             Ok((ws, _)) => Ok(Client { ws, welcome: None }),
@@ -116,29 +159,45 @@ impl Client {
 
     pub async fn say(&mut self, client_id: &str, text: &str) {
         let conversation_id = self.conversation_id();
-        self.send(&ClientMsg::Send(Send { conversation_id, client_id: client_id.into(), text: text.into() })).await;
+        self.send(&ClientMsg::Send(Send {
+            conversation_id,
+            client_id: client_id.into(),
+            text: text.into(),
+        }))
+        .await;
     }
 
     pub fn conversation_id(&self) -> String {
-        self.welcome.as_ref().and_then(|w| w.conversation_id.clone()).expect("a visitor after welcome")
+        self.welcome
+            .as_ref()
+            .and_then(|w| w.conversation_id.clone())
+            .expect("a visitor after welcome")
     }
 
     /// The next protocol frame (pongs and pings skipped); panics on close or after [`WAIT`].
     pub async fn recv(&mut self) -> ServerMsg {
         match self.next_event().await {
-            Event::Msg(m) => m,
-            Event::Closed(code) => panic!("connection closed ({code:?}) while a frame was expected"),
+            Event::Msg(m) => *m,
+            Event::Closed(code) => {
+                panic!("connection closed ({code:?}) while a frame was expected")
+            }
         }
     }
 
     pub async fn next_event(&mut self) -> Event {
         loop {
-            let next = tokio::time::timeout(WAIT, self.ws.next()).await.expect("no frame within the wait");
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no frame within the wait");
             match next {
                 Some(Ok(Message::Text(t))) => {
-                    return Event::Msg(serde_json::from_str(t.as_str()).expect("the relay sends valid frames"))
+                    return Event::Msg(Box::new(
+                        serde_json::from_str(t.as_str()).expect("the relay sends valid frames"),
+                    ))
                 }
-                Some(Ok(Message::Close(frame))) => return Event::Closed(frame.map(|f| u16::from(f.code))),
+                Some(Ok(Message::Close(frame))) => {
+                    return Event::Closed(frame.map(|f| u16::from(f.code)))
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Event::Closed(None),
             }
@@ -189,7 +248,7 @@ impl Client {
 
 #[derive(Debug)]
 pub enum Event {
-    Msg(ServerMsg),
+    Msg(Box<ServerMsg>),
     Closed(Option<u16>),
 }
 
@@ -212,5 +271,9 @@ where
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -31,10 +31,15 @@ pub enum ClientMsg {
         active: bool,
     },
     /// Visitor only: replace the stored context (page, identity, cart, order) with this one.
-    SetContext { context: Context },
+    SetContext {
+        context: Context,
+    },
     /// Ask for every stored message with `seq > since`, in order, followed by `synced`.
     /// Sent after `welcome` and whenever a client notices a gap.
-    Sync { conversation_id: String, since: u64 },
+    Sync {
+        conversation_id: String,
+        since: u64,
+    },
     /// Keep-alive for browsers, which cannot send WebSocket pings. Answered with `pong`.
     Ping {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,9 +162,12 @@ impl ClientMsg {
                 }
                 Ok(())
             }
-            ClientMsg::Typing { conversation_id, .. } | ClientMsg::Sync { conversation_id, .. } => {
-                id("conversation_id", conversation_id)
+            ClientMsg::Typing {
+                conversation_id, ..
             }
+            | ClientMsg::Sync {
+                conversation_id, ..
+            } => id("conversation_id", conversation_id),
             ClientMsg::SetContext { context } => context.validate(),
             ClientMsg::Ping { .. } => Ok(()),
         }
@@ -186,18 +194,25 @@ impl ClientMsg {
 pub fn valid_client_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_CLIENT_ID_BYTES
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn id(field: &str, v: &str) -> Result<(), (ErrorCode, String)> {
     if v.is_empty() || v.len() > MAX_ID_BYTES {
-        return Err((ErrorCode::Invalid, format!("{field} must be 1-{MAX_ID_BYTES} bytes")));
+        return Err((
+            ErrorCode::Invalid,
+            format!("{field} must be 1-{MAX_ID_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    s.char_indices().take_while(|(i, _)| *i < max).map(|(_, c)| c).collect()
+    s.char_indices()
+        .take_while(|(i, _)| *i < max)
+        .map(|(_, c)| c)
+        .collect()
 }
 
 #[cfg(test)]
@@ -206,13 +221,35 @@ mod tests {
 
     #[test]
     fn classifies_bad_input() {
-        assert_eq!(ClientMsg::decode("{nope").unwrap_err().code(), ErrorCode::BadJson);
-        assert_eq!(ClientMsg::decode(r#"{"type":"launch"}"#).unwrap_err().code(), ErrorCode::UnknownType);
-        assert_eq!(ClientMsg::decode(r#"{"text":"hi"}"#).unwrap_err().code(), ErrorCode::UnknownType);
-        assert_eq!(ClientMsg::decode("[1,2]").unwrap_err().code(), ErrorCode::UnknownType);
-        assert_eq!(ClientMsg::decode(r#"{"type":"send","text":1}"#).unwrap_err().code(), ErrorCode::Invalid);
+        assert_eq!(
+            ClientMsg::decode("{nope").unwrap_err().code(),
+            ErrorCode::BadJson
+        );
+        assert_eq!(
+            ClientMsg::decode(r#"{"type":"launch"}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            ClientMsg::decode(r#"{"text":"hi"}"#).unwrap_err().code(),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            ClientMsg::decode("[1,2]").unwrap_err().code(),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            ClientMsg::decode(r#"{"type":"send","text":1}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::Invalid
+        );
         let big = format!(r#"{{"type":"ping","x":"{}"}}"#, "a".repeat(MAX_FRAME_BYTES));
-        assert_eq!(ClientMsg::decode(&big).unwrap_err().code(), ErrorCode::TooLarge);
+        assert_eq!(
+            ClientMsg::decode(&big).unwrap_err().code(),
+            ErrorCode::TooLarge
+        );
     }
 
     #[test]

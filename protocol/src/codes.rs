@@ -53,26 +53,50 @@ pub struct CloseCode {
 
 impl CloseCode {
     /// Normal end (the client said goodbye).
-    pub const NORMAL: CloseCode = CloseCode { code: 1000, reason: "normal" };
+    pub const NORMAL: CloseCode = CloseCode {
+        code: 1000,
+        reason: "normal",
+    };
     /// A frame past [`crate::limits::MAX_FRAME_HARD_BYTES`]; the standard "message too big".
-    pub const TOO_BIG: CloseCode = CloseCode { code: 1009, reason: "message too big" };
+    pub const TOO_BIG: CloseCode = CloseCode {
+        code: 1009,
+        reason: "message too big",
+    };
     /// The first frame was not a valid `hello`. Do not retry unchanged.
-    pub const BAD_HELLO: CloseCode = CloseCode { code: 4000, reason: "bad hello" };
+    pub const BAD_HELLO: CloseCode = CloseCode {
+        code: 4000,
+        reason: "bad hello",
+    };
     /// The token in `hello` is not valid (agent token, or a site key that is not configured).
     /// Do not retry with the same token.
-    pub const UNAUTHORIZED: CloseCode = CloseCode { code: 4001, reason: "unauthorized" };
+    pub const UNAUTHORIZED: CloseCode = CloseCode {
+        code: 4001,
+        reason: "unauthorized",
+    };
     /// The client speaks another protocol version. Do not retry unchanged.
-    pub const PROTOCOL_VERSION: CloseCode = CloseCode { code: 4002, reason: "protocol version" };
+    pub const PROTOCOL_VERSION: CloseCode = CloseCode {
+        code: 4002,
+        reason: "protocol version",
+    };
     /// No `hello` within the relay's hello timeout. Retry with backoff.
-    pub const HELLO_TIMEOUT: CloseCode = CloseCode { code: 4003, reason: "hello timeout" };
+    pub const HELLO_TIMEOUT: CloseCode = CloseCode {
+        code: 4003,
+        reason: "hello timeout",
+    };
     /// The client did not read fast enough and its outbound queue filled. Reconnect and resume
     /// from the last sequence number seen; nothing is lost.
-    pub const SLOW: CloseCode = CloseCode { code: 4008, reason: "slow" };
+    pub const SLOW: CloseCode = CloseCode {
+        code: 4008,
+        reason: "slow",
+    };
     /// The relay is shutting down or restarting. Reconnect at once, without backoff.
-    pub const RECONNECT_NOW: CloseCode = CloseCode { code: 4012, reason: "reconnect now" };
+    pub const RECONNECT_NOW: CloseCode = CloseCode {
+        code: 4012,
+        reason: "reconnect now",
+    };
 
     /// Whether a client should come back at all after this close.
     pub fn should_reconnect(code: u16) -> bool {
-        !matches!(code, 4000 | 4001 | 4002)
+        !(CloseCode::BAD_HELLO.code..=CloseCode::PROTOCOL_VERSION.code).contains(&code)
     }
 }

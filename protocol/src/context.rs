@@ -142,7 +142,9 @@ pub type Invalid = (ErrorCode, String);
 impl Context {
     /// Checks every limit and that every link is http(s), so an agent can click it safely.
     pub fn validate(&self) -> Result<(), Invalid> {
-        let size = serde_json::to_vec(self).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(self)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > MAX_CONTEXT_BYTES {
             return Err((
                 ErrorCode::TooLarge,
@@ -155,14 +157,21 @@ impl Context {
                 url("page.referrer", r, true)?;
             }
             short("page.title", &page.title)?;
-            for (f, v) in [("page.locale", &page.locale), ("page.timezone", &page.timezone)] {
+            for (f, v) in [
+                ("page.locale", &page.locale),
+                ("page.timezone", &page.timezone),
+            ] {
                 if let Some(v) = v {
                     short(f, v)?;
                 }
             }
         }
         if let Some(id) = &self.identity {
-            for (f, v) in [("identity.id", &id.id), ("identity.name", &id.name), ("identity.email", &id.email)] {
+            for (f, v) in [
+                ("identity.id", &id.id),
+                ("identity.name", &id.name),
+                ("identity.email", &id.email),
+            ] {
                 if let Some(v) = v {
                     short(f, v)?;
                 }
@@ -184,7 +193,10 @@ impl Context {
 
 fn short(field: &str, v: &str) -> Result<(), Invalid> {
     if v.len() > MAX_SHORT_BYTES {
-        return Err((ErrorCode::TooLarge, format!("{field} is longer than {MAX_SHORT_BYTES} bytes")));
+        return Err((
+            ErrorCode::TooLarge,
+            format!("{field} is longer than {MAX_SHORT_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
@@ -193,18 +205,27 @@ fn short(field: &str, v: &str) -> Result<(), Invalid> {
 /// An empty page URL is allowed (some embeds cannot read it).
 fn url(field: &str, v: &str, allow_empty: bool) -> Result<(), Invalid> {
     if v.len() > MAX_URL_BYTES {
-        return Err((ErrorCode::TooLarge, format!("{field} is longer than {MAX_URL_BYTES} bytes")));
+        return Err((
+            ErrorCode::TooLarge,
+            format!("{field} is longer than {MAX_URL_BYTES} bytes"),
+        ));
     }
     if (allow_empty && v.is_empty()) || is_http_url(v) {
         Ok(())
     } else {
-        Err((ErrorCode::Invalid, format!("{field} must be an http or https URL")))
+        Err((
+            ErrorCode::Invalid,
+            format!("{field} must be an http or https URL"),
+        ))
     }
 }
 
 fn items(field: &str, items: &[LineItem]) -> Result<(), Invalid> {
     if items.len() > MAX_LINE_ITEMS {
-        return Err((ErrorCode::TooLarge, format!("{field} has more than {MAX_LINE_ITEMS} items")));
+        return Err((
+            ErrorCode::TooLarge,
+            format!("{field} has more than {MAX_LINE_ITEMS} items"),
+        ));
     }
     for item in items {
         short(field, &item.name)?;
@@ -212,7 +233,10 @@ fn items(field: &str, items: &[LineItem]) -> Result<(), Invalid> {
             url(field, u, false)?;
         }
         if item.price.is_some_and(|p| !p.is_finite()) {
-            return Err((ErrorCode::Invalid, format!("{field} has a price that is not a number")));
+            return Err((
+                ErrorCode::Invalid,
+                format!("{field} has a price that is not a number"),
+            ));
         }
     }
     Ok(())
@@ -245,7 +269,10 @@ mod tests {
     #[test]
     fn rejects_oversize_context() {
         let mut c = Context::default();
-        c.custom.insert("blob".into(), serde_json::Value::String("x".repeat(MAX_CONTEXT_BYTES)));
+        c.custom.insert(
+            "blob".into(),
+            serde_json::Value::String("x".repeat(MAX_CONTEXT_BYTES)),
+        );
         assert_eq!(c.validate().unwrap_err().0, ErrorCode::TooLarge);
     }
 }

@@ -7,6 +7,9 @@ use crate::context::Context;
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
 
+// Frames live only between decoding and use, never in bulk collections, so the size of the
+// largest variant (the context) costs nothing worth a Box that every reader would have to unwrap.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
@@ -115,6 +118,10 @@ impl ServerMsg {
     }
 
     pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerMsg {
-        ServerMsg::Error { code, message: message.into(), client_id: None }
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+            client_id: None,
+        }
     }
 }

@@ -24,9 +24,15 @@ pub fn routes(dir: &Path) -> Router<AppState> {
     if !dir.join("widget.js").exists() {
         tracing::warn!(dir = %dir.display(), "no built assets here; run `cargo xtask dist` (the widget and console will 404)");
     }
-    let loader = ServeFile::new(dir.join("widget.js")).precompressed_br().precompressed_gzip();
-    let hashed = ServeDir::new(dir.join("assets")).precompressed_br().precompressed_gzip();
-    let console = ServeDir::new(dir.join("console")).precompressed_br().precompressed_gzip();
+    let loader = ServeFile::new(dir.join("widget.js"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let hashed = ServeDir::new(dir.join("assets"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let console = ServeDir::new(dir.join("console"))
+        .precompressed_br()
+        .precompressed_gzip();
     Router::new()
         .route_service("/widget.js", loader)
         .layer(cache(LOADER))
@@ -41,8 +47,16 @@ pub fn routes(dir: &Path) -> Router<AppState> {
                 ))
                 .service(hashed),
         )
-        .route("/console", get(|| async { Redirect::permanent("/console/") }))
-        .nest_service("/console/", tower::ServiceBuilder::new().layer(cache(REVALIDATE)).service(console))
+        .route(
+            "/console",
+            get(|| async { Redirect::permanent("/console/") }),
+        )
+        .nest_service(
+            "/console/",
+            tower::ServiceBuilder::new()
+                .layer(cache(REVALIDATE))
+                .service(console),
+        )
 }
 
 fn cache(value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -3,10 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use serde::Deserialize;
+
+pub use crate::connection::Tuning;
 
 /// Switchboard relay: live chat between website visitors and agents.
 #[derive(Debug, Clone, Parser)]
@@ -31,7 +34,11 @@ pub struct Args {
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
     /// Address of the demo shop (demo mode only).
-    #[arg(long, env = "SWITCHBOARD_DEMO_LISTEN", default_value = "127.0.0.1:8081")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DEMO_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
     pub demo_listen: SocketAddr,
     /// Directory of the demo shop's pages (demo mode only).
     #[arg(long, env = "SWITCHBOARD_DEMO_DIR", default_value = "demo-site")]
@@ -39,6 +46,15 @@ pub struct Args {
     /// Token of the demo agent (demo mode only); random if not given.
     #[arg(long, env = "SWITCHBOARD_DEMO_AGENT_TOKEN")]
     pub demo_agent_token: Option<String>,
+    /// Milliseconds between pings (the relay's, and the interval clients are told to use).
+    #[arg(long, env = "SWITCHBOARD_PING_INTERVAL_MS", default_value_t = 10_000)]
+    pub ping_interval_ms: u64,
+    /// Milliseconds of silence after which a connection counts as dead.
+    #[arg(long, env = "SWITCHBOARD_IDLE_TIMEOUT_MS", default_value_t = 30_000)]
+    pub idle_timeout_ms: u64,
+    /// Frames one connection may have queued before it is closed as slow (4008).
+    #[arg(long, env = "SWITCHBOARD_OUTBOX_CAPACITY", default_value_t = 1024)]
+    pub outbox_capacity: usize,
 }
 
 /// The file form. Every key is optional.
@@ -93,6 +109,7 @@ pub struct Config {
     pub sites: Vec<Site>,
     pub agents: Vec<Agent>,
     pub demo: Option<Demo>,
+    pub tuning: Tuning,
 }
 
 #[derive(Debug, Clone)]
@@ -108,23 +125,45 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let listen = args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into());
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or(([127, 0, 0, 1], 8080).into());
         let public_url = args
             .public_url
             .or(file.public_url)
             .unwrap_or_else(|| format!("http://{listen}/"));
-        let public_url = if public_url.ends_with('/') { public_url } else { format!("{public_url}/") };
+        let public_url = if public_url.ends_with('/') {
+            public_url
+        } else {
+            format!("{public_url}/")
+        };
         let mut config = Config {
             listen,
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| "data".into()),
-            assets_dir: args.assets_dir.or(file.assets_dir).unwrap_or_else(|| "dist".into()),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| "data".into()),
+            assets_dir: args
+                .assets_dir
+                .or(file.assets_dir)
+                .unwrap_or_else(|| "dist".into()),
             public_url,
             sites: file.sites,
             agents: file.agents,
             demo: None,
+            tuning: Tuning {
+                ping_interval: Duration::from_millis(args.ping_interval_ms.max(100)),
+                idle_timeout: Duration::from_millis(
+                    args.idle_timeout_ms.max(args.ping_interval_ms * 2),
+                ),
+                outbox_capacity: args.outbox_capacity.max(16),
+            },
         };
         if args.demo {
-            let token = args.demo_agent_token.unwrap_or_else(crate::token::random_token);
+            let token = args
+                .demo_agent_token
+                .unwrap_or_else(crate::token::random_token);
             config.add_demo(args.demo_listen, args.demo_dir, token);
         }
         config.check()?;
@@ -140,7 +179,11 @@ impl Config {
         }
         origins.dedup();
         if !self.sites.iter().any(|s| s.key == "demo") {
-            self.sites.push(Site { key: "demo".into(), name: "Demo shop".into(), allowed_origins: origins });
+            self.sites.push(Site {
+                key: "demo".into(),
+                name: "Demo shop".into(),
+                allowed_origins: origins,
+            });
         }
         self.agents.push(Agent {
             id: "demo-agent".into(),
@@ -148,7 +191,11 @@ impl Config {
             token: agent_token.clone(),
             sites: all_sites(),
         });
-        self.demo = Some(Demo { listen, dir, agent_token });
+        self.demo = Some(Demo {
+            listen,
+            dir,
+            agent_token,
+        });
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -172,7 +219,9 @@ impl Config {
 
 impl Site {
     pub fn allows_origin(&self, origin: &str) -> bool {
-        self.allowed_origins.iter().any(|o| o == "*" || o.trim_end_matches('/') == origin)
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.trim_end_matches('/') == origin)
     }
 }
 
@@ -183,6 +232,7 @@ impl Agent {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }

@@ -1,6 +1,8 @@
 //! One WebSocket as a stream of typed protocol messages: decoding with typed errors on the way
 //! in, a bounded queue and a writer task on the way out. Session code never sees a socket.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -13,17 +15,36 @@ use tokio_util::sync::CancellationToken;
 
 use crate::hub::{ConnId, Outbox, Outgoing};
 
-/// Frames a connection may have queued before it counts as too slow. At the 64 KiB frame
-/// limit this bounds a connection's queue memory; real frames are far smaller.
-pub const OUTBOX_CAPACITY: usize = 1024;
-/// How often the relay pings and clients are asked to ping.
-pub const PING_INTERVAL: Duration = Duration::from_secs(20);
-/// A connection silent this long (no frame, no pong) is dead.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the writer keeps trying to deliver a close frame to a client that does not read.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Liveness and backpressure settings of every connection (`config::Tuning`).
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    /// How often the relay pings, and clients are asked to ping (`welcome.ping_interval_ms`).
+    pub ping_interval: Duration,
+    /// A connection silent this long (no frame, no pong) is dead and closed.
+    pub idle_timeout: Duration,
+    /// Frames a connection may have queued before it counts as too slow and is closed with
+    /// `CloseCode::SLOW`. Bounds a connection's queue to this many frames of at most
+    /// `MAX_FRAME_BYTES` each (chat frames are typically under 1 KiB).
+    pub outbox_capacity: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            ping_interval: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            outbox_capacity: 1024,
+        }
+    }
+}
 
 /// What the reading side produced.
 pub enum Incoming {
-    Msg(ClientMsg),
+    /// Boxed: a `hello` with its context is large and most frames are not.
+    Msg(Box<ClientMsg>),
     Bad(DecodeError),
     /// The client closed, the socket failed, or it went idle.
     End,
@@ -33,26 +54,35 @@ pub enum Incoming {
 
 pub struct Reader {
     stream: SplitStream<WebSocket>,
+    idle_timeout: Duration,
 }
 
 impl Reader {
-    /// The next client message, skipping control frames. Ends after [`IDLE_TIMEOUT`] of silence.
+    /// The next client message, skipping control frames. Ends after `idle_timeout` of silence.
     pub async fn next(&mut self) -> Incoming {
         loop {
-            let frame = match tokio::time::timeout(IDLE_TIMEOUT, self.stream.next()).await {
-                Ok(Some(Err(e))) => return if is_capacity(e) { Incoming::TooBig } else { Incoming::End },
+            let frame = match tokio::time::timeout(self.idle_timeout, self.stream.next()).await {
+                Ok(Some(Err(e))) => {
+                    return if is_capacity(e) {
+                        Incoming::TooBig
+                    } else {
+                        Incoming::End
+                    }
+                }
                 Err(_) | Ok(None) => return Incoming::End,
                 Ok(Some(Ok(frame))) => frame,
             };
             match frame {
                 Message::Text(text) => {
                     return match ClientMsg::decode(text.as_str()) {
-                        Ok(msg) => Incoming::Msg(msg),
+                        Ok(msg) => Incoming::Msg(Box::new(msg)),
                         Err(e) => Incoming::Bad(e),
                     }
                 }
                 Message::Binary(_) => {
-                    return Incoming::Bad(DecodeError::BadJson("binary frames are not accepted".into()))
+                    return Incoming::Bad(DecodeError::BadJson(
+                        "binary frames are not accepted".into(),
+                    ))
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
                 Message::Close(_) => return Incoming::End,
@@ -63,21 +93,41 @@ impl Reader {
 
 fn is_capacity(e: axum::Error) -> bool {
     matches!(
-        e.into_inner().downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
+        e.into_inner()
+            .downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
         Some(tokio_tungstenite::tungstenite::Error::Capacity(_))
     )
 }
 
 /// Splits a socket into a [`Reader`] and an [`Outbox`] drained by a writer task. The writer
-/// ends (closing the socket) when the session drops every outbox clone, when the outbox overflows
-/// (close `SLOW`), or when `shutdown` fires (close `RECONNECT_NOW`).
-pub fn split(socket: WebSocket, id: ConnId, shutdown: CancellationToken) -> (Reader, Outbox, Writer) {
+/// ends (closing the socket) when the session queues a close, when every outbox clone is
+/// dropped, or when the outbox overflows (close `SLOW`). Frames queued before a close are sent
+/// before it, so an `ack` is never dropped in favour of a close.
+pub fn split(
+    socket: WebSocket,
+    id: ConnId,
+    tuning: Tuning,
+    slow_closes: Arc<AtomicU64>,
+) -> (Reader, Outbox, Writer) {
     let (sink, stream) = socket.split();
-    let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+    let (tx, rx) = mpsc::channel(tuning.outbox_capacity);
     let slow = CancellationToken::new();
     let outbox = Outbox::new(id, tx, slow.clone());
-    let task = tokio::spawn(write_loop(sink, rx, slow, shutdown));
-    (Reader { stream }, outbox, Writer { task })
+    let task = tokio::spawn(write_loop(
+        sink,
+        rx,
+        slow,
+        tuning.ping_interval,
+        slow_closes,
+    ));
+    (
+        Reader {
+            stream,
+            idle_timeout: tuning.idle_timeout,
+        },
+        outbox,
+        Writer { task },
+    )
 }
 
 pub struct Writer {
@@ -95,43 +145,40 @@ async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Outgoing>,
     slow: CancellationToken,
-    shutdown: CancellationToken,
+    ping_interval: Duration,
+    slow_closes: Arc<AtomicU64>,
 ) {
-    let mut ping = tokio::time::interval(PING_INTERVAL);
+    let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
     let close = loop {
-        tokio::select! {
+        let message = tokio::select! {
             biased;
             _ = slow.cancelled() => break Some(CloseCode::SLOW),
             next = rx.recv() => match next {
-                Some(Outgoing::Frame(frame)) => {
-                    if sink.send(Message::Text(frame.as_ref().into())).await.is_err() {
-                        return;
-                    }
-                }
+                Some(Outgoing::Frame(frame)) => Message::Text(frame.as_ref().into()),
                 Some(Outgoing::Close(code)) => break Some(code),
                 None => break None,
             },
-            _ = shutdown.cancelled() => {
-                // Flush what is queued (acks for stored messages) before asking the client to
-                // reconnect, so nothing acknowledged is left unsent.
-                while let Ok(Outgoing::Frame(frame)) = rx.try_recv() {
-                    if sink.send(Message::Text(frame.as_ref().into())).await.is_err() {
-                        return;
-                    }
-                }
-                break Some(CloseCode::RECONNECT_NOW);
-            }
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    return;
-                }
-            }
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        // A client that stopped reading blocks this send once the socket buffers are full;
+        // the overflow signal must still get through, so race the two.
+        tokio::select! {
+            biased;
+            _ = slow.cancelled() => break Some(CloseCode::SLOW),
+            sent = sink.send(message) => if sent.is_err() { return },
         }
     };
     if let Some(code) = close {
-        let frame = CloseFrame { code: code.code, reason: code.reason.into() };
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        if code == CloseCode::SLOW {
+            slow_closes.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("closing a slow connection");
+        }
+        let frame = CloseFrame {
+            code: code.code,
+            reason: code.reason.into(),
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
 }

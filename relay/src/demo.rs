@@ -18,13 +18,22 @@ struct Shop {
 }
 
 pub fn routes(dir: &Path, relay_url: &str) -> Router {
-    Router::new().fallback(page).with_state(Shop { dir: dir.to_owned(), relay: relay_url.to_owned() })
+    Router::new().fallback(page).with_state(Shop {
+        dir: dir.to_owned(),
+        relay: relay_url.to_owned(),
+    })
 }
 
 async fn page(State(shop): State<Shop>, req: Request) -> Response {
     let path = req.uri().path().trim_start_matches('/').to_owned();
-    let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path };
-    let safe = Path::new(&path).components().all(|c| matches!(c, Component::Normal(_)));
+    let path = if path.is_empty() || path.ends_with('/') {
+        format!("{path}index.html")
+    } else {
+        path
+    };
+    let safe = Path::new(&path)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
     if !safe {
         return StatusCode::NOT_FOUND.into_response();
     }
@@ -34,7 +43,11 @@ async fn page(State(shop): State<Shop>, req: Request) -> Response {
     match tokio::fs::read_to_string(shop.dir.join(&path)).await {
         Ok(html) => {
             let relay = shop.relay.trim_end_matches('/');
-            ([(header::CACHE_CONTROL, "no-cache")], Html(html.replace("{{RELAY}}", relay))).into_response()
+            (
+                [(header::CACHE_CONTROL, "no-cache")],
+                Html(html.replace("{{RELAY}}", relay)),
+            )
+                .into_response()
         }
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }

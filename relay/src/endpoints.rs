@@ -34,7 +34,10 @@ pub async fn visitor_ws(
 ) -> Result<Response, ApiError> {
     let key = query.get("site").ok_or(ApiError::UnknownSite)?;
     let site = state.sites.get(key).cloned().ok_or(ApiError::UnknownSite)?;
-    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("");
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .unwrap_or("");
     if !site.allows_origin(origin) {
         tracing::info!(site = %site.key, origin, "visitor origin refused");
         return Err(ApiError::OriginNotAllowed);
@@ -52,8 +55,14 @@ pub async fn agent_ws(
 ) -> Result<Response, ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let same_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let same_host = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            == Some(host);
         if !same_host && origin != state.public_origin {
             tracing::info!(origin, "agent origin refused");
             return Err(ApiError::OriginNotAllowed);
@@ -70,6 +79,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         "store": state.store.name(),
         "store_ok": store.is_ok(),
         "connections": state.hub.connections(),
+        "slow_closes": state.hub.slow_closes(),
     }));
     let status = if store.is_ok() {
         axum::http::StatusCode::OK

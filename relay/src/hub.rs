@@ -62,13 +62,35 @@ impl Outbox {
     }
 }
 
-#[derive(Default)]
+/// How many locks the per-conversation ordering is striped over.
+const ORDER_STRIPES: usize = 64;
+
 pub struct Hub {
     // A std Mutex: every critical section is a few map operations with no await inside, so
     // an async lock would only add overhead (the mini-redis `db.rs` reasoning).
     inner: Mutex<Inner>,
     next_id: AtomicU64,
     connections: AtomicUsize,
+    /// Connections closed because their outbound queue overflowed (`/healthz`).
+    pub slow_closes: Arc<AtomicU64>,
+    /// Held from a message's append until it is published, so live frames of one conversation
+    /// go out in seq order even when two senders write at once. Striped: conversations that
+    /// share a stripe only serialize an append the store serializes anyway.
+    order: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            inner: Mutex::default(),
+            next_id: AtomicU64::default(),
+            connections: AtomicUsize::default(),
+            slow_closes: Arc::default(),
+            order: (0..ORDER_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -87,6 +109,19 @@ impl Hub {
         self.connections.load(Ordering::Relaxed)
     }
 
+    /// Locks the ordering stripe of a conversation; hold it across append and publish.
+    pub async fn order(&self, conversation_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let stripe = BuildHasherDefault::<DefaultHasher>::default().hash_one(conversation_id)
+            as usize
+            % ORDER_STRIPES;
+        self.order[stripe].lock().await
+    }
+
+    pub fn slow_closes(&self) -> u64 {
+        self.slow_closes.load(Ordering::Relaxed)
+    }
+
     /// Counts a connection for as long as the returned guard lives.
     pub fn track(self: &Arc<Self>) -> ConnectionGuard {
         self.connections.fetch_add(1, Ordering::Relaxed);
@@ -95,8 +130,16 @@ impl Hub {
 
     pub fn join_conversation(&self, conversation_id: &str, outbox: Outbox) {
         let mut inner = self.lock();
-        inner.joined.entry(outbox.id).or_default().push(conversation_id.to_owned());
-        inner.conversations.entry(conversation_id.to_owned()).or_default().push(outbox);
+        inner
+            .joined
+            .entry(outbox.id)
+            .or_default()
+            .push(conversation_id.to_owned());
+        inner
+            .conversations
+            .entry(conversation_id.to_owned())
+            .or_default()
+            .push(outbox);
     }
 
     pub fn join_agents(&self, outbox: Outbox, agent: Arc<Agent>) {
@@ -121,7 +164,12 @@ impl Hub {
     pub fn to_conversation(&self, conversation_id: &str, msg: &ServerMsg) {
         let frame: Arc<str> = msg.to_json().into();
         let inner = self.lock();
-        for outbox in inner.conversations.get(conversation_id).into_iter().flatten() {
+        for outbox in inner
+            .conversations
+            .get(conversation_id)
+            .into_iter()
+            .flatten()
+        {
             outbox.push(frame.clone());
         }
     }

@@ -55,8 +55,16 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> AppState {
-        let sites = config.sites.iter().map(|s| (s.key.clone(), Arc::new(s.clone()))).collect();
-        let agents = config.agents.iter().map(|a| (token::hash(&a.token), Arc::new(a.clone()))).collect();
+        let sites = config
+            .sites
+            .iter()
+            .map(|s| (s.key.clone(), Arc::new(s.clone())))
+            .collect();
+        let agents = config
+            .agents
+            .iter()
+            .map(|a| (token::hash(&a.token), Arc::new(a.clone())))
+            .collect();
         let public_origin = origin_of(&config.public_url);
         AppState {
             config: Arc::new(config),
@@ -82,8 +90,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 fn origin_of(url: &str) -> String {
-    let rest = url.split_once("://").map(|(scheme, rest)| (scheme, rest));
-    match rest {
+    match url.split_once("://") {
         Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
         None => url.to_owned(),
     }

@@ -59,10 +59,13 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
             let stop = stop.clone();
             let shop = demo::routes(&dir, &relay_url);
             tokio::spawn(async move {
-                let _ = axum::serve(listener, shop).with_graceful_shutdown(stop.cancelled_owned()).await;
+                let _ = axum::serve(listener, shop)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
             });
         }
-        let serve = axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
+        let serve =
+            axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "server failed");
         }
@@ -71,5 +74,11 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
-    Ok(Running { addr, demo_addr, shutdown, state, task })
+    Ok(Running {
+        addr,
+        demo_addr,
+        shutdown,
+        state,
+        task,
+    })
 }

@@ -1,1 +1,13 @@
-//! Browser end-to-end tests (being written).
+//! Browser end-to-end: the relay binary as a process in demo mode, the demo shop with the real
+//! widget, the real console, both in headless Chromium over WebDriver (chromedriver +
+//! fantoccini).
+//!
+//! - `harness`: the relay process, chromedriver, browser sessions that always close;
+//! - `page`: what a visitor and an agent can do and see (shadow-DOM aware);
+//! - `chat`: the full conversation, through a reload and a relay restart;
+//! - `hostile`: a page whose CSS attacks the widget.
+
+mod chat;
+mod harness;
+mod hostile;
+mod page;

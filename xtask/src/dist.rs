@@ -51,16 +51,25 @@ pub fn run() -> anyhow::Result<()> {
     let glue = hashed(&tmp.join("switchboard_widget.js"), &dist, "js")?;
     let wasm = hashed(&tmp.join("switchboard_widget_bg.wasm"), &dist, "wasm")?;
     let css = hashed(&root().join("widget/widget.css"), &dist, "css")?;
-    let loader = fs::read_to_string(root().join("widget/loader.js")).context("reading widget/loader.js")?;
+    let loader =
+        fs::read_to_string(root().join("widget/loader.js")).context("reading widget/loader.js")?;
     anyhow::ensure!(
-        ["__SB_GLUE__", "__SB_WASM__", "__SB_CSS__"].iter().all(|p| loader.contains(p)),
+        ["__SB_GLUE__", "__SB_WASM__", "__SB_CSS__"]
+            .iter()
+            .all(|p| loader.contains(p)),
         "widget/loader.js lacks a placeholder"
     );
-    let loader = loader.replace("__SB_GLUE__", &glue).replace("__SB_WASM__", &wasm).replace("__SB_CSS__", &css);
+    let loader = loader
+        .replace("__SB_GLUE__", &glue)
+        .replace("__SB_WASM__", &wasm)
+        .replace("__SB_CSS__", &css);
     fs::write(dist.join("widget.js"), loader)?;
     for file in ["index.html", "console.css"] {
-        fs::copy(root().join("console").join(file), dist.join("console").join(file))
-            .with_context(|| format!("copying console/{file}"))?;
+        fs::copy(
+            root().join("console").join(file),
+            dist.join("console").join(file),
+        )
+        .with_context(|| format!("copying console/{file}"))?;
     }
 
     step("precompressing (brotli 11, gzip 9)");
@@ -73,7 +82,13 @@ fn bindgen(name: &str, out: &Path) -> anyhow::Result<()> {
     let input = root().join(format!("target/{TARGET}/{PROFILE}/{name}.wasm"));
     tools::run(
         Command::new("wasm-bindgen")
-            .args(["--target", "web", "--no-typescript", "--remove-name-section", "--remove-producers-section"])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--remove-name-section",
+                "--remove-producers-section",
+            ])
             .arg("--out-dir")
             .arg(out)
             .arg(input),
@@ -121,7 +136,11 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 pub fn brotli(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
     brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
     Ok(out)
 }

@@ -58,7 +58,13 @@ fn demo(token: &str) -> anyhow::Result<()> {
     let root = tools::root();
     let status = std::process::Command::new(root.join("target/release/switchboard-relay"))
         .current_dir(&root)
-        .args(["--demo", "--data-dir", "data/demo", "--demo-agent-token", token])
+        .args([
+            "--demo",
+            "--data-dir",
+            "data/demo",
+            "--demo-agent-token",
+            token,
+        ])
         .status()?;
     anyhow::ensure!(status.success(), "relay exited with {status}");
     Ok(())

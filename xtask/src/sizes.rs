@@ -21,7 +21,13 @@ pub struct Size {
 /// Prints the table and returns (loader, everything).
 pub fn run() -> anyhow::Result<(Size, Size)> {
     let dist = root().join("dist");
-    let mut rows = vec![("widget.js (loader)".to_owned(), measure(&fs::read(dist.join("widget.js")).context("no dist/widget.js: run `cargo xtask dist`")?)?)];
+    let mut rows = vec![(
+        "widget.js (loader)".to_owned(),
+        measure(
+            &fs::read(dist.join("widget.js"))
+                .context("no dist/widget.js: run `cargo xtask dist`")?,
+        )?,
+    )];
     let mut names: Vec<_> = crate::dist::files(&dist.join("assets"))?;
     names.sort();
     for path in names {
@@ -33,11 +39,17 @@ pub fn run() -> anyhow::Result<(Size, Size)> {
         gzip: rows.iter().map(|r| r.1.gzip).sum(),
         brotli: rows.iter().map(|r| r.1.brotli).sum(),
     };
-    println!("\n{:<40} {:>10} {:>10} {:>10}", "file (bytes)", "raw", "gzip", "brotli");
+    println!(
+        "\n{:<40} {:>10} {:>10} {:>10}",
+        "file (bytes)", "raw", "gzip", "brotli"
+    );
     for (name, s) in &rows {
         println!("{name:<40} {:>10} {:>10} {:>10}", s.raw, s.gzip, s.brotli);
     }
-    println!("{:<40} {:>10} {:>10} {:>10}", "total to first message", total.raw, total.gzip, total.brotli);
+    println!(
+        "{:<40} {:>10} {:>10} {:>10}",
+        "total to first message", total.raw, total.gzip, total.brotli
+    );
     let loader = rows.swap_remove(0).1;
     let verdict = |v: usize, budget: usize| if v <= budget { "within" } else { "OVER" };
     println!(
@@ -53,5 +65,9 @@ pub fn run() -> anyhow::Result<(Size, Size)> {
 }
 
 fn measure(bytes: &[u8]) -> anyhow::Result<Size> {
-    Ok(Size { raw: bytes.len(), gzip: gzip(bytes)?.len(), brotli: brotli(bytes)?.len() })
+    Ok(Size {
+        raw: bytes.len(),
+        gzip: gzip(bytes)?.len(),
+        brotli: brotli(bytes)?.len(),
+    })
 }

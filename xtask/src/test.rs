@@ -6,7 +6,16 @@ use std::process::Command;
 
 use crate::tools::{self, root, step};
 
-const NATIVE: &[&str] = &["-p", "switchboard-protocol", "-p", "switchboard-relay", "-p", "switchboard-tests", "-p", "xtask"];
+const NATIVE: &[&str] = &[
+    "-p",
+    "switchboard-protocol",
+    "-p",
+    "switchboard-relay",
+    "-p",
+    "switchboard-tests",
+    "-p",
+    "xtask",
+];
 const BROWSER: &[&str] = &["-p", "switchboard-widget", "-p", "switchboard-console"];
 
 pub fn run() -> anyhow::Result<()> {
@@ -18,8 +27,22 @@ pub fn run() -> anyhow::Result<()> {
     step("cargo fmt --check");
     tools::cargo(&["fmt", "--all", "--check"])?;
     step("clippy (native crates, then browser crates on wasm32)");
-    tools::cargo(&[&["clippy", "--all-targets"], NATIVE, &["--", "-D", "warnings"]].concat())?;
-    tools::cargo(&[&["clippy", "--target", "wasm32-unknown-unknown"], BROWSER, &["--", "-D", "warnings"]].concat())?;
+    tools::cargo(
+        &[
+            &["clippy", "--all-targets"],
+            NATIVE,
+            &["--", "-D", "warnings"],
+        ]
+        .concat(),
+    )?;
+    tools::cargo(
+        &[
+            &["clippy", "--target", "wasm32-unknown-unknown"],
+            BROWSER,
+            &["--", "-D", "warnings"],
+        ]
+        .concat(),
+    )?;
 
     step("building the relay binary the end-to-end tests start");
     tools::cargo(&["build", "-p", "switchboard-relay"])?;
@@ -28,8 +51,17 @@ pub fn run() -> anyhow::Result<()> {
     tools::run(
         Command::new(tools::cargo_bin())
             .current_dir(root())
-            .args(["test", "-p", "switchboard-widget", "--target", "wasm32-unknown-unknown"])
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+            .args([
+                "test",
+                "-p",
+                "switchboard-widget",
+                "--target",
+                "wasm32-unknown-unknown",
+            ])
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
             .env("CHROMEDRIVER", tools::chromedriver()),
     )?;
 
@@ -38,7 +70,10 @@ pub fn run() -> anyhow::Result<()> {
         Command::new(tools::cargo_bin())
             .current_dir(root())
             .args([&["test"], NATIVE].concat())
-            .env("SWITCHBOARD_RELAY_BIN", root().join("target/debug/switchboard-relay"))
+            .env(
+                "SWITCHBOARD_RELAY_BIN",
+                root().join("target/debug/switchboard-relay"),
+            )
             .env("SWITCHBOARD_DIST", root().join("dist"))
             .env("CHROMIUM", tools::chromium())
             .env("CHROMEDRIVER", tools::chromedriver()),

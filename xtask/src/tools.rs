@@ -11,12 +11,17 @@ pub fn step(what: &str) {
 }
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
 }
 
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("    $ {}", show(cmd));
-    let status = cmd.status().with_context(|| format!("starting {}", show(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting {}", show(cmd)))?;
     if !status.success() {
         bail!("`{}` failed ({status})", show(cmd));
     }
@@ -42,13 +47,18 @@ fn show(cmd: &Command) -> String {
 
 fn output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The rustup target the browser bundles build for.
 pub fn ensure_wasm_target() -> anyhow::Result<()> {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         return Ok(());
     }
     step("installing the wasm32-unknown-unknown target");
@@ -76,7 +86,9 @@ pub fn ensure_wasm_bindgen() -> anyhow::Result<()> {
     if have.split_whitespace().nth(1) == Some(want.as_str()) {
         return Ok(());
     }
-    step(&format!("installing wasm-bindgen-cli {want} (matches Cargo.lock; takes 2-3 minutes once)"));
+    step(&format!(
+        "installing wasm-bindgen-cli {want} (matches Cargo.lock; takes 2-3 minutes once)"
+    ));
     // No --locked: the crate's own lockfile names a webpki-roots the registry here lacks
     // (../shared/toolchain.md, P2).
     run(Command::new(cargo_bin()).args(["install", "wasm-bindgen-cli", "--version", &want]))
@@ -87,7 +99,10 @@ pub fn ensure_chromium() -> anyhow::Result<()> {
     if Path::new(&chromium()).exists() && Path::new(&chromedriver()).exists() {
         return Ok(());
     }
-    apt_install(&["chromium", "chromium-driver"], "Chromium and ChromeDriver for the browser tests")
+    apt_install(
+        &["chromium", "chromium-driver"],
+        "Chromium and ChromeDriver for the browser tests",
+    )
 }
 
 pub fn chromium() -> String {
@@ -108,5 +123,8 @@ fn apt_install(packages: &[&str], why: &str) -> anyhow::Result<()> {
     }
     step(&format!("installing {} ({why})", packages.join(" ")));
     run(Command::new("apt-get").args(["update", "-qq"]))?;
-    run(Command::new("apt-get").args(["install", "-y", "-qq"]).args(packages).env("DEBIAN_FRONTEND", "noninteractive"))
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_INBOX;
 use switchboard_protocol::server::Welcome;
-use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION};
+use switchboard_protocol::{
+    ClientMsg, CloseCode, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
+};
 
 use super::{deliver, ping_interval_ms, send_history, Handler, Refusal};
 use crate::config::Agent;
@@ -21,10 +23,21 @@ pub struct AgentSession {
 impl Handler for AgentSession {
     type Params = ();
 
-    async fn start(state: &AppState, _: (), hello: Hello, outbox: &Outbox) -> Result<Self, CloseCode> {
-        let agent = hello.token.as_deref().and_then(|t| state.agents.get(&token::hash(t)).cloned());
+    async fn start(
+        state: &AppState,
+        _: (),
+        hello: Hello,
+        outbox: &Outbox,
+    ) -> Result<Self, CloseCode> {
+        let agent = hello
+            .token
+            .as_deref()
+            .and_then(|t| state.agents.get(&token::hash(t)).cloned());
         let Some(agent) = agent else {
-            outbox.send(&ServerMsg::error(ErrorCode::Forbidden, "agent token is missing or not valid"));
+            outbox.send(&ServerMsg::error(
+                ErrorCode::Forbidden,
+                "agent token is missing or not valid",
+            ));
             return Err(CloseCode::UNAUTHORIZED);
         };
         outbox.send(&ServerMsg::Welcome(Welcome {
@@ -35,7 +48,7 @@ impl Handler for AgentSession {
             conversation_id: None,
             last_seq: None,
             name: Some(agent.name.clone()),
-            ping_interval_ms: ping_interval_ms(),
+            ping_interval_ms: ping_interval_ms(state),
         }));
         // Join before reading the inbox so no update falls between the two; a summary that
         // arrives twice is harmless (the console upserts).
@@ -44,31 +57,59 @@ impl Handler for AgentSession {
             tracing::error!(error = %e, "inbox failed");
             CloseCode::RECONNECT_NOW
         })?;
-        let items = inbox.into_iter().filter(|c| agent.serves(&c.site)).collect();
+        let items = inbox
+            .into_iter()
+            .filter(|c| agent.serves(&c.site))
+            .collect();
         outbox.send(&ServerMsg::Conversations { items });
         Ok(AgentSession { agent })
     }
 
-    async fn handle(&mut self, state: &AppState, msg: ClientMsg, outbox: &Outbox) -> Result<(), Refusal> {
+    async fn handle(
+        &mut self,
+        state: &AppState,
+        msg: ClientMsg,
+        outbox: &Outbox,
+    ) -> Result<(), Refusal> {
         match msg {
-            ClientMsg::Hello(_) => Err(Refusal::new(ErrorCode::OutOfOrder, "hello was already accepted")),
+            ClientMsg::Hello(_) => Err(Refusal::new(
+                ErrorCode::OutOfOrder,
+                "hello was already accepted",
+            )),
             ClientMsg::Send(s) => {
-                let conv = self.conversation(state, &s.conversation_id).await.map_err(|r| r.for_client(&s.client_id))?;
+                let conv = self
+                    .conversation(state, &s.conversation_id)
+                    .await
+                    .map_err(|r| r.for_client(&s.client_id))?;
                 deliver(state, outbox, &conv, self.sender(), s.client_id, s.text).await
             }
-            ClientMsg::Typing { conversation_id, active } => {
+            ClientMsg::Typing {
+                conversation_id,
+                active,
+            } => {
                 self.conversation(state, &conversation_id).await?;
-                let msg = ServerMsg::Typing { conversation_id: conversation_id.clone(), sender: self.sender(), active };
+                let msg = ServerMsg::Typing {
+                    conversation_id: conversation_id.clone(),
+                    sender: self.sender(),
+                    active,
+                };
                 state.hub.to_conversation(&conversation_id, &msg);
                 Ok(())
             }
-            ClientMsg::SetContext { .. } => {
-                Err(Refusal::new(ErrorCode::Forbidden, "set_context is sent by visitors only"))
-            }
-            ClientMsg::Sync { conversation_id, since } => {
+            ClientMsg::SetContext { .. } => Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "set_context is sent by visitors only",
+            )),
+            ClientMsg::Sync {
+                conversation_id,
+                since,
+            } => {
                 self.conversation(state, &conversation_id).await?;
                 let context = state.store.conversation_context(&conversation_id).await?;
-                outbox.send(&ServerMsg::Context { conversation_id: conversation_id.clone(), context });
+                outbox.send(&ServerMsg::Context {
+                    conversation_id: conversation_id.clone(),
+                    context,
+                });
                 send_history(state, outbox, &conversation_id, since).await
             }
             ClientMsg::Ping { nonce } => {
@@ -81,16 +122,21 @@ impl Handler for AgentSession {
 
 impl AgentSession {
     fn sender(&self) -> Sender {
-        Sender { kind: SenderKind::Agent, id: self.agent.id.clone(), name: Some(self.agent.name.clone()) }
+        Sender {
+            kind: SenderKind::Agent,
+            id: self.agent.id.clone(),
+            name: Some(self.agent.name.clone()),
+        }
     }
 
     /// The conversation, if it exists and belongs to a site this agent serves.
     async fn conversation(&self, state: &AppState, id: &str) -> Result<Conversation, Refusal> {
         match state.store.conversation(id).await? {
             None => Err(Refusal::new(ErrorCode::NotFound, "no such conversation")),
-            Some(c) if !self.agent.serves(&c.site) => {
-                Err(Refusal::new(ErrorCode::Forbidden, "this conversation belongs to a site you do not serve"))
-            }
+            Some(c) if !self.agent.serves(&c.site) => Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "this conversation belongs to a site you do not serve",
+            )),
             Some(c) => Ok(c),
         }
     }

@@ -14,7 +14,7 @@ use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_HISTORY_BATCH;
 use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, Sender, ServerMsg, PROTOCOL_VERSION};
 
-use crate::connection::{self, Incoming, PING_INTERVAL};
+use crate::connection::{self, Incoming};
 use crate::hub::Outbox;
 use crate::store::{Conversation, NewMessage, StoreError};
 use crate::{clock, AppState};
@@ -35,7 +35,11 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Refusal {
-        Refusal { code, message: message.into(), client_id: None }
+        Refusal {
+            code,
+            message: message.into(),
+            client_id: None,
+        }
     }
 
     fn for_client(mut self, client_id: &str) -> Refusal {
@@ -47,10 +51,15 @@ impl Refusal {
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Refusal {
         match e {
-            StoreError::NotFound(what) => Refusal::new(ErrorCode::NotFound, format!("{what} not found")),
+            StoreError::NotFound(what) => {
+                Refusal::new(ErrorCode::NotFound, format!("{what} not found"))
+            }
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failed");
-                Refusal::new(ErrorCode::Unavailable, "storage is unavailable; nothing was stored, retry")
+                Refusal::new(
+                    ErrorCode::Unavailable,
+                    "storage is unavailable; nothing was stored, retry",
+                )
             }
         }
     }
@@ -61,21 +70,37 @@ pub(crate) trait Handler: Sized {
     /// What the HTTP upgrade already established (the visitor's site).
     type Params: Send;
     /// Accepts or refuses the `hello`; on refusal the connection is closed with the code.
-    async fn start(state: &AppState, params: Self::Params, hello: Hello, outbox: &Outbox) -> Result<Self, CloseCode>;
-    async fn handle(&mut self, state: &AppState, msg: ClientMsg, outbox: &Outbox) -> Result<(), Refusal>;
+    async fn start(
+        state: &AppState,
+        params: Self::Params,
+        hello: Hello,
+        outbox: &Outbox,
+    ) -> Result<Self, CloseCode>;
+    async fn handle(
+        &mut self,
+        state: &AppState,
+        msg: ClientMsg,
+        outbox: &Outbox,
+    ) -> Result<(), Refusal>;
 }
 
 /// Runs a connection to its end.
 pub(crate) async fn run<H: Handler>(socket: WebSocket, state: AppState, params: H::Params) {
     let _counted = state.hub.track();
     let id = state.hub.next_id();
-    let (mut reader, outbox, writer) = connection::split(socket, id, state.shutdown.child_token());
+    let (mut reader, outbox, writer) = connection::split(
+        socket,
+        id,
+        state.config.tuning,
+        state.hub.slow_closes.clone(),
+    );
     if let Some(hello) = handshake(&mut reader, &outbox).await {
         match H::start(&state, params, hello, &outbox).await {
             Ok(mut handler) => loop {
                 tokio::select! {
                     incoming = reader.next() => match incoming {
                         Incoming::Msg(msg) => {
+                            let msg = *msg;
                             let result = match msg.validate() {
                                 Ok(()) => handler.handle(&state, msg, &outbox).await,
                                 Err((code, message)) => Err(Refusal { code, message, client_id: client_id_of(&msg) }),
@@ -93,7 +118,11 @@ pub(crate) async fn run<H: Handler>(socket: WebSocket, state: AppState, params: 
                             break;
                         }
                     },
-                    _ = state.shutdown.cancelled() => break,
+                    _ = state.shutdown.cancelled() => {
+                        // Behind every frame already queued, so acks still reach the client.
+                        outbox.close(CloseCode::RECONNECT_NOW);
+                        break;
+                    }
                 }
             },
             Err(code) => outbox.close(code),
@@ -122,16 +151,21 @@ async fn handshake(reader: &mut connection::Reader, outbox: &Outbox) -> Option<H
             None
         }
         Ok(Incoming::Bad(e)) => refuse(e.code(), e.to_string(), CloseCode::BAD_HELLO),
-        Ok(Incoming::Msg(ClientMsg::Hello(hello))) => {
-            let msg = ClientMsg::Hello(hello);
+        Ok(Incoming::Msg(msg)) if matches!(*msg, ClientMsg::Hello(_)) => {
+            let msg = *msg;
             if let Err((code, message)) = msg.validate() {
                 return refuse(code, message, CloseCode::BAD_HELLO);
             }
-            let ClientMsg::Hello(hello) = msg else { unreachable!() };
+            let ClientMsg::Hello(hello) = msg else {
+                unreachable!()
+            };
             if hello.protocol != PROTOCOL_VERSION {
                 return refuse(
                     ErrorCode::Invalid,
-                    format!("protocol {} is not supported; this relay speaks {PROTOCOL_VERSION}", hello.protocol),
+                    format!(
+                        "protocol {} is not supported; this relay speaks {PROTOCOL_VERSION}",
+                        hello.protocol
+                    ),
                     CloseCode::PROTOCOL_VERSION,
                 );
             }
@@ -152,8 +186,8 @@ fn client_id_of(msg: &ClientMsg) -> Option<String> {
     }
 }
 
-pub fn ping_interval_ms() -> u64 {
-    PING_INTERVAL.as_millis() as u64
+pub fn ping_interval_ms(state: &AppState) -> u64 {
+    state.config.tuning.ping_interval.as_millis() as u64
 }
 
 /// Stores a message, acknowledges it to the sender, and fans it out to the conversation's
@@ -174,7 +208,12 @@ async fn deliver(
         text,
         at: clock::now(),
     };
-    let appended = state.store.append(new).await.map_err(|e| Refusal::from(e).for_client(&client_id))?;
+    let order = state.hub.order(&conv.id).await;
+    let appended = state
+        .store
+        .append(new)
+        .await
+        .map_err(|e| Refusal::from(e).for_client(&client_id))?;
     let m = &appended.message;
     outbox.send(&ServerMsg::Ack {
         conversation_id: m.conversation_id.clone(),
@@ -190,9 +229,16 @@ async fn deliver(
     let msg = ServerMsg::Message(appended.message);
     state.hub.to_conversation(&conv.id, &msg);
     state.hub.to_agents(&conv.site, &msg);
+    drop(order);
     if first {
         let context = state.store.conversation_context(&conv.id).await?;
-        state.hub.to_agents(&conv.site, &ServerMsg::Context { conversation_id: conv.id.clone(), context });
+        state.hub.to_agents(
+            &conv.site,
+            &ServerMsg::Context {
+                conversation_id: conv.id.clone(),
+                context,
+            },
+        );
     }
     publish_summary(state, conv).await
 }
@@ -201,21 +247,35 @@ async fn deliver(
 async fn publish_summary(state: &AppState, conv: &Conversation) -> Result<(), Refusal> {
     if let Some(summary) = state.store.summary(&conv.id).await? {
         if summary.last_seq > 0 {
-            state.hub.to_agents(&conv.site, &ServerMsg::Conversation(summary));
+            state
+                .hub
+                .to_agents(&conv.site, &ServerMsg::Conversation(summary));
         }
     }
     Ok(())
 }
 
 /// Sends every message after `since` (one batch), then `synced`.
-async fn send_history(state: &AppState, outbox: &Outbox, conversation_id: &str, since: u64) -> Result<(), Refusal> {
-    let messages = state.store.history(conversation_id, since, MAX_HISTORY_BATCH).await?;
+async fn send_history(
+    state: &AppState,
+    outbox: &Outbox,
+    conversation_id: &str,
+    since: u64,
+) -> Result<(), Refusal> {
+    let messages = state
+        .store
+        .history(conversation_id, since, MAX_HISTORY_BATCH)
+        .await?;
     let more = messages.len() == MAX_HISTORY_BATCH;
     let mut last_seq = since;
     for m in messages {
         last_seq = m.seq;
         outbox.send(&ServerMsg::Message(m));
     }
-    outbox.send(&ServerMsg::Synced { conversation_id: conversation_id.to_owned(), last_seq, more });
+    outbox.send(&ServerMsg::Synced {
+        conversation_id: conversation_id.to_owned(),
+        last_seq,
+        more,
+    });
     Ok(())
 }

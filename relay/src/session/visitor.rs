@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use switchboard_protocol::client::Hello;
-use switchboard_protocol::{ClientMsg, CloseCode, Context, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION};
+use switchboard_protocol::{
+    ClientMsg, CloseCode, Context, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
+};
 
 use super::{deliver, ping_interval_ms, publish_summary, send_history, Handler, Refusal};
 use crate::config::Site;
@@ -20,14 +22,26 @@ pub struct VisitorSession {
 impl Handler for VisitorSession {
     type Params = Arc<Site>;
 
-    async fn start(state: &AppState, site: Arc<Site>, hello: Hello, outbox: &Outbox) -> Result<Self, CloseCode> {
+    async fn start(
+        state: &AppState,
+        site: Arc<Site>,
+        hello: Hello,
+        outbox: &Outbox,
+    ) -> Result<Self, CloseCode> {
         let fail = |e| {
             tracing::error!(error = %e, "visitor start failed");
-            outbox.send(&ServerMsg::error(ErrorCode::Unavailable, "storage is unavailable"));
+            outbox.send(&ServerMsg::error(
+                ErrorCode::Unavailable,
+                "storage is unavailable",
+            ));
             CloseCode::RECONNECT_NOW
         };
         let known = match &hello.token {
-            Some(t) => state.store.visitor_by_token(&site.key, &token::hash(t)).await.map_err(fail)?,
+            Some(t) => state
+                .store
+                .visitor_by_token(&site.key, &token::hash(t))
+                .await
+                .map_err(fail)?,
             None => None,
         };
         let (mut visitor, token) = match (known, hello.token) {
@@ -35,17 +49,34 @@ impl Handler for VisitorSession {
             _ => {
                 let t = token::random_token();
                 let ctx = hello.context.clone().unwrap_or_default();
-                (state.store.create_visitor(&site.key, &token::hash(&t), ctx).await.map_err(fail)?, t)
+                (
+                    state
+                        .store
+                        .create_visitor(&site.key, &token::hash(&t), ctx)
+                        .await
+                        .map_err(fail)?,
+                    t,
+                )
             }
         };
         if let Some(context) = hello.context {
             if context != visitor.context {
-                state.store.set_context(&visitor.id, &context).await.map_err(fail)?;
+                state
+                    .store
+                    .set_context(&visitor.id, &context)
+                    .await
+                    .map_err(fail)?;
                 visitor.context = context;
             }
         }
-        let conversation = state.store.open_conversation(&site.key, &visitor.id, clock::now()).await.map_err(fail)?;
-        state.hub.join_conversation(&conversation.id, outbox.clone());
+        let conversation = state
+            .store
+            .open_conversation(&site.key, &visitor.id, clock::now())
+            .await
+            .map_err(fail)?;
+        state
+            .hub
+            .join_conversation(&conversation.id, outbox.clone());
         outbox.send(&ServerMsg::Welcome(switchboard_protocol::server::Welcome {
             protocol: PROTOCOL_VERSION,
             role: Role::Visitor,
@@ -54,24 +85,52 @@ impl Handler for VisitorSession {
             conversation_id: Some(conversation.id.clone()),
             last_seq: Some(conversation.last_seq),
             name: None,
-            ping_interval_ms: ping_interval_ms(),
+            ping_interval_ms: ping_interval_ms(state),
         }));
-        let session = VisitorSession { visitor, conversation };
+        let session = VisitorSession {
+            visitor,
+            conversation,
+        };
         // A page load is a context change the agent should see (the visitor navigated).
         session.publish_context(state).await.ok();
         Ok(session)
     }
 
-    async fn handle(&mut self, state: &AppState, msg: ClientMsg, outbox: &Outbox) -> Result<(), Refusal> {
+    async fn handle(
+        &mut self,
+        state: &AppState,
+        msg: ClientMsg,
+        outbox: &Outbox,
+    ) -> Result<(), Refusal> {
         match msg {
-            ClientMsg::Hello(_) => Err(Refusal::new(ErrorCode::OutOfOrder, "hello was already accepted")),
+            ClientMsg::Hello(_) => Err(Refusal::new(
+                ErrorCode::OutOfOrder,
+                "hello was already accepted",
+            )),
             ClientMsg::Send(s) => {
-                self.own(state, &s.conversation_id).await.map_err(|r| r.for_client(&s.client_id))?;
-                deliver(state, outbox, &self.conversation, self.sender(), s.client_id, s.text).await
+                self.own(state, &s.conversation_id)
+                    .await
+                    .map_err(|r| r.for_client(&s.client_id))?;
+                deliver(
+                    state,
+                    outbox,
+                    &self.conversation,
+                    self.sender(),
+                    s.client_id,
+                    s.text,
+                )
+                .await
             }
-            ClientMsg::Typing { conversation_id, active } => {
+            ClientMsg::Typing {
+                conversation_id,
+                active,
+            } => {
                 self.own(state, &conversation_id).await?;
-                let msg = ServerMsg::Typing { conversation_id, sender: self.sender(), active };
+                let msg = ServerMsg::Typing {
+                    conversation_id,
+                    sender: self.sender(),
+                    active,
+                };
                 state.hub.to_agents(&self.conversation.site, &msg);
                 Ok(())
             }
@@ -80,7 +139,10 @@ impl Handler for VisitorSession {
                 self.visitor.context = context;
                 self.publish_context(state).await
             }
-            ClientMsg::Sync { conversation_id, since } => {
+            ClientMsg::Sync {
+                conversation_id,
+                since,
+            } => {
                 self.own(state, &conversation_id).await?;
                 send_history(state, outbox, &conversation_id, since).await
             }
@@ -94,8 +156,17 @@ impl Handler for VisitorSession {
 
 impl VisitorSession {
     fn sender(&self) -> Sender {
-        let name = self.visitor.context.identity.as_ref().and_then(|i| i.name.clone());
-        Sender { kind: SenderKind::Visitor, id: self.visitor.id.clone(), name }
+        let name = self
+            .visitor
+            .context
+            .identity
+            .as_ref()
+            .and_then(|i| i.name.clone());
+        Sender {
+            kind: SenderKind::Visitor,
+            id: self.visitor.id.clone(),
+            name,
+        }
     }
 
     /// A visitor may act only on its own conversation. Another existing conversation is
@@ -113,13 +184,22 @@ impl VisitorSession {
     /// Sends the context to agents once the conversation is in their inbox (has a message).
     async fn publish_context(&self, state: &AppState) -> Result<(), Refusal> {
         let conv = &self.conversation;
-        let has_messages = state.store.summary(&conv.id).await?.is_some_and(|s| s.last_seq > 0);
+        let has_messages = state
+            .store
+            .summary(&conv.id)
+            .await?
+            .is_some_and(|s| s.last_seq > 0);
         if has_messages {
             let context: Context = self.visitor.context.clone();
-            state.hub.to_agents(&conv.site, &ServerMsg::Context { conversation_id: conv.id.clone(), context });
+            state.hub.to_agents(
+                &conv.site,
+                &ServerMsg::Context {
+                    conversation_id: conv.id.clone(),
+                    context,
+                },
+            );
             publish_summary(state, conv).await?;
         }
         Ok(())
     }
 }
-

@@ -61,18 +61,33 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     /// The visitor holding this token hash on this site, if any.
     async fn visitor_by_token(&self, site: &str, token_hash: &str) -> Result<Option<Visitor>>;
-    async fn create_visitor(&self, site: &str, token_hash: &str, context: Context) -> Result<Visitor>;
+    async fn create_visitor(
+        &self,
+        site: &str,
+        token_hash: &str,
+        context: Context,
+    ) -> Result<Visitor>;
     /// Replaces the visitor's context whole.
     async fn set_context(&self, visitor_id: &str, context: &Context) -> Result<()>;
     /// The visitor's open conversation, created if there is none.
-    async fn open_conversation(&self, site: &str, visitor_id: &str, now: Millis) -> Result<Conversation>;
+    async fn open_conversation(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        now: Millis,
+    ) -> Result<Conversation>;
     async fn conversation(&self, id: &str) -> Result<Option<Conversation>>;
     /// The context of the conversation's visitor.
     async fn conversation_context(&self, id: &str) -> Result<Context>;
     /// Durably stores a message; see the module docs for the contract.
     async fn append(&self, msg: NewMessage) -> Result<Appended>;
     /// Messages with `seq > since`, in order, at most `limit`.
-    async fn history(&self, conversation_id: &str, since: u64, limit: usize) -> Result<Vec<ChatMessage>>;
+    async fn history(
+        &self,
+        conversation_id: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>>;
     /// Conversations that have at least one message, newest activity first.
     async fn inbox(&self, limit: usize) -> Result<Vec<ConversationSummary>>;
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>>;

@@ -71,7 +71,9 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     async fn with<T, F>(&self, f: F) -> Result<T>
@@ -115,8 +117,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_visitor(&self, site: &str, token_hash: &str, context: Context) -> Result<Visitor> {
-        let v = Visitor { id: random_id("v"), site: site.to_owned(), context };
+    async fn create_visitor(
+        &self,
+        site: &str,
+        token_hash: &str,
+        context: Context,
+    ) -> Result<Visitor> {
+        let v = Visitor {
+            id: random_id("v"),
+            site: site.to_owned(),
+            context,
+        };
         let (row, hash) = (v.clone(), token_hash.to_owned());
         self.with(move |c| {
             c.execute(
@@ -130,12 +141,22 @@ impl Store for SqliteStore {
 
     async fn set_context(&self, visitor_id: &str, context: &Context) -> Result<()> {
         let (id, ctx) = (visitor_id.to_owned(), json(context));
-        self.with(move |c| c.execute("UPDATE visitors SET context = ?1 WHERE id = ?2", params![ctx, id]))
-            .await
-            .map(drop)
+        self.with(move |c| {
+            c.execute(
+                "UPDATE visitors SET context = ?1 WHERE id = ?2",
+                params![ctx, id],
+            )
+        })
+        .await
+        .map(drop)
     }
 
-    async fn open_conversation(&self, site: &str, visitor_id: &str, now: Millis) -> Result<Conversation> {
+    async fn open_conversation(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        now: Millis,
+    ) -> Result<Conversation> {
         let (site, visitor_id) = (site.to_owned(), visitor_id.to_owned());
         self.with(move |c| {
             let tx = c.transaction()?;
@@ -150,7 +171,12 @@ impl Store for SqliteStore {
             let conv = match found {
                 Some(conv) => conv,
                 None => {
-                    let conv = Conversation { id: random_id("c"), site, visitor_id, last_seq: 0 };
+                    let conv = Conversation {
+                        id: random_id("c"),
+                        site,
+                        visitor_id,
+                        last_seq: 0,
+                    };
                     tx.execute(
                         "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity)
                          VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -251,7 +277,12 @@ impl Store for SqliteStore {
         .ok_or_else(|| StoreError::NotFound("conversation".into()))
     }
 
-    async fn history(&self, conversation_id: &str, since: u64, limit: usize) -> Result<Vec<ChatMessage>> {
+    async fn history(
+        &self,
+        conversation_id: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>> {
         let id = conversation_id.to_owned();
         self.with(move |c| {
             let mut stmt = c.prepare_cached(
@@ -278,7 +309,12 @@ impl Store for SqliteStore {
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>> {
         let id = conversation_id.to_owned();
         self.with(move |c| {
-            c.query_row(&format!("{SUMMARY_SELECT} WHERE c.id = ?1"), params![id], summary).optional()
+            c.query_row(
+                &format!("{SUMMARY_SELECT} WHERE c.id = ?1"),
+                params![id],
+                summary,
+            )
+            .optional()
         })
         .await
     }
@@ -296,14 +332,20 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
         id: r.get(0)?,
         site: r.get(1)?,
         visitor_id: r.get(2)?,
-        visitor_name: context.identity.as_ref().and_then(|i| i.name.clone().or_else(|| i.email.clone())),
+        visitor_name: context
+            .identity
+            .as_ref()
+            .and_then(|i| i.name.clone().or_else(|| i.email.clone())),
         page_title: page.map(|p| p.title.clone()).filter(|t| !t.is_empty()),
         page_url: page.map(|p| p.url.clone()).filter(|u| !u.is_empty()),
         created_at: r.get::<_, i64>(4)? as u64,
         last_activity: r.get::<_, i64>(5)? as u64,
         last_seq: r.get::<_, i64>(6)? as u64,
         last_message: match (last_sender, last_text) {
-            (Some(s), Some(text)) => Some(Preview { sender: parse_kind(&s), text }),
+            (Some(s), Some(text)) => Some(Preview {
+                sender: parse_kind(&s),
+                text,
+            }),
             _ => None,
         },
     })
@@ -323,14 +365,22 @@ fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
         conversation_id: r.get(0)?,
         seq: r.get::<_, i64>(1)? as u64,
         client_id: r.get(2)?,
-        sender: Sender { kind: parse_kind(&r.get::<_, String>(3)?), id: r.get(4)?, name: r.get(5)? },
+        sender: Sender {
+            kind: parse_kind(&r.get::<_, String>(3)?),
+            id: r.get(4)?,
+            name: r.get(5)?,
+        },
         text: r.get(6)?,
         at: r.get::<_, i64>(7)? as u64,
     })
 }
 
 fn visitor(id: String, site: String, context: String) -> Visitor {
-    Visitor { id, site, context: parse_context(&context) }
+    Visitor {
+        id,
+        site,
+        context: parse_context(&context),
+    }
 }
 
 fn json(context: &Context) -> String {

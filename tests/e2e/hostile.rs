@@ -1,0 +1,61 @@
+//! A host page with hostile CSS (`* { all: unset }`, huge fonts, `button { display: none }`,
+//! rules aimed at the host element): the widget still looks and works right. The screenshot is
+//! kept in `artifacts/hostile-css.png`.
+
+use super::harness::{artifact, with_browsers, Chromedriver, RelayProcess};
+use super::page::*;
+
+#[tokio::test]
+async fn widget_looks_and_works_right_on_a_hostile_page() {
+    let relay = RelayProcess::start().await;
+    let driver = Chromedriver::start().await;
+    let (v, _profile) = driver.browser().await;
+    let c = v.clone();
+    with_browsers(vec![v], async {
+        c.goto(&relay.shop("hostile.html")).await.unwrap();
+        widget_ready(&c).await;
+        let style = in_widget(
+            &c,
+            "const l = root.querySelector('[data-testid=launcher]'); const s = getComputedStyle(l); \
+             const r = l.getBoundingClientRect(); const h = getComputedStyle(host); \
+             return [s.backgroundColor, s.display, s.fontSize, r.width, r.height, h.transform, h.opacity];",
+        )
+        .await;
+        assert_eq!(style[0], "rgb(37, 99, 235)", "launcher colour: {style}");
+        assert_ne!(style[1], "none", "launcher hidden: {style}");
+        assert!(style[3].as_f64().unwrap() >= 40.0 && style[4].as_f64().unwrap() >= 40.0, "launcher size: {style}");
+        assert_eq!(style[5], "none", "host transform leaked in: {style}");
+        assert_eq!(style[6], "1", "host opacity leaked in: {style}");
+
+        open_widget(&c).await;
+        let panel = in_widget(
+            &c,
+            "const p = root.querySelector('[data-testid=panel]').getBoundingClientRect(); \
+             const t = getComputedStyle(root.querySelector('[data-testid=composer-input]')); \
+             return [p.width, p.height, t.display, t.fontSize];",
+        )
+        .await;
+        assert!(panel[0].as_f64().unwrap() >= 280.0 && panel[1].as_f64().unwrap() >= 300.0, "panel size: {panel}");
+        assert_ne!(panel[2], "none", "composer hidden: {panel}");
+        let font: f64 = panel[3].as_str().unwrap().trim_end_matches("px").parse().unwrap();
+        assert!((12.0..=20.0).contains(&font), "host font size leaked in: {panel}");
+
+        visitor_send(&c, "hello from a hostile page").await;
+        wait_widget_message(&c, "visitor", "hello from a hostile page", Some("sent")).await;
+
+        // Loading the loader a second time does nothing.
+        in_widget(
+            &c,
+            "const s = document.createElement('script'); s.src = document.querySelector('script[data-site]').src; \
+             s.setAttribute('data-site', 'demo'); document.head.appendChild(s); return 1;",
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let hosts = c.execute("return document.querySelectorAll('#switchboard-host').length;", vec![]).await.unwrap();
+        assert_eq!(hosts, 1);
+
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(artifact("hostile-css.png"), png).unwrap();
+    })
+    .await;
+}
