@@ -255,12 +255,14 @@ mod tests {
 
     #[test]
     fn rejects_script_links() {
-        let mut c = Context::default();
-        c.order = Some(Order {
-            number: "1".into(),
-            tracking_url: Some("javascript:alert(1)".into()),
-            ..Order::default()
-        });
+        let mut c = Context {
+            order: Some(Order {
+                number: "1".into(),
+                tracking_url: Some("javascript:alert(1)".into()),
+                ..Order::default()
+            }),
+            ..Context::default()
+        };
         assert_eq!(c.validate().unwrap_err().0, ErrorCode::Invalid);
         c.order.as_mut().unwrap().tracking_url = Some("HTTPS://track.example/1".into());
         assert!(c.validate().is_ok());
