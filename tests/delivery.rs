@@ -223,7 +223,7 @@ async fn flaky_connection_cut_at_random_points_loses_and_duplicates_nothing() {
     let stored = relay
         .relay
         .state
-        .store
+        .broker
         .history(&conv, 0, 10 * N)
         .await
         .unwrap();

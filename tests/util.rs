@@ -43,6 +43,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         data_dir,
         assets_dir: workspace().join("dist"),
         public_url: "http://127.0.0.1/".into(),
+        redis_url: None,
         sites: vec![
             Site {
                 key: SITE.into(),

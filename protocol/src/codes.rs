@@ -94,6 +94,12 @@ impl CloseCode {
         code: 4012,
         reason: "reconnect now",
     };
+    /// The relay's storage is unavailable, so it cannot serve the connection now. Reconnect
+    /// with backoff.
+    pub const UNAVAILABLE: CloseCode = CloseCode {
+        code: 4013,
+        reason: "unavailable",
+    };
 
     /// Whether a client should come back at all after this close.
     pub fn should_reconnect(code: u16) -> bool {

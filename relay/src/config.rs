@@ -27,6 +27,10 @@ pub struct Args {
     /// Directory of built browser assets (`cargo xtask dist` writes `dist/`).
     #[arg(long, env = "SWITCHBOARD_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
+    /// Redis to keep all state in and fan out through, so several relay nodes can share the
+    /// load (e.g. `redis://127.0.0.1:6379/`). Without it the relay uses its embedded store.
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL")]
+    pub redis_url: Option<String>,
     /// The URL browsers reach this relay at, if not `http://<listen>/`.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -65,6 +69,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     assets_dir: Option<PathBuf>,
     public_url: Option<String>,
+    redis_url: Option<String>,
     #[serde(default)]
     sites: Vec<Site>,
     #[serde(default)]
@@ -106,6 +111,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub assets_dir: PathBuf,
     pub public_url: String,
+    pub redis_url: Option<String>,
     pub sites: Vec<Site>,
     pub agents: Vec<Agent>,
     pub demo: Option<Demo>,
@@ -149,6 +155,7 @@ impl Config {
                 .or(file.assets_dir)
                 .unwrap_or_else(|| "dist".into()),
             public_url,
+            redis_url: args.redis_url.or(file.redis_url),
             sites: file.sites,
             agents: file.agents,
             demo: None,

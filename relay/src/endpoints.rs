@@ -73,11 +73,11 @@ pub async fn agent_ws(
 
 /// `GET /healthz`: 200 when the store answers, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    let store = state.store.ping().await;
+    let store = state.broker.ping().await;
     let body = Json(serde_json::json!({
         "status": if store.is_ok() { "ok" } else { "degraded" },
-        "store": state.store.name(),
-        "store_ok": store.is_ok(),
+        "broker": state.broker.name(),
+        "broker_ok": store.is_ok(),
         "connections": state.hub.connections(),
         "slow_closes": state.hub.slow_closes(),
     }));

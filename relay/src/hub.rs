@@ -14,6 +14,7 @@ use switchboard_protocol::{CloseCode, ServerMsg};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::{Audience, Event};
 use crate::config::Agent;
 
 pub type ConnId = u64;
@@ -160,27 +161,37 @@ impl Hub {
         }
     }
 
-    /// Sends to the visitor connections of a conversation.
-    pub fn to_conversation(&self, conversation_id: &str, msg: &ServerMsg) {
-        let frame: Arc<str> = msg.to_json().into();
+    /// Hands a live event to the matching local connections.
+    pub fn deliver(&self, event: &Event) {
         let inner = self.lock();
-        for outbox in inner
-            .conversations
-            .get(conversation_id)
-            .into_iter()
-            .flatten()
-        {
-            outbox.push(frame.clone());
+        if event.audience != Audience::Agents {
+            for outbox in inner
+                .conversations
+                .get(&event.conversation_id)
+                .into_iter()
+                .flatten()
+            {
+                outbox.push(event.frame.clone());
+            }
+        }
+        if event.audience != Audience::Visitors {
+            for (outbox, agent) in inner.agents.values() {
+                if agent.serves(&event.site) {
+                    outbox.push(event.frame.clone());
+                }
+            }
         }
     }
 
-    /// Sends to every agent serving `site`.
-    pub fn to_agents(&self, site: &str, msg: &ServerMsg) {
-        let frame: Arc<str> = msg.to_json().into();
+    /// Closes every local connection with `code`; used when this node may have missed live
+    /// events (its Redis subscription dropped), so clients reconnect and resync from the store.
+    pub fn close_all(&self, code: CloseCode) {
         let inner = self.lock();
-        for (outbox, agent) in inner.agents.values() {
-            if agent.serves(site) {
-                outbox.push(frame.clone());
+        let mut seen = std::collections::HashSet::new();
+        let visitors = inner.conversations.values().flatten();
+        for outbox in visitors.chain(inner.agents.values().map(|(o, _)| o)) {
+            if seen.insert(outbox.id) {
+                outbox.close(code);
             }
         }
     }

@@ -9,10 +9,12 @@
 //! - [`session`]: one task per socket (`hello`, then visitor or agent handling);
 //! - [`connection`]: socket ↔ typed protocol frames, bounded outbound queue, pings;
 //! - [`hub`]: in-process fan-out of live frames to connections;
-//! - [`store`]: the durable storage seam and its embedded SQLite default;
+//! - [`broker`]: the seam for durable state and cross-node fan-out: embedded SQLite (default)
+//!   or Redis;
 //! - [`token`], [`clock`], [`error`]: tokens and ids, time, typed HTTP errors.
 
 pub mod assets;
+pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod connection;
@@ -22,7 +24,6 @@ pub mod error;
 pub mod hub;
 pub mod server;
 pub mod session;
-pub mod store;
 pub mod token;
 
 use std::collections::HashMap;
@@ -32,9 +33,9 @@ use axum::routing::get;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::Broker;
 use crate::config::{Agent, Config, Site};
 use crate::hub::Hub;
-use crate::store::Store;
 
 pub use server::{start, Running};
 
@@ -47,14 +48,14 @@ pub struct AppState {
     pub agents: Arc<HashMap<String, Arc<Agent>>>,
     /// `scheme://host[:port]` of `public_url`, the console's origin.
     pub public_origin: String,
-    pub store: Arc<dyn Store>,
+    pub broker: Arc<dyn Broker>,
     pub hub: Arc<Hub>,
     /// Cancelled on shutdown: sessions close with `RECONNECT_NOW`.
     pub shutdown: CancellationToken,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Arc<dyn Store>) -> AppState {
+    pub fn new(config: Config, broker: Arc<dyn Broker>, hub: Arc<Hub>) -> AppState {
         let sites = config
             .sites
             .iter()
@@ -71,8 +72,8 @@ impl AppState {
             sites: Arc::new(sites),
             agents: Arc::new(agents),
             public_origin,
-            store,
-            hub: Arc::new(Hub::default()),
+            broker,
+            hub,
             shutdown: CancellationToken::new(),
         }
     }

@@ -10,9 +10,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::redis::RedisBroker;
+use crate::broker::sqlite::SqliteBroker;
+use crate::broker::Broker;
 use crate::config::Config;
-use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
+use crate::hub::Hub;
 use crate::{app, demo, AppState};
 
 /// Longest wait for sessions to close after shutdown begins.
@@ -33,10 +35,22 @@ impl Running {
     }
 }
 
-/// Opens the store, binds the listeners and starts serving in the background.
+/// Chooses and opens the broker (the one place that decides), binds the listeners and starts
+/// serving in the background.
 pub async fn start(mut config: Config) -> anyhow::Result<Running> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
-    tracing::info!(store = store.name(), dir = %config.data_dir.display(), "storage ready");
+    let hub = Arc::new(Hub::default());
+    let broker: Arc<dyn Broker> = match &config.redis_url {
+        Some(url) => {
+            let broker = RedisBroker::connect(url, hub.clone()).await?;
+            tracing::info!(broker = "redis", url = %redact(url), "state and fan-out in Redis");
+            Arc::new(broker)
+        }
+        None => {
+            let broker = SqliteBroker::open(&config.data_dir, hub.clone())?;
+            tracing::info!(broker = "sqlite", dir = %config.data_dir.display(), "embedded store, one node");
+            Arc::new(broker)
+        }
+    };
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     if config.listen.port() == 0 {
@@ -48,7 +62,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         None => None,
     };
     let demo_addr = demo.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
-    let state = AppState::new(config, store);
+    let state = AppState::new(config, broker, hub);
     let shutdown = state.shutdown.clone();
     let router = app(state.clone());
     let hub = state.hub.clone();
@@ -81,4 +95,12 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         state,
         task,
     })
+}
+
+/// A Redis URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
+        _ => url.to_owned(),
+    }
 }

@@ -10,10 +10,10 @@ use switchboard_protocol::{
     ClientMsg, CloseCode, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
 };
 
-use super::{deliver, ping_interval_ms, send_history, Handler, Refusal};
+use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
+use crate::broker::{Audience, Conversation};
 use crate::config::Agent;
 use crate::hub::Outbox;
-use crate::store::Conversation;
 use crate::{token, AppState};
 
 pub struct AgentSession {
@@ -53,9 +53,9 @@ impl Handler for AgentSession {
         // Join before reading the inbox so no update falls between the two; a summary that
         // arrives twice is harmless (the console upserts).
         state.hub.join_agents(outbox.clone(), agent.clone());
-        let inbox = state.store.inbox(MAX_INBOX).await.map_err(|e| {
+        let inbox = state.broker.inbox(MAX_INBOX).await.map_err(|e| {
             tracing::error!(error = %e, "inbox failed");
-            CloseCode::RECONNECT_NOW
+            CloseCode::UNAVAILABLE
         })?;
         let items = inbox
             .into_iter()
@@ -87,13 +87,13 @@ impl Handler for AgentSession {
                 conversation_id,
                 active,
             } => {
-                self.conversation(state, &conversation_id).await?;
+                let conv = self.conversation(state, &conversation_id).await?;
                 let msg = ServerMsg::Typing {
                     conversation_id: conversation_id.clone(),
                     sender: self.sender(),
                     active,
                 };
-                state.hub.to_conversation(&conversation_id, &msg);
+                publish(state, Audience::Visitors, &conv, &msg).await;
                 Ok(())
             }
             ClientMsg::SetContext { .. } => Err(Refusal::new(
@@ -105,7 +105,7 @@ impl Handler for AgentSession {
                 since,
             } => {
                 self.conversation(state, &conversation_id).await?;
-                let context = state.store.conversation_context(&conversation_id).await?;
+                let context = state.broker.conversation_context(&conversation_id).await?;
                 outbox.send(&ServerMsg::Context {
                     conversation_id: conversation_id.clone(),
                     context,
@@ -131,7 +131,7 @@ impl AgentSession {
 
     /// The conversation, if it exists and belongs to a site this agent serves.
     async fn conversation(&self, state: &AppState, id: &str) -> Result<Conversation, Refusal> {
-        match state.store.conversation(id).await? {
+        match state.broker.conversation(id).await? {
             None => Err(Refusal::new(ErrorCode::NotFound, "no such conversation")),
             Some(c) if !self.agent.serves(&c.site) => Err(Refusal::new(
                 ErrorCode::Forbidden,

@@ -14,9 +14,9 @@ use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_HISTORY_BATCH;
 use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, Sender, ServerMsg, PROTOCOL_VERSION};
 
+use crate::broker::{Audience, Conversation, Event, NewMessage, StoreError};
 use crate::connection::{self, Incoming};
 use crate::hub::Outbox;
-use crate::store::{Conversation, NewMessage, StoreError};
 use crate::{clock, AppState};
 
 pub use agent::AgentSession;
@@ -208,10 +208,9 @@ async fn deliver(
         text,
         at: clock::now(),
     };
-    let order = state.hub.order(&conv.id).await;
     let appended = state
-        .store
-        .append(new)
+        .broker
+        .append(&conv.site, new)
         .await
         .map_err(|e| Refusal::from(e).for_client(&client_id))?;
     let m = &appended.message;
@@ -225,31 +224,40 @@ async fn deliver(
     if appended.duplicate {
         return Ok(());
     }
-    let first = m.seq == 1;
-    let msg = ServerMsg::Message(appended.message);
-    state.hub.to_conversation(&conv.id, &msg);
-    state.hub.to_agents(&conv.site, &msg);
-    drop(order);
-    if first {
-        let context = state.store.conversation_context(&conv.id).await?;
-        state.hub.to_agents(
-            &conv.site,
-            &ServerMsg::Context {
-                conversation_id: conv.id.clone(),
-                context,
-            },
-        );
+    if m.seq == 1 {
+        // The conversation just entered the inbox: agents need its line and context. Later
+        // messages update the line from the `message` frame itself, which keeps the hot path at
+        // one broker round trip.
+        let context = state.broker.conversation_context(&conv.id).await?;
+        let msg = ServerMsg::Context {
+            conversation_id: conv.id.clone(),
+            context,
+        };
+        publish(state, Audience::Agents, conv, &msg).await;
+        publish_summary(state, conv).await?;
     }
-    publish_summary(state, conv).await
+    Ok(())
+}
+
+/// Sends a live frame to the conversation's visitors and/or the site's agents, on every node.
+async fn publish(state: &AppState, audience: Audience, conv: &Conversation, msg: &ServerMsg) {
+    state
+        .broker
+        .publish(Event::new(audience, &conv.site, &conv.id, msg))
+        .await;
 }
 
 /// Tells the site's agents the conversation's inbox line changed.
 async fn publish_summary(state: &AppState, conv: &Conversation) -> Result<(), Refusal> {
-    if let Some(summary) = state.store.summary(&conv.id).await? {
+    if let Some(summary) = state.broker.summary(&conv.id).await? {
         if summary.last_seq > 0 {
-            state
-                .hub
-                .to_agents(&conv.site, &ServerMsg::Conversation(summary));
+            publish(
+                state,
+                Audience::Agents,
+                conv,
+                &ServerMsg::Conversation(summary),
+            )
+            .await;
         }
     }
     Ok(())
@@ -263,7 +271,7 @@ async fn send_history(
     since: u64,
 ) -> Result<(), Refusal> {
     let messages = state
-        .store
+        .broker
         .history(conversation_id, since, MAX_HISTORY_BATCH)
         .await?;
     let more = messages.len() == MAX_HISTORY_BATCH;

@@ -8,10 +8,10 @@ use switchboard_protocol::{
     ClientMsg, CloseCode, Context, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
 };
 
-use super::{deliver, ping_interval_ms, publish_summary, send_history, Handler, Refusal};
+use super::{deliver, ping_interval_ms, publish, publish_summary, send_history, Handler, Refusal};
+use crate::broker::{Audience, Conversation, Visitor};
 use crate::config::Site;
 use crate::hub::Outbox;
-use crate::store::{Conversation, Visitor};
 use crate::{clock, token, AppState};
 
 pub struct VisitorSession {
@@ -34,11 +34,11 @@ impl Handler for VisitorSession {
                 ErrorCode::Unavailable,
                 "storage is unavailable",
             ));
-            CloseCode::RECONNECT_NOW
+            CloseCode::UNAVAILABLE
         };
         let known = match &hello.token {
             Some(t) => state
-                .store
+                .broker
                 .visitor_by_token(&site.key, &token::hash(t))
                 .await
                 .map_err(fail)?,
@@ -51,7 +51,7 @@ impl Handler for VisitorSession {
                 let ctx = hello.context.clone().unwrap_or_default();
                 (
                     state
-                        .store
+                        .broker
                         .create_visitor(&site.key, &token::hash(&t), ctx)
                         .await
                         .map_err(fail)?,
@@ -62,7 +62,7 @@ impl Handler for VisitorSession {
         if let Some(context) = hello.context {
             if context != visitor.context {
                 state
-                    .store
+                    .broker
                     .set_context(&visitor.id, &context)
                     .await
                     .map_err(fail)?;
@@ -70,7 +70,7 @@ impl Handler for VisitorSession {
             }
         }
         let conversation = state
-            .store
+            .broker
             .open_conversation(&site.key, &visitor.id, clock::now())
             .await
             .map_err(fail)?;
@@ -131,11 +131,11 @@ impl Handler for VisitorSession {
                     sender: self.sender(),
                     active,
                 };
-                state.hub.to_agents(&self.conversation.site, &msg);
+                publish(state, Audience::Agents, &self.conversation, &msg).await;
                 Ok(())
             }
             ClientMsg::SetContext { context } => {
-                state.store.set_context(&self.visitor.id, &context).await?;
+                state.broker.set_context(&self.visitor.id, &context).await?;
                 self.visitor.context = context;
                 self.publish_context(state).await
             }
@@ -175,7 +175,7 @@ impl VisitorSession {
         if conversation_id == self.conversation.id {
             return Ok(());
         }
-        match state.store.conversation(conversation_id).await? {
+        match state.broker.conversation(conversation_id).await? {
             Some(_) => Err(Refusal::new(ErrorCode::Forbidden, "not your conversation")),
             None => Err(Refusal::new(ErrorCode::NotFound, "no such conversation")),
         }
@@ -185,19 +185,17 @@ impl VisitorSession {
     async fn publish_context(&self, state: &AppState) -> Result<(), Refusal> {
         let conv = &self.conversation;
         let has_messages = state
-            .store
+            .broker
             .summary(&conv.id)
             .await?
             .is_some_and(|s| s.last_seq > 0);
         if has_messages {
             let context: Context = self.visitor.context.clone();
-            state.hub.to_agents(
-                &conv.site,
-                &ServerMsg::Context {
-                    conversation_id: conv.id.clone(),
-                    context,
-                },
-            );
+            let msg = ServerMsg::Context {
+                conversation_id: conv.id.clone(),
+                context,
+            };
+            publish(state, Audience::Agents, conv, &msg).await;
             publish_summary(state, conv).await?;
         }
         Ok(())

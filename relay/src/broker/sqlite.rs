@@ -1,4 +1,5 @@
-//! The embedded default store: SQLite in WAL mode, one file in the data directory.
+//! The embedded default broker: SQLite in WAL mode (one file in the data directory) for state,
+//! the in-process hub for fan-out. One node.
 //!
 //! One connection behind a `std::sync::Mutex`, used from `spawn_blocking`: SQLite serializes
 //! writers anyway, and every statement here is short, so a pool would add nothing but
@@ -12,9 +13,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_protocol::server::Preview;
-use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, SenderKind};
+use switchboard_protocol::{
+    ChatMessage, Context, ConversationSummary, Millis, Sender, SenderKind, ServerMsg,
+};
 
-use super::{Appended, Conversation, NewMessage, Result, Store, StoreError, Visitor};
+use super::{
+    Appended, Audience, Broker, Conversation, Event, NewMessage, Result, StoreError, Visitor,
+};
+use crate::hub::Hub;
 use crate::token::random_id;
 
 /// The schema; `user_version` says which one a file has.
@@ -58,12 +64,72 @@ PRAGMA user_version = 1;
 const PREVIEW_CHARS: usize = 140;
 
 #[derive(Clone)]
-pub struct SqliteStore {
+pub struct SqliteBroker {
     conn: Arc<Mutex<Connection>>,
+    hub: Arc<Hub>,
 }
 
-impl SqliteStore {
-    pub fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
+impl SqliteBroker {
+    /// Stores a message in one transaction: dedupe by `(sender, client_id)`, next seq, inbox line.
+    async fn append_row(&self, msg: NewMessage) -> Result<Appended> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let existing = tx
+                .query_row(
+                    "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at
+                     FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3",
+                    params![msg.conversation_id, msg.sender.id, msg.client_id],
+                    message,
+                )
+                .optional()?;
+            if let Some(message) = existing {
+                return Ok(Some(Appended { message, duplicate: true }));
+            }
+            let last: Option<i64> = tx
+                .query_row(
+                    "SELECT last_seq FROM conversations WHERE id = ?1",
+                    params![msg.conversation_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(last) = last else { return Ok(None) };
+            let seq = last as u64 + 1;
+            tx.execute(
+                "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    msg.conversation_id,
+                    seq as i64,
+                    msg.client_id,
+                    kind_str(msg.sender.kind),
+                    msg.sender.id,
+                    msg.sender.name,
+                    msg.text,
+                    msg.at as i64
+                ],
+            )?;
+            let preview: String = msg.text.chars().take(PREVIEW_CHARS).collect();
+            tx.execute(
+                "UPDATE conversations SET last_seq = ?1, last_activity = ?2, last_sender = ?3, last_text = ?4
+                 WHERE id = ?5",
+                params![seq as i64, msg.at as i64, kind_str(msg.sender.kind), preview, msg.conversation_id],
+            )?;
+            tx.commit()?;
+            let message = ChatMessage {
+                conversation_id: msg.conversation_id,
+                seq,
+                client_id: msg.client_id,
+                sender: msg.sender,
+                text: msg.text,
+                at: msg.at,
+            };
+            Ok(Some(Appended { message, duplicate: false }))
+        })
+        .await?
+        .ok_or_else(|| StoreError::NotFound("conversation".into()))
+    }
+
+    pub fn open(dir: &Path, hub: Arc<Hub>) -> anyhow::Result<SqliteBroker> {
         std::fs::create_dir_all(dir)?;
         let conn = Connection::open(dir.join("switchboard.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -71,8 +137,9 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore {
+        Ok(SqliteBroker {
             conn: Arc::new(Mutex::new(conn)),
+            hub,
         })
     }
 
@@ -95,7 +162,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Broker for SqliteBroker {
     fn name(&self) -> &'static str {
         "sqlite"
     }
@@ -219,62 +286,25 @@ impl Store for SqliteStore {
         Ok(ctx.map(|s| parse_context(&s)).unwrap_or_default())
     }
 
-    async fn append(&self, msg: NewMessage) -> Result<Appended> {
-        self.with(move |c| {
-            let tx = c.transaction()?;
-            let existing = tx
-                .query_row(
-                    "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at
-                     FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3",
-                    params![msg.conversation_id, msg.sender.id, msg.client_id],
-                    message,
-                )
-                .optional()?;
-            if let Some(message) = existing {
-                return Ok(Some(Appended { message, duplicate: true }));
-            }
-            let last: Option<i64> = tx
-                .query_row(
-                    "SELECT last_seq FROM conversations WHERE id = ?1",
-                    params![msg.conversation_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(last) = last else { return Ok(None) };
-            let seq = last as u64 + 1;
-            tx.execute(
-                "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    msg.conversation_id,
-                    seq as i64,
-                    msg.client_id,
-                    kind_str(msg.sender.kind),
-                    msg.sender.id,
-                    msg.sender.name,
-                    msg.text,
-                    msg.at as i64
-                ],
-            )?;
-            let preview: String = msg.text.chars().take(PREVIEW_CHARS).collect();
-            tx.execute(
-                "UPDATE conversations SET last_seq = ?1, last_activity = ?2, last_sender = ?3, last_text = ?4
-                 WHERE id = ?5",
-                params![seq as i64, msg.at as i64, kind_str(msg.sender.kind), preview, msg.conversation_id],
-            )?;
-            tx.commit()?;
-            let message = ChatMessage {
-                conversation_id: msg.conversation_id,
-                seq,
-                client_id: msg.client_id,
-                sender: msg.sender,
-                text: msg.text,
-                at: msg.at,
-            };
-            Ok(Some(Appended { message, duplicate: false }))
-        })
-        .await?
-        .ok_or_else(|| StoreError::NotFound("conversation".into()))
+    async fn append(&self, site: &str, msg: NewMessage) -> Result<Appended> {
+        // Held until the message is handed to the hub, so live frames leave in seq order.
+        let _order = self.hub.order(&msg.conversation_id).await;
+        let appended = self.append_row(msg).await?;
+        if !appended.duplicate {
+            let m = &appended.message;
+            let frame = ServerMsg::Message(m.clone());
+            self.hub.deliver(&Event::new(
+                Audience::Both,
+                site,
+                &m.conversation_id,
+                &frame,
+            ));
+        }
+        Ok(appended)
+    }
+
+    async fn publish(&self, event: Event) {
+        self.hub.deliver(&event);
     }
 
     async fn history(

@@ -1,0 +1,138 @@
+//! The broker seam: durable conversations, messages and visitors, plus live fan-out of events
+//! to every relay node's connections.
+//!
+//! Two implementations, chosen in one place (`server::start`) from the configuration:
+//! - [`sqlite::SqliteBroker`], the embedded default: one SQLite file on local disk and the
+//!   in-process [`Hub`](crate::hub::Hub); one node, no other service;
+//! - [`redis::RedisBroker`]: all state in Redis and fan-out over Redis pub/sub, so any number
+//!   of stateless relay nodes serve any conversation.
+//!
+//! Delivery contract of [`Broker::append`]: it returns only after the message is durably stored
+//! (it survives the relay process being killed); its `seq` is the next in the conversation,
+//! starting at 1 with no gaps; and it is published to every node's local connections, in seq
+//! order per conversation (append and publish are one atomic step). Appending a
+//! `(sender, client_id)` pair that is already stored returns the stored message with
+//! `duplicate = true`, stores nothing and publishes nothing. [`Broker::publish`] is live-only
+//! and at-most-once (typing, context, inbox updates): a client that misses one loses nothing
+//! stored.
+
+pub mod redis;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, ServerMsg};
+
+/// A visitor as stored: one per browser (per relay-issued token) and site.
+#[derive(Clone, Debug)]
+pub struct Visitor {
+    pub id: String,
+    pub site: String,
+    pub context: Context,
+}
+
+/// A conversation's ownership facts, what every authorization check needs.
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    pub id: String,
+    pub site: String,
+    pub visitor_id: String,
+    pub last_seq: u64,
+}
+
+pub struct NewMessage {
+    pub conversation_id: String,
+    pub client_id: String,
+    pub sender: Sender,
+    pub text: String,
+    pub at: Millis,
+}
+
+pub struct Appended {
+    pub message: ChatMessage,
+    pub duplicate: bool,
+}
+
+/// Which local connections a live event is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// The visitor connections of the conversation.
+    Visitors,
+    /// The agents serving the conversation's site.
+    Agents,
+    Both,
+}
+
+/// A live frame on its way to connections, serialized once where it is created.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub audience: Audience,
+    pub site: String,
+    pub conversation_id: String,
+    pub frame: Arc<str>,
+}
+
+impl Event {
+    pub fn new(audience: Audience, site: &str, conversation_id: &str, msg: &ServerMsg) -> Event {
+        Event {
+            audience,
+            site: site.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            frame: msg.to_json().into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("conversation {0} not found")]
+    NotFound(String),
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Which implementation this is, for logs and `/healthz`.
+    fn name(&self) -> &'static str;
+    /// Whether the backend answers now.
+    async fn ping(&self) -> Result<()>;
+    /// The visitor holding this token hash on this site, if any.
+    async fn visitor_by_token(&self, site: &str, token_hash: &str) -> Result<Option<Visitor>>;
+    async fn create_visitor(
+        &self,
+        site: &str,
+        token_hash: &str,
+        context: Context,
+    ) -> Result<Visitor>;
+    /// Replaces the visitor's context whole.
+    async fn set_context(&self, visitor_id: &str, context: &Context) -> Result<()>;
+    /// The visitor's open conversation, created if there is none.
+    async fn open_conversation(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        now: Millis,
+    ) -> Result<Conversation>;
+    async fn conversation(&self, id: &str) -> Result<Option<Conversation>>;
+    /// The context of the conversation's visitor.
+    async fn conversation_context(&self, id: &str) -> Result<Context>;
+    /// Durably stores a message of a conversation of `site` and publishes it; see the module
+    /// docs for the contract.
+    async fn append(&self, site: &str, msg: NewMessage) -> Result<Appended>;
+    /// Sends a live event to the matching connections on every node; at-most-once.
+    async fn publish(&self, event: Event);
+    /// Messages with `seq > since`, in order, at most `limit`.
+    async fn history(
+        &self,
+        conversation_id: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>>;
+    /// Conversations that have at least one message, newest activity first.
+    async fn inbox(&self, limit: usize) -> Result<Vec<ConversationSummary>>;
+    async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>>;
+}

@@ -1,0 +1,563 @@
+//! The Redis broker: every piece of state in Redis, fan-out over Redis pub/sub, so relay nodes
+//! keep nothing another node needs and any node serves any conversation.
+//!
+//! Keys (hash tags keep each conversation's and each visitor's keys in one Redis Cluster slot,
+//! so the append script touches one slot):
+//! - `sb:{c:ID}:meta`  hash: site, visitor_id, created_at, last_activity, last_seq, last_sender, last_text;
+//! - `sb:{c:ID}:log`   stream, entry id `SEQ-1`, field `m` = the `message` frame as sent to clients;
+//! - `sb:{c:ID}:ids`   hash `sender_id:client_id` → seq (resends are recognised for as long as
+//!   the conversation is stored);
+//! - `sb:{v:ID}`       hash: site, context, created_at; `sb:{v:ID}:open` → the open conversation;
+//! - `sb:token:SITE:SHA256` → visitor id;
+//! - `sb:inbox`        sorted set of conversation ids by last activity;
+//! - channel `sb:events`: every live event, `AUDIENCE\nSITE\nCONVERSATION\nFRAME`.
+//!
+//! The hot path is one round trip: a pipeline of the append script (dedupe, next seq, XADD,
+//! meta, PUBLISH — atomic, so publishes leave Redis in seq order) and the inbox ZADD.
+//! Acknowledged means Redis answered; how durable that is depends on Redis' persistence
+//! (`appendonly yes` with `appendfsync always` loses nothing acknowledged, even on a Redis crash).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, PushKind, Value};
+use switchboard_protocol::server::Preview;
+use switchboard_protocol::{
+    ChatMessage, CloseCode, Context, ConversationSummary, Millis, SenderKind, ServerMsg,
+};
+
+use super::{
+    Appended, Audience, Broker, Conversation, Event, NewMessage, Result, StoreError, Visitor,
+};
+use crate::hub::Hub;
+use crate::token::random_id;
+
+const CHANNEL: &str = "sb:events";
+const INBOX: &str = "sb:inbox";
+const PREVIEW_CHARS: usize = 140;
+
+/// Dedupe, sequence, store, publish — one atomic step.
+const APPEND: &str = r#"
+local seq = redis.call('HGET', KEYS[3], ARGV[1])
+if seq then
+  local e = redis.call('XRANGE', KEYS[2], seq .. '-1', seq .. '-1')
+  return {0, tonumber(seq), e[1][2][2]}
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, ''} end
+seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
+local frame = ARGV[2] .. seq .. ARGV[3]
+redis.call('XADD', KEYS[2], seq .. '-1', 'm', frame)
+redis.call('HSET', KEYS[3], ARGV[1], seq)
+redis.call('HSET', KEYS[1], 'last_activity', ARGV[4], 'last_sender', ARGV[5], 'last_text', ARGV[6])
+redis.call('PUBLISH', ARGV[7], ARGV[8] .. frame)
+return {1, seq, frame}
+"#;
+
+#[derive(Clone)]
+pub struct RedisBroker {
+    conn: ConnectionManager,
+    append: redis::Script,
+    /// Keeps the subscriber connection (and so its task) alive as long as the broker.
+    _subscriber: ConnectionManager,
+}
+
+fn meta(id: &str) -> String {
+    format!("sb:{{c:{id}}}:meta")
+}
+fn log(id: &str) -> String {
+    format!("sb:{{c:{id}}}:log")
+}
+fn ids(id: &str) -> String {
+    format!("sb:{{c:{id}}}:ids")
+}
+fn visitor_key(id: &str) -> String {
+    format!("sb:{{v:{id}}}")
+}
+fn open_key(id: &str) -> String {
+    format!("sb:{{v:{id}}}:open")
+}
+fn token_key(site: &str, hash: &str) -> String {
+    format!("sb:token:{site}:{hash}")
+}
+
+fn backend(e: redis::RedisError) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl RedisBroker {
+    /// Connects (waiting for Redis if it is not up yet) and subscribes to the event channel;
+    /// events from every node are handed to `hub`.
+    pub async fn connect(url: &str, hub: Arc<Hub>) -> anyhow::Result<RedisBroker> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_max_delay(Duration::from_secs(2));
+        let client = redis::Client::open(url)?;
+        let conn = retry("redis", || {
+            client.get_connection_manager_with_config(config.clone())
+        })
+        .await;
+
+        // Pub/sub needs RESP3 push messages on its own connection.
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let sub_client = redis::Client::open(format!("{url}{sep}protocol=resp3"))?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let sub_config = config.set_push_sender(tx).set_automatic_resubscription();
+        let mut subscriber = retry("redis pub/sub", || {
+            sub_client.get_connection_manager_with_config(sub_config.clone())
+        })
+        .await;
+        subscriber.subscribe(CHANNEL).await?;
+        tokio::spawn(fan_in(rx, hub));
+        Ok(RedisBroker {
+            conn,
+            append: redis::Script::new(APPEND),
+            _subscriber: subscriber,
+        })
+    }
+
+    async fn summary_of(
+        &self,
+        id: &str,
+        fields: Vec<(String, String)>,
+    ) -> Result<Option<ConversationSummary>> {
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+        let num = |k: &str| get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let visitor_id = get("visitor_id").unwrap_or_default();
+        let context = self.context_of(&visitor_id).await?;
+        let page = context.page.as_ref();
+        Ok(Some(ConversationSummary {
+            id: id.to_owned(),
+            site: get("site").unwrap_or_default(),
+            visitor_id,
+            visitor_name: context
+                .identity
+                .as_ref()
+                .and_then(|i| i.name.clone().or_else(|| i.email.clone())),
+            page_title: page.map(|p| p.title.clone()).filter(|t| !t.is_empty()),
+            page_url: page.map(|p| p.url.clone()).filter(|u| !u.is_empty()),
+            created_at: num("created_at"),
+            last_activity: num("last_activity"),
+            last_seq: num("last_seq"),
+            last_message: match (get("last_sender"), get("last_text")) {
+                (Some(s), Some(text)) => Some(Preview {
+                    sender: parse_kind(&s),
+                    text,
+                }),
+                _ => None,
+            },
+        }))
+    }
+
+    async fn context_of(&self, visitor_id: &str) -> Result<Context> {
+        let raw: Option<String> = self
+            .conn
+            .clone()
+            .hget(visitor_key(visitor_id), "context")
+            .await
+            .map_err(backend)?;
+        Ok(raw
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default())
+    }
+}
+
+/// Retries a connection attempt until it succeeds: a relay started before Redis waits for it.
+async fn retry<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    loop {
+        match f().await {
+            Ok(t) => return t,
+            Err(e) => {
+                tracing::warn!(error = %e, "{what} unavailable; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Hands published events to this node's connections. If the subscription dropped, events
+/// may have been missed while it was down: once it is back, every local client is told to
+/// reconnect, and resyncs from Redis, so nothing published in the gap is lost to it.
+async fn fan_in(mut rx: tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>, hub: Arc<Hub>) {
+    let gap = AtomicBool::new(false);
+    while let Some(push) = rx.recv().await {
+        match push.kind {
+            PushKind::Message => {
+                let Some(Value::BulkString(payload)) = push.data.get(1) else {
+                    continue;
+                };
+                match decode_event(payload) {
+                    Some(event) => hub.deliver(&event),
+                    None => tracing::warn!("undecodable event on {CHANNEL}"),
+                }
+            }
+            PushKind::Disconnection => {
+                tracing::warn!("redis subscription lost; clients will resync when it is back");
+                gap.store(true, Ordering::Relaxed);
+            }
+            PushKind::Subscribe if gap.swap(false, Ordering::Relaxed) => {
+                tracing::info!("redis subscription back; asking clients to resync");
+                hub.close_all(CloseCode::RECONNECT_NOW);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn encode_event(event: &Event) -> String {
+    format!(
+        "{}{}",
+        header(event.audience, &event.site, &event.conversation_id),
+        event.frame
+    )
+}
+
+fn header(audience: Audience, site: &str, conversation_id: &str) -> String {
+    let a = match audience {
+        Audience::Visitors => 'V',
+        Audience::Agents => 'A',
+        Audience::Both => 'B',
+    };
+    format!("{a}\n{site}\n{conversation_id}\n")
+}
+
+fn decode_event(payload: &[u8]) -> Option<Event> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut parts = text.splitn(4, '\n');
+    let audience = match parts.next()? {
+        "V" => Audience::Visitors,
+        "A" => Audience::Agents,
+        "B" => Audience::Both,
+        _ => return None,
+    };
+    let site = parts.next()?.to_owned();
+    let conversation_id = parts.next()?.to_owned();
+    let frame = parts.next()?.into();
+    Some(Event {
+        audience,
+        site,
+        conversation_id,
+        frame,
+    })
+}
+
+/// The `message` frame split around its seq, so the script can insert the seq it assigns and
+/// store and publish exactly the bytes clients receive.
+fn frame_around_seq(msg: &ChatMessage) -> (String, String) {
+    let mut m = msg.clone();
+    m.seq = u64::MAX;
+    let json = ServerMsg::Message(m).to_json();
+    // Inside JSON strings quotes are escaped, so this marker can only be the seq field.
+    let marker = format!("\"seq\":{}", u64::MAX);
+    let at = json.find(&marker).expect("a message frame has a seq");
+    (
+        json[..at + 6].to_owned(),
+        json[at + marker.len()..].to_owned(),
+    )
+}
+
+fn parse_message(frame: &str) -> Option<ChatMessage> {
+    match serde_json::from_str(frame).ok()? {
+        ServerMsg::Message(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn kind_str(kind: SenderKind) -> &'static str {
+    match kind {
+        SenderKind::Visitor => "visitor",
+        SenderKind::Agent => "agent",
+        SenderKind::Bot => "bot",
+        SenderKind::System => "system",
+    }
+}
+
+fn parse_kind(s: &str) -> SenderKind {
+    match s {
+        "visitor" => SenderKind::Visitor,
+        "agent" => SenderKind::Agent,
+        "bot" => SenderKind::Bot,
+        _ => SenderKind::System,
+    }
+}
+
+#[async_trait]
+impl Broker for RedisBroker {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        redis::cmd("PING")
+            .query_async::<String>(&mut self.conn.clone())
+            .await
+            .map(drop)
+            .map_err(backend)
+    }
+
+    async fn visitor_by_token(&self, site: &str, token_hash: &str) -> Result<Option<Visitor>> {
+        let mut c = self.conn.clone();
+        let id: Option<String> = c.get(token_key(site, token_hash)).await.map_err(backend)?;
+        let Some(id) = id else { return Ok(None) };
+        let (vsite, context): (Option<String>, Option<String>) = c
+            .hmget(visitor_key(&id), &["site", "context"])
+            .await
+            .map_err(backend)?;
+        Ok(match vsite {
+            Some(s) if s == site => Some(Visitor {
+                id,
+                site: s,
+                context: context
+                    .and_then(|c| serde_json::from_str(&c).ok())
+                    .unwrap_or_default(),
+            }),
+            _ => None,
+        })
+    }
+
+    async fn create_visitor(
+        &self,
+        site: &str,
+        token_hash: &str,
+        context: Context,
+    ) -> Result<Visitor> {
+        let v = Visitor {
+            id: random_id("v"),
+            site: site.to_owned(),
+            context,
+        };
+        let ctx = serde_json::to_string(&v.context).expect("contexts serialize");
+        let now = crate::clock::now();
+        redis::pipe()
+            .hset_multiple(
+                visitor_key(&v.id),
+                &[
+                    ("site", site),
+                    ("context", &ctx),
+                    ("created_at", &now.to_string()),
+                ],
+            )
+            .set(token_key(site, token_hash), &v.id)
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(v)
+    }
+
+    async fn set_context(&self, visitor_id: &str, context: &Context) -> Result<()> {
+        let ctx = serde_json::to_string(context).expect("contexts serialize");
+        self.conn
+            .clone()
+            .hset::<_, _, _, ()>(visitor_key(visitor_id), "context", ctx)
+            .await
+            .map_err(backend)
+    }
+
+    async fn open_conversation(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        now: Millis,
+    ) -> Result<Conversation> {
+        let mut c = self.conn.clone();
+        if let Some(id) = c
+            .get::<_, Option<String>>(open_key(visitor_id))
+            .await
+            .map_err(backend)?
+        {
+            if let Some(conv) = self.conversation(&id).await? {
+                return Ok(conv);
+            }
+        }
+        let id = random_id("c");
+        let now = now.to_string();
+        redis::pipe()
+            .hset_multiple(
+                meta(&id),
+                &[
+                    ("site", site),
+                    ("visitor_id", visitor_id),
+                    ("created_at", &now),
+                    ("last_activity", &now),
+                    ("last_seq", "0"),
+                ],
+            )
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(backend)?;
+        // Two tabs may race to open the first conversation; the first SET wins and both use it.
+        let won: bool = redis::cmd("SET")
+            .arg(open_key(visitor_id))
+            .arg(&id)
+            .arg("NX")
+            .query_async::<Option<String>>(&mut c)
+            .await
+            .map_err(backend)?
+            .is_some();
+        if !won {
+            let _: () = c.del(meta(&id)).await.map_err(backend)?;
+            let winner: String = c.get(open_key(visitor_id)).await.map_err(backend)?;
+            return self
+                .conversation(&winner)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("conversation".into()));
+        }
+        Ok(Conversation {
+            id,
+            site: site.to_owned(),
+            visitor_id: visitor_id.to_owned(),
+            last_seq: 0,
+        })
+    }
+
+    async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
+        let (site, visitor_id, last_seq): (Option<String>, Option<String>, Option<u64>) = self
+            .conn
+            .clone()
+            .hmget(meta(id), &["site", "visitor_id", "last_seq"])
+            .await
+            .map_err(backend)?;
+        Ok(match (site, visitor_id) {
+            (Some(site), Some(visitor_id)) => Some(Conversation {
+                id: id.to_owned(),
+                site,
+                visitor_id,
+                last_seq: last_seq.unwrap_or(0),
+            }),
+            _ => None,
+        })
+    }
+
+    async fn conversation_context(&self, id: &str) -> Result<Context> {
+        let visitor: Option<String> = self
+            .conn
+            .clone()
+            .hget(meta(id), "visitor_id")
+            .await
+            .map_err(backend)?;
+        match visitor {
+            Some(v) => self.context_of(&v).await,
+            None => Ok(Context::default()),
+        }
+    }
+
+    async fn append(&self, site: &str, msg: NewMessage) -> Result<Appended> {
+        let conv = msg.conversation_id.clone();
+        let chat = ChatMessage {
+            conversation_id: conv.clone(),
+            seq: 0,
+            client_id: msg.client_id,
+            sender: msg.sender,
+            text: msg.text,
+            at: msg.at,
+        };
+        let (prefix, suffix) = frame_around_seq(&chat);
+        let preview: String = chat.text.chars().take(PREVIEW_CHARS).collect();
+        let mut invocation = self.append.prepare_invoke();
+        invocation
+            .key(meta(&conv))
+            .key(log(&conv))
+            .key(ids(&conv))
+            .arg(format!("{}:{}", chat.sender.id, chat.client_id))
+            .arg(prefix)
+            .arg(suffix)
+            .arg(chat.at)
+            .arg(kind_str(chat.sender.kind))
+            .arg(preview)
+            .arg(CHANNEL)
+            .arg(header(Audience::Both, site, &conv));
+        let mut c = self.conn.clone();
+        // One round trip: the script and the inbox update, pipelined. (EVAL rather than EVALSHA:
+        // a few hundred bytes more per message, but no NOSCRIPT dance after a Redis restart.)
+        let ((status, seq, frame),): ((i64, u64, String),) = redis::pipe()
+            .invoke_script(&invocation)
+            .zadd(INBOX, &conv, chat.at)
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .map_err(backend)?;
+        match status {
+            -1 => {
+                let _: redis::RedisResult<()> = c.zrem(INBOX, &conv).await;
+                Err(StoreError::NotFound("conversation".into()))
+            }
+            s => {
+                let message = parse_message(&frame)
+                    .ok_or_else(|| StoreError::Backend("stored frame unreadable".into()))?;
+                debug_assert_eq!(message.seq, seq);
+                Ok(Appended {
+                    message,
+                    duplicate: s == 0,
+                })
+            }
+        }
+    }
+
+    async fn publish(&self, event: Event) {
+        let payload = encode_event(&event);
+        let r: redis::RedisResult<()> = self.conn.clone().publish(CHANNEL, payload).await;
+        if let Err(e) = r {
+            // Live-only events (typing, inbox lines) may be lost; stored messages never are.
+            tracing::debug!(error = %e, "publish failed");
+        }
+    }
+
+    async fn history(
+        &self,
+        conversation_id: &str,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>> {
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(log(conversation_id))
+            .arg(format!("{}-0", since + 1))
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(entries
+            .iter()
+            .filter_map(|(_, fields)| fields.first().and_then(|(_, f)| parse_message(f)))
+            .collect())
+    }
+
+    async fn inbox(&self, limit: usize) -> Result<Vec<ConversationSummary>> {
+        let ids: Vec<String> = self
+            .conn
+            .clone()
+            .zrevrange(INBOX, 0, limit as isize - 1)
+            .await
+            .map_err(backend)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = self.summary(&id).await? {
+                if s.last_seq > 0 {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>> {
+        let fields: Vec<(String, String)> = self
+            .conn
+            .clone()
+            .hgetall(meta(conversation_id))
+            .await
+            .map_err(backend)?;
+        self.summary_of(conversation_id, fields).await
+    }
+}
