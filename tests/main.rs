@@ -2,16 +2,20 @@
 //!
 //! - `relay_ws`: a real relay in-process, real WebSocket clients: happy path, every bad-input
 //!   class, origins and tokens, persistence through the store;
+//! - `broker`: the conformance suite of the broker seam, run against SQLite and a real Redis;
 //! - `delivery`: nothing lost, nothing duplicated: SIGKILL, cut connections, slow consumers,
 //!   SIGTERM under load, dead connections (scripted `peer` clients that resume and resend);
 //! - `e2e`: the relay as a process, the demo shop, the widget and the console in headless
 //!   Chromium driven over WebDriver;
+//! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
+mod broker;
 mod delivery;
 mod e2e;
 mod peer;
 mod process;
+mod redis_server;
 mod relay_ws;
 mod util;

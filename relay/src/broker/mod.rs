@@ -49,6 +49,7 @@ pub struct NewMessage {
     pub at: Millis,
 }
 
+#[derive(Debug)]
 pub struct Appended {
     pub message: ChatMessage,
     pub duplicate: bool,

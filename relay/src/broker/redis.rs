@@ -83,6 +83,10 @@ fn token_key(site: &str, hash: &str) -> String {
     format!("sb:token:{site}:{hash}")
 }
 
+fn is_noscript(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) || e.to_string().contains("NoScript")
+}
+
 fn backend(e: redis::RedisError) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -477,15 +481,26 @@ impl Broker for RedisBroker {
             .arg(CHANNEL)
             .arg(header(Audience::Both, site, &conv));
         let mut c = self.conn.clone();
-        // One round trip: the script and the inbox update, pipelined. (EVAL rather than EVALSHA:
-        // a few hundred bytes more per message, but no NOSCRIPT dance after a Redis restart.)
-        let ((status, seq, frame),): ((i64, u64, String),) = redis::pipe()
-            .invoke_script(&invocation)
-            .zadd(INBOX, &conv, chat.at)
-            .ignore()
-            .query_async(&mut c)
-            .await
-            .map_err(backend)?;
+        // One round trip: the script (EVALSHA) and the inbox update, pipelined. A script cache
+        // emptied by a Redis restart answers NOSCRIPT; then the script is loaded and the
+        // pipeline sent again (EVALSHA of a missing script runs nothing, so a retry is safe).
+        let mut loaded = false;
+        let (status, seq, frame): (i64, u64, String) = loop {
+            let result = redis::pipe()
+                .invoke_script(&invocation)
+                .zadd(INBOX, &conv, chat.at)
+                .ignore()
+                .query_async::<((i64, u64, String),)>(&mut c)
+                .await;
+            match result {
+                Ok((r,)) => break r,
+                Err(e) if !loaded && is_noscript(&e) => {
+                    invocation.load_async(&mut c).await.map_err(backend)?;
+                    loaded = true;
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        };
         match status {
             -1 => {
                 let _: redis::RedisResult<()> = c.zrem(INBOX, &conv).await;

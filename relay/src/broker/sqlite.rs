@@ -73,7 +73,7 @@ impl SqliteBroker {
     /// Stores a message in one transaction: dedupe by `(sender, client_id)`, next seq, inbox line.
     async fn append_row(&self, msg: NewMessage) -> Result<Appended> {
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let existing = tx
                 .query_row(
                     "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at
@@ -226,7 +226,7 @@ impl Broker for SqliteBroker {
     ) -> Result<Conversation> {
         let (site, visitor_id) = (site.to_owned(), visitor_id.to_owned());
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let found = tx
                 .query_row(
                     "SELECT id, site, visitor_id, last_seq FROM conversations
