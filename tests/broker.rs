@@ -27,7 +27,10 @@ struct Sqlite(tempfile::TempDir);
 impl Backend for Sqlite {
     async fn open(&self) -> (Arc<dyn Broker>, Arc<Hub>) {
         let hub = Arc::new(Hub::default());
-        (Arc::new(SqliteBroker::open(self.0.path(), hub.clone()).unwrap()), hub)
+        (
+            Arc::new(SqliteBroker::open(self.0.path(), hub.clone()).unwrap()),
+            hub,
+        )
     }
 }
 
@@ -36,7 +39,14 @@ struct Redis(RedisServer);
 impl Backend for Redis {
     async fn open(&self) -> (Arc<dyn Broker>, Arc<Hub>) {
         let hub = Arc::new(Hub::default());
-        (Arc::new(RedisBroker::connect(&self.0.url(), hub.clone()).await.unwrap()), hub)
+        (
+            Arc::new(
+                RedisBroker::connect(&self.0.url(), hub.clone())
+                    .await
+                    .unwrap(),
+            ),
+            hub,
+        )
     }
 }
 
@@ -50,7 +60,10 @@ macro_rules! conformance {
             }
             #[tokio::test]
             async fn redis() {
-                super::$name(&super::Redis(crate::redis_server::RedisServer::start().await)).await;
+                super::$name(&super::Redis(
+                    crate::redis_server::RedisServer::start().await,
+                ))
+                .await;
             }
         }
     };
@@ -65,7 +78,11 @@ conformance!(appends_are_published_in_seq_order_to_every_node);
 conformance!(inbox_lists_active_conversations_newest_first);
 
 fn sender(id: &str) -> Sender {
-    Sender { kind: SenderKind::Visitor, id: id.into(), name: None }
+    Sender {
+        kind: SenderKind::Visitor,
+        id: id.into(),
+        name: None,
+    }
 }
 
 fn new_message(conv: &str, who: &str, client_id: &str, text: &str) -> NewMessage {
@@ -79,14 +96,20 @@ fn new_message(conv: &str, who: &str, client_id: &str, text: &str) -> NewMessage
 }
 
 async fn conversation(b: &dyn Broker) -> String {
-    let v = b.create_visitor("shop", "hash-1", Context::default()).await.unwrap();
+    let v = b
+        .create_visitor("shop", "hash-1", Context::default())
+        .await
+        .unwrap();
     b.open_conversation("shop", &v.id, 1).await.unwrap().id
 }
 
 /// A local connection subscribed to a conversation, to watch what the hub delivers.
 fn listen(hub: &Hub, conv: &str) -> mpsc::Receiver<Outgoing> {
     let (tx, rx) = mpsc::channel(10_000);
-    hub.join_conversation(conv, Outbox::new(hub.next_id(), tx, CancellationToken::new()));
+    hub.join_conversation(
+        conv,
+        Outbox::new(hub.next_id(), tx, CancellationToken::new()),
+    );
     rx
 }
 
@@ -99,7 +122,10 @@ async fn sequences_start_at_one_without_gaps_under_concurrency(backend: &impl Ba
         tasks.push(tokio::spawn(async move {
             let mut seqs = Vec::new();
             for i in 0..25 {
-                let a = b.append("shop", new_message(&conv, who, &format!("{who}-{i}"), "hi")).await.unwrap();
+                let a = b
+                    .append("shop", new_message(&conv, who, &format!("{who}-{i}"), "hi"))
+                    .await
+                    .unwrap();
                 seqs.push(a.message.seq);
             }
             seqs
@@ -108,7 +134,10 @@ async fn sequences_start_at_one_without_gaps_under_concurrency(backend: &impl Ba
     let mut all = Vec::new();
     for t in tasks {
         let seqs = t.await.unwrap();
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "each sender's order is kept: {seqs:?}");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "each sender's order is kept: {seqs:?}"
+        );
         all.extend(seqs);
     }
     all.sort();
@@ -120,73 +149,143 @@ async fn history_since_an_offset_in_order_and_limited(backend: &impl Backend) {
     let (b, _) = backend.open().await;
     let conv = conversation(&*b).await;
     for i in 1..=30 {
-        b.append("shop", new_message(&conv, "v", &format!("m{i}"), &format!("text {i}"))).await.unwrap();
+        b.append(
+            "shop",
+            new_message(&conv, "v", &format!("m{i}"), &format!("text {i}")),
+        )
+        .await
+        .unwrap();
     }
     let h = b.history(&conv, 0, 1000).await.unwrap();
-    assert_eq!(h.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=30).collect::<Vec<_>>());
+    assert_eq!(
+        h.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=30).collect::<Vec<_>>()
+    );
     assert_eq!(h[4].text, "text 5");
     let h = b.history(&conv, 25, 1000).await.unwrap();
-    assert_eq!(h.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![26, 27, 28, 29, 30]);
+    assert_eq!(
+        h.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![26, 27, 28, 29, 30]
+    );
     let h = b.history(&conv, 10, 3).await.unwrap();
-    assert_eq!(h.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![11, 12, 13]);
+    assert_eq!(
+        h.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![11, 12, 13]
+    );
     assert!(b.history(&conv, 30, 10).await.unwrap().is_empty());
 }
 
 async fn duplicate_client_ids_store_once_also_after_reopen(backend: &impl Backend) {
     let (b, _) = backend.open().await;
     let conv = conversation(&*b).await;
-    let first = b.append("shop", new_message(&conv, "v", "same", "original")).await.unwrap();
+    let first = b
+        .append("shop", new_message(&conv, "v", "same", "original"))
+        .await
+        .unwrap();
     assert!(!first.duplicate);
-    let again = b.append("shop", new_message(&conv, "v", "same", "resent text")).await.unwrap();
+    let again = b
+        .append("shop", new_message(&conv, "v", "same", "resent text"))
+        .await
+        .unwrap();
     assert!(again.duplicate);
-    assert_eq!((again.message.seq, again.message.text.as_str()), (first.message.seq, "original"));
+    assert_eq!(
+        (again.message.seq, again.message.text.as_str()),
+        (first.message.seq, "original")
+    );
     // The same client id from another sender is another message.
-    let other = b.append("shop", new_message(&conv, "agent", "same", "reply")).await.unwrap();
+    let other = b
+        .append("shop", new_message(&conv, "agent", "same", "reply"))
+        .await
+        .unwrap();
     assert_eq!((other.message.seq, other.duplicate), (2, false));
     drop(b);
     // A restarted node (or another node) still recognises the resend.
     let (b, _) = backend.open().await;
-    let after = b.append("shop", new_message(&conv, "v", "same", "resent after restart")).await.unwrap();
+    let after = b
+        .append(
+            "shop",
+            new_message(&conv, "v", "same", "resent after restart"),
+        )
+        .await
+        .unwrap();
     assert_eq!((after.message.seq, after.duplicate), (1, true));
     assert_eq!(b.history(&conv, 0, 10).await.unwrap().len(), 2);
 }
 
 async fn unknown_conversations_are_not_found(backend: &impl Backend) {
     let (b, _) = backend.open().await;
-    let err = b.append("shop", new_message("c_missing", "v", "x", "hi")).await.unwrap_err();
+    let err = b
+        .append("shop", new_message("c_missing", "v", "x", "hi"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     assert!(b.conversation("c_missing").await.unwrap().is_none());
     assert!(b.history("c_missing", 0, 10).await.unwrap().is_empty());
     assert!(b.summary("c_missing").await.unwrap().is_none());
-    assert!(b.inbox(10).await.unwrap().iter().all(|s| s.id != "c_missing"));
+    assert!(b
+        .inbox(10)
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| s.id != "c_missing"));
 }
 
 async fn visitors_tokens_contexts_and_conversations(backend: &impl Backend) {
     let (b, _) = backend.open().await;
     let ctx = Context {
-        page: Some(Page { url: "https://shop.example/a".into(), title: "A".into(), ..Page::default() }),
-        identity: Some(Identity { name: Some("Dana".into()), ..Identity::default() }),
+        page: Some(Page {
+            url: "https://shop.example/a".into(),
+            title: "A".into(),
+            ..Page::default()
+        }),
+        identity: Some(Identity {
+            name: Some("Dana".into()),
+            ..Identity::default()
+        }),
         ..Context::default()
     };
-    let v = b.create_visitor("shop", "tok-hash", ctx.clone()).await.unwrap();
-    let found = b.visitor_by_token("shop", "tok-hash").await.unwrap().unwrap();
+    let v = b
+        .create_visitor("shop", "tok-hash", ctx.clone())
+        .await
+        .unwrap();
+    let found = b
+        .visitor_by_token("shop", "tok-hash")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((found.id.as_str(), &found.context), (v.id.as_str(), &ctx));
-    assert!(b.visitor_by_token("other-site", "tok-hash").await.unwrap().is_none(), "tokens are per site");
+    assert!(
+        b.visitor_by_token("other-site", "tok-hash")
+            .await
+            .unwrap()
+            .is_none(),
+        "tokens are per site"
+    );
     assert!(b.visitor_by_token("shop", "nope").await.unwrap().is_none());
 
     let c1 = b.open_conversation("shop", &v.id, 5).await.unwrap();
     let c2 = b.open_conversation("shop", &v.id, 6).await.unwrap();
     assert_eq!(c1.id, c2.id, "one open conversation per visitor");
-    assert_eq!((c1.site.as_str(), c1.visitor_id.as_str(), c1.last_seq), ("shop", v.id.as_str(), 0));
+    assert_eq!(
+        (c1.site.as_str(), c1.visitor_id.as_str(), c1.last_seq),
+        ("shop", v.id.as_str(), 0)
+    );
 
     let mut moved = ctx.clone();
     moved.page.as_mut().unwrap().title = "B".into();
     b.set_context(&v.id, &moved).await.unwrap();
     assert_eq!(b.conversation_context(&c1.id).await.unwrap(), moved);
-    b.append("shop", new_message(&c1.id, &v.id, "m1", "hello")).await.unwrap();
+    b.append("shop", new_message(&c1.id, &v.id, "m1", "hello"))
+        .await
+        .unwrap();
     let s = b.summary(&c1.id).await.unwrap().unwrap();
     assert_eq!(
-        (s.page_title.as_deref(), s.visitor_name.as_deref(), s.last_seq, s.last_message.unwrap().text.as_str()),
+        (
+            s.page_title.as_deref(),
+            s.visitor_name.as_deref(),
+            s.last_seq,
+            s.last_message.unwrap().text.as_str()
+        ),
         (Some("B"), Some("Dana"), 1, "hello")
     );
 }
@@ -211,14 +310,22 @@ async fn appends_are_published_in_seq_order_to_every_node(backend: &impl Backend
         let conv = conv.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..20 {
-                node.append("shop", new_message(&conv, who, &format!("{who}{i}"), "hi")).await.unwrap();
+                node.append("shop", new_message(&conv, who, &format!("{who}{i}"), "hi"))
+                    .await
+                    .unwrap();
             }
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
-    a.publish(Event::new(Audience::Visitors, "shop", &conv, &ServerMsg::Pong { nonce: Some(1) })).await;
+    a.publish(Event::new(
+        Audience::Visitors,
+        "shop",
+        &conv,
+        &ServerMsg::Pong { nonce: Some(1) },
+    ))
+    .await;
 
     let seqs = collect(&mut local, if a.name() == "redis" { 60 } else { 40 }).await;
     assert_in_order(&seqs);
@@ -233,7 +340,9 @@ async fn appends_are_published_in_seq_order_to_every_node(backend: &impl Backend
 async fn collect(rx: &mut mpsc::Receiver<Outgoing>, n: usize) -> Vec<u64> {
     let mut seqs = Vec::new();
     while seqs.len() < n {
-        let Ok(Some(Outgoing::Frame(f))) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await else {
+        let Ok(Some(Outgoing::Frame(f))) =
+            tokio::time::timeout(Duration::from_secs(5), rx.recv()).await
+        else {
             break;
         };
         match serde_json::from_str::<ServerMsg>(&f).unwrap() {
@@ -246,25 +355,49 @@ async fn collect(rx: &mut mpsc::Receiver<Outgoing>, n: usize) -> Vec<u64> {
 }
 
 fn assert_in_order(seqs: &[u64]) {
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "live frames out of order or with gaps: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "live frames out of order or with gaps: {seqs:?}"
+    );
 }
 
 async fn inbox_lists_active_conversations_newest_first(backend: &impl Backend) {
     let (b, _) = backend.open().await;
     let mut convs = Vec::new();
     for i in 0..3 {
-        let v = b.create_visitor("shop", &format!("inbox-{i}"), Context::default()).await.unwrap();
+        let v = b
+            .create_visitor("shop", &format!("inbox-{i}"), Context::default())
+            .await
+            .unwrap();
         convs.push(b.open_conversation("shop", &v.id, 1).await.unwrap().id);
     }
     // The third stays empty: no message, not in the inbox.
-    b.append("shop", new_message(&convs[0], "v0", "a", "first")).await.unwrap();
+    b.append("shop", new_message(&convs[0], "v0", "a", "first"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    b.append("shop", new_message(&convs[1], "v1", "b", "second")).await.unwrap();
-    let inbox: Vec<String> = b.inbox(10).await.unwrap().into_iter().map(|s| s.id).collect();
+    b.append("shop", new_message(&convs[1], "v1", "b", "second"))
+        .await
+        .unwrap();
+    let inbox: Vec<String> = b
+        .inbox(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(inbox, vec![convs[1].clone(), convs[0].clone()]);
     tokio::time::sleep(Duration::from_millis(5)).await;
-    b.append("shop", new_message(&convs[0], "v0", "c", "third")).await.unwrap();
-    let inbox: Vec<String> = b.inbox(10).await.unwrap().into_iter().map(|s| s.id).collect();
+    b.append("shop", new_message(&convs[0], "v0", "c", "third"))
+        .await
+        .unwrap();
+    let inbox: Vec<String> = b
+        .inbox(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(inbox, vec![convs[0].clone(), convs[1].clone()]);
     assert_eq!(b.inbox(1).await.unwrap().len(), 1);
 }

@@ -19,7 +19,7 @@ use crate::peer::{Peer, Role};
 use crate::process::{RelayProcess, AGENT_TOKEN};
 use crate::util::{TestRelay, SITE, SITE_ORIGIN};
 
-const PATIENCE: Duration = Duration::from_secs(60);
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 fn visitor_role(relay: &RelayProcess) -> Role {
     Role::Visitor {
@@ -29,7 +29,7 @@ fn visitor_role(relay: &RelayProcess) -> Role {
 }
 
 /// Sends `n` messages with at most `window` unacknowledged, reconnecting whenever cut off.
-async fn stream(peer: &mut Peer, n: usize, window: usize, acked: &AtomicUsize) {
+pub async fn stream(peer: &mut Peer, n: usize, window: usize, acked: &AtomicUsize) {
     stream_padded(peer, n, window, acked, 0).await
 }
 
@@ -55,7 +55,7 @@ async fn stream_padded(peer: &mut Peer, n: usize, window: usize, acked: &AtomicU
 
 /// The checks every test makes on a conversation's stored transcript: seq 1..=n without gaps,
 /// each client id once, each sender's messages in the order it sent them.
-fn assert_exactly_once_in_order(store: &BTreeMap<u64, ChatMessage>, expected: usize) {
+pub fn assert_exactly_once_in_order(store: &BTreeMap<u64, ChatMessage>, expected: usize) {
     assert_eq!(store.len(), expected, "message count");
     assert_eq!(
         store.keys().copied().collect::<Vec<_>>(),
@@ -77,7 +77,7 @@ fn assert_exactly_once_in_order(store: &BTreeMap<u64, ChatMessage>, expected: us
     }
 }
 
-fn assert_same_view(peer: &Peer, store: &BTreeMap<u64, ChatMessage>) {
+pub fn assert_same_view(peer: &Peer, store: &BTreeMap<u64, ChatMessage>) {
     assert_eq!(
         peer.seen.len(),
         store.len(),
@@ -105,7 +105,7 @@ fn assert_same_view(peer: &Peer, store: &BTreeMap<u64, ChatMessage>) {
 }
 
 /// A fresh agent's view of the whole conversation: what the store holds.
-async fn transcript(base: &str, conversation: &str) -> BTreeMap<u64, ChatMessage> {
+pub async fn transcript(base: &str, conversation: &str) -> BTreeMap<u64, ChatMessage> {
     let mut reader = Peer::new(
         "reader",
         base,

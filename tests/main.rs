@@ -3,6 +3,7 @@
 //! - `relay_ws`: a real relay in-process, real WebSocket clients: happy path, every bad-input
 //!   class, origins and tokens, persistence through the store;
 //! - `broker`: the conformance suite of the broker seam, run against SQLite and a real Redis;
+//! - `cluster`: relay nodes sharing one Redis: cross-node chat, node loss, Redis restart;
 //! - `delivery`: nothing lost, nothing duplicated: SIGKILL, cut connections, slow consumers,
 //!   SIGTERM under load, dead connections (scripted `peer` clients that resume and resend);
 //! - `e2e`: the relay as a process, the demo shop, the widget and the console in headless
@@ -12,6 +13,7 @@
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
 mod broker;
+mod cluster;
 mod delivery;
 mod e2e;
 mod peer;

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::client::{Hello, Send};
-use switchboard_protocol::{ChatMessage, ClientMsg, ServerMsg, PROTOCOL_VERSION};
+use switchboard_protocol::{
+    ChatMessage, ClientMsg, CloseCode, ErrorCode, ServerMsg, PROTOCOL_VERSION,
+};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -25,7 +27,9 @@ pub enum Role {
 
 pub struct Peer {
     pub name: String,
-    base: String,
+    /// `ws://host:port` of the relay nodes, as behind a load balancer: a failed connect moves
+    /// on to the next.
+    pub bases: Vec<String>,
     role: Role,
     ws: Option<Ws>,
     /// Visitor token from the first welcome.
@@ -47,7 +51,7 @@ impl Peer {
     pub fn new(name: &str, base: &str, role: Role) -> Peer {
         Peer {
             name: name.into(),
-            base: base.into(),
+            bases: vec![base.into()],
             role,
             ws: None,
             token: None,
@@ -86,8 +90,8 @@ impl Peer {
         loop {
             match self.try_connect().await {
                 Ok(()) => return,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    let _ = e;
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    self.bases.rotate_left(1);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err(e) => panic!("{}: could not connect: {e}", self.name),
@@ -98,11 +102,15 @@ impl Peer {
     async fn try_connect(&mut self) -> Result<(), String> {
         let (url, origin, token) = match &self.role {
             Role::Visitor { site, origin } => (
-                format!("{}/v1/visitor?site={site}", self.base),
+                format!("{}/v1/visitor?site={site}", self.bases[0]),
                 Some(origin.clone()),
                 self.token.clone(),
             ),
-            Role::Agent { token } => (format!("{}/v1/agent", self.base), None, Some(token.clone())),
+            Role::Agent { token } => (
+                format!("{}/v1/agent", self.bases[0]),
+                None,
+                Some(token.clone()),
+            ),
         };
         let mut req = url.into_client_request().map_err(|e| e.to_string())?;
         if let Some(o) = origin {
@@ -241,6 +249,15 @@ impl Peer {
                 if !self.syncing && seq > self.last_seq() + 1 {
                     self.sync().await;
                 }
+            }
+            // The relay could not store it (its storage is down): nothing was stored, so resend.
+            // Reconnecting does that, and waits out the outage on the way.
+            ServerMsg::Error {
+                code: ErrorCode::Unavailable,
+                client_id: Some(_),
+                ..
+            } => {
+                self.lost(Some(CloseCode::UNAVAILABLE.code));
             }
             ServerMsg::Synced { more, .. } => {
                 self.syncing = false;

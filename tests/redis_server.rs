@@ -15,7 +15,11 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub async fn start() -> RedisServer {
-        let mut server = RedisServer { child: None, port: free_port(), dir: tempfile::tempdir().unwrap() };
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+        };
         server.spawn().await;
         server
     }
@@ -24,22 +28,37 @@ impl RedisServer {
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         let child = Command::new(&bin)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {bin}: {e} (cargo xtask test installs redis-server)"));
+            .unwrap_or_else(|e| {
+                panic!("starting {bin}: {e} (cargo xtask test installs redis-server)")
+            });
         self.child = Some(child);
         let port = self.port;
-        eventually("redis-server to answer", Duration::from_secs(10), || async move {
-            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            s.write_all(b"PING\r\n").await.ok()?;
-            let mut buf = [0u8; 7];
-            s.read_exact(&mut buf).await.ok()?;
-            (&buf == b"+PONG\r\n").then_some(())
-        })
+        eventually(
+            "redis-server to answer",
+            Duration::from_secs(10),
+            || async move {
+                let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()?;
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                s.write_all(b"PING\r\n").await.ok()?;
+                let mut buf = [0u8; 7];
+                s.read_exact(&mut buf).await.ok()?;
+                (&buf == b"+PONG\r\n").then_some(())
+            },
+        )
         .await;
     }
 

@@ -84,7 +84,8 @@ fn token_key(site: &str, hash: &str) -> String {
 }
 
 fn is_noscript(e: &redis::RedisError) -> bool {
-    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) || e.to_string().contains("NoScript")
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        || e.to_string().contains("NoScript")
 }
 
 fn backend(e: redis::RedisError) -> StoreError {

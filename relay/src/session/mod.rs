@@ -106,7 +106,15 @@ pub(crate) async fn run<H: Handler>(socket: WebSocket, state: AppState, params: 
                                 Err((code, message)) => Err(Refusal { code, message, client_id: client_id_of(&msg) }),
                             };
                             if let Err(r) = result {
+                                let unavailable = r.code == ErrorCode::Unavailable;
                                 outbox.send(&ServerMsg::Error { code: r.code, message: r.message, client_id: r.client_id });
+                                if unavailable {
+                                    // Frames behind the failed one must not be stored before it
+                                    // is resent, or the conversation's order would break: end
+                                    // the connection; the client resends everything unacked.
+                                    outbox.close(CloseCode::UNAVAILABLE);
+                                    break;
+                                }
                             }
                         }
                         Incoming::Bad(e) => {
