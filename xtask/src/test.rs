@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the one command CI runs (`.ci/run`). Installs what is missing, builds
 //! the browser bundles, then runs formatting, lints, the native tests (protocol, relay
-//! integration, browser end-to-end) and the widget's in-browser component tests.
+//! integration, broker conformance on SQLite and Redis, delivery and cluster failure tests,
+//! browser end-to-end) and the widget's in-browser component tests.
 
 use std::process::Command;
 
@@ -22,6 +23,7 @@ pub fn run() -> anyhow::Result<()> {
     tools::ensure_wasm_target()?;
     tools::ensure_wasm_bindgen()?;
     tools::ensure_chromium()?;
+    tools::ensure_redis()?;
     crate::dist::run()?;
 
     step("cargo fmt --check");

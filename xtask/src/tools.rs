@@ -99,10 +99,19 @@ pub fn ensure_chromium() -> anyhow::Result<()> {
     if Path::new(&chromium()).exists() && Path::new(&chromedriver()).exists() {
         return Ok(());
     }
+    // Debian's chromium package can lag the driver; install both together.
     apt_install(
         &["chromium", "chromium-driver"],
         "Chromium and ChromeDriver for the browser tests",
     )
+}
+
+/// A `redis-server` binary: the Redis-mode tests start their own on free ports.
+pub fn ensure_redis() -> anyhow::Result<()> {
+    if output("redis-server", &["--version"]).is_some() {
+        return Ok(());
+    }
+    apt_install(&["redis-server"], "redis-server for the Redis scale-out tests")
 }
 
 pub fn chromium() -> String {
