@@ -47,6 +47,10 @@ pub struct Args {
     /// Directory of the demo shop's pages (demo mode only).
     #[arg(long, env = "SWITCHBOARD_DEMO_DIR", default_value = "demo-site")]
     pub demo_dir: PathBuf,
+    /// The relay URL the demo pages embed (demo mode only); this relay's own by default. Lets a
+    /// test keep the shop up while the relay it embeds is stopped.
+    #[arg(long, env = "SWITCHBOARD_DEMO_RELAY_URL")]
+    pub demo_relay_url: Option<String>,
     /// Token of the demo agent (demo mode only); random if not given.
     #[arg(long, env = "SWITCHBOARD_DEMO_AGENT_TOKEN")]
     pub demo_agent_token: Option<String>,
@@ -123,6 +127,8 @@ pub struct Demo {
     pub listen: SocketAddr,
     pub dir: PathBuf,
     pub agent_token: String,
+    /// The relay the shop's pages embed, when not this one.
+    pub relay_url: Option<String>,
 }
 
 impl Config {
@@ -171,19 +177,26 @@ impl Config {
             let token = args
                 .demo_agent_token
                 .unwrap_or_else(crate::token::random_token);
-            config.add_demo(args.demo_listen, args.demo_dir, token);
+            config.add_demo(args.demo_listen, args.demo_dir, token, args.demo_relay_url);
         }
         config.check()?;
         Ok(config)
     }
 
-    fn add_demo(&mut self, listen: SocketAddr, dir: PathBuf, agent_token: String) {
+    fn add_demo(
+        &mut self,
+        listen: SocketAddr,
+        dir: PathBuf,
+        agent_token: String,
+        relay_url: Option<String>,
+    ) {
         let port = listen.port();
         let mut origins = vec![format!("http://{listen}")];
         if listen.ip().is_loopback() {
             origins.push(format!("http://localhost:{port}"));
             origins.push(format!("http://127.0.0.1:{port}"));
         }
+        origins.sort();
         origins.dedup();
         if !self.sites.iter().any(|s| s.key == "demo") {
             self.sites.push(Site {
@@ -202,6 +215,7 @@ impl Config {
             listen,
             dir,
             agent_token,
+            relay_url,
         });
     }
 

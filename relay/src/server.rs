@@ -66,7 +66,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let shutdown = state.shutdown.clone();
     let router = app(state.clone());
     let hub = state.hub.clone();
-    let relay_url = state.config.public_url.clone();
+    let relay_url = (state.config.demo.as_ref().and_then(|d| d.relay_url.clone()))
+        .unwrap_or_else(|| state.config.public_url.clone());
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         if let Some((listener, dir)) = demo {

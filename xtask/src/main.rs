@@ -3,7 +3,8 @@
 //! - `dist`: build the widget and console for the browser into `dist/` (hashed, precompressed);
 //! - `demo`: `dist`, then run the relay in demo mode (shop, console, printed token);
 //! - `test`: install what is missing, then every check and test (what CI runs);
-//! - `sizes`: what a visitor's browser downloads, raw / gzip / brotli.
+//! - `sizes`: what a visitor's browser downloads, raw / gzip / brotli;
+//! - `bench`: the load generator (`bench/`) against release relays.
 //!
 //! Each task lives in its own module; [`tools`] installs and finds external programs.
 
@@ -35,6 +36,12 @@ enum Task {
     Test,
     /// Print the download sizes of the widget (after `dist`).
     Sizes,
+    /// Run the load generator against release relays (idle memory, latency, CPU per delivery).
+    Bench {
+        /// Arguments for `switchboard-bench` (default: `all`).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() {
@@ -44,11 +51,36 @@ fn main() {
         Task::Demo { token } => dist::run().and_then(|()| demo(&token)),
         Task::Test => test::run(),
         Task::Sizes => sizes::run().map(drop),
+        Task::Bench { args } => bench(&args),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e:#}");
         std::process::exit(1);
     }
+}
+
+fn bench(args: &[String]) -> anyhow::Result<()> {
+    tools::ensure_redis()?;
+    tools::step("building the relay and the load generator (release)");
+    tools::cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "switchboard-relay",
+        "-p",
+        "switchboard-bench",
+    ])?;
+    let args: Vec<&str> = if args.is_empty() {
+        vec!["all"]
+    } else {
+        args.iter().map(String::as_str).collect()
+    };
+    tools::step(&format!("switchboard-bench {}", args.join(" ")));
+    tools::run(
+        std::process::Command::new(tools::root().join("target/release/switchboard-bench"))
+            .current_dir(tools::root())
+            .args(args),
+    )
 }
 
 fn demo(token: &str) -> anyhow::Result<()> {

@@ -111,7 +111,10 @@ pub fn ensure_redis() -> anyhow::Result<()> {
     if output("redis-server", &["--version"]).is_some() {
         return Ok(());
     }
-    apt_install(&["redis-server"], "redis-server for the Redis scale-out tests")
+    apt_install(
+        &["redis-server"],
+        "redis-server for the Redis scale-out tests",
+    )
 }
 
 pub fn chromium() -> String {
