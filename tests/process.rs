@@ -30,10 +30,15 @@ impl RelayProcess {
 
     /// Starts with extra flags (e.g. `--ping-interval-ms`).
     pub async fn start_with(extra: &[&str]) -> RelayProcess {
+        RelayProcess::start_on(free_port(), free_port(), extra).await
+    }
+
+    /// Starts on given ports, for tests that must know a relay's addresses before it runs.
+    pub async fn start_on(port: u16, demo_port: u16, extra: &[&str]) -> RelayProcess {
         let mut relay = RelayProcess {
             child: None,
-            port: free_port(),
-            demo_port: free_port(),
+            port,
+            demo_port,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             data: tempfile::tempdir().unwrap(),
         };

@@ -5,9 +5,11 @@
 //! - `harness`: the relay process, chromedriver, browser sessions that always close;
 //! - `page`: what a visitor and an agent can do and see (shadow-DOM aware);
 //! - `chat`: the full conversation, through a reload and a relay restart;
-//! - `hostile`: a page whose CSS attacks the widget.
+//! - `hostile`: a page whose CSS attacks the widget;
+//! - `resilience`: offline outbox through a reload, two tabs on one WebSocket.
 
 mod chat;
 mod harness;
 mod hostile;
 mod page;
+mod resilience;
