@@ -9,7 +9,8 @@
 //! - [`context`]: what the visitor's page and the site tell an agent (page, identity, cart, order);
 //! - [`message`]: a stored chat message with its per-conversation sequence number;
 //! - [`client`]: frames a client (visitor or agent) sends, and their decoding and validation;
-//! - [`server`]: frames the relay sends.
+//! - [`server`]: frames the relay sends;
+//! - [`linkify`]: the one rule for turning message text into text and safe links.
 //!
 //! This crate depends on serde only, so the browser bundles and any bot can use it.
 
@@ -17,6 +18,7 @@ pub mod client;
 pub mod codes;
 pub mod context;
 pub mod limits;
+pub mod linkify;
 pub mod message;
 pub mod server;
 

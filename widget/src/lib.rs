@@ -1,1 +1,47 @@
-//! Placeholder; being written.
+//! The Switchboard chat widget, compiled to wasm32 and mounted by the loader (`loader.js`) into a
+//! `<div>` inside the host page's Shadow DOM.
+//!
+//! Layout:
+//! - [`state`]: the widget's reactive state (`Widget`, a `Copy` bundle of signals) and the
+//!   non-reactive session kept beside it (token, conversation, socket sender, listeners);
+//! - [`connection`]: the WebSocket session: hello, catch-up, pings, reconnect with backoff;
+//! - [`outbox`]: messages not yet acknowledged, kept in the page's storage across reloads;
+//! - [`context`]: the page context collected automatically;
+//! - [`api`]: the JavaScript API (`Switchboard('identify' | 'setContext' | 'open' | …)`);
+//! - [`view`]: the launcher, panel, message list and composer;
+//! - [`i18n`], [`storage`]: UI strings, first-party storage.
+//!
+//! Nothing here may throw into the host page: every JS call that can fail is handled.
+
+mod api;
+mod connection;
+mod context;
+mod i18n;
+mod outbox;
+mod state;
+mod storage;
+mod view;
+
+use wasm_bindgen::prelude::*;
+
+/// Mounts the widget into `container` for `site`, talking to the relay at `relay` (a base URL
+/// ending in `/`). Called once by the loader.
+#[wasm_bindgen]
+pub fn mount(container: web_sys::HtmlElement, site: String, relay: String) {
+    let handle = leptos::mount::mount_to(container, move || {
+        let widget = state::Widget::create(site, relay);
+        connection::start(widget);
+        view::app(widget)
+    });
+    handle.forget();
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark("switchboard:ready");
+    }
+    api::emit("ready", &JsValue::UNDEFINED);
+}
+
+/// The JavaScript API: `Switchboard(name, a, b)` once the widget is loaded.
+#[wasm_bindgen]
+pub fn command(name: String, a: JsValue, b: JsValue) -> JsValue {
+    api::command(&name, a, b)
+}

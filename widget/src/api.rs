@@ -1,0 +1,111 @@
+//! The JavaScript API site owners call: `Switchboard('identify', {...})`,
+//! `Switchboard('setContext', {...})`, `Switchboard('open' | 'close' | 'toggle')`,
+//! `Switchboard('on', 'message' | 'open' | 'close' | 'ready', fn)`. Bad calls are logged with
+//! `console.warn` and ignored; nothing throws into the host page.
+
+use leptos::prelude::*;
+use serde_json::Value;
+use switchboard_protocol::context::{Cart, Identity, Order};
+use switchboard_protocol::{ClientMsg, Context};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::state::{core, send};
+
+fn warn(msg: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(&format!("Switchboard: {msg}")));
+}
+
+/// A plain JS object as JSON (through `JSON.stringify`, so no extra serializer in the bundle).
+fn to_json(v: &JsValue) -> Option<Value> {
+    let s = js_sys::JSON::stringify(v).ok()?.as_string()?;
+    serde_json::from_str(&s).ok()
+}
+
+pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
+    let Some(widget) = core(|c| c.widget) else {
+        warn("not mounted yet");
+        return JsValue::UNDEFINED;
+    };
+    match name {
+        "open" => widget.set_open(true),
+        "close" => widget.set_open(false),
+        "toggle" => widget.set_open(!widget.open.get_untracked()),
+        "identify" => match to_json(&a).and_then(|v| serde_json::from_value::<Identity>(v).ok()) {
+            Some(identity) => update_context(|c| c.identity = Some(identity)),
+            None => warn("identify expects {id, name, email}"),
+        },
+        "setContext" => match to_json(&a) {
+            Some(Value::Object(map)) => set_context(map),
+            _ => warn("setContext expects an object"),
+        },
+        "on" => match (a.as_string(), b.dyn_into::<js_sys::Function>()) {
+            (Some(event), Ok(f)) => core(|c| c.listeners.push((event, f))),
+            _ => warn("on expects an event name and a function"),
+        },
+        other => warn(&format!("unknown command {other:?}")),
+    }
+    JsValue::UNDEFINED
+}
+
+/// `cart` and `order` are typed; every other key goes to `custom`. A key given again replaces
+/// the old value; `null` removes it.
+fn set_context(map: serde_json::Map<String, Value>) {
+    let mut cart = None;
+    let mut order = None;
+    for (key, value) in &map {
+        match key.as_str() {
+            "cart" if !value.is_null() => match serde_json::from_value::<Cart>(value.clone()) {
+                Ok(c) => cart = Some(Some(c)),
+                Err(e) => return warn(&format!("setContext: cart: {e}")),
+            },
+            "order" if !value.is_null() => match serde_json::from_value::<Order>(value.clone()) {
+                Ok(o) => order = Some(Some(o)),
+                Err(e) => return warn(&format!("setContext: order: {e}")),
+            },
+            "cart" => cart = Some(None),
+            "order" => order = Some(None),
+            _ => {}
+        }
+    }
+    update_context(|c| {
+        if let Some(cart) = cart {
+            c.cart = cart;
+        }
+        if let Some(order) = order {
+            c.order = order;
+        }
+        for (key, value) in map {
+            if key == "cart" || key == "order" {
+                continue;
+            }
+            if value.is_null() {
+                c.custom.remove(&key);
+            } else {
+                c.custom.insert(key, value);
+            }
+        }
+    });
+}
+
+/// Applies a change if the result passes the relay's checks, then tells the relay (or keeps it
+/// for the next `hello` while disconnected).
+fn update_context(f: impl FnOnce(&mut Context)) {
+    let mut next = core(|c| c.context.clone());
+    f(&mut next);
+    if let Err((_, reason)) = next.validate() {
+        return warn(&format!("context not accepted: {reason}"));
+    }
+    core(|c| c.context = next.clone());
+    send(&ClientMsg::SetContext { context: next });
+}
+
+/// Calls the site's listeners for `event`.
+pub fn emit(event: &str, payload: &JsValue) {
+    let listeners: Vec<js_sys::Function> =
+        core(|c| c.listeners.iter().filter(|(e, _)| e == event).map(|(_, f)| f.clone()).collect());
+    for f in listeners {
+        if let Err(e) = f.call1(&JsValue::NULL, payload) {
+            web_sys::console::warn_2(&JsValue::from_str("Switchboard: a listener threw"), &e);
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The WebSocket session with the relay: `hello`, catch-up with `sync`, pings, the outbox
+//! resend, and reconnecting with exponential backoff and jitter (at once after close 4012).
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::{Message, WebSocketError};
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use switchboard_protocol::client::Hello;
+use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, SenderKind, ServerMsg, PROTOCOL_VERSION};
+use wasm_bindgen::JsValue;
+
+use crate::state::{core, Conn, Widget};
+use crate::{outbox, storage};
+
+const BACKOFF_START_MS: u32 = 500;
+const BACKOFF_MAX_MS: u32 = 30_000;
+/// How long an agent's typing indicator stays without a new typing frame.
+const TYPING_TTL_MS: u32 = 8_000;
+
+pub fn start(widget: Widget) {
+    spawn_local(run(widget));
+}
+
+fn token_key() -> String {
+    core(|c| format!("switchboard:{}:token", c.site))
+}
+
+fn socket_url() -> String {
+    core(|c| {
+        let base = c.relay.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+        let site = js_sys::encode_uri_component(&c.site);
+        format!("{base}v1/visitor?site={site}")
+    })
+}
+
+async fn run(widget: Widget) {
+    let mut backoff = BACKOFF_START_MS;
+    loop {
+        let close = match WebSocket::open(&socket_url()) {
+            Ok(ws) => session(widget, ws).await,
+            Err(_) => None,
+        };
+        let welcomed = core(|c| {
+            c.tx = None;
+            std::mem::take(&mut c.welcomed)
+        });
+        if welcomed {
+            // This attempt got through: the next outage starts the backoff over.
+            backoff = BACKOFF_START_MS;
+        }
+        match close {
+            Some(code) if !CloseCode::should_reconnect(code) => {
+                widget.conn.set(Conn::Error);
+                return;
+            }
+            Some(code) if code == CloseCode::RECONNECT_NOW.code => {
+                widget.conn.set(Conn::Reconnecting);
+                TimeoutFuture::new(50 + jitter(250)).await;
+                continue;
+            }
+            _ => {}
+        }
+        widget.conn.set(Conn::Reconnecting);
+        TimeoutFuture::new(backoff / 2 + jitter(backoff / 2)).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX_MS);
+    }
+}
+
+fn jitter(max: u32) -> u32 {
+    (js_sys::Math::random() * max as f64) as u32
+}
+
+/// One socket's life; returns its close code if the relay sent one.
+async fn session(widget: Widget, ws: WebSocket) -> Option<u16> {
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::unbounded::<String>();
+    spawn_local(async move {
+        while let Some(frame) = rx.next().await {
+            if sink.send(Message::Text(frame)).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let hello = ClientMsg::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        token: storage::get(&token_key()),
+        context: Some(core(|c| c.context.clone())),
+    });
+    let _ = tx.unbounded_send(hello.to_json());
+    core(|c| c.tx = Some(tx.clone()));
+
+    let generation = js_sys::Date::now();
+    spawn_local(keepalive(tx.clone(), generation));
+    let mut close = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(Message::Text(text)) => match serde_json::from_str::<ServerMsg>(&text) {
+                Ok(msg) => handle(widget, msg, &tx),
+                Err(_) => web_sys::console::warn_1(&JsValue::from_str("Switchboard: unreadable frame")),
+            },
+            Ok(Message::Bytes(_)) => {}
+            Err(WebSocketError::ConnectionClose(ev)) => {
+                close = Some(ev.code);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    tx.close_channel();
+    close
+}
+
+/// Pings at the interval the relay asked for, until the socket's sender closes.
+async fn keepalive(tx: mpsc::UnboundedSender<String>, _generation: f64) {
+    loop {
+        let interval = core(|c| c.ping_interval_ms).clamp(1_000, 60_000) as u32;
+        TimeoutFuture::new(interval).await;
+        if tx.is_closed() || tx.unbounded_send(ClientMsg::Ping { nonce: None }.to_json()).is_err() {
+            return;
+        }
+    }
+}
+
+fn sync(tx: &mpsc::UnboundedSender<String>, conversation_id: String, since: u64) {
+    let _ = tx.unbounded_send(ClientMsg::Sync { conversation_id, since }.to_json());
+}
+
+fn handle(widget: Widget, msg: ServerMsg, tx: &mpsc::UnboundedSender<String>) {
+    match msg {
+        ServerMsg::Welcome(w) => {
+            if let Some(token) = &w.token {
+                storage::set(&token_key(), token);
+            }
+            let conv = w.conversation_id.clone().unwrap_or_default();
+            core(|c| {
+                c.conversation_id = w.conversation_id.clone();
+                c.visitor_id = Some(w.id.clone());
+                c.ping_interval_ms = w.ping_interval_ms;
+                c.welcomed = true;
+            });
+            widget.conn.set(Conn::Online);
+            sync(tx, conv.clone(), widget.last_seq());
+            // Everything not yet acknowledged goes again, in the order it was typed; the relay
+            // recognises anything it already stored by its client id.
+            for entry in outbox::load() {
+                let send = switchboard_protocol::client::Send {
+                    conversation_id: conv.clone(),
+                    client_id: entry.client_id,
+                    text: entry.text,
+                };
+                let _ = tx.unbounded_send(ClientMsg::Send(send).to_json());
+            }
+        }
+        ServerMsg::Message(m) => {
+            let me = core(|c| c.visitor_id.clone());
+            let own = m.sender.kind == SenderKind::Visitor && Some(&m.sender.id) == me.as_ref();
+            if own {
+                outbox::remove(&m.client_id);
+            }
+            let from_them = m.sender.kind != SenderKind::Visitor;
+            let payload = from_them.then(|| message_event(&m));
+            let is_new = widget.upsert(m, own);
+            if from_them {
+                widget.typing.set(None);
+            }
+            if is_new && from_them && core(|c| c.caught_up) {
+                if !widget.open.get_untracked() {
+                    widget.unread.update(|n| *n += 1);
+                }
+                if let Some(p) = payload {
+                    crate::api::emit("message", &p);
+                }
+            }
+        }
+        ServerMsg::Ack { client_id, seq, at, .. } => {
+            outbox::remove(&client_id);
+            widget.acked(&client_id, seq, at);
+        }
+        ServerMsg::Synced { conversation_id, last_seq, more } => {
+            if more {
+                sync(tx, conversation_id, last_seq);
+            } else {
+                core(|c| c.caught_up = true);
+                // A gap left (a message seen live before its predecessors): fetch it.
+                if widget.last_seq() < widget.lines.with_untracked(|l| l.iter().filter_map(|l| l.seq).max().unwrap_or(0)) {
+                    sync(tx, conversation_id, widget.last_seq());
+                }
+            }
+        }
+        ServerMsg::Typing { sender, active, .. } if sender.kind != SenderKind::Visitor => {
+            if active {
+                let name = sender.name.unwrap_or_else(|| widget.strings.agent.to_owned());
+                widget.typing.set(Some(name));
+                let generation = core(|c| {
+                    c.typing_generation += 1;
+                    c.typing_generation
+                });
+                spawn_local(async move {
+                    TimeoutFuture::new(TYPING_TTL_MS).await;
+                    if core(|c| c.typing_generation) == generation {
+                        widget.typing.set(None);
+                    }
+                });
+            } else {
+                widget.typing.set(None);
+            }
+        }
+        ServerMsg::Error { code, client_id: Some(id), message } if code != ErrorCode::Unavailable => {
+            // Refused for good (too long, invalid): it will never be stored, so stop resending.
+            web_sys::console::warn_1(&JsValue::from_str(&format!("Switchboard: message refused: {message}")));
+            outbox::remove(&id);
+            widget.failed(&id);
+        }
+        _ => {}
+    }
+}
+
+/// The plain object handed to `Switchboard('on', 'message', fn)` listeners.
+fn message_event(m: &switchboard_protocol::ChatMessage) -> JsValue {
+    let obj = js_sys::Object::new();
+    let set = |o: &js_sys::Object, k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(o, &JsValue::from_str(k), &v);
+    };
+    set(&obj, "text", JsValue::from_str(&m.text));
+    set(&obj, "seq", JsValue::from_f64(m.seq as f64));
+    set(&obj, "at", JsValue::from_f64(m.at as f64));
+    let sender = js_sys::Object::new();
+    let kind = match m.sender.kind {
+        SenderKind::Agent => "agent",
+        SenderKind::Bot => "bot",
+        SenderKind::System => "system",
+        SenderKind::Visitor => "visitor",
+    };
+    set(&sender, "kind", JsValue::from_str(kind));
+    set(&sender, "name", m.sender.name.as_deref().map(JsValue::from_str).unwrap_or(JsValue::NULL));
+    set(&obj, "sender", sender.into());
+    obj.into()
+}

@@ -1,0 +1,101 @@
+//! The widget's words, in the visitor's language (from `navigator.language`; English otherwise).
+
+pub struct Strings {
+    pub title: &'static str,
+    pub open: &'static str,
+    pub close: &'static str,
+    pub placeholder: &'static str,
+    pub send: &'static str,
+    pub you: &'static str,
+    pub agent: &'static str,
+    pub online: &'static str,
+    pub connecting: &'static str,
+    pub reconnecting: &'static str,
+    pub error: &'static str,
+    pub pending: &'static str,
+    pub failed: &'static str,
+    pub typing: &'static str,
+    pub empty: &'static str,
+}
+
+const EN: Strings = Strings {
+    title: "Chat with us",
+    open: "Open chat",
+    close: "Close chat",
+    placeholder: "Type a message…",
+    send: "Send",
+    you: "You",
+    agent: "Support",
+    online: "Online",
+    connecting: "Connecting…",
+    reconnecting: "Reconnecting…",
+    error: "Chat is unavailable",
+    pending: "Sending…",
+    failed: "Not sent",
+    typing: "is typing…",
+    empty: "Ask us anything. We usually answer in a few minutes.",
+};
+
+const DE: Strings = Strings {
+    title: "Chatten Sie mit uns",
+    open: "Chat öffnen",
+    close: "Chat schließen",
+    placeholder: "Nachricht schreiben…",
+    send: "Senden",
+    you: "Sie",
+    agent: "Support",
+    online: "Online",
+    connecting: "Verbinden…",
+    reconnecting: "Verbindung wird wiederhergestellt…",
+    error: "Chat nicht verfügbar",
+    pending: "Wird gesendet…",
+    failed: "Nicht gesendet",
+    typing: "schreibt…",
+    empty: "Fragen Sie uns – wir antworten meist in wenigen Minuten.",
+};
+
+const FR: Strings = Strings {
+    title: "Discutons",
+    open: "Ouvrir le chat",
+    close: "Fermer le chat",
+    placeholder: "Écrivez un message…",
+    send: "Envoyer",
+    you: "Vous",
+    agent: "Support",
+    online: "En ligne",
+    connecting: "Connexion…",
+    reconnecting: "Reconnexion…",
+    error: "Chat indisponible",
+    pending: "Envoi…",
+    failed: "Non envoyé",
+    typing: "écrit…",
+    empty: "Posez-nous vos questions, nous répondons en quelques minutes.",
+};
+
+const ES: Strings = Strings {
+    title: "Chatea con nosotros",
+    open: "Abrir chat",
+    close: "Cerrar chat",
+    placeholder: "Escribe un mensaje…",
+    send: "Enviar",
+    you: "Tú",
+    agent: "Soporte",
+    online: "En línea",
+    connecting: "Conectando…",
+    reconnecting: "Reconectando…",
+    error: "Chat no disponible",
+    pending: "Enviando…",
+    failed: "No enviado",
+    typing: "está escribiendo…",
+    empty: "Pregúntanos lo que quieras; solemos responder en minutos.",
+};
+
+/// The strings for a BCP 47 tag such as `de-CH`.
+pub fn for_locale(tag: &str) -> &'static Strings {
+    match tag.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase().as_str() {
+        "de" => &DE,
+        "fr" => &FR,
+        "es" => &ES,
+        _ => &EN,
+    }
+}

@@ -1,0 +1,229 @@
+//! The widget's state. Reactive parts live in [`Widget`], a `Copy` bundle of signals every view
+//! closure can capture; the session (socket sender, token, listeners) lives in a thread-local
+//! [`Core`] beside it, since it is neither reactive nor `Send`.
+
+use std::cell::RefCell;
+
+use futures::channel::mpsc::UnboundedSender;
+use leptos::prelude::*;
+use switchboard_protocol::{ChatMessage, ClientMsg, Context, Millis, SenderKind};
+
+use crate::i18n::{self, Strings};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conn {
+    Connecting,
+    Online,
+    Reconnecting,
+    /// The relay refused us for good (bad site key, protocol); no more retries.
+    Error,
+}
+
+impl Conn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conn::Connecting => "connecting",
+            Conn::Online => "online",
+            Conn::Reconnecting => "reconnecting",
+            Conn::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Pending,
+    Sent,
+    Failed,
+}
+
+/// One line of the transcript.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub seq: Option<u64>,
+    pub client_id: String,
+    pub kind: SenderKind,
+    pub name: Option<String>,
+    pub text: String,
+    pub at: Millis,
+    pub delivery: Delivery,
+    pub own: bool,
+}
+
+impl Line {
+    /// Changes whenever what the row shows changes, so the keyed list re-renders it.
+    pub fn render_key(&self) -> String {
+        format!("{}|{:?}|{:?}", self.client_id, self.seq, self.delivery)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Widget {
+    pub lines: RwSignal<Vec<Line>>,
+    pub open: RwSignal<bool>,
+    pub conn: RwSignal<Conn>,
+    /// Name of whoever is typing on the other side.
+    pub typing: RwSignal<Option<String>>,
+    pub unread: RwSignal<u32>,
+    pub strings: &'static Strings,
+}
+
+/// The non-reactive session.
+#[derive(Default)]
+pub struct Core {
+    pub widget: Option<Widget>,
+    pub site: String,
+    pub relay: String,
+    pub context: Context,
+    pub conversation_id: Option<String>,
+    pub visitor_id: Option<String>,
+    /// Frames to the current socket; `None` while disconnected.
+    pub tx: Option<UnboundedSender<String>>,
+    /// Whether the current socket got `welcome` (sending before it would be refused).
+    pub welcomed: bool,
+    /// Set once the first catch-up after page load finished: later agent messages are new.
+    pub caught_up: bool,
+    pub ping_interval_ms: u64,
+    pub listeners: Vec<(String, js_sys::Function)>,
+    pub last_typing_sent: f64,
+    pub typing_generation: u64,
+}
+
+thread_local! {
+    static CORE: RefCell<Core> = RefCell::new(Core::default());
+}
+
+/// Runs `f` on the session. Never call back into JS or re-enter `core` inside `f`.
+pub fn core<T>(f: impl FnOnce(&mut Core) -> T) -> T {
+    CORE.with(|c| f(&mut c.borrow_mut()))
+}
+
+impl Widget {
+    pub fn create(site: String, relay: String) -> Widget {
+        let locale = web_sys::window().and_then(|w| w.navigator().language()).unwrap_or_default();
+        let widget = Widget {
+            lines: RwSignal::new(Vec::new()),
+            open: RwSignal::new(false),
+            conn: RwSignal::new(Conn::Connecting),
+            typing: RwSignal::new(None),
+            unread: RwSignal::new(0),
+            strings: i18n::for_locale(&locale),
+        };
+        core(|c| {
+            c.widget = Some(widget);
+            c.site = site;
+            c.relay = relay;
+            c.context.page = Some(crate::context::page());
+            c.ping_interval_ms = 10_000;
+        });
+        for entry in crate::outbox::load() {
+            widget.add_pending(entry.client_id, entry.text, entry.at);
+        }
+        widget
+    }
+
+    pub fn set_open(self, open: bool) {
+        if self.open.get_untracked() != open {
+            self.open.set(open);
+            if open {
+                self.unread.set(0);
+            }
+            crate::api::emit(if open { "open" } else { "close" }, &wasm_bindgen::JsValue::UNDEFINED);
+        }
+    }
+
+    pub fn add_pending(self, client_id: String, text: String, at: Millis) {
+        self.lines.update(|lines| {
+            lines.push(Line {
+                seq: None,
+                client_id,
+                kind: SenderKind::Visitor,
+                name: None,
+                text,
+                at,
+                delivery: Delivery::Pending,
+                own: true,
+            });
+        });
+    }
+
+    /// Adds or updates a stored message; returns true if it was new to this page.
+    pub fn upsert(self, m: ChatMessage, own: bool) -> bool {
+        let mut new = false;
+        self.lines.update(|lines| {
+            if lines.iter().any(|l| l.seq == Some(m.seq)) {
+                return;
+            }
+            let line = Line {
+                seq: Some(m.seq),
+                client_id: m.client_id.clone(),
+                kind: m.sender.kind,
+                name: m.sender.name.clone(),
+                text: m.text,
+                at: m.at,
+                delivery: Delivery::Sent,
+                own,
+            };
+            match lines.iter_mut().find(|l| own && l.seq.is_none() && l.client_id == m.client_id) {
+                Some(pending) => *pending = line,
+                None => {
+                    new = true;
+                    lines.push(line);
+                }
+            }
+            sort(lines);
+        });
+        new
+    }
+
+    pub fn acked(self, client_id: &str, seq: u64, at: Millis) {
+        self.lines.update(|lines| {
+            let taken = lines.iter().any(|l| l.seq == Some(seq));
+            if taken {
+                // The message frame arrived first; drop the pending twin.
+                lines.retain(|l| !(l.seq.is_none() && l.client_id == client_id));
+            } else if let Some(l) = lines.iter_mut().find(|l| l.own && l.client_id == client_id) {
+                l.seq = Some(seq);
+                l.at = at;
+                l.delivery = Delivery::Sent;
+            }
+            sort(lines);
+        });
+    }
+
+    pub fn failed(self, client_id: &str) {
+        self.lines.update(|lines| {
+            if let Some(l) = lines.iter_mut().find(|l| l.seq.is_none() && l.client_id == client_id) {
+                l.delivery = Delivery::Failed;
+            }
+        });
+    }
+
+    /// The highest seq below which this page has every message.
+    pub fn last_seq(self) -> u64 {
+        let mut seqs: Vec<u64> = self.lines.with_untracked(|l| l.iter().filter_map(|l| l.seq).collect());
+        seqs.sort_unstable();
+        let mut last = 0;
+        for s in seqs {
+            if s != last + 1 {
+                break;
+            }
+            last = s;
+        }
+        last
+    }
+}
+
+/// Stored messages by seq, then pending ones in the order they were typed.
+fn sort(lines: &mut [Line]) {
+    lines.sort_by_key(|l| (l.seq.is_none(), l.seq.unwrap_or(0), l.at));
+}
+
+/// Sends a frame on the current socket, if there is one that said welcome.
+pub fn send(msg: &ClientMsg) -> bool {
+    let json = msg.to_json();
+    core(|c| match (&c.tx, c.welcomed) {
+        (Some(tx), true) => tx.unbounded_send(json).is_ok(),
+        _ => false,
+    })
+}

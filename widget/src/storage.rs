@@ -1,0 +1,16 @@
+//! First-party storage of the host page. Access can throw (privacy modes, sandboxed frames),
+//! in which case the widget still works, it just forgets on reload.
+
+fn local() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+pub fn get(key: &str) -> Option<String> {
+    local()?.get_item(key).ok().flatten()
+}
+
+pub fn set(key: &str, value: &str) {
+    if let Some(s) = local() {
+        let _ = s.set_item(key, value);
+    }
+}

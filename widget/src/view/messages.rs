@@ -1,0 +1,77 @@
+//! The transcript: one row per message with sender, time and delivery state. Text is rendered
+//! as text nodes; only http(s) URLs become links.
+
+use leptos::prelude::*;
+use switchboard_protocol::SenderKind;
+
+use switchboard_protocol::linkify::{segments, Segment};
+use crate::state::{Delivery, Line, Widget};
+
+pub fn list(w: Widget) -> impl IntoView {
+    view! {
+        <ol class="sb-messages" data-testid="messages" role="log" aria-live="polite">
+            <Show when=move || w.lines.with(|l| l.is_empty())>
+                <li class="sb-empty">{w.strings.empty}</li>
+            </Show>
+            <For
+                each=move || w.lines.get()
+                key=|line| line.render_key()
+                children=move |line| row(w, line)
+            />
+        </ol>
+    }
+}
+
+fn row(w: Widget, line: Line) -> impl IntoView {
+    let sender = match line.kind {
+        SenderKind::Visitor => "visitor",
+        SenderKind::Agent => "agent",
+        SenderKind::Bot => "bot",
+        SenderKind::System => "system",
+    };
+    let state = match line.delivery {
+        Delivery::Pending => "pending",
+        Delivery::Sent => "sent",
+        Delivery::Failed => "failed",
+    };
+    let who = if line.own {
+        w.strings.you.to_owned()
+    } else {
+        line.name.clone().unwrap_or_else(|| w.strings.agent.to_owned())
+    };
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(line.at as f64));
+    let time = format!("{:02}:{:02}", date.get_hours(), date.get_minutes());
+    let iso: String = date.to_iso_string().into();
+    let note = match line.delivery {
+        Delivery::Pending => Some(w.strings.pending),
+        Delivery::Failed => Some(w.strings.failed),
+        Delivery::Sent => None,
+    };
+    let body = segments(&line.text)
+        .into_iter()
+        .map(|s| match s {
+            Segment::Text(t) => view! { <span>{t}</span> }.into_any(),
+            Segment::Link(url) => {
+                let shown = url.clone();
+                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }.into_any()
+            }
+        })
+        .collect_view();
+    view! {
+        <li
+            class="sb-message"
+            class:sb-own=line.own
+            data-testid="message"
+            data-sender=sender
+            data-state=state
+            data-seq=line.seq.map(|s| s.to_string()).unwrap_or_default()
+        >
+            <div class="sb-meta">
+                <span class="sb-sender" data-testid="message-sender">{who}</span>
+                <time data-testid="message-time" datetime=iso>{time}</time>
+                {note.map(|n| view! { <span class="sb-state">{n}</span> })}
+            </div>
+            <div class="sb-text" data-testid="message-text">{body}</div>
+        </li>
+    }
+}

@@ -1,0 +1,96 @@
+//! The widget's UI: a launcher button and, when open, a dialog with the transcript and a
+//! composer. Keyboard first: Enter sends, Shift+Enter breaks the line, Escape closes and gives
+//! focus back to the launcher; the transcript is an `aria-live` log.
+
+mod composer;
+mod messages;
+
+use leptos::html;
+use leptos::prelude::*;
+
+use crate::state::{Conn, Widget};
+
+pub fn app(w: Widget) -> impl IntoView {
+    let launcher = NodeRef::<html::Button>::new();
+    let close = move || {
+        w.set_open(false);
+        if let Some(b) = launcher.get_untracked() {
+            let _ = b.focus();
+        }
+    };
+    view! {
+        <div class="sb-widget">
+            <Show when=move || w.open.get()>
+                <section
+                    id="sb-panel"
+                    class="sb-panel"
+                    role="dialog"
+                    aria-label=w.strings.title
+                    data-testid="panel"
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        if ev.key() == "Escape" {
+                            close();
+                        }
+                    }
+                >
+                    <header class="sb-header">
+                        <div class="sb-heading">
+                            <h2 class="sb-title">{w.strings.title}</h2>
+                            <p
+                                class="sb-connection"
+                                data-testid="connection"
+                                data-state=move || w.conn.get().as_str()
+                                role="status"
+                            >
+                                {move || connection_text(w)}
+                            </p>
+                        </div>
+                        <button
+                            class="sb-close"
+                            data-testid="close"
+                            aria-label=w.strings.close
+                            on:click=move |_| close()
+                        >
+                            "×"
+                        </button>
+                    </header>
+                    {messages::list(w)}
+                    <p class="sb-typing" data-testid="typing" aria-live="polite">
+                        {move || w.typing.get().map(|name| format!("{name} {}", w.strings.typing))}
+                    </p>
+                    {composer::composer(w)}
+                </section>
+            </Show>
+            <button
+                node_ref=launcher
+                class="sb-launcher"
+                data-testid="launcher"
+                aria-controls="sb-panel"
+                aria-expanded=move || if w.open.get() { "true" } else { "false" }
+                aria-label=move || if w.open.get() { w.strings.close } else { w.strings.open }
+                on:click=move |_| w.set_open(!w.open.get_untracked())
+            >
+                <svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true">
+                    <path
+                        fill="currentColor"
+                        d="M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"
+                    ></path>
+                </svg>
+                <Show when=move || { w.unread.get() > 0 && !w.open.get() }>
+                    <span class="sb-unread" data-testid="unread">
+                        {move || w.unread.get()}
+                    </span>
+                </Show>
+            </button>
+        </div>
+    }
+}
+
+fn connection_text(w: Widget) -> &'static str {
+    match w.conn.get() {
+        Conn::Connecting => w.strings.connecting,
+        Conn::Online => w.strings.online,
+        Conn::Reconnecting => w.strings.reconnecting,
+        Conn::Error => w.strings.error,
+    }
+}
