@@ -24,6 +24,38 @@ pub fn start(widget: Widget) {
     spawn_local(run(widget));
 }
 
+/// Sets the connection state and tells the other tabs.
+fn set_conn(widget: Widget, conn: Conn) {
+    widget.conn.set(conn);
+    crate::tabs::announce(conn);
+}
+
+/// Leader: a tab that just opened gets the welcome and the whole conversation.
+pub fn welcome_follower() {
+    let (welcome, tx, conv) = core(|c| (c.last_welcome.clone(), c.tx.clone(), c.conversation_id.clone()));
+    if let (Some(welcome), Some(tx), Some(conv)) = (welcome, tx, conv) {
+        crate::tabs::relay_frame(&welcome);
+        sync(&tx, conv, 0);
+    }
+    let conn = core(|c| c.widget.map(|w| w.conn.get_untracked()));
+    if let Some(conn) = conn {
+        crate::tabs::announce(conn);
+    }
+}
+
+/// A frame from the relay: this tab's own socket (`tx` given) or relayed by the leader.
+pub fn handle_text(widget: Widget, text: &str, tx: Option<&mpsc::UnboundedSender<String>>) {
+    match serde_json::from_str::<ServerMsg>(text) {
+        Ok(msg) => {
+            if tx.is_some() && matches!(msg, ServerMsg::Welcome(_)) {
+                core(|c| c.last_welcome = Some(text.to_owned()));
+            }
+            handle(widget, msg, tx)
+        }
+        Err(_) => web_sys::console::warn_1(&JsValue::from_str("Switchboard: unreadable frame")),
+    }
+}
+
 fn token_key() -> String {
     core(|c| format!("switchboard:{}:token", c.site))
 }
@@ -53,17 +85,17 @@ async fn run(widget: Widget) {
         }
         match close {
             Some(code) if !CloseCode::should_reconnect(code) => {
-                widget.conn.set(Conn::Error);
+                set_conn(widget, Conn::Error);
                 return;
             }
             Some(code) if code == CloseCode::RECONNECT_NOW.code => {
-                widget.conn.set(Conn::Reconnecting);
+                set_conn(widget, Conn::Reconnecting);
                 TimeoutFuture::new(50 + jitter(250)).await;
                 continue;
             }
             _ => {}
         }
-        widget.conn.set(Conn::Reconnecting);
+        set_conn(widget, Conn::Reconnecting);
         TimeoutFuture::new(backoff / 2 + jitter(backoff / 2)).await;
         backoff = (backoff * 2).min(BACKOFF_MAX_MS);
     }
@@ -98,10 +130,10 @@ async fn session(widget: Widget, ws: WebSocket) -> Option<u16> {
     let mut close = None;
     while let Some(item) = stream.next().await {
         match item {
-            Ok(Message::Text(text)) => match serde_json::from_str::<ServerMsg>(&text) {
-                Ok(msg) => handle(widget, msg, &tx),
-                Err(_) => web_sys::console::warn_1(&JsValue::from_str("Switchboard: unreadable frame")),
-            },
+            Ok(Message::Text(text)) => {
+                crate::tabs::relay_frame(&text);
+                handle_text(widget, &text, Some(&tx));
+            }
             Ok(Message::Bytes(_)) => {}
             Err(WebSocketError::ConnectionClose(ev)) => {
                 close = Some(ev.code);
@@ -129,7 +161,7 @@ fn sync(tx: &mpsc::UnboundedSender<String>, conversation_id: String, since: u64)
     let _ = tx.unbounded_send(ClientMsg::Sync { conversation_id, since }.to_json());
 }
 
-fn handle(widget: Widget, msg: ServerMsg, tx: &mpsc::UnboundedSender<String>) {
+fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<String>>) {
     match msg {
         ServerMsg::Welcome(w) => {
             if let Some(token) = &w.token {
@@ -143,6 +175,14 @@ fn handle(widget: Widget, msg: ServerMsg, tx: &mpsc::UnboundedSender<String>) {
                 c.welcomed = true;
             });
             widget.conn.set(Conn::Online);
+            let Some(tx) = tx else {
+                // A tab that just joined: the conversation's page is now this one.
+                if !core(|c| c.caught_up) {
+                    crate::state::send(&ClientMsg::SetContext { context: core(|c| c.context.clone()) });
+                }
+                return;
+            };
+            crate::tabs::announce(Conn::Online);
             sync(tx, conv.clone(), widget.last_seq());
             // Everything not yet acknowledged goes again, in the order it was typed; the relay
             // recognises anything it already stored by its client id.
@@ -171,7 +211,8 @@ fn handle(widget: Widget, msg: ServerMsg, tx: &mpsc::UnboundedSender<String>) {
                 if !widget.open.get_untracked() {
                     widget.unread.update(|n| *n += 1);
                 }
-                if let Some(p) = payload {
+                // Only the leader tab tells the site, so a sound plays once, not once per tab.
+                if let (Some(p), Some(_)) = (payload, tx) {
                     crate::api::emit("message", &p);
                 }
             }
@@ -181,12 +222,17 @@ fn handle(widget: Widget, msg: ServerMsg, tx: &mpsc::UnboundedSender<String>) {
             widget.acked(&client_id, seq, at);
         }
         ServerMsg::Synced { conversation_id, last_seq, more } => {
+            let Some(tx) = tx else {
+                core(|c| c.caught_up |= !more);
+                return;
+            };
             if more {
                 sync(tx, conversation_id, last_seq);
             } else {
                 core(|c| c.caught_up = true);
                 // A gap left (a message seen live before its predecessors): fetch it.
-                if widget.last_seq() < widget.lines.with_untracked(|l| l.iter().filter_map(|l| l.seq).max().unwrap_or(0)) {
+                let highest = widget.lines.with_untracked(|l| l.iter().filter_map(|l| l.seq).max().unwrap_or(0));
+                if widget.last_seq() < highest {
                     sync(tx, conversation_id, widget.last_seq());
                 }
             }

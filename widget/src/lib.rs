@@ -5,6 +5,7 @@
 //! - [`state`]: the widget's reactive state (`Widget`, a `Copy` bundle of signals) and the
 //!   non-reactive session kept beside it (token, conversation, socket sender, listeners);
 //! - [`connection`]: the WebSocket session: hello, catch-up, pings, reconnect with backoff;
+//! - [`tabs`]: one connection per browser: the leader tab holds the socket for all tabs;
 //! - [`outbox`]: messages not yet acknowledged, kept in the page's storage across reloads;
 //! - [`context`]: the page context collected automatically;
 //! - [`api`]: the JavaScript API (`Switchboard('identify' | 'setContext' | 'open' | …)`);
@@ -20,6 +21,7 @@ mod i18n;
 mod outbox;
 mod state;
 mod storage;
+mod tabs;
 mod view;
 
 use wasm_bindgen::prelude::*;
@@ -30,7 +32,7 @@ use wasm_bindgen::prelude::*;
 pub fn mount(container: web_sys::HtmlElement, site: String, relay: String) {
     let handle = leptos::mount::mount_to(container, move || {
         let widget = state::Widget::create(site, relay);
-        connection::start(widget);
+        tabs::join(widget, move || connection::start(widget));
         view::app(widget)
     });
     handle.forget();

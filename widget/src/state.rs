@@ -87,6 +87,11 @@ pub struct Core {
     pub listeners: Vec<(String, js_sys::Function)>,
     pub last_typing_sent: f64,
     pub typing_generation: u64,
+    /// Whether this tab holds the site's connection (see `tabs`).
+    pub leader: bool,
+    pub channel: Option<web_sys::BroadcastChannel>,
+    /// The leader's last `welcome`, replayed to tabs that open later.
+    pub last_welcome: Option<String>,
 }
 
 thread_local! {
@@ -219,11 +224,22 @@ fn sort(lines: &mut [Line]) {
     lines.sort_by_key(|l| (l.seq.is_none(), l.seq.unwrap_or(0), l.at));
 }
 
-/// Sends a frame on the current socket, if there is one that said welcome.
-pub fn send(msg: &ClientMsg) -> bool {
+/// Sends a frame: on this tab's socket if it leads, else through the leader tab. Frames that
+/// find no open socket are dropped; messages are safe in the outbox and go on the next welcome.
+pub fn send(msg: &ClientMsg) {
     let json = msg.to_json();
-    core(|c| match (&c.tx, c.welcomed) {
-        (Some(tx), true) => tx.unbounded_send(json).is_ok(),
-        _ => false,
-    })
+    if core(|c| c.leader) {
+        send_raw(json);
+    } else {
+        crate::tabs::forward(json);
+    }
+}
+
+/// Leader: a frame on the socket, if it said welcome.
+pub fn send_raw(json: String) {
+    core(|c| {
+        if let (Some(tx), true) = (&c.tx, c.welcomed) {
+            let _ = tx.unbounded_send(json);
+        }
+    });
 }
