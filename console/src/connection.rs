@@ -37,15 +37,22 @@ pub fn stop() {
 
 fn url() -> String {
     let location = web_sys::window().map(|w| w.location());
-    let host = location.as_ref().and_then(|l| l.host().ok()).unwrap_or_default();
-    let secure = location.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
+    let host = location
+        .as_ref()
+        .and_then(|l| l.host().ok())
+        .unwrap_or_default();
+    let secure = location
+        .and_then(|l| l.protocol().ok())
+        .is_some_and(|p| p == "https:");
     format!("{}://{host}/v1/agent", if secure { "wss" } else { "ws" })
 }
 
 async fn run(console: Console, generation: u64) {
     let mut backoff = BACKOFF_START_MS;
     while session(|s| s.generation) == generation {
-        let Some(token) = console.token.get_untracked() else { return };
+        let Some(token) = console.token.get_untracked() else {
+            return;
+        };
         let (close, welcomed) = match WebSocket::open(&url()) {
             Ok(ws) => connect(console, ws, token).await,
             Err(_) => (None, false),
@@ -61,7 +68,9 @@ async fn run(console: Console, generation: u64) {
             Some(code) if code == CloseCode::UNAUTHORIZED.code => {
                 store_token(None);
                 console.token.set(None);
-                console.signin_error.set(Some("That token is not valid".into()));
+                console
+                    .signin_error
+                    .set(Some("That token is not valid".into()));
                 return;
             }
             Some(code) if code == CloseCode::RECONNECT_NOW.code => {
@@ -92,7 +101,11 @@ async fn connect(console: Console, ws: WebSocket, token: String) -> (Option<u16>
         }
         let _ = sink.close().await;
     });
-    let hello = ClientMsg::Hello(Hello { protocol: PROTOCOL_VERSION, token: Some(token), context: None });
+    let hello = ClientMsg::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        token: Some(token),
+        context: None,
+    });
     let _ = tx.unbounded_send(hello.to_json());
     session(|s| s.tx = Some(tx.clone()));
     spawn_local(keepalive(tx.clone()));
@@ -122,7 +135,11 @@ async fn keepalive(tx: mpsc::UnboundedSender<String>) {
     loop {
         let interval = session(|s| s.ping_interval_ms).clamp(1_000, 60_000) as u32;
         TimeoutFuture::new(interval).await;
-        if tx.is_closed() || tx.unbounded_send(ClientMsg::Ping { nonce: None }.to_json()).is_err() {
+        if tx.is_closed()
+            || tx
+                .unbounded_send(ClientMsg::Ping { nonce: None }.to_json())
+                .is_err()
+        {
             return;
         }
     }
@@ -131,7 +148,10 @@ async fn keepalive(tx: mpsc::UnboundedSender<String>) {
 /// Asks for what the console misses of a conversation.
 pub fn sync(console: Console, conversation_id: &str) {
     let since = console.last_seq(conversation_id);
-    send(&ClientMsg::Sync { conversation_id: conversation_id.to_owned(), since });
+    send(&ClientMsg::Sync {
+        conversation_id: conversation_id.to_owned(),
+        since,
+    });
 }
 
 fn handle(console: Console, msg: ServerMsg) {
@@ -146,15 +166,23 @@ fn handle(console: Console, msg: ServerMsg) {
             }
             // Replies typed while disconnected go now; a resend of one whose ack was lost is
             // recognised by its client id.
-            let pending: Vec<(String, String, String)> = console.transcripts.with_untracked(|all| {
-                all.iter()
-                    .flat_map(|(conv, lines)| {
-                        lines.iter().filter(|l| l.state == "pending").map(move |l| (conv.clone(), l.client_id.clone(), l.text.clone()))
-                    })
-                    .collect()
-            });
+            let pending: Vec<(String, String, String)> =
+                console.transcripts.with_untracked(|all| {
+                    all.iter()
+                        .flat_map(|(conv, lines)| {
+                            lines
+                                .iter()
+                                .filter(|l| l.state == "pending")
+                                .map(move |l| (conv.clone(), l.client_id.clone(), l.text.clone()))
+                        })
+                        .collect()
+                });
             for (conversation_id, client_id, text) in pending {
-                send(&ClientMsg::Send(switchboard_protocol::client::Send { conversation_id, client_id, text }));
+                send(&ClientMsg::Send(switchboard_protocol::client::Send {
+                    conversation_id,
+                    client_id,
+                    text,
+                }));
             }
         }
         ServerMsg::Conversations { items } => {
@@ -164,27 +192,41 @@ fn handle(console: Console, msg: ServerMsg) {
         }
         ServerMsg::Conversation(s) => console.upsert_summary(s),
         ServerMsg::Message(m) => {
-            if m.sender.kind == SenderKind::Visitor && console.visitor_typing.get_untracked().as_deref() == Some(&m.conversation_id) {
+            if m.sender.kind == SenderKind::Visitor
+                && console.visitor_typing.get_untracked().as_deref() == Some(&m.conversation_id)
+            {
                 console.visitor_typing.set(None);
             }
             console.add_message(m);
         }
-        ServerMsg::Context { conversation_id, context } => {
+        ServerMsg::Context {
+            conversation_id,
+            context,
+        } => {
             console.contexts.update(|c| {
                 c.insert(conversation_id, context);
             });
         }
-        ServerMsg::Synced { conversation_id, more, .. } => {
-            if more {
-                sync(console, &conversation_id);
-            }
-        }
-        ServerMsg::Ack { conversation_id, client_id, seq, at, .. } => {
+        ServerMsg::Synced {
+            conversation_id,
+            more: true,
+            ..
+        } => sync(console, &conversation_id),
+        ServerMsg::Ack {
+            conversation_id,
+            client_id,
+            seq,
+            at,
+            ..
+        } => {
             console.transcripts.update(|all| {
                 if let Some(lines) = all.get_mut(&conversation_id) {
                     if lines.iter().any(|l| l.seq == Some(seq)) {
                         lines.retain(|l| !(l.seq.is_none() && l.client_id == client_id));
-                    } else if let Some(l) = lines.iter_mut().find(|l| l.seq.is_none() && l.client_id == client_id) {
+                    } else if let Some(l) = lines
+                        .iter_mut()
+                        .find(|l| l.seq.is_none() && l.client_id == client_id)
+                    {
                         l.seq = Some(seq);
                         l.at = at;
                         l.state = "sent";
@@ -193,7 +235,10 @@ fn handle(console: Console, msg: ServerMsg) {
                 }
             });
         }
-        ServerMsg::Error { client_id: Some(id), .. } => {
+        ServerMsg::Error {
+            client_id: Some(id),
+            ..
+        } => {
             console.transcripts.update(|all| {
                 for l in all.values_mut().flatten() {
                     if l.seq.is_none() && l.client_id == id {
@@ -202,7 +247,11 @@ fn handle(console: Console, msg: ServerMsg) {
                 }
             });
         }
-        ServerMsg::Typing { conversation_id, sender, active } if sender.kind == SenderKind::Visitor => {
+        ServerMsg::Typing {
+            conversation_id,
+            sender,
+            active,
+        } if sender.kind == SenderKind::Visitor => {
             if active {
                 console.visitor_typing.set(Some(conversation_id));
                 let generation = session(|s| {
@@ -237,8 +286,17 @@ pub fn reply(console: Console, conversation_id: String, text: String) {
         at: js_sys::Date::now() as u64,
         state: "pending",
     };
-    console.transcripts.update(|all| all.entry(conversation_id.clone()).or_default().push(line));
-    let send_msg = ClientMsg::Send(switchboard_protocol::client::Send { conversation_id: conversation_id.clone(), client_id, text });
-    send(&ClientMsg::Typing { conversation_id, active: false });
+    console
+        .transcripts
+        .update(|all| all.entry(conversation_id.clone()).or_default().push(line));
+    let send_msg = ClientMsg::Send(switchboard_protocol::client::Send {
+        conversation_id: conversation_id.clone(),
+        client_id,
+        text,
+    });
+    send(&ClientMsg::Typing {
+        conversation_id,
+        active: false,
+    });
     send(&send_msg);
 }

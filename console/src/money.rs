@@ -7,7 +7,8 @@ pub fn format(amount: f64, currency: Option<&str>) -> String {
             let options = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&options, &"style".into(), &"currency".into());
             let _ = js_sys::Reflect::set(&options, &"currency".into(), &code.into());
-            let fmt = js_sys::Intl::NumberFormat::new(&js_sys::Array::of1(&"en-US".into()), &options);
+            let fmt =
+                js_sys::Intl::NumberFormat::new(&js_sys::Array::of1(&"en-US".into()), &options);
             fmt.format()
                 .call1(&fmt, &amount.into())
                 .ok()

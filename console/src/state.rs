@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
-use switchboard_protocol::{ChatMessage, ClientMsg, Context, ConversationSummary, Millis, SenderKind};
+use switchboard_protocol::{
+    ChatMessage, ClientMsg, Context, ConversationSummary, Millis, SenderKind,
+};
 
 pub const TOKEN_KEY: &str = "switchboard:agent-token";
 
@@ -23,7 +25,15 @@ pub struct Line {
 
 impl Line {
     pub fn from_message(m: ChatMessage) -> Line {
-        Line { seq: Some(m.seq), client_id: m.client_id, kind: m.sender.kind, name: m.sender.name, text: m.text, at: m.at, state: "sent" }
+        Line {
+            seq: Some(m.seq),
+            client_id: m.client_id,
+            kind: m.sender.kind,
+            name: m.sender.name,
+            text: m.text,
+            at: m.at,
+            state: "sent",
+        }
     }
 
     pub fn render_key(&self) -> String {
@@ -68,7 +78,10 @@ pub fn session<T>(f: impl FnOnce(&mut Session) -> T) -> T {
 
 pub fn send(msg: &ClientMsg) -> bool {
     let json = msg.to_json();
-    session(|s| s.tx.as_ref().is_some_and(|tx| tx.unbounded_send(json).is_ok()))
+    session(|s| {
+        s.tx.as_ref()
+            .is_some_and(|tx| tx.unbounded_send(json).is_ok())
+    })
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -109,7 +122,7 @@ impl Console {
         self.inbox.update(|inbox| {
             inbox.retain(|c| c.id != s.id);
             inbox.push(s);
-            inbox.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
+            inbox.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
         });
     }
 
@@ -124,7 +137,10 @@ impl Console {
                 return;
             }
             let line = Line::from_message(m);
-            match lines.iter_mut().find(|l| l.seq.is_none() && l.client_id == line.client_id && l.kind == line.kind) {
+            match lines
+                .iter_mut()
+                .find(|l| l.seq.is_none() && l.client_id == line.client_id && l.kind == line.kind)
+            {
                 Some(pending) => *pending = line,
                 None => lines.push(line),
             }
@@ -135,10 +151,13 @@ impl Console {
                 if seq > c.last_seq {
                     c.last_seq = seq;
                     c.last_activity = at;
-                    c.last_message = Some(switchboard_protocol::server::Preview { sender: kind, text: preview });
+                    c.last_message = Some(switchboard_protocol::server::Preview {
+                        sender: kind,
+                        text: preview,
+                    });
                 }
             }
-            inbox.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
+            inbox.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
         });
         if self.selected.get_untracked().as_deref() == Some(conv.as_str()) {
             self.mark_seen(&conv);
@@ -146,7 +165,10 @@ impl Console {
     }
 
     pub fn mark_seen(self, conv: &str) {
-        let last = self.inbox.with_untracked(|i| i.iter().find(|c| c.id == conv).map(|c| c.last_seq)).unwrap_or(0);
+        let last = self
+            .inbox
+            .with_untracked(|i| i.iter().find(|c| c.id == conv).map(|c| c.last_seq))
+            .unwrap_or(0);
         let held = self.last_seq(conv);
         self.seen.update(|s| {
             s.insert(conv.to_owned(), last.max(held));
@@ -170,7 +192,10 @@ impl Console {
 
     pub fn unread(self, c: &ConversationSummary) -> bool {
         let seen = self.seen.with(|s| s.get(&c.id).copied().unwrap_or(0));
-        let from_visitor = c.last_message.as_ref().is_some_and(|m| m.sender == SenderKind::Visitor);
+        let from_visitor = c
+            .last_message
+            .as_ref()
+            .is_some_and(|m| m.sender == SenderKind::Visitor);
         c.last_seq > seen && from_visitor
     }
 }

@@ -40,10 +40,26 @@ mod tests {
 
     #[test]
     fn only_http_urls_become_links() {
-        assert_eq!(segments("see https://x.example/a."), vec![Text("see ".into()), Link("https://x.example/a".into()), Text(".".into())]);
-        assert_eq!(segments("javascript:alert(1) data:text/html,x"), vec![Text("javascript:alert(1) data:text/html,x".into())]);
-        assert_eq!(segments("HTTP://X.EXAMPLE"), vec![Link("HTTP://X.EXAMPLE".into())]);
-        assert_eq!(segments("<img src=x onerror=alert(1)>"), vec![Text("<img src=x onerror=alert(1)>".into())]);
+        assert_eq!(
+            segments("see https://x.example/a."),
+            vec![
+                Text("see ".into()),
+                Link("https://x.example/a".into()),
+                Text(".".into())
+            ]
+        );
+        assert_eq!(
+            segments("javascript:alert(1) data:text/html,x"),
+            vec![Text("javascript:alert(1) data:text/html,x".into())]
+        );
+        assert_eq!(
+            segments("HTTP://X.EXAMPLE"),
+            vec![Link("HTTP://X.EXAMPLE".into())]
+        );
+        assert_eq!(
+            segments("<img src=x onerror=alert(1)>"),
+            vec![Text("<img src=x onerror=alert(1)>".into())]
+        );
         assert_eq!(segments("https://"), vec![Text("https://".into())]);
     }
 }

@@ -26,7 +26,8 @@ async fn messages_typed_offline_survive_a_reload_and_arrive_once_in_order() {
     .unwrap();
     let mut relay = RelayProcess::start_with(&["--config", config.path().to_str().unwrap()]).await;
     let relay_url = format!("http://127.0.0.1:{}", relay.port);
-    let shop = RelayProcess::start_on(shop_port, shop_demo_port, &["--demo-relay-url", &relay_url]).await;
+    let shop =
+        RelayProcess::start_on(shop_port, shop_demo_port, &["--demo-relay-url", &relay_url]).await;
 
     let driver = Chromedriver::start().await;
     let (v, _profile) = driver.browser().await;
@@ -39,7 +40,11 @@ async fn messages_typed_offline_survive_a_reload_and_arrive_once_in_order() {
 
         relay.stop().await;
         eventually("the widget to say it is reconnecting", UI_WAIT, || async {
-            let state = in_widget(&c, "return root.querySelector('[data-testid=connection]').getAttribute('data-state');").await;
+            let state = in_widget(
+                &c,
+                "return root.querySelector('[data-testid=connection]').getAttribute('data-state');",
+            )
+            .await;
             (state != "online").then_some(())
         })
         .await;
@@ -64,7 +69,10 @@ async fn messages_typed_offline_survive_a_reload_and_arrive_once_in_order() {
         let conv = relay_inbox(&relay).await;
         let store = transcript(&relay.ws(""), &conv).await;
         let texts: Vec<&str> = store.values().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["before the outage", "offline 1", "offline 2", "offline 3"]);
+        assert_eq!(
+            texts,
+            ["before the outage", "offline 1", "offline 2", "offline 3"]
+        );
     })
     .await;
 }
@@ -73,11 +81,21 @@ async fn messages_typed_offline_survive_a_reload_and_arrive_once_in_order() {
 async fn relay_inbox(relay: &RelayProcess) -> String {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let (mut ws, _) = tokio_tungstenite::connect_async(relay.ws("/v1/agent")).await.unwrap();
-    ws.send(Message::text(format!(r#"{{"type":"hello","protocol":1,"token":"{AGENT_TOKEN}"}}"#))).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(relay.ws("/v1/agent"))
+        .await
+        .unwrap();
+    ws.send(Message::text(format!(
+        r#"{{"type":"hello","protocol":1,"token":"{AGENT_TOKEN}"}}"#
+    )))
+    .await
+    .unwrap();
     loop {
-        let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("agent connection ended") };
-        if let Ok(switchboard_protocol::ServerMsg::Conversations { items }) = serde_json::from_str(t.as_str()) {
+        let Some(Ok(Message::Text(t))) = ws.next().await else {
+            panic!("agent connection ended")
+        };
+        if let Ok(switchboard_protocol::ServerMsg::Conversations { items }) =
+            serde_json::from_str(t.as_str())
+        {
             return items.first().expect("a conversation").id.clone();
         }
     }
@@ -102,11 +120,21 @@ async fn two_tabs_share_one_websocket_and_hand_over_when_the_leader_closes() {
         open_widget(&c).await;
         wait_widget_message(&c, "visitor", "hello from tab one", None).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(relay.health().await["connections"], 1, "one WebSocket for two tabs");
+        assert_eq!(
+            relay.health().await["connections"],
+            1,
+            "one WebSocket for two tabs"
+        );
 
         // The agent answers; both tabs show it.
         let conv = relay_inbox(&relay).await;
-        let mut agent = Peer::new("a", &relay.ws(""), Role::Agent { token: AGENT_TOKEN.into() });
+        let mut agent = Peer::new(
+            "a",
+            &relay.ws(""),
+            Role::Agent {
+                token: AGENT_TOKEN.into(),
+            },
+        );
         agent.set_conversation(&conv);
         agent.connect(PATIENCE).await;
         agent.send("reply one").await;
@@ -134,7 +162,16 @@ async fn two_tabs_share_one_websocket_and_hand_over_when_the_leader_closes() {
 
         agent.settle(5, PATIENCE).await;
         let texts: Vec<&str> = agent.seen.values().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["hello from tab one", "reply one", "hello from tab two", "reply two", "after the handover"]);
+        assert_eq!(
+            texts,
+            [
+                "hello from tab one",
+                "reply one",
+                "hello from tab two",
+                "reply two",
+                "after the handover"
+            ]
+        );
     })
     .await;
 }

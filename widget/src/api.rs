@@ -101,8 +101,13 @@ fn update_context(f: impl FnOnce(&mut Context)) {
 
 /// Calls the site's listeners for `event`.
 pub fn emit(event: &str, payload: &JsValue) {
-    let listeners: Vec<js_sys::Function> =
-        core(|c| c.listeners.iter().filter(|(e, _)| e == event).map(|(_, f)| f.clone()).collect());
+    let listeners: Vec<js_sys::Function> = core(|c| {
+        c.listeners
+            .iter()
+            .filter(|(e, _)| e == event)
+            .map(|(_, f)| f.clone())
+            .collect()
+    });
     for f in listeners {
         if let Err(e) = f.call1(&JsValue::NULL, payload) {
             web_sys::console::warn_2(&JsValue::from_str("Switchboard: a listener threw"), &e);

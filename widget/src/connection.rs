@@ -9,7 +9,9 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_protocol::client::Hello;
-use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, SenderKind, ServerMsg, PROTOCOL_VERSION};
+use switchboard_protocol::{
+    ClientMsg, CloseCode, ErrorCode, SenderKind, ServerMsg, PROTOCOL_VERSION,
+};
 use wasm_bindgen::JsValue;
 
 use crate::state::{core, Conn, Widget};
@@ -32,7 +34,13 @@ fn set_conn(widget: Widget, conn: Conn) {
 
 /// Leader: a tab that just opened gets the welcome and the whole conversation.
 pub fn welcome_follower() {
-    let (welcome, tx, conv) = core(|c| (c.last_welcome.clone(), c.tx.clone(), c.conversation_id.clone()));
+    let (welcome, tx, conv) = core(|c| {
+        (
+            c.last_welcome.clone(),
+            c.tx.clone(),
+            c.conversation_id.clone(),
+        )
+    });
     if let (Some(welcome), Some(tx), Some(conv)) = (welcome, tx, conv) {
         crate::tabs::relay_frame(&welcome);
         sync(&tx, conv, 0);
@@ -62,7 +70,10 @@ fn token_key() -> String {
 
 fn socket_url() -> String {
     core(|c| {
-        let base = c.relay.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+        let base = c
+            .relay
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
         let site = js_sys::encode_uri_component(&c.site);
         format!("{base}v1/visitor?site={site}")
     })
@@ -151,14 +162,24 @@ async fn keepalive(tx: mpsc::UnboundedSender<String>, _generation: f64) {
     loop {
         let interval = core(|c| c.ping_interval_ms).clamp(1_000, 60_000) as u32;
         TimeoutFuture::new(interval).await;
-        if tx.is_closed() || tx.unbounded_send(ClientMsg::Ping { nonce: None }.to_json()).is_err() {
+        if tx.is_closed()
+            || tx
+                .unbounded_send(ClientMsg::Ping { nonce: None }.to_json())
+                .is_err()
+        {
             return;
         }
     }
 }
 
 fn sync(tx: &mpsc::UnboundedSender<String>, conversation_id: String, since: u64) {
-    let _ = tx.unbounded_send(ClientMsg::Sync { conversation_id, since }.to_json());
+    let _ = tx.unbounded_send(
+        ClientMsg::Sync {
+            conversation_id,
+            since,
+        }
+        .to_json(),
+    );
 }
 
 fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<String>>) {
@@ -178,7 +199,9 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
             let Some(tx) = tx else {
                 // A tab that just joined: the conversation's page is now this one.
                 if !core(|c| c.caught_up) {
-                    crate::state::send(&ClientMsg::SetContext { context: core(|c| c.context.clone()) });
+                    crate::state::send(&ClientMsg::SetContext {
+                        context: core(|c| c.context.clone()),
+                    });
                 }
                 return;
             };
@@ -217,11 +240,17 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
                 }
             }
         }
-        ServerMsg::Ack { client_id, seq, at, .. } => {
+        ServerMsg::Ack {
+            client_id, seq, at, ..
+        } => {
             outbox::remove(&client_id);
             widget.acked(&client_id, seq, at);
         }
-        ServerMsg::Synced { conversation_id, last_seq, more } => {
+        ServerMsg::Synced {
+            conversation_id,
+            last_seq,
+            more,
+        } => {
             let Some(tx) = tx else {
                 core(|c| c.caught_up |= !more);
                 return;
@@ -231,7 +260,9 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
             } else {
                 core(|c| c.caught_up = true);
                 // A gap left (a message seen live before its predecessors): fetch it.
-                let highest = widget.lines.with_untracked(|l| l.iter().filter_map(|l| l.seq).max().unwrap_or(0));
+                let highest = widget
+                    .lines
+                    .with_untracked(|l| l.iter().filter_map(|l| l.seq).max().unwrap_or(0));
                 if widget.last_seq() < highest {
                     sync(tx, conversation_id, widget.last_seq());
                 }
@@ -239,7 +270,9 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
         }
         ServerMsg::Typing { sender, active, .. } if sender.kind != SenderKind::Visitor => {
             if active {
-                let name = sender.name.unwrap_or_else(|| widget.strings.agent.to_owned());
+                let name = sender
+                    .name
+                    .unwrap_or_else(|| widget.strings.agent.to_owned());
                 widget.typing.set(Some(name));
                 let generation = core(|c| {
                     c.typing_generation += 1;
@@ -255,9 +288,15 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
                 widget.typing.set(None);
             }
         }
-        ServerMsg::Error { code, client_id: Some(id), message } if code != ErrorCode::Unavailable => {
+        ServerMsg::Error {
+            code,
+            client_id: Some(id),
+            message,
+        } if code != ErrorCode::Unavailable => {
             // Refused for good (too long, invalid): it will never be stored, so stop resending.
-            web_sys::console::warn_1(&JsValue::from_str(&format!("Switchboard: message refused: {message}")));
+            web_sys::console::warn_1(&JsValue::from_str(&format!(
+                "Switchboard: message refused: {message}"
+            )));
             outbox::remove(&id);
             widget.failed(&id);
         }
@@ -282,7 +321,15 @@ fn message_event(m: &switchboard_protocol::ChatMessage) -> JsValue {
         SenderKind::Visitor => "visitor",
     };
     set(&sender, "kind", JsValue::from_str(kind));
-    set(&sender, "name", m.sender.name.as_deref().map(JsValue::from_str).unwrap_or(JsValue::NULL));
+    set(
+        &sender,
+        "name",
+        m.sender
+            .name
+            .as_deref()
+            .map(JsValue::from_str)
+            .unwrap_or(JsValue::NULL),
+    );
     set(&obj, "sender", sender.into());
     obj.into()
 }

@@ -3,10 +3,15 @@
 use switchboard_protocol::context::{Page, Utm, Viewport};
 
 pub fn page() -> Page {
-    let Some(window) = web_sys::window() else { return Page::default() };
+    let Some(window) = web_sys::window() else {
+        return Page::default();
+    };
     let document = window.document();
     let url = window.location().href().unwrap_or_default();
-    let referrer = document.as_ref().map(|d| d.referrer()).filter(|r| !r.is_empty());
+    let referrer = document
+        .as_ref()
+        .map(|d| d.referrer())
+        .filter(|r| !r.is_empty());
     let title = document.as_ref().map(|d| d.title()).unwrap_or_default();
     let search = window.location().search().unwrap_or_default();
     let param = |name: &str| query_param(&search, name);
@@ -18,9 +23,13 @@ pub fn page() -> Page {
         content: param("utm_content"),
     };
     let has_utm = utm != Utm::default();
-    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new()).resolved_options();
-    let timezone = js_sys::Reflect::get(&options, &"timeZone".into()).ok().and_then(|v| v.as_string());
-    let size = |v: Result<wasm_bindgen::JsValue, _>| v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32;
+    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+        .resolved_options();
+    let timezone = js_sys::Reflect::get(&options, &"timeZone".into())
+        .ok()
+        .and_then(|v| v.as_string());
+    let size =
+        |v: Result<wasm_bindgen::JsValue, _>| v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u32;
     Page {
         url: truncate(url, 2048),
         title: truncate(title, 512),
@@ -28,7 +37,10 @@ pub fn page() -> Page {
         utm: has_utm.then_some(utm),
         locale: window.navigator().language(),
         timezone,
-        viewport: Some(Viewport { width: size(window.inner_width()), height: size(window.inner_height()) }),
+        viewport: Some(Viewport {
+            width: size(window.inner_width()),
+            height: size(window.inner_height()),
+        }),
     }
 }
 
@@ -37,7 +49,10 @@ fn query_param(search: &str, name: &str) -> Option<String> {
         let (k, v) = pair.split_once('=')?;
         (k == name).then(|| {
             let v = v.replace('+', " ");
-            js_sys::decode_uri_component(&v).ok().and_then(|s| s.as_string()).unwrap_or(v)
+            js_sys::decode_uri_component(&v)
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or(v)
         })
     })
 }

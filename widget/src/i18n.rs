@@ -92,7 +92,13 @@ const ES: Strings = Strings {
 
 /// The strings for a BCP 47 tag such as `de-CH`.
 pub fn for_locale(tag: &str) -> &'static Strings {
-    match tag.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase().as_str() {
+    match tag
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "de" => &DE,
         "fr" => &FR,
         "es" => &ES,

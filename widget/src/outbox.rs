@@ -20,11 +20,16 @@ fn key() -> String {
 }
 
 pub fn load() -> Vec<Entry> {
-    storage::get(&key()).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+    storage::get(&key())
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
 }
 
 fn save(entries: &[Entry]) {
-    storage::set(&key(), &serde_json::to_string(entries).unwrap_or_else(|_| "[]".into()));
+    storage::set(
+        &key(),
+        &serde_json::to_string(entries).unwrap_or_else(|_| "[]".into()),
+    );
 }
 
 pub fn push(entry: Entry) {

@@ -105,7 +105,9 @@ pub fn core<T>(f: impl FnOnce(&mut Core) -> T) -> T {
 
 impl Widget {
     pub fn create(site: String, relay: String) -> Widget {
-        let locale = web_sys::window().and_then(|w| w.navigator().language()).unwrap_or_default();
+        let locale = web_sys::window()
+            .and_then(|w| w.navigator().language())
+            .unwrap_or_default();
         let widget = Widget {
             lines: RwSignal::new(Vec::new()),
             open: RwSignal::new(false),
@@ -133,7 +135,10 @@ impl Widget {
             if open {
                 self.unread.set(0);
             }
-            crate::api::emit(if open { "open" } else { "close" }, &wasm_bindgen::JsValue::UNDEFINED);
+            crate::api::emit(
+                if open { "open" } else { "close" },
+                &wasm_bindgen::JsValue::UNDEFINED,
+            );
         }
     }
 
@@ -169,7 +174,10 @@ impl Widget {
                 delivery: Delivery::Sent,
                 own,
             };
-            match lines.iter_mut().find(|l| own && l.seq.is_none() && l.client_id == m.client_id) {
+            match lines
+                .iter_mut()
+                .find(|l| own && l.seq.is_none() && l.client_id == m.client_id)
+            {
                 Some(pending) => *pending = line,
                 None => {
                     new = true;
@@ -198,7 +206,10 @@ impl Widget {
 
     pub fn failed(self, client_id: &str) {
         self.lines.update(|lines| {
-            if let Some(l) = lines.iter_mut().find(|l| l.seq.is_none() && l.client_id == client_id) {
+            if let Some(l) = lines
+                .iter_mut()
+                .find(|l| l.seq.is_none() && l.client_id == client_id)
+            {
                 l.delivery = Delivery::Failed;
             }
         });
@@ -206,7 +217,9 @@ impl Widget {
 
     /// The highest seq below which this page has every message.
     pub fn last_seq(self) -> u64 {
-        let mut seqs: Vec<u64> = self.lines.with_untracked(|l| l.iter().filter_map(|l| l.seq).collect());
+        let mut seqs: Vec<u64> = self
+            .lines
+            .with_untracked(|l| l.iter().filter_map(|l| l.seq).collect());
         seqs.sort_unstable();
         let mut last = 0;
         for s in seqs {

@@ -16,11 +16,12 @@ pub fn join(widget: Widget, lead: impl FnOnce() + 'static) {
     let site = core(|c| c.site.clone());
     let name = format!("switchboard:{site}");
     if let Ok(channel) = web_sys::BroadcastChannel::new(&name) {
-        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            if let Some(text) = ev.data().as_string() {
-                receive(widget, &text);
-            }
-        });
+        let on_message =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                if let Some(text) = ev.data().as_string() {
+                    receive(widget, &text);
+                }
+            });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         on_message.forget();
         core(|c| c.channel = Some(channel));
@@ -30,7 +31,10 @@ pub fn join(widget: Widget, lead: impl FnOnce() + 'static) {
         .and_then(|n| js_sys::Reflect::get(&n, &"locks".into()).ok())
         .filter(|l| !l.is_undefined())
         .and_then(|locks| {
-            let request = js_sys::Reflect::get(&locks, &"request".into()).ok()?.dyn_into::<js_sys::Function>().ok()?;
+            let request = js_sys::Reflect::get(&locks, &"request".into())
+                .ok()?
+                .dyn_into::<js_sys::Function>()
+                .ok()?;
             Some((locks, request))
         });
     let Some((locks, request)) = lock_request else {
@@ -42,7 +46,10 @@ pub fn join(widget: Widget, lead: impl FnOnce() + 'static) {
         // Held until the tab goes away: a promise that never settles.
         js_sys::Promise::new(&mut |_, _| {}).into()
     });
-    if request.call2(&locks, &JsValue::from_str(&name), &granted).is_err() {
+    if request
+        .call2(&locks, &JsValue::from_str(&name), &granted)
+        .is_err()
+    {
         web_sys::console::warn_1(&"Switchboard: no tab lock; this tab connects on its own".into());
     }
     // A follower asks the leader for the conversation so far.
@@ -79,7 +86,9 @@ pub fn forward(json: String) {
 }
 
 fn receive(widget: Widget, text: &str) {
-    let Ok(msg) = serde_json::from_str::<Value>(text) else { return };
+    let Ok(msg) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
     let data = msg.get("d").and_then(Value::as_str).unwrap_or_default();
     let leader = core(|c| c.leader);
     match (msg.get("t").and_then(Value::as_str), leader) {

@@ -11,7 +11,10 @@ use crate::state::{send, session, Console, Line};
 pub fn conversation(c: Console) -> impl IntoView {
     let lines = move || {
         let conv = c.selected.get()?;
-        Some(c.transcripts.with(|all| all.get(&conv).cloned().unwrap_or_default()))
+        Some(
+            c.transcripts
+                .with(|all| all.get(&conv).cloned().unwrap_or_default()),
+        )
     };
     view! {
         <section class="c-conversation" aria-label="Conversation">
@@ -45,14 +48,21 @@ fn row(l: Line) -> impl IntoView {
         SenderKind::Bot => "bot",
         SenderKind::System => "system",
     };
-    let name = l.name.clone().unwrap_or_else(|| if l.kind == SenderKind::Visitor { "Visitor".into() } else { sender.into() });
+    let name = l.name.clone().unwrap_or_else(|| {
+        if l.kind == SenderKind::Visitor {
+            "Visitor".into()
+        } else {
+            sender.into()
+        }
+    });
     let body = segments(&l.text)
         .into_iter()
         .map(|s| match s {
             Segment::Text(t) => view! { <span>{t}</span> }.into_any(),
             Segment::Link(url) => {
                 let shown = url.clone();
-                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }.into_any()
+                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }
+                    .into_any()
             }
         })
         .collect_view();
@@ -79,7 +89,9 @@ fn reply_box(c: Console) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let submit = move || {
         let text = draft.get_untracked().trim().to_owned();
-        let Some(conv) = c.selected.get_untracked() else { return };
+        let Some(conv) = c.selected.get_untracked() else {
+            return;
+        };
         if text.is_empty() || text.len() > switchboard_protocol::limits::MAX_TEXT_BYTES {
             return;
         }
@@ -127,6 +139,9 @@ fn typing(c: Console) {
         due
     });
     if let (true, Some(conversation_id)) = (due, c.selected.get_untracked()) {
-        send(&ClientMsg::Typing { conversation_id, active: true });
+        send(&ClientMsg::Typing {
+            conversation_id,
+            active: true,
+        });
     }
 }

@@ -27,9 +27,18 @@ pub fn inbox(c: Console) -> impl IntoView {
 
 fn item(c: Console, s: ConversationSummary) -> impl IntoView {
     let id = s.id.clone();
-    let who = s.visitor_name.clone().unwrap_or_else(|| format!("Visitor {}", s.visitor_id.chars().skip(2).take(6).collect::<String>()));
+    let who = s.visitor_name.clone().unwrap_or_else(|| {
+        format!(
+            "Visitor {}",
+            s.visitor_id.chars().skip(2).take(6).collect::<String>()
+        )
+    });
     let page = s.page_title.clone().unwrap_or_default();
-    let preview = s.last_message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    let preview = s
+        .last_message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
     let summary = StoredValue::new(s.clone());
     let unread = move || summary.with_value(|s| c.unread(s));
     let selected = {

@@ -31,11 +31,22 @@ pub fn composer(w: Widget) -> impl IntoView {
         draft.set(String::new());
         let client_id = client_id();
         let at = js_sys::Date::now() as u64;
-        outbox::push(Entry { client_id: client_id.clone(), text: text.clone(), at });
+        outbox::push(Entry {
+            client_id: client_id.clone(),
+            text: text.clone(),
+            at,
+        });
         w.add_pending(client_id.clone(), text.clone(), at);
         if let Some(conversation_id) = core(|c| c.conversation_id.clone()) {
-            send(&ClientMsg::Typing { conversation_id: conversation_id.clone(), active: false });
-            send(&ClientMsg::Send(Send { conversation_id, client_id, text }));
+            send(&ClientMsg::Typing {
+                conversation_id: conversation_id.clone(),
+                active: false,
+            });
+            send(&ClientMsg::Send(Send {
+                conversation_id,
+                client_id,
+                text,
+            }));
         }
     };
     view! {
@@ -84,7 +95,10 @@ fn typing() {
         due.then(|| c.conversation_id.clone()).flatten()
     });
     if let Some(conversation_id) = due {
-        send(&ClientMsg::Typing { conversation_id, active: true });
+        send(&ClientMsg::Typing {
+            conversation_id,
+            active: true,
+        });
     }
 }
 

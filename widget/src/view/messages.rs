@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use switchboard_protocol::SenderKind;
 
-use switchboard_protocol::linkify::{segments, Segment};
 use crate::state::{Delivery, Line, Widget};
+use switchboard_protocol::linkify::{segments, Segment};
 
 pub fn list(w: Widget) -> impl IntoView {
     view! {
@@ -37,7 +37,9 @@ fn row(w: Widget, line: Line) -> impl IntoView {
     let who = if line.own {
         w.strings.you.to_owned()
     } else {
-        line.name.clone().unwrap_or_else(|| w.strings.agent.to_owned())
+        line.name
+            .clone()
+            .unwrap_or_else(|| w.strings.agent.to_owned())
     };
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(line.at as f64));
     let time = format!("{:02}:{:02}", date.get_hours(), date.get_minutes());
@@ -53,7 +55,8 @@ fn row(w: Widget, line: Line) -> impl IntoView {
             Segment::Text(t) => view! { <span>{t}</span> }.into_any(),
             Segment::Link(url) => {
                 let shown = url.clone();
-                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }.into_any()
+                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }
+                    .into_any()
             }
         })
         .collect_view();
