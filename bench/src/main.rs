@@ -1,1 +1,86 @@
-fn main() {}
+//! `switchboard-bench`: measures the relay as a black box, over loopback, with real processes.
+//!
+//! - `idle`: resident memory per idle visitor connection (RSS delta over N connections);
+//! - `load`: visitors sending one message per second, agents receiving every message: latency
+//!   percentiles, relay CPU per delivered message, lost and duplicated counts; on one embedded
+//!   node, one Redis node, or two Redis nodes (visitors on one, agents on the other);
+//! - `all`: idle, then load on every topology.
+//!
+//! Modules: [`procs`] (relay and redis-server processes, /proc sampling), [`client`]
+//! (protocol clients), [`idle`], [`load`].
+
+mod client;
+mod idle;
+mod load;
+mod procs;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(about = "Switchboard relay load generator")]
+struct Cli {
+    /// The relay binary (build it with --release).
+    #[arg(long, default_value = "target/release/switchboard-relay")]
+    relay_bin: PathBuf,
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Memory per idle connection.
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+    /// Latency, CPU per delivery, lost and duplicated messages under load.
+    Load {
+        #[arg(long, value_enum, default_value_t = Topology::Embedded)]
+        topology: Topology,
+        #[arg(long, default_value_t = 1000)]
+        visitors: usize,
+        #[arg(long, default_value_t = 50)]
+        agents: usize,
+        /// Measured seconds, after a 3 s warm-up.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// `idle`, then `load` on every topology.
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Topology {
+    Embedded,
+    Redis,
+    TwoNodes,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result = match cli.what {
+        What::Idle { connections } => idle::run(&cli.relay_bin, connections).await,
+        What::Load {
+            topology,
+            visitors,
+            agents,
+            seconds,
+        } => load::run(&cli.relay_bin, topology, visitors, agents, seconds).await,
+        What::All => all(&cli.relay_bin).await,
+    };
+    if let Err(e) = result {
+        eprintln!("switchboard-bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn all(bin: &std::path::Path) -> anyhow::Result<()> {
+    idle::run(bin, 10_000).await?;
+    for topology in [Topology::Embedded, Topology::Redis, Topology::TwoNodes] {
+        load::run(bin, topology, 1000, 50, 20).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Protocol clients for the benchmark: a visitor or an agent after `hello`/`welcome`.
+
+use futures_util::{SinkExt, StreamExt};
+use switchboard_protocol::{ServerMsg, PROTOCOL_VERSION};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::procs::{AGENT_TOKEN, SITE_ORIGIN};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A visitor connected to `port`; returns the socket and its conversation id.
+pub async fn visitor(port: u16) -> anyhow::Result<(Ws, String)> {
+    let mut req = format!("ws://127.0.0.1:{port}/v1/visitor?site=bench").into_client_request()?;
+    req.headers_mut()
+        .insert("origin", HeaderValue::from_static(SITE_ORIGIN));
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    ws.send(Message::text(format!(
+        r#"{{"type":"hello","protocol":{PROTOCOL_VERSION}}}"#
+    )))
+    .await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                if let Ok(ServerMsg::Welcome(w)) = serde_json::from_str(t.as_str()) {
+                    return Ok((ws, w.conversation_id.unwrap_or_default()));
+                }
+            }
+            Some(Ok(_)) => {}
+            other => anyhow::bail!("visitor hello failed: {other:?}"),
+        }
+    }
+}
+
+/// An agent connected to `port`, past its inbox.
+pub async fn agent(port: u16) -> anyhow::Result<Ws> {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/v1/agent")).await?;
+    ws.send(Message::text(format!(
+        r#"{{"type":"hello","protocol":{PROTOCOL_VERSION},"token":"{AGENT_TOKEN}"}}"#
+    )))
+    .await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                if let Ok(ServerMsg::Conversations { .. }) = serde_json::from_str(t.as_str()) {
+                    return Ok(ws);
+                }
+            }
+            Some(Ok(_)) => {}
+            other => anyhow::bail!("agent hello failed: {other:?}"),
+        }
+    }
+}
