@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::hub::{ConnId, Outbox, Outgoing};
 
+/// Most frames the writer sends in one write.
+const WRITE_BATCH: usize = 64;
+
 /// How long the writer keeps trying to deliver a close frame to a client that does not read.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -151,22 +154,47 @@ async fn write_loop(
     let mut ping = tokio::time::interval(ping_interval);
     ping.tick().await;
     let close = loop {
-        let message = tokio::select! {
-            biased;
-            _ = slow.cancelled() => break Some(CloseCode::SLOW),
-            next = rx.recv() => match next {
-                Some(Outgoing::Frame(frame)) => Message::Text(frame.as_ref().into()),
-                Some(Outgoing::Close(code)) => break Some(code),
-                None => break None,
-            },
-            _ = ping.tick() => Message::Ping(Default::default()),
-        };
-        // A client that stopped reading blocks this send once the socket buffers are full;
-        // the overflow signal must still get through, so race the two.
+        let mut batch = Vec::new();
+        let mut closing = None;
         tokio::select! {
             biased;
             _ = slow.cancelled() => break Some(CloseCode::SLOW),
-            sent = sink.send(message) => if sent.is_err() { return },
+            next = rx.recv() => match next {
+                Some(Outgoing::Frame(frame)) => {
+                    batch.push(Message::Text(frame));
+                    // Whatever else is already queued goes in the same write: one syscall for
+                    // a burst instead of one per frame.
+                    while batch.len() < WRITE_BATCH {
+                        match rx.try_recv() {
+                            Ok(Outgoing::Frame(frame)) => batch.push(Message::Text(frame)),
+                            Ok(Outgoing::Close(code)) => {
+                                closing = Some(code);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(Outgoing::Close(code)) => break Some(code),
+                None => break None,
+            },
+            _ = ping.tick() => batch.push(Message::Ping(Default::default())),
+        };
+        // A client that stopped reading blocks this write once the socket buffers are full;
+        // the overflow signal must still get through, so race the two.
+        let write = async {
+            for message in batch {
+                sink.feed(message).await?;
+            }
+            sink.flush().await
+        };
+        tokio::select! {
+            biased;
+            _ = slow.cancelled() => break Some(CloseCode::SLOW),
+            sent = write => if sent.is_err() { return },
+        }
+        if closing.is_some() {
+            break closing;
         }
     };
     if let Some(code) = close {

@@ -14,8 +14,8 @@ use crate::AppState;
 
 /// Per-connection socket buffers. tungstenite's default read buffer is 128 KiB per connection;
 /// chat frames are small, so 8 KiB keeps an idle connection cheap.
-const READ_BUFFER: usize = 8 * 1024;
-const WRITE_BUFFER: usize = 8 * 1024;
+const READ_BUFFER: usize = 1024;
+const WRITE_BUFFER: usize = 1024;
 
 fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_FRAME_HARD_BYTES)

@@ -1,7 +1,8 @@
 //! In-process live fan-out: which connections hear about which conversation.
 //!
 //! Visitors subscribe to their conversation; agents hear every conversation of the sites they
-//! serve (the inbox is live). Frames are serialized once per publish and shared as `Arc<str>`.
+//! serve (the inbox is live). Frames are serialized once per publish and shared as reference-counted [`Frame`]s, so a
+//! delivery to N sockets copies no bytes.
 //! Delivery into a connection's bounded [`Outbox`] never blocks: a full outbox marks the
 //! connection slow and it is closed with `CloseCode::SLOW`; the client then resumes from its
 //! last seq, so nothing is lost, only re-fetched from the store.
@@ -19,10 +20,13 @@ use crate::config::Agent;
 
 pub type ConnId = u64;
 
+/// A serialized text frame; cloning it shares the bytes.
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
 /// What a session hands its writer task.
 #[derive(Debug)]
 pub enum Outgoing {
-    Frame(Arc<str>),
+    Frame(Frame),
     Close(CloseCode),
 }
 
@@ -40,7 +44,7 @@ impl Outbox {
     }
 
     /// Queues a frame; returns false if the connection is gone or was just found too slow.
-    pub fn push(&self, frame: Arc<str>) -> bool {
+    pub fn push(&self, frame: Frame) -> bool {
         match self.tx.try_send(Outgoing::Frame(frame)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {

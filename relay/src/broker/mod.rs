@@ -19,7 +19,6 @@
 pub mod redis;
 pub mod sqlite;
 
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, ServerMsg};
@@ -71,7 +70,7 @@ pub struct Event {
     pub audience: Audience,
     pub site: String,
     pub conversation_id: String,
-    pub frame: Arc<str>,
+    pub frame: crate::hub::Frame,
 }
 
 impl Event {
