@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -79,6 +80,11 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
                     .await;
             });
         }
+        // Chat frames are small and latency matters: no Nagle delay (which, with delayed ACKs,
+        // can hold small writes back by tens of milliseconds).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serve =
             axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
         if let Err(e) = serve.await {

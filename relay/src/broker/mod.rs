@@ -19,7 +19,6 @@
 pub mod redis;
 pub mod sqlite;
 
-
 use async_trait::async_trait;
 use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, ServerMsg};
 
