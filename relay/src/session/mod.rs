@@ -94,15 +94,17 @@ pub(crate) async fn run<H: Handler>(socket: WebSocket, state: AppState, params: 
         state.config.tuning,
         state.hub.slow_closes.clone(),
     );
-    if let Some(hello) = handshake(&mut reader, &outbox).await {
-        match H::start(&state, params, hello, &outbox).await {
+    if let Some(hello) = Box::pin(handshake(&mut reader, &outbox)).await {
+        // Boxed, like `handle` below: a task's future is as large as its largest state, and an
+        // idle connection should not carry the space of a hello or a store call it is not in.
+        match Box::pin(H::start(&state, params, hello, &outbox)).await {
             Ok(mut handler) => loop {
                 tokio::select! {
                     incoming = reader.next() => match incoming {
                         Incoming::Msg(msg) => {
                             let msg = *msg;
                             let result = match msg.validate() {
-                                Ok(()) => handler.handle(&state, msg, &outbox).await,
+                                Ok(()) => Box::pin(handler.handle(&state, msg, &outbox)).await,
                                 Err((code, message)) => Err(Refusal { code, message, client_id: client_id_of(&msg) }),
                             };
                             if let Err(r) = result {
