@@ -20,7 +20,9 @@ pub mod redis;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, ServerMsg};
+use switchboard_protocol::{
+    ChatMessage, Context, ConversationSummary, Millis, Sender, SenderKind, ServerMsg,
+};
 
 /// A visitor as stored: one per browser (per relay-issued token) and site.
 #[derive(Clone, Debug)]
@@ -134,4 +136,24 @@ pub trait Broker: Send + Sync + 'static {
     /// Conversations that have at least one message, newest activity first.
     async fn inbox(&self, limit: usize) -> Result<Vec<ConversationSummary>>;
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>>;
+}
+
+/// The stored name of a sender kind (both brokers keep it as text).
+pub(crate) fn kind_str(kind: SenderKind) -> &'static str {
+    match kind {
+        SenderKind::Visitor => "visitor",
+        SenderKind::Agent => "agent",
+        SenderKind::Bot => "bot",
+        SenderKind::System => "system",
+    }
+}
+
+/// The inverse of [`kind_str`]; an unknown name (a newer version's) reads as `system`.
+pub(crate) fn parse_kind(s: &str) -> SenderKind {
+    match s {
+        "visitor" => SenderKind::Visitor,
+        "agent" => SenderKind::Agent,
+        "bot" => SenderKind::Bot,
+        _ => SenderKind::System,
+    }
 }

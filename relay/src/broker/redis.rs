@@ -26,11 +26,12 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Value};
 use switchboard_protocol::server::Preview;
 use switchboard_protocol::{
-    ChatMessage, CloseCode, Context, ConversationSummary, Millis, SenderKind, ServerMsg,
+    ChatMessage, CloseCode, Context, ConversationSummary, Millis, ServerMsg,
 };
 
 use super::{
-    Appended, Audience, Broker, Conversation, Event, NewMessage, Result, StoreError, Visitor,
+    kind_str, parse_kind, Appended, Audience, Broker, Conversation, Event, NewMessage, Result,
+    StoreError, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -275,24 +276,6 @@ fn parse_message(frame: &str) -> Option<ChatMessage> {
     match serde_json::from_str(frame).ok()? {
         ServerMsg::Message(m) => Some(m),
         _ => None,
-    }
-}
-
-fn kind_str(kind: SenderKind) -> &'static str {
-    match kind {
-        SenderKind::Visitor => "visitor",
-        SenderKind::Agent => "agent",
-        SenderKind::Bot => "bot",
-        SenderKind::System => "system",
-    }
-}
-
-fn parse_kind(s: &str) -> SenderKind {
-    match s {
-        "visitor" => SenderKind::Visitor,
-        "agent" => SenderKind::Agent,
-        "bot" => SenderKind::Bot,
-        _ => SenderKind::System,
     }
 }
 

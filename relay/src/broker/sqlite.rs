@@ -13,12 +13,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_protocol::server::Preview;
-use switchboard_protocol::{
-    ChatMessage, Context, ConversationSummary, Millis, Sender, SenderKind, ServerMsg,
-};
+use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, ServerMsg};
 
 use super::{
-    Appended, Audience, Broker, Conversation, Event, NewMessage, Result, StoreError, Visitor,
+    kind_str, parse_kind, Appended, Audience, Broker, Conversation, Event, NewMessage, Result,
+    StoreError, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -421,22 +420,4 @@ fn json(context: &Context) -> String {
 /// newer version, say) degrades to an empty context rather than failing the conversation.
 fn parse_context(s: &str) -> Context {
     serde_json::from_str(s).unwrap_or_default()
-}
-
-fn kind_str(kind: SenderKind) -> &'static str {
-    match kind {
-        SenderKind::Visitor => "visitor",
-        SenderKind::Agent => "agent",
-        SenderKind::Bot => "bot",
-        SenderKind::System => "system",
-    }
-}
-
-fn parse_kind(s: &str) -> SenderKind {
-    match s {
-        "visitor" => SenderKind::Visitor,
-        "agent" => SenderKind::Agent,
-        "bot" => SenderKind::Bot,
-        _ => SenderKind::System,
-    }
 }
