@@ -2,7 +2,11 @@
 //! pings, reconnect with backoff and jitter (at once after 4012); a refused token (4001) sends
 //! the agent back to sign-in.
 
-use futures::channel::mpsc;
+use std::cell::Cell;
+use std::rc::Rc;
+
+use futures::channel::{mpsc, oneshot};
+use futures::future::Either;
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
@@ -108,10 +112,15 @@ async fn connect(console: Console, ws: WebSocket, token: String) -> (Option<u16>
     });
     let _ = tx.unbounded_send(hello.to_json());
     session(|s| s.tx = Some(tx.clone()));
-    spawn_local(keepalive(tx.clone()));
+    let last_frame = Rc::new(Cell::new(js_sys::Date::now()));
+    let (dead, mut dead_rx) = oneshot::channel();
+    spawn_local(keepalive(tx.clone(), last_frame.clone(), dead));
     let mut welcomed = false;
     let mut close = None;
-    while let Some(item) = stream.next().await {
+    while let Either::Left((Some(item), _)) =
+        futures::future::select(stream.next(), &mut dead_rx).await
+    {
+        last_frame.set(js_sys::Date::now());
         match item {
             Ok(Message::Text(text)) => {
                 if let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) {
@@ -131,14 +140,27 @@ async fn connect(console: Console, ws: WebSocket, token: String) -> (Option<u16>
     (close, welcomed)
 }
 
-async fn keepalive(tx: mpsc::UnboundedSender<String>) {
+/// Pings at the interval the relay asked for. Silence for three intervals (not even a pong)
+/// means the connection is dead even if the browser has not noticed (a half-open TCP
+/// connection after a network change): then `dead` fires and the session reconnects.
+async fn keepalive(
+    tx: mpsc::UnboundedSender<String>,
+    last_frame: Rc<Cell<f64>>,
+    dead: oneshot::Sender<()>,
+) {
     loop {
         let interval = session(|s| s.ping_interval_ms).clamp(1_000, 60_000) as u32;
         TimeoutFuture::new(interval).await;
-        if tx.is_closed()
-            || tx
-                .unbounded_send(ClientMsg::Ping { nonce: None }.to_json())
-                .is_err()
+        if tx.is_closed() {
+            return;
+        }
+        if js_sys::Date::now() - last_frame.get() > 3.0 * interval as f64 {
+            let _ = dead.send(());
+            return;
+        }
+        if tx
+            .unbounded_send(ClientMsg::Ping { nonce: None }.to_json())
+            .is_err()
         {
             return;
         }

@@ -1,7 +1,11 @@
 //! The WebSocket session with the relay: `hello`, catch-up with `sync`, pings, the outbox
 //! resend, and reconnecting with exponential backoff and jitter (at once after close 4012).
 
-use futures::channel::mpsc;
+use std::cell::Cell;
+use std::rc::Rc;
+
+use futures::channel::{mpsc, oneshot};
+use futures::future::Either;
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
@@ -136,10 +140,14 @@ async fn session(widget: Widget, ws: WebSocket) -> Option<u16> {
     let _ = tx.unbounded_send(hello.to_json());
     core(|c| c.tx = Some(tx.clone()));
 
-    let generation = js_sys::Date::now();
-    spawn_local(keepalive(tx.clone(), generation));
+    let last_frame = Rc::new(Cell::new(js_sys::Date::now()));
+    let (dead, mut dead_rx) = oneshot::channel();
+    spawn_local(keepalive(tx.clone(), last_frame.clone(), dead));
     let mut close = None;
-    while let Some(item) = stream.next().await {
+    while let Either::Left((Some(item), _)) =
+        futures::future::select(stream.next(), &mut dead_rx).await
+    {
+        last_frame.set(js_sys::Date::now());
         match item {
             Ok(Message::Text(text)) => {
                 crate::tabs::relay_frame(&text);
@@ -158,14 +166,27 @@ async fn session(widget: Widget, ws: WebSocket) -> Option<u16> {
 }
 
 /// Pings at the interval the relay asked for, until the socket's sender closes.
-async fn keepalive(tx: mpsc::UnboundedSender<String>, _generation: f64) {
+/// Pings at the interval the relay asked for. Silence for three intervals (not even a pong)
+/// means the connection is dead even if the browser has not noticed (a half-open TCP
+/// connection after a network change): then `dead` fires and the session reconnects.
+async fn keepalive(
+    tx: mpsc::UnboundedSender<String>,
+    last_frame: Rc<Cell<f64>>,
+    dead: oneshot::Sender<()>,
+) {
     loop {
         let interval = core(|c| c.ping_interval_ms).clamp(1_000, 60_000) as u32;
         TimeoutFuture::new(interval).await;
-        if tx.is_closed()
-            || tx
-                .unbounded_send(ClientMsg::Ping { nonce: None }.to_json())
-                .is_err()
+        if tx.is_closed() {
+            return;
+        }
+        if js_sys::Date::now() - last_frame.get() > 3.0 * interval as f64 {
+            let _ = dead.send(());
+            return;
+        }
+        if tx
+            .unbounded_send(ClientMsg::Ping { nonce: None }.to_json())
+            .is_err()
         {
             return;
         }
