@@ -219,7 +219,18 @@ fn handle(console: Console, msg: ServerMsg) {
             {
                 console.visitor_typing.set(None);
             }
+            let (seq, conv) = (m.seq, m.conversation_id.clone());
             console.add_message(m);
+            // A skipped seq in a transcript we show: fetch what is missing, once.
+            let shown = console
+                .transcripts
+                .with_untracked(|t| t.contains_key(&conv));
+            if shown
+                && seq > console.last_seq(&conv) + 1
+                && session(|s| s.syncing.insert(conv.clone()))
+            {
+                sync(console, &conv);
+            }
         }
         ServerMsg::Context {
             conversation_id,
@@ -231,9 +242,14 @@ fn handle(console: Console, msg: ServerMsg) {
         }
         ServerMsg::Synced {
             conversation_id,
-            more: true,
+            more,
             ..
-        } => sync(console, &conversation_id),
+        } => {
+            session(|s| s.syncing.remove(&conversation_id));
+            if more {
+                sync(console, &conversation_id);
+            }
+        }
         ServerMsg::Ack {
             conversation_id,
             client_id,

@@ -66,6 +66,8 @@ pub struct Session {
     pub ping_interval_ms: u64,
     pub last_typing_sent: f64,
     pub typing_generation: u64,
+    /// Conversations with a gap-filling `sync` under way.
+    pub syncing: std::collections::HashSet<String>,
 }
 
 thread_local! {

@@ -247,7 +247,16 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
             }
             let from_them = m.sender.kind != SenderKind::Visitor;
             let payload = from_them.then(|| message_event(&m));
+            let (seq, conv) = (m.seq, m.conversation_id.clone());
             let is_new = widget.upsert(m, own);
+            // A seq skipped outside a catch-up: something was missed, ask for it (once).
+            if let Some(tx) = tx {
+                if seq > widget.last_seq() + 1
+                    && core(|c| c.caught_up && !std::mem::replace(&mut c.syncing, true))
+                {
+                    sync(tx, conv, widget.last_seq());
+                }
+            }
             if from_them {
                 widget.typing.set(None);
             }
@@ -272,6 +281,7 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
             last_seq,
             more,
         } => {
+            core(|c| c.syncing = false);
             let Some(tx) = tx else {
                 core(|c| c.caught_up |= !more);
                 return;

@@ -83,6 +83,8 @@ pub struct Core {
     pub welcomed: bool,
     /// Set once the first catch-up after page load finished: later agent messages are new.
     pub caught_up: bool,
+    /// A gap-filling `sync` is under way.
+    pub syncing: bool,
     pub ping_interval_ms: u64,
     pub listeners: Vec<(String, js_sys::Function)>,
     pub last_typing_sent: f64,

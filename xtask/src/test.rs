@@ -49,8 +49,9 @@ pub fn run() -> anyhow::Result<()> {
     step("building the relay binary the end-to-end tests start");
     tools::cargo(&["build", "-p", "switchboard-relay"])?;
 
+    let mut tally = Tally::default();
     step("widget component tests in headless Chromium (wasm-bindgen-test)");
-    tools::run(
+    tally.run(
         Command::new(tools::cargo_bin())
             .current_dir(root())
             .args([
@@ -67,8 +68,10 @@ pub fn run() -> anyhow::Result<()> {
             .env("CHROMEDRIVER", tools::chromedriver()),
     )?;
 
-    step("native tests: protocol, relay integration, browser end-to-end");
-    tools::run(
+    step(
+        "native tests: protocol, relay, broker conformance, delivery, cluster, browser end-to-end",
+    );
+    tally.run(
         Command::new(tools::cargo_bin())
             .current_dir(root())
             .args([&["test"], NATIVE].concat())
@@ -80,5 +83,49 @@ pub fn run() -> anyhow::Result<()> {
             .env("CHROMIUM", tools::chromium())
             .env("CHROMEDRIVER", tools::chromedriver()),
     )?;
+    // One closing line for all of it: the last test binary cargo runs may be an empty one.
+    println!("tests: {} passed, {} failed", tally.passed, tally.failed);
+    anyhow::ensure!(tally.passed > 0, "no test ran");
     Ok(())
+}
+
+/// Adds up the `test result:` lines of test runs while passing their output through.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+impl Tally {
+    fn run(&mut self, cmd: &mut Command) -> anyhow::Result<()> {
+        use std::io::{BufRead, BufReader};
+        eprintln!("    $ {cmd:?}");
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
+        let out = child.stdout.take().expect("stdout is piped");
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                for part in rest.split(';') {
+                    let part = part
+                        .trim()
+                        .trim_start_matches("ok. ")
+                        .trim_start_matches("FAILED. ");
+                    let mut words = part.split_whitespace();
+                    let n = words
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(0);
+                    match words.next() {
+                        Some("passed") => self.passed += n,
+                        Some("failed") => self.failed += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let status = child.wait()?;
+        anyhow::ensure!(status.success(), "tests failed ({status})");
+        Ok(())
+    }
 }
