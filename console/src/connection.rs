@@ -1,6 +1,7 @@
 //! The agent's WebSocket: hello with the token, the inbox, catch-up of the open conversation,
 //! pings, reconnect with backoff and jitter (at once after 4012); a refused token (4001) sends
-//! the agent back to sign-in.
+//! the agent back to sign-in. Also the frames the views send (sync, reply, typing), because
+//! they share the socket and the session.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -13,19 +14,29 @@ use gloo_net::websocket::{Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use switchboard_protocol::client::Hello;
+use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::{ClientMsg, CloseCode, SenderKind, ServerMsg, PROTOCOL_VERSION};
 
-use crate::state::{send, session, store_token, Console, Line};
+use crate::state::{send, session, store_token, Conn, Console, Delivery, Line};
 
 const BACKOFF_START_MS: u32 = 500;
 const BACKOFF_MAX_MS: u32 = 30_000;
+/// Agent typing is announced at most this often.
+const TYPING_THROTTLE_MS: f64 = 3_000.0;
+/// A visitor's typing indicator hides after this long without news (the visitor may have
+/// closed the tab mid-word, and no `active: false` comes then).
+const VISITOR_TYPING_MS: u32 = 8_000;
 
+/// Opens the connection for the signed-in agent, replacing any earlier one.
 pub fn start(console: Console) {
     let generation = session(|s| {
         s.generation += 1;
+        if let Some(tx) = s.tx.take() {
+            tx.close_channel();
+        }
         s.generation
     });
+    console.conn.set(Conn::Connecting);
     spawn_local(run(console, generation));
 }
 
@@ -51,52 +62,80 @@ fn url() -> String {
     format!("{}://{host}/v1/agent", if secure { "wss" } else { "ws" })
 }
 
+fn current(generation: u64) -> bool {
+    session(|s| s.generation) == generation
+}
+
 async fn run(console: Console, generation: u64) {
     let mut backoff = BACKOFF_START_MS;
-    while session(|s| s.generation) == generation {
+    while current(generation) {
         let Some(token) = console.token.get_untracked() else {
             return;
         };
         let (close, welcomed) = match WebSocket::open(&url()) {
-            Ok(ws) => connect(console, ws, token).await,
-            Err(_) => (None, false),
+            Ok(ws) => connect(console, ws, token, generation).await,
+            Err(e) => {
+                warn(&format!("cannot open the agent socket: {e}"));
+                (None, false)
+            }
         };
-        session(|s| s.tx = None);
-        if session(|s| s.generation) != generation {
+        if !current(generation) {
             return;
         }
+        session(|s| s.tx = None);
         if welcomed {
             backoff = BACKOFF_START_MS;
         }
         match close {
             Some(code) if code == CloseCode::UNAUTHORIZED.code => {
-                store_token(None);
-                console.token.set(None);
-                console
-                    .signin_error
-                    .set(Some("That token is not valid".into()));
+                refuse(console, "That token is not valid");
+                return;
+            }
+            Some(code) if !CloseCode::should_reconnect(code) => {
+                // A bad hello or another protocol version: retrying unchanged cannot help.
+                refuse(
+                    console,
+                    "The console does not match the server. Reload the page.",
+                );
                 return;
             }
             Some(code) if code == CloseCode::RECONNECT_NOW.code => {
-                console.conn.set("reconnecting");
-                TimeoutFuture::new(50 + jitter(250)).await;
+                console.conn.set(Conn::Reconnecting);
+                // A little jitter so a restarting relay is not hit by every agent at once.
+                TimeoutFuture::new(jitter(250)).await;
                 continue;
             }
             _ => {}
         }
-        console.conn.set("reconnecting");
+        console.conn.set(Conn::Reconnecting);
         TimeoutFuture::new(backoff / 2 + jitter(backoff / 2)).await;
         backoff = (backoff * 2).min(BACKOFF_MAX_MS);
     }
+}
+
+/// Back to sign-in with a message.
+fn refuse(console: Console, message: &str) {
+    store_token(None);
+    console.reset();
+    console.token.set(None);
+    console.signin_error.set(Some(message.to_owned()));
 }
 
 fn jitter(max: u32) -> u32 {
     (js_sys::Math::random() * max as f64) as u32
 }
 
-async fn connect(console: Console, ws: WebSocket, token: String) -> (Option<u16>, bool) {
+/// One connection, from open to close. Returns the close code, if the relay sent one, and
+/// whether it got as far as `welcome` (which resets the backoff).
+async fn connect(
+    console: Console,
+    ws: WebSocket,
+    token: String,
+    generation: u64,
+) -> (Option<u16>, bool) {
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::unbounded::<String>();
+    // The gloo sink waits for the socket to open, so frames queued before that are not lost.
     spawn_local(async move {
         while let Some(frame) = rx.next().await {
             if sink.send(Message::Text(frame)).await.is_err() {
@@ -114,21 +153,34 @@ async fn connect(console: Console, ws: WebSocket, token: String) -> (Option<u16>
     session(|s| s.tx = Some(tx.clone()));
     let last_frame = Rc::new(Cell::new(js_sys::Date::now()));
     let (dead, mut dead_rx) = oneshot::channel();
-    spawn_local(keepalive(tx.clone(), last_frame.clone(), dead));
+    let mut dead = Some(dead);
     let mut welcomed = false;
     let mut close = None;
     while let Either::Left((Some(item), _)) =
         futures::future::select(stream.next(), &mut dead_rx).await
     {
+        if !current(generation) {
+            break;
+        }
         last_frame.set(js_sys::Date::now());
         match item {
-            Ok(Message::Text(text)) => {
-                if let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) {
-                    welcomed |= matches!(msg, ServerMsg::Welcome(_));
-                    handle(console, msg);
+            Ok(Message::Text(text)) => match serde_json::from_str::<ServerMsg>(&text) {
+                Ok(ServerMsg::Welcome(w)) => {
+                    if let Some(dead) = dead.take() {
+                        spawn_local(keepalive(
+                            tx.clone(),
+                            w.ping_interval_ms,
+                            last_frame.clone(),
+                            dead,
+                        ));
+                    }
+                    welcomed = true;
+                    handle(console, ServerMsg::Welcome(w));
                 }
-            }
-            Ok(Message::Bytes(_)) => {}
+                Ok(msg) => handle(console, msg),
+                Err(e) => warn(&format!("ignoring a frame the console cannot read: {e}")),
+            },
+            Ok(Message::Bytes(_)) => warn("ignoring a binary frame"),
             Err(WebSocketError::ConnectionClose(ev)) => {
                 close = Some(ev.code);
                 break;
@@ -145,11 +197,12 @@ async fn connect(console: Console, ws: WebSocket, token: String) -> (Option<u16>
 /// connection after a network change): then `dead` fires and the session reconnects.
 async fn keepalive(
     tx: mpsc::UnboundedSender<String>,
+    interval_ms: u64,
     last_frame: Rc<Cell<f64>>,
     dead: oneshot::Sender<()>,
 ) {
+    let interval = interval_ms.clamp(1_000, 60_000) as u32;
     loop {
-        let interval = session(|s| s.ping_interval_ms).clamp(1_000, 60_000) as u32;
         TimeoutFuture::new(interval).await;
         if tx.is_closed() {
             return;
@@ -167,7 +220,30 @@ async fn keepalive(
     }
 }
 
-/// Asks for what the console misses of a conversation.
+pub(crate) fn warn(text: &str) {
+    web_sys::console::warn_1(&format!("switchboard console: {text}").into());
+}
+
+/// Feeds one text frame as if the socket had received it (tests use this).
+pub fn receive(console: Console, text: &str) {
+    match serde_json::from_str::<ServerMsg>(text) {
+        Ok(msg) => handle(console, msg),
+        Err(e) => warn(&format!("ignoring a frame the console cannot read: {e}")),
+    }
+}
+
+/// Opens a conversation: marks it seen and asks for what the console misses of it.
+pub fn open(console: Console, conversation_id: &str) {
+    console.selected.set(Some(conversation_id.to_owned()));
+    session(|s| s.loaded.insert(conversation_id.to_owned()));
+    console.transcripts.update(|t| {
+        t.entry(conversation_id.to_owned()).or_default();
+    });
+    console.mark_seen(conversation_id);
+    sync(console, conversation_id);
+}
+
+/// Asks for every message after the last one held without a gap.
 pub fn sync(console: Console, conversation_id: &str) {
     let since = console.last_seq(conversation_id);
     send(&ClientMsg::Sync {
@@ -179,39 +255,24 @@ pub fn sync(console: Console, conversation_id: &str) {
 fn handle(console: Console, msg: ServerMsg) {
     match msg {
         ServerMsg::Welcome(w) => {
-            session(|s| s.ping_interval_ms = w.ping_interval_ms);
+            console.load_seen(&w.id);
             console.agent_name.set(w.name.unwrap_or(w.id));
             console.signin_error.set(None);
-            console.conn.set("online");
+            console.conn.set(Conn::Online);
             if let Some(conv) = console.selected.get_untracked() {
                 sync(console, &conv);
             }
             // Replies typed while disconnected go now; a resend of one whose ack was lost is
-            // recognised by its client id.
-            let pending: Vec<(String, String, String)> =
-                console.transcripts.with_untracked(|all| {
-                    all.iter()
-                        .flat_map(|(conv, lines)| {
-                            lines
-                                .iter()
-                                .filter(|l| l.state == "pending")
-                                .map(move |l| (conv.clone(), l.client_id.clone(), l.text.clone()))
-                        })
-                        .collect()
-                });
-            for (conversation_id, client_id, text) in pending {
-                send(&ClientMsg::Send(switchboard_protocol::client::Send {
+            // recognised by its client id and acknowledged again, not stored twice.
+            for (conversation_id, client_id, text) in console.pending() {
+                send(&ClientMsg::Send(Send {
                     conversation_id,
                     client_id,
                     text,
                 }));
             }
         }
-        ServerMsg::Conversations { items } => {
-            for s in items {
-                console.upsert_summary(s);
-            }
-        }
+        ServerMsg::Conversations { items } => console.replace_inbox(items),
         ServerMsg::Conversation(s) => console.upsert_summary(s),
         ServerMsg::Message(m) => {
             if m.sender.kind == SenderKind::Visitor
@@ -221,11 +282,9 @@ fn handle(console: Console, msg: ServerMsg) {
             }
             let (seq, conv) = (m.seq, m.conversation_id.clone());
             console.add_message(m);
-            // A skipped seq in a transcript we show: fetch what is missing, once.
-            let shown = console
-                .transcripts
-                .with_untracked(|t| t.contains_key(&conv));
-            if shown
+            // A skipped seq in a transcript we hold: fetch what is missing, once.
+            let loaded = session(|s| s.loaded.contains(&conv));
+            if loaded
                 && seq > console.last_seq(&conv) + 1
                 && session(|s| s.syncing.insert(conv.clone()))
             {
@@ -235,11 +294,9 @@ fn handle(console: Console, msg: ServerMsg) {
         ServerMsg::Context {
             conversation_id,
             context,
-        } => {
-            console.contexts.update(|c| {
-                c.insert(conversation_id, context);
-            });
-        }
+        } => console.contexts.update(|c| {
+            c.insert(conversation_id, context);
+        }),
         ServerMsg::Synced {
             conversation_id,
             more,
@@ -256,85 +313,124 @@ fn handle(console: Console, msg: ServerMsg) {
             seq,
             at,
             ..
-        } => {
-            console.transcripts.update(|all| {
-                if let Some(lines) = all.get_mut(&conversation_id) {
-                    if lines.iter().any(|l| l.seq == Some(seq)) {
-                        lines.retain(|l| !(l.seq.is_none() && l.client_id == client_id));
-                    } else if let Some(l) = lines
-                        .iter_mut()
-                        .find(|l| l.seq.is_none() && l.client_id == client_id)
-                    {
-                        l.seq = Some(seq);
-                        l.at = at;
-                        l.state = "sent";
-                    }
-                    lines.sort_by_key(|l| (l.seq.is_none(), l.seq.unwrap_or(0), l.at));
-                }
-            });
-        }
+        } => console.ack(&conversation_id, &client_id, seq, at),
         ServerMsg::Error {
             client_id: Some(id),
+            message,
             ..
-        } => {
-            console.transcripts.update(|all| {
-                for l in all.values_mut().flatten() {
-                    if l.seq.is_none() && l.client_id == id {
-                        l.state = "failed";
-                    }
-                }
-            });
+        } => console.fail(&id, message),
+        ServerMsg::Error { code, message, .. } => {
+            warn(&format!(
+                "the relay refused a frame: {}: {message}",
+                code.as_str()
+            ));
         }
         ServerMsg::Typing {
             conversation_id,
             sender,
             active,
         } if sender.kind == SenderKind::Visitor => {
+            let generation = session(|s| {
+                s.typing_generation += 1;
+                s.typing_generation
+            });
             if active {
                 console.visitor_typing.set(Some(conversation_id));
-                let generation = session(|s| {
-                    s.typing_generation += 1;
-                    s.typing_generation
-                });
                 spawn_local(async move {
-                    TimeoutFuture::new(8_000).await;
+                    TimeoutFuture::new(VISITOR_TYPING_MS).await;
                     if session(|s| s.typing_generation) == generation {
                         console.visitor_typing.set(None);
                     }
                 });
-            } else {
+            } else if console.visitor_typing.get_untracked().as_deref() == Some(&conversation_id) {
                 console.visitor_typing.set(None);
             }
         }
-        _ => {}
+        ServerMsg::Typing { .. } | ServerMsg::Pong { .. } => {}
     }
 }
 
 /// A reply typed by the agent: shown at once as pending, sent, confirmed by its ack.
 pub fn reply(console: Console, conversation_id: String, text: String) {
-    let a = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-    let b = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-    let client_id = format!("{a:08x}{b:08x}");
+    let client_id = client_id();
     let line = Line {
         seq: None,
         client_id: client_id.clone(),
         kind: SenderKind::Agent,
-        name: Some(console.agent_name.get_untracked()),
+        name: Some(console.agent_name.get_untracked()).filter(|n| !n.is_empty()),
         text: text.clone(),
         at: js_sys::Date::now() as u64,
-        state: "pending",
+        delivery: Delivery::Pending,
+        error: None,
     };
     console
         .transcripts
         .update(|all| all.entry(conversation_id.clone()).or_default().push(line));
-    let send_msg = ClientMsg::Send(switchboard_protocol::client::Send {
-        conversation_id: conversation_id.clone(),
-        client_id,
-        text,
-    });
+    session(|s| s.last_typing_sent = 0.0);
     send(&ClientMsg::Typing {
-        conversation_id,
+        conversation_id: conversation_id.clone(),
         active: false,
     });
-    send(&send_msg);
+    send(&ClientMsg::Send(Send {
+        conversation_id,
+        client_id,
+        text,
+    }));
+}
+
+/// Sends a failed reply again, under the same client id.
+pub fn retry(console: Console, conversation_id: String, client_id: String) {
+    let mut text = None;
+    console.transcripts.update(|all| {
+        if let Some(l) = all
+            .get_mut(&conversation_id)
+            .into_iter()
+            .flatten()
+            .find(|l| l.seq.is_none() && l.client_id == client_id)
+        {
+            l.delivery = Delivery::Pending;
+            l.error = None;
+            text = Some(l.text.clone());
+        }
+    });
+    if let Some(text) = text {
+        send(&ClientMsg::Send(Send {
+            conversation_id,
+            client_id,
+            text,
+        }));
+    }
+}
+
+/// The agent typed in the reply box: tell the visitor, at most once per throttle window.
+pub fn typing(console: Console) {
+    let now = js_sys::Date::now();
+    let due = session(|s| {
+        let due = now - s.last_typing_sent > TYPING_THROTTLE_MS;
+        if due {
+            s.last_typing_sent = now;
+        }
+        due
+    });
+    if let (true, Some(conversation_id)) = (due, console.selected.get_untracked()) {
+        send(&ClientMsg::Typing {
+            conversation_id,
+            active: true,
+        });
+    }
+}
+
+/// 16 hex characters from the browser's CSPRNG, so two tabs of one agent never collide.
+fn client_id() -> String {
+    let mut bytes = [0u8; 8];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !filled {
+        // No Web Crypto (very old browser): Math.random is unique enough for a client id.
+        for b in &mut bytes {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,26 +1,52 @@
-//! The agent console, served by the relay at `/console/`.
+//! The agent console, served by the relay at `/console/`: an agent signs in with a token,
+//! sees the site's conversations, answers them, and sees who the visitor is and what is in
+//! their cart or order.
 //!
 //! Layout:
-//! - [`state`]: the console's reactive state (`Console`, a `Copy` bundle of signals) and the
-//!   socket sender beside it;
-//! - [`connection`]: the agent WebSocket: hello with the token, inbox, catch-up, reconnects;
-//! - [`view`]: sign-in, inbox, transcript, reply box, context sidebar;
-//! - [`money`]: prices in the visitor's currency.
+//! - [`state`]: everything on screen as signals ([`Console`], `Copy`), the rules that change
+//!   it (dedupe by seq, pending → sent, unread), and the non-reactive session beside it;
+//! - [`connection`]: the agent WebSocket (hello with the token, pings, reconnect with backoff,
+//!   4001 back to sign-in) and the frames the views send (sync, reply, typing);
+//! - `view`: sign-in, inbox, transcript, reply box, context sidebar; one module each;
+//! - `money`: prices in the visitor's currency.
+//!
+//! Message text becomes links through `switchboard_protocol::linkify`, the rule the widget
+//! uses too. Wire types come from `switchboard_protocol` only.
 
-mod connection;
+pub mod connection;
 mod money;
-mod state;
+pub mod state;
 mod view;
 
+use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
+pub use state::Console;
+pub use view::app;
+
+/// How often the relative times in the inbox are refreshed.
+const CLOCK_TICK_MS: u32 = 20_000;
+
+/// Page entry point: mounts the console on `<body>` and reconnects a signed-in agent.
 #[wasm_bindgen(start)]
 pub fn start() {
-    let console = state::Console::create();
-    leptos::mount::mount_to_body(move || view::app(console));
+    let console = Console::create();
+    leptos::mount::mount_to_body(move || app(console));
     if console.token.get_untracked().is_some() {
         connection::start(console);
     }
+    // Coming back to the tab shows the open conversation, so it counts as seen now.
+    let visibility = window_event_listener_untyped("visibilitychange", move |_| {
+        if let (true, Some(conv)) = (state::page_visible(), console.selected.get_untracked()) {
+            console.mark_seen(&conv);
+        }
+    });
+    // The console lives as long as the page; so does the listener.
+    std::mem::forget(visibility);
+    leptos::task::spawn_local(async move {
+        loop {
+            gloo_timers::future::TimeoutFuture::new(CLOCK_TICK_MS).await;
+            console.now.set(js_sys::Date::now());
+        }
+    });
 }
-
-use leptos::prelude::GetUntracked;

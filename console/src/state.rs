@@ -1,16 +1,51 @@
-//! The console's state: signals for everything on screen, and the socket sender beside them.
+//! The console's state: signals for everything on screen ([`Console`]), and the non-reactive
+//! session beside them (socket sender, timers, which transcripts are loaded).
+//!
+//! Frames change state only through the methods here, so the rules (dedupe by seq, a pending
+//! reply becomes its stored message, what counts as unread) live in one place.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
+use switchboard_protocol::server::Preview;
 use switchboard_protocol::{
     ChatMessage, ClientMsg, Context, ConversationSummary, Millis, SenderKind,
 };
 
+/// sessionStorage: the agent token survives a reload but not the browser session.
 pub const TOKEN_KEY: &str = "switchboard:agent-token";
+/// localStorage prefix for the per-agent "seen up to seq" map, so unread marks survive a
+/// reload. Keyed by agent id because agents may share a browser.
+const SEEN_KEY: &str = "switchboard:agent-seen:";
+/// Keeps the stored seen map small; the inbox never shows more than this many anyway.
+const SEEN_MAX: usize = switchboard_protocol::limits::MAX_INBOX * 2;
+/// Longest inbox preview, in characters.
+const PREVIEW_CHARS: usize = 140;
 
+/// Where one transcript line is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Typed here, not acknowledged yet.
+    Pending,
+    /// Stored by the relay (it has a seq).
+    Sent,
+    /// Refused by the relay; the line keeps the reason.
+    Failed,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pending => "pending",
+            Delivery::Sent => "sent",
+            Delivery::Failed => "failed",
+        }
+    }
+}
+
+/// One transcript line: a stored message, or the agent's own reply before its ack.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
     pub seq: Option<u64>,
@@ -19,8 +54,9 @@ pub struct Line {
     pub name: Option<String>,
     pub text: String,
     pub at: Millis,
-    /// `pending`, `sent` or `failed`.
-    pub state: &'static str,
+    pub delivery: Delivery,
+    /// Why the relay refused it (failed lines only).
+    pub error: Option<String>,
 }
 
 impl Line {
@@ -32,42 +68,72 @@ impl Line {
             name: m.sender.name,
             text: m.text,
             at: m.at,
-            state: "sent",
+            delivery: Delivery::Sent,
+            error: None,
         }
     }
 
+    /// `<For>` key: a line is re-rendered when it gets its seq or changes delivery state.
     pub fn render_key(&self) -> String {
-        format!("{}|{:?}|{}", self.client_id, self.seq, self.state)
+        format!("{}|{:?}|{:?}", self.client_id, self.seq, self.delivery)
     }
 }
 
+/// The connection as the header shows it (`data-state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conn {
+    Connecting,
+    Online,
+    Reconnecting,
+}
+
+impl Conn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conn::Connecting => "connecting",
+            Conn::Online => "online",
+            Conn::Reconnecting => "reconnecting",
+        }
+    }
+}
+
+/// Every signal the views read. `Copy`, so closures take it by value.
 #[derive(Clone, Copy)]
 pub struct Console {
     pub token: RwSignal<Option<String>>,
     pub signin_error: RwSignal<Option<String>>,
-    /// `connecting`, `online` or `reconnecting`.
-    pub conn: RwSignal<&'static str>,
+    pub conn: RwSignal<Conn>,
     pub agent_name: RwSignal<String>,
+    /// Newest activity first.
     pub inbox: RwSignal<Vec<ConversationSummary>>,
     pub selected: RwSignal<Option<String>>,
+    /// Only for conversations opened since sign-in (see [`Session::loaded`]).
     pub transcripts: RwSignal<HashMap<String, Vec<Line>>>,
     pub contexts: RwSignal<HashMap<String, Context>>,
     /// Highest seq the agent has had on screen per conversation (drives unread marks).
     pub seen: RwSignal<HashMap<String, u64>>,
     /// The conversation whose visitor is typing.
     pub visitor_typing: RwSignal<Option<String>>,
+    /// Wall clock in ms, ticking every few seconds, so relative times re-render.
+    pub now: RwSignal<f64>,
 }
 
+/// What the views never read: kept out of signals so changing it re-renders nothing.
 #[derive(Default)]
 pub struct Session {
     pub tx: Option<UnboundedSender<String>>,
     /// Bumped on sign-out so the old connection loop stops.
     pub generation: u64,
-    pub ping_interval_ms: u64,
+    /// The agent id from `welcome`; names the localStorage seen map.
+    pub agent_id: Option<String>,
     pub last_typing_sent: f64,
     pub typing_generation: u64,
+    /// Conversations whose transcript the console holds (opened since sign-in). Live messages
+    /// for others only update the inbox line: storing them would leave a transcript with a
+    /// hole below it.
+    pub loaded: HashSet<String>,
     /// Conversations with a gap-filling `sync` under way.
-    pub syncing: std::collections::HashSet<String>,
+    pub syncing: HashSet<String>,
 }
 
 thread_local! {
@@ -78,6 +144,8 @@ pub fn session<T>(f: impl FnOnce(&mut Session) -> T) -> T {
     SESSION.with(|s| f(&mut s.borrow_mut()))
 }
 
+/// Queues a frame for the socket. False when there is no connection; callers that must not
+/// lose the frame (replies) keep it as pending and resend after the next `welcome`.
 pub fn send(msg: &ClientMsg) -> bool {
     let json = msg.to_json();
     session(|s| {
@@ -86,16 +154,25 @@ pub fn send(msg: &ClientMsg) -> bool {
     })
 }
 
-fn storage() -> Option<web_sys::Storage> {
+fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok().flatten()
 }
 
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
 pub fn stored_token() -> Option<String> {
-    storage()?.get_item(TOKEN_KEY).ok().flatten()
+    session_storage()?
+        .get_item(TOKEN_KEY)
+        .ok()
+        .flatten()
+        .filter(|t| !t.is_empty())
 }
 
 pub fn store_token(token: Option<&str>) {
-    if let Some(s) = storage() {
+    if let Some(s) = session_storage() {
+        // Storage can refuse (quota, privacy mode); the console then just forgets on reload.
         let _ = match token {
             Some(t) => s.set_item(TOKEN_KEY, t),
             None => s.remove_item(TOKEN_KEY),
@@ -108,7 +185,7 @@ impl Console {
         Console {
             token: RwSignal::new(stored_token()),
             signin_error: RwSignal::new(None),
-            conn: RwSignal::new("connecting"),
+            conn: RwSignal::new(Conn::Connecting),
             agent_name: RwSignal::new(String::new()),
             inbox: RwSignal::new(Vec::new()),
             selected: RwSignal::new(None),
@@ -116,7 +193,31 @@ impl Console {
             contexts: RwSignal::new(HashMap::new()),
             seen: RwSignal::new(HashMap::new()),
             visitor_typing: RwSignal::new(None),
+            now: RwSignal::new(js_sys::Date::now()),
         }
+    }
+
+    /// Forgets everything about the signed-in agent (sign-out, refused token).
+    pub fn reset(self) {
+        self.conn.set(Conn::Connecting);
+        self.agent_name.set(String::new());
+        self.inbox.set(Vec::new());
+        self.selected.set(None);
+        self.transcripts.set(HashMap::new());
+        self.contexts.set(HashMap::new());
+        self.seen.set(HashMap::new());
+        self.visitor_typing.set(None);
+        session(|s| {
+            s.agent_id = None;
+            s.loaded.clear();
+            s.syncing.clear();
+        });
+    }
+
+    /// The inbox as the relay has it at connect time.
+    pub fn replace_inbox(self, mut items: Vec<ConversationSummary>) {
+        items.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
+        self.inbox.set(items);
     }
 
     /// Upserts an inbox line, newest activity first.
@@ -128,32 +229,34 @@ impl Console {
         });
     }
 
-    /// A stored message: into its transcript, and into its inbox line (preview, activity).
+    /// A stored message: into its transcript (if loaded) and into its inbox line, since the
+    /// relay sends no `conversation` frame for later messages.
     pub fn add_message(self, m: ChatMessage) {
         let conv = m.conversation_id.clone();
         let (seq, at, kind) = (m.seq, m.at, m.sender.kind);
-        let preview = m.text.chars().take(140).collect::<String>();
-        self.transcripts.update(|all| {
-            let lines = all.entry(conv.clone()).or_default();
-            if lines.iter().any(|l| l.seq == Some(seq)) {
-                return;
-            }
-            let line = Line::from_message(m);
-            match lines
-                .iter_mut()
-                .find(|l| l.seq.is_none() && l.client_id == line.client_id && l.kind == line.kind)
-            {
-                Some(pending) => *pending = line,
-                None => lines.push(line),
-            }
-            lines.sort_by_key(|l| (l.seq.is_none(), l.seq.unwrap_or(0), l.at));
-        });
+        let preview = m.text.chars().take(PREVIEW_CHARS).collect::<String>();
+        if session(|s| s.loaded.contains(&conv)) {
+            self.transcripts.update(|all| {
+                let lines = all.entry(conv.clone()).or_default();
+                if lines.iter().any(|l| l.seq == Some(seq)) {
+                    return;
+                }
+                let line = Line::from_message(m);
+                match lines.iter_mut().find(|l| {
+                    l.seq.is_none() && l.client_id == line.client_id && l.kind == line.kind
+                }) {
+                    Some(pending) => *pending = line,
+                    None => lines.push(line),
+                }
+                sort_lines(lines);
+            });
+        }
         self.inbox.update(|inbox| {
             if let Some(c) = inbox.iter_mut().find(|c| c.id == conv) {
                 if seq > c.last_seq {
                     c.last_seq = seq;
-                    c.last_activity = at;
-                    c.last_message = Some(switchboard_protocol::server::Preview {
+                    c.last_activity = c.last_activity.max(at);
+                    c.last_message = Some(Preview {
                         sender: kind,
                         text: preview,
                     });
@@ -161,23 +264,82 @@ impl Console {
             }
             inbox.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
         });
-        if self.selected.get_untracked().as_deref() == Some(conv.as_str()) {
+        if self.selected.get_untracked().as_deref() == Some(conv.as_str()) && page_visible() {
             self.mark_seen(&conv);
         }
     }
 
+    /// The relay stored the agent's reply `client_id` as `seq`.
+    pub fn ack(self, conv: &str, client_id: &str, seq: u64, at: Millis) {
+        self.transcripts.update(|all| {
+            let Some(lines) = all.get_mut(conv) else {
+                return;
+            };
+            if lines.iter().any(|l| l.seq == Some(seq)) {
+                // The stored message arrived before its ack: drop the pending copy.
+                lines.retain(|l| !(l.seq.is_none() && l.client_id == client_id));
+            } else if let Some(l) = lines
+                .iter_mut()
+                .find(|l| l.seq.is_none() && l.client_id == client_id)
+            {
+                l.seq = Some(seq);
+                l.at = at;
+                l.delivery = Delivery::Sent;
+                l.error = None;
+            }
+            sort_lines(lines);
+        });
+        if self.selected.get_untracked().as_deref() == Some(conv) && page_visible() {
+            self.mark_seen(conv);
+        }
+    }
+
+    /// The relay refused the reply `client_id`.
+    pub fn fail(self, client_id: &str, reason: String) {
+        self.transcripts.update(|all| {
+            for l in all.values_mut().flatten() {
+                if l.seq.is_none() && l.client_id == client_id {
+                    l.delivery = Delivery::Failed;
+                    l.error = Some(reason.clone());
+                }
+            }
+        });
+    }
+
+    /// Replies not acknowledged yet, to resend after a reconnect: `(conversation, client id,
+    /// text)`.
+    pub fn pending(self) -> Vec<(String, String, String)> {
+        self.transcripts.with_untracked(|all| {
+            all.iter()
+                .flat_map(|(conv, lines)| {
+                    lines
+                        .iter()
+                        .filter(|l| l.delivery == Delivery::Pending)
+                        .map(move |l| (conv.clone(), l.client_id.clone(), l.text.clone()))
+                })
+                .collect()
+        })
+    }
+
+    /// Everything up to the conversation's latest seq has been on screen.
     pub fn mark_seen(self, conv: &str) {
         let last = self
             .inbox
             .with_untracked(|i| i.iter().find(|c| c.id == conv).map(|c| c.last_seq))
-            .unwrap_or(0);
-        let held = self.last_seq(conv);
-        self.seen.update(|s| {
-            s.insert(conv.to_owned(), last.max(held));
-        });
+            .unwrap_or(0)
+            .max(self.last_seq(conv));
+        let before = self
+            .seen
+            .with_untracked(|s| s.get(conv).copied().unwrap_or(0));
+        if last > before {
+            self.seen.update(|s| {
+                s.insert(conv.to_owned(), last);
+            });
+            self.save_seen();
+        }
     }
 
-    /// The highest seq held for a conversation without a gap below it.
+    /// The highest seq held for a conversation with no gap below it: what `sync` asks after.
     pub fn last_seq(self, conv: &str) -> u64 {
         self.transcripts.with_untracked(|all| {
             let mut last = 0;
@@ -192,12 +354,62 @@ impl Console {
         })
     }
 
+    /// Unread: something newer than what the agent has seen, and not the agent's own words.
     pub fn unread(self, c: &ConversationSummary) -> bool {
         let seen = self.seen.with(|s| s.get(&c.id).copied().unwrap_or(0));
-        let from_visitor = c
+        let from_agent = c
             .last_message
             .as_ref()
-            .is_some_and(|m| m.sender == SenderKind::Visitor);
-        c.last_seq > seen && from_visitor
+            .is_some_and(|m| m.sender == SenderKind::Agent);
+        c.last_seq > seen && !from_agent
     }
+
+    /// Merges the stored seen map of this agent (after `welcome`).
+    pub fn load_seen(self, agent_id: &str) {
+        session(|s| s.agent_id = Some(agent_id.to_owned()));
+        let stored = local_storage()
+            .and_then(|s| s.get_item(&format!("{SEEN_KEY}{agent_id}")).ok().flatten())
+            .and_then(|json| serde_json::from_str::<HashMap<String, u64>>(&json).ok())
+            .unwrap_or_default();
+        self.seen.update(|seen| {
+            for (conv, seq) in stored {
+                let e = seen.entry(conv).or_default();
+                *e = (*e).max(seq);
+            }
+        });
+    }
+
+    fn save_seen(self) {
+        let Some(agent_id) = session(|s| s.agent_id.clone()) else {
+            return;
+        };
+        let json = self.seen.with_untracked(|seen| {
+            if seen.len() <= SEEN_MAX {
+                return serde_json::to_string(seen);
+            }
+            // Over the cap: keep what the inbox still shows.
+            let shown: HashMap<&String, &u64> = self.inbox.with_untracked(|inbox| {
+                seen.iter()
+                    .filter(|(id, _)| inbox.iter().any(|c| &c.id == *id))
+                    .collect()
+            });
+            serde_json::to_string(&shown)
+        });
+        if let (Some(storage), Ok(json)) = (local_storage(), json) {
+            let _ = storage.set_item(&format!("{SEEN_KEY}{agent_id}"), &json);
+        }
+    }
+}
+
+/// "Seen" means displayed: a message arriving while the console's tab is hidden stays unread
+/// (and counts in the tab title) until the agent comes back.
+pub fn page_visible() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_none_or(|d| !d.hidden())
+}
+
+/// Stored lines in seq order, pending ones after them in the order they were typed.
+fn sort_lines(lines: &mut [Line]) {
+    lines.sort_by_key(|l| (l.seq.is_none(), l.seq.unwrap_or(0), l.at));
 }

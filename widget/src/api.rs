@@ -30,21 +30,46 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
         "open" => widget.set_open(true),
         "close" => widget.set_open(false),
         "toggle" => widget.set_open(!widget.open.get_untracked()),
-        "identify" => match to_json(&a).and_then(|v| serde_json::from_value::<Identity>(v).ok()) {
+        "identify" => match to_json(&a).and_then(identity) {
             Some(identity) => update_context(|c| c.identity = Some(identity)),
-            None => warn("identify expects {id, name, email}"),
+            None => warn("identify expects {id, name, email} with string values"),
         },
         "setContext" => match to_json(&a) {
             Some(Value::Object(map)) => set_context(map),
             _ => warn("setContext expects an object"),
         },
         "on" => match (a.as_string(), b.dyn_into::<js_sys::Function>()) {
-            (Some(event), Ok(f)) => core(|c| c.listeners.push((event, f))),
+            (Some(event), Ok(f)) if EVENTS.contains(&event.as_str()) => {
+                // Calls queued before the widget loaded are replayed after `ready` fired, so a
+                // late `ready` listener is called at once instead of never.
+                let call_now = event == "ready" && core(|c| c.ready);
+                core(|c| c.listeners.push((event, f.clone())));
+                if call_now {
+                    call(&f, &JsValue::UNDEFINED);
+                }
+            }
+            (Some(event), Ok(_)) => warn(&format!(
+                "unknown event {event:?}; events are {}",
+                EVENTS.join(", ")
+            )),
             _ => warn("on expects an event name and a function"),
         },
         other => warn(&format!("unknown command {other:?}")),
     }
     JsValue::UNDEFINED
+}
+
+/// The events `Switchboard('on', …)` accepts.
+const EVENTS: &[&str] = &["message", "open", "close", "ready"];
+
+/// Sites often keep user ids as numbers; the wire wants strings.
+fn identity(mut v: Value) -> Option<Identity> {
+    if let Some(id) = v.get_mut("id") {
+        if let Value::Number(n) = id {
+            *id = Value::String(n.to_string());
+        }
+    }
+    serde_json::from_value(v).ok()
 }
 
 /// `cart` and `order` are typed; every other key goes to `custom`. A key given again replaces
@@ -109,8 +134,13 @@ pub fn emit(event: &str, payload: &JsValue) {
             .collect()
     });
     for f in listeners {
-        if let Err(e) = f.call1(&JsValue::NULL, payload) {
-            web_sys::console::warn_2(&JsValue::from_str("Switchboard: a listener threw"), &e);
-        }
+        call(&f, payload);
+    }
+}
+
+/// A site's listener that throws is its own bug; it must not break the widget.
+fn call(f: &js_sys::Function, payload: &JsValue) {
+    if let Err(e) = f.call1(&JsValue::NULL, payload) {
+        web_sys::console::warn_2(&JsValue::from_str("Switchboard: a listener threw"), &e);
     }
 }

@@ -105,14 +105,46 @@ async fn run(widget: Widget) {
             }
             Some(code) if code == CloseCode::RECONNECT_NOW.code => {
                 set_conn(widget, Conn::Reconnecting);
+                // A few hundred ms of spread so a restarting relay is not hit by every
+                // visitor in the same instant.
                 TimeoutFuture::new(50 + jitter(250)).await;
                 continue;
             }
             _ => {}
         }
         set_conn(widget, Conn::Reconnecting);
-        TimeoutFuture::new(backoff / 2 + jitter(backoff / 2)).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX_MS);
+        if pause(widget, backoff / 2 + jitter(backoff / 2)).await {
+            backoff = BACKOFF_START_MS;
+        } else {
+            backoff = (backoff * 2).min(BACKOFF_MAX_MS);
+        }
+    }
+}
+
+fn online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
+/// Waits `ms` before the next attempt. While the browser is offline an attempt can only fail,
+/// so it waits for the network instead and returns `true` as soon as it is back, to retry at
+/// once. Polling once a second avoids a global `online` listener on the host's window.
+async fn pause(widget: Widget, ms: u32) -> bool {
+    let mut left = ms;
+    loop {
+        if !online() {
+            set_conn(widget, Conn::Offline);
+            while !online() {
+                TimeoutFuture::new(1_000).await;
+            }
+            set_conn(widget, Conn::Reconnecting);
+            return true;
+        }
+        if left == 0 {
+            return false;
+        }
+        let step = left.min(1_000);
+        TimeoutFuture::new(step).await;
+        left -= step;
     }
 }
 
@@ -165,7 +197,6 @@ async fn session(widget: Widget, ws: WebSocket) -> Option<u16> {
     close
 }
 
-/// Pings at the interval the relay asked for, until the socket's sender closes.
 /// Pings at the interval the relay asked for. Silence for three intervals (not even a pong)
 /// means the connection is dead even if the browser has not noticed (a half-open TCP
 /// connection after a network change): then `dead` fires and the session reconnects.
@@ -245,7 +276,9 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
             if own {
                 outbox::remove(&m.client_id);
             }
-            let from_them = m.sender.kind != SenderKind::Visitor;
+            // Agents and bots talk to the visitor; relay notes ("Alex joined") are shown but
+            // neither count as unread nor reach the site's `message` listeners.
+            let from_them = matches!(m.sender.kind, SenderKind::Agent | SenderKind::Bot);
             let payload = from_them.then(|| message_event(&m));
             let (seq, conv) = (m.seq, m.conversation_id.clone());
             let is_new = widget.upsert(m, own);

@@ -11,11 +11,14 @@ pub struct Strings {
     pub online: &'static str,
     pub connecting: &'static str,
     pub reconnecting: &'static str,
+    pub offline: &'static str,
     pub error: &'static str,
     pub pending: &'static str,
     pub failed: &'static str,
     pub typing: &'static str,
     pub empty: &'static str,
+    pub unread: &'static str,
+    pub too_long: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -29,11 +32,14 @@ const EN: Strings = Strings {
     online: "Online",
     connecting: "Connecting…",
     reconnecting: "Reconnecting…",
+    offline: "You are offline",
     error: "Chat is unavailable",
     pending: "Sending…",
     failed: "Not sent",
     typing: "is typing…",
     empty: "Ask us anything. We usually answer in a few minutes.",
+    unread: "unread",
+    too_long: "This message is too long. Please shorten it.",
 };
 
 const DE: Strings = Strings {
@@ -47,11 +53,14 @@ const DE: Strings = Strings {
     online: "Online",
     connecting: "Verbinden…",
     reconnecting: "Verbindung wird wiederhergestellt…",
+    offline: "Sie sind offline",
     error: "Chat nicht verfügbar",
     pending: "Wird gesendet…",
     failed: "Nicht gesendet",
     typing: "schreibt…",
     empty: "Fragen Sie uns – wir antworten meist in wenigen Minuten.",
+    unread: "ungelesen",
+    too_long: "Diese Nachricht ist zu lang. Bitte kürzen Sie sie.",
 };
 
 const FR: Strings = Strings {
@@ -65,11 +74,14 @@ const FR: Strings = Strings {
     online: "En ligne",
     connecting: "Connexion…",
     reconnecting: "Reconnexion…",
+    offline: "Vous êtes hors ligne",
     error: "Chat indisponible",
     pending: "Envoi…",
     failed: "Non envoyé",
     typing: "écrit…",
     empty: "Posez-nous vos questions, nous répondons en quelques minutes.",
+    unread: "non lus",
+    too_long: "Ce message est trop long. Merci de le raccourcir.",
 };
 
 const ES: Strings = Strings {
@@ -83,11 +95,14 @@ const ES: Strings = Strings {
     online: "En línea",
     connecting: "Conectando…",
     reconnecting: "Reconectando…",
+    offline: "Sin conexión",
     error: "Chat no disponible",
     pending: "Enviando…",
     failed: "No enviado",
     typing: "está escribiendo…",
     empty: "Pregúntanos lo que quieras; solemos responder en minutos.",
+    unread: "sin leer",
+    too_long: "Este mensaje es demasiado largo. Acórtalo, por favor.",
 };
 
 /// The strings for a BCP 47 tag such as `de-CH`.

@@ -4,13 +4,17 @@
 //! Layout:
 //! - [`state`]: the widget's reactive state (`Widget`, a `Copy` bundle of signals) and the
 //!   non-reactive session kept beside it (token, conversation, socket sender, listeners);
-//! - [`connection`]: the WebSocket session: hello, catch-up, pings, reconnect with backoff;
+//! - [`connection`]: the WebSocket session: hello, catch-up, pings, reconnect with backoff
+//!   (waiting for the network while the browser is offline);
 //! - [`tabs`]: one connection per browser: the leader tab holds the socket for all tabs;
 //! - [`outbox`]: messages not yet acknowledged, kept in the page's storage across reloads;
 //! - [`context`]: the page context collected automatically;
 //! - [`api`]: the JavaScript API (`Switchboard('identify' | 'setContext' | 'open' | …)`);
 //! - [`view`]: the launcher, panel, message list and composer;
 //! - [`i18n`], [`storage`]: UI strings, first-party storage.
+//!
+//! Message text is shown as text nodes; only http(s) URLs become links
+//! (`switchboard_protocol::linkify`, shared with the console).
 //!
 //! Nothing here may throw into the host page: every JS call that can fail is handled.
 
@@ -39,6 +43,7 @@ pub fn mount(container: web_sys::HtmlElement, site: String, relay: String) {
     if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
         let _ = p.mark("switchboard:ready");
     }
+    state::core(|c| c.ready = true);
     api::emit("ready", &JsValue::UNDEFINED);
 }
 

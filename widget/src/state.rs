@@ -15,6 +15,8 @@ pub enum Conn {
     Connecting,
     Online,
     Reconnecting,
+    /// The browser says it has no network; the widget reconnects as soon as it has.
+    Offline,
     /// The relay refused us for good (bad site key, protocol); no more retries.
     Error,
 }
@@ -25,6 +27,7 @@ impl Conn {
             Conn::Connecting => "connecting",
             Conn::Online => "online",
             Conn::Reconnecting => "reconnecting",
+            Conn::Offline => "offline",
             Conn::Error => "error",
         }
     }
@@ -87,6 +90,8 @@ pub struct Core {
     pub syncing: bool,
     pub ping_interval_ms: u64,
     pub listeners: Vec<(String, js_sys::Function)>,
+    /// `ready` has fired (see `api`).
+    pub ready: bool,
     pub last_typing_sent: f64,
     pub typing_generation: u64,
     /// Whether this tab holds the site's connection (see `tabs`).
@@ -119,6 +124,8 @@ impl Widget {
             strings: i18n::for_locale(&locale),
         };
         core(|c| {
+            // A fresh session: the loader mounts once per page, but tests mount again.
+            *c = Core::default();
             c.widget = Some(widget);
             c.site = site;
             c.relay = relay;

@@ -97,6 +97,7 @@ fn receive(widget: Widget, text: &str) {
             "online" => Conn::Online,
             "error" => Conn::Error,
             "connecting" => Conn::Connecting,
+            "offline" => Conn::Offline,
             _ => Conn::Reconnecting,
         }),
         (Some("send"), true) => {

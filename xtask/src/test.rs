@@ -50,7 +50,7 @@ pub fn run() -> anyhow::Result<()> {
     tools::cargo(&["build", "-p", "switchboard-relay"])?;
 
     let mut tally = Tally::default();
-    step("widget component tests in headless Chromium (wasm-bindgen-test)");
+    step("widget and console component tests in headless Chromium (wasm-bindgen-test)");
     tally.run(
         Command::new(tools::cargo_bin())
             .current_dir(root())
@@ -58,6 +58,8 @@ pub fn run() -> anyhow::Result<()> {
                 "test",
                 "-p",
                 "switchboard-widget",
+                "-p",
+                "switchboard-console",
                 "--target",
                 "wasm32-unknown-unknown",
             ])

@@ -1,153 +1,255 @@
-//! What the agent knows about the visitor: page, identity, cart and order, live.
+//! What the agent knows about the visitor: page, identity, cart and order, live. Everything
+//! here comes from the visitor's browser or the site, so it is shown as text and only http(s)
+//! URLs become links.
 
 use leptos::prelude::*;
-use switchboard_protocol::context::{is_http_url, LineItem};
-use switchboard_protocol::Context;
+use switchboard_protocol::context::{is_http_url, LineItem, Page};
+use switchboard_protocol::{Cart, Context, Identity, Order};
 
 use crate::money;
 use crate::state::Console;
 
+const NONE: &str = "—";
+
 pub fn sidebar(c: Console) -> impl IntoView {
-    let context = move || {
+    // A memo, so contexts arriving for other conversations do not re-render this one.
+    let context = Memo::new(move |_| {
         let conv = c.selected.get()?;
-        c.contexts.with(|all| all.get(&conv).cloned())
-    };
+        Some(c.contexts.with(|all| all.get(&conv).cloned()))
+    });
     view! {
         <aside class="c-context" data-testid="context" aria-label="Visitor context">
-            {move || match context() {
-                None => view! { <p class="c-empty">"No visitor selected."</p> }.into_any(),
-                Some(ctx) => details(ctx).into_any(),
+            {move || match context.get() {
+                None => view! { <p class="c-empty">"No conversation selected."</p> }.into_any(),
+                Some(None) => view! { <p class="c-empty">"Loading visitor details…"</p> }.into_any(),
+                Some(Some(ctx)) => details(ctx).into_any(),
             }}
         </aside>
     }
 }
 
-fn link(url: &str, testid: &'static str) -> AnyView {
-    if is_http_url(url) {
-        view! { <a href=url.to_owned() target="_blank" rel="noopener noreferrer" data-testid=testid>{url.to_owned()}</a> }.into_any()
+/// A link if the URL is http(s), plain text otherwise.
+fn link(url: String, testid: &'static str) -> AnyView {
+    if is_http_url(&url) {
+        let shown = url.clone();
+        view! {
+            <a href=url target="_blank" rel="noopener noreferrer nofollow" data-testid=testid>{shown}</a>
+        }
+        .into_any()
     } else {
-        view! { <span data-testid=testid>{url.to_owned()}</span> }.into_any()
+        view! { <span data-testid=testid>{url}</span> }.into_any()
     }
 }
 
-fn details(ctx: Context) -> impl IntoView {
-    let page = ctx.page.clone().map(|p| {
-        let utm = p.utm.as_ref().map(|u| {
-            [("source", &u.source), ("medium", &u.medium), ("campaign", &u.campaign), ("term", &u.term), ("content", &u.content)]
-                .iter()
-                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        });
-        view! {
-            <section class="c-box">
-                <h3>"Page"</h3>
-                <p class="c-strong" data-testid="context-page-title">{p.title.clone()}</p>
-                <p>{link(&p.url, "context-page-url")}</p>
-                <dl>
-                    <dt>"Referrer"</dt>
-                    <dd data-testid="context-referrer">{p.referrer.clone().unwrap_or_else(|| "—".into())}</dd>
-                    <dt>"Campaign"</dt>
-                    <dd data-testid="context-utm">{utm.unwrap_or_else(|| "—".into())}</dd>
-                    <dt>"Language"</dt>
-                    <dd data-testid="context-locale">{p.locale.clone().unwrap_or_else(|| "—".into())}</dd>
-                    <dt>"Time zone"</dt>
-                    <dd data-testid="context-timezone">{p.timezone.clone().unwrap_or_else(|| "—".into())}</dd>
-                    <dt>"Screen"</dt>
-                    <dd>{p.viewport.map(|v| format!("{}×{}", v.width, v.height)).unwrap_or_else(|| "—".into())}</dd>
-                </dl>
-            </section>
-        }
-    });
-    let identity = ctx.identity.clone().map(|i| {
-        let email = i.email.clone().map(|e| {
-            let href = format!("mailto:{e}");
-            view! { <a href=href>{e}</a> }
-        });
-        view! {
-            <section class="c-box" data-testid="context-identity">
-                <h3>"Customer"</h3>
-                <p class="c-strong">{i.name.clone().unwrap_or_else(|| "Unnamed".into())}</p>
-                <p>{email}</p>
-                <p class="c-muted">{i.id.clone().map(|id| format!("id {id}"))}</p>
-                <p class="c-muted">"As the site says; not verified."</p>
-            </section>
-        }
-    });
-    let cart = match ctx.cart.clone() {
-        Some(cart) if !cart.items.is_empty() => {
-            let currency = cart.currency.clone();
-            let total = cart.total.map(|t| money::format(t, currency.as_deref()));
-            view! {
-                <section class="c-box" data-testid="cart">
-                    <h3>"Cart"</h3>
-                    {items(&cart.items, currency.as_deref(), "cart-item")}
-                    <p class="c-total">"Total " <span data-testid="cart-total">{total}</span></p>
-                </section>
-            }
-            .into_any()
-        }
-        _ => view! { <section class="c-box" data-testid="cart"><h3>"Cart"</h3><p class="c-muted">"No cart"</p></section> }.into_any(),
-    };
-    let order = match ctx.order.clone() {
-        Some(o) => {
-            let currency = o.currency.clone();
-            let total = o.total.map(|t| money::format(t, currency.as_deref()));
-            let tracking = o.tracking_url.clone().map(|u| link(&u, "order-tracking"));
-            view! {
-                <section class="c-box" data-testid="order">
-                    <h3>"Order " <span data-testid="order-number">{format!("#{}", o.number)}</span></h3>
-                    <p>
-                        <span class="c-badge" data-testid="order-status">{o.status.clone().unwrap_or_else(|| "unknown".into())}</span>
-                    </p>
-                    <dl>
-                        <dt>"Placed"</dt>
-                        <dd>{o.placed_at.clone().unwrap_or_else(|| "—".into())}</dd>
-                        <dt>"Delivery"</dt>
-                        <dd data-testid="order-delivery">{o.estimated_delivery.clone().unwrap_or_else(|| "—".into())}</dd>
-                        <dt>"Tracking"</dt>
-                        <dd>{tracking}</dd>
-                    </dl>
-                    {items(&o.items, currency.as_deref(), "order-item")}
-                    <p class="c-total">"Total " <span data-testid="order-total">{total}</span></p>
-                </section>
-            }
-            .into_any()
-        }
-        None => view! { <section class="c-box" data-testid="order"><h3>"Order"</h3><p class="c-muted">"No order"</p></section> }.into_any(),
-    };
-    let custom = (!ctx.custom.is_empty()).then(|| {
-        let rows = ctx
-            .custom
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                view! { <dt>{k.clone()}</dt><dd>{v}</dd> }
-            })
-            .collect_view();
-        view! { <section class="c-box"><h3>"More"</h3><dl data-testid="context-custom">{rows}</dl></section> }
-    });
-    view! { {page} {identity} {cart} {order} {custom} }
+fn or_none(v: Option<String>) -> String {
+    v.filter(|v| !v.is_empty()).unwrap_or_else(|| NONE.into())
 }
 
-fn items(items: &[LineItem], currency: Option<&str>, testid: &'static str) -> impl IntoView {
-    let rows = items
+fn details(ctx: Context) -> impl IntoView {
+    let Context {
+        page,
+        identity,
+        cart,
+        order,
+        custom,
+    } = ctx;
+    let custom = (!custom.is_empty()).then(|| {
+        let rows = custom
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                view! { <dt>{k}</dt><dd>{v}</dd> }
+            })
+            .collect_view();
+        view! {
+            <section class="c-box">
+                <h3>"More"</h3>
+                <dl data-testid="context-custom">{rows}</dl>
+            </section>
+        }
+    });
+    view! {
+        {identity.map(identity_box)}
+        {page.map(page_box)}
+        {order_box(order)}
+        {cart_box(cart)}
+        {custom}
+    }
+}
+
+fn page_box(p: Page) -> impl IntoView {
+    let utm = p.utm.map(|u| {
+        [
+            ("source", u.source),
+            ("medium", u.medium),
+            ("campaign", u.campaign),
+            ("term", u.term),
+            ("content", u.content),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+    });
+    let referrer = match p.referrer.filter(|r| !r.is_empty()) {
+        Some(r) => link(r, "context-referrer"),
+        None => view! { <span data-testid="context-referrer">{NONE}</span> }.into_any(),
+    };
+    view! {
+        <section class="c-box">
+            <h3>"Page"</h3>
+            <p class="c-strong" data-testid="context-page-title">{p.title}</p>
+            <p class="c-url">{link(p.url, "context-page-url")}</p>
+            <dl>
+                <dt>"Referrer"</dt>
+                <dd>{referrer}</dd>
+                <dt>"Campaign"</dt>
+                <dd data-testid="context-utm">{or_none(utm)}</dd>
+                <dt>"Language"</dt>
+                <dd data-testid="context-locale">{or_none(p.locale)}</dd>
+                <dt>"Time zone"</dt>
+                <dd data-testid="context-timezone">{or_none(p.timezone)}</dd>
+                <dt>"Window"</dt>
+                <dd data-testid="context-viewport">
+                    {or_none(p.viewport.map(|v| format!("{}×{}", v.width, v.height)))}
+                </dd>
+            </dl>
+        </section>
+    }
+}
+
+fn identity_box(i: Identity) -> impl IntoView {
+    let email = i.email.filter(|e| !e.is_empty()).map(|e| {
+        // mailto: fixes the scheme, so whatever the site sent cannot become a script link.
+        let href = format!("mailto:{e}");
+        view! { <a href=href data-testid="context-email">{e}</a> }
+    });
+    view! {
+        <section class="c-box" data-testid="context-identity">
+            <h3>"Customer"</h3>
+            <p class="c-strong">{i.name.unwrap_or_else(|| "Unnamed".into())}</p>
+            <p>{email}</p>
+            <p class="c-muted">{i.id.map(|id| format!("Customer id {id}"))}</p>
+            <p class="c-muted c-small">"As the site says; not verified."</p>
+        </section>
+    }
+}
+
+fn cart_box(cart: Option<Cart>) -> AnyView {
+    let Some(cart) = cart else {
+        return view! {
+            <section class="c-box" data-testid="cart">
+                <h3>"Cart"</h3>
+                <p class="c-muted">"No cart"</p>
+            </section>
+        }
+        .into_any();
+    };
+    if cart.items.is_empty() {
+        return view! {
+            <section class="c-box" data-testid="cart">
+                <h3>"Cart"</h3>
+                <p class="c-muted">"Cart is empty"</p>
+            </section>
+        }
+        .into_any();
+    }
+    let currency = cart.currency;
+    let total = cart
+        .total
+        .or_else(|| sum(&cart.items))
+        .map(|t| money::format(t, currency.as_deref()));
+    view! {
+        <section class="c-box" data-testid="cart">
+            <h3>"Cart"</h3>
+            {items(cart.items, currency.as_deref(), "cart-item")}
+            <p class="c-total">"Total " <span data-testid="cart-total">{or_none(total)}</span></p>
+        </section>
+    }
+    .into_any()
+}
+
+fn order_box(order: Option<Order>) -> AnyView {
+    let Some(o) = order else {
+        return view! {
+            <section class="c-box" data-testid="order">
+                <h3>"Order"</h3>
+                <p class="c-muted">"No order"</p>
+            </section>
+        }
+        .into_any();
+    };
+    let currency = o.currency;
+    let total = o
+        .total
+        .or_else(|| sum(&o.items))
+        .map(|t| money::format(t, currency.as_deref()));
+    let status = o.status.filter(|s| !s.is_empty());
+    // The badge colour follows a few common words; anything else gets the neutral one.
+    let tone = match status.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("delivered" | "complete" | "completed" | "shipped") => "c-ok",
+        Some("delayed" | "cancelled" | "canceled" | "failed" | "returned" | "refunded") => "c-bad",
+        _ => "c-neutral",
+    };
+    let tracking = o
+        .tracking_url
+        .filter(|u| !u.is_empty())
+        .map(|u| link(u, "order-tracking"));
+    view! {
+        <section class="c-box" data-testid="order">
+            <h3>"Order " <span data-testid="order-number">{format!("#{}", o.number)}</span></h3>
+            <p>
+                <span class=format!("c-badge {tone}") data-testid="order-status">
+                    {status.unwrap_or_else(|| "unknown".into())}
+                </span>
+            </p>
+            <dl>
+                <dt>"Placed"</dt>
+                <dd data-testid="order-placed">{or_none(o.placed_at)}</dd>
+                <dt>"Delivery"</dt>
+                <dd data-testid="order-delivery">{or_none(o.estimated_delivery)}</dd>
+                <dt>"Tracking"</dt>
+                <dd>{tracking.unwrap_or_else(|| NONE.into_any())}</dd>
+            </dl>
+            {items(o.items, currency.as_deref(), "order-item")}
+            <p class="c-total">"Total " <span data-testid="order-total">{or_none(total)}</span></p>
+        </section>
+    }
+    .into_any()
+}
+
+/// The sum of the priced lines, when the site sent no total; None when nothing is priced.
+fn sum(items: &[LineItem]) -> Option<f64> {
+    items
         .iter()
+        .filter_map(|i| i.price.map(|p| p * i.quantity as f64))
+        .reduce(|a, b| a + b)
+}
+
+fn items(items: Vec<LineItem>, currency: Option<&str>, testid: &'static str) -> impl IntoView {
+    if items.is_empty() {
+        return None;
+    }
+    let rows = items
+        .into_iter()
         .map(|i| {
             let unit = i.price.map(|p| money::format(p, currency));
-            let line = i.price.map(|p| money::format(p * i.quantity as f64, currency));
-            let name = match &i.url {
-                Some(u) if is_http_url(u) => {
-                    view! { <a href=u.clone() target="_blank" rel="noopener noreferrer">{i.name.clone()}</a> }.into_any()
+            let line = i
+                .price
+                .map(|p| money::format(p * i.quantity as f64, currency));
+            let name = match i.url {
+                Some(u) if is_http_url(&u) => view! {
+                    <a href=u target="_blank" rel="noopener noreferrer nofollow">{i.name}</a>
                 }
-                _ => view! { <span>{i.name.clone()}</span> }.into_any(),
+                .into_any(),
+                _ => i.name.into_any(),
             };
             view! {
                 <tr data-testid=testid>
-                    <td>{name}</td>
+                    <td class="c-name">{name}</td>
                     <td class="c-num">{format!("× {}", i.quantity)}</td>
                     <td class="c-num">{unit}</td>
                     <td class="c-num">{line}</td>
@@ -155,5 +257,17 @@ fn items(items: &[LineItem], currency: Option<&str>, testid: &'static str) -> im
             }
         })
         .collect_view();
-    view! { <table class="c-items"><tbody>{rows}</tbody></table> }
+    Some(view! {
+        <table class="c-items">
+            <thead>
+                <tr>
+                    <th scope="col">"Item"</th>
+                    <th scope="col" class="c-num">"Qty"</th>
+                    <th scope="col" class="c-num">"Price"</th>
+                    <th scope="col" class="c-num">"Total"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    })
 }

@@ -1,31 +1,63 @@
-//! The console's screens: sign-in, then inbox | conversation | context.
+//! The console's screens: sign-in, then inbox | transcript + reply | context, and the small
+//! time formatting they share.
 
 mod context;
-mod conversation;
 mod inbox;
+mod reply;
 mod signin;
+mod transcript;
 
 use leptos::prelude::*;
 
-use crate::state::Console;
+use crate::state::{Conn, Console};
 
+/// The whole console: sign-in until there is a token, then the three columns.
 pub fn app(c: Console) -> impl IntoView {
+    // The unread count in the tab title, so an agent working in another tab notices.
+    Effect::new(move || {
+        let unread = c
+            .inbox
+            .with(|inbox| inbox.iter().filter(|s| c.unread(s)).count());
+        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+            doc.set_title(&match unread {
+                0 => "Switchboard console".to_owned(),
+                n => format!("({n}) Switchboard console"),
+            });
+        }
+    });
     view! {
         <Show when=move || c.token.get().is_some() fallback=move || signin::signin(c)>
             <div class="c-app">
                 <header class="c-top">
-                    <strong>"Switchboard"</strong>
-                    <span class="c-agent" data-testid="agent-name">{move || c.agent_name.get()}</span>
-                    <span class="c-conn" data-testid="connection" data-state=move || c.conn.get()>
-                        {move || c.conn.get()}
+                    <strong class="c-brand">"Switchboard"</strong>
+                    <span
+                        class="c-conn"
+                        data-testid="connection"
+                        data-state=move || c.conn.get().as_str()
+                        role="status"
+                    >
+                        {move || match c.conn.get() {
+                            Conn::Connecting => "Connecting…",
+                            Conn::Online => "Online",
+                            Conn::Reconnecting => "Reconnecting…",
+                        }}
                     </span>
+                    <span class="c-agent" data-testid="agent-name">{move || c.agent_name.get()}</span>
                     <button class="c-signout" data-testid="sign-out" on:click=move |_| signin::sign_out(c)>
                         "Sign out"
                     </button>
                 </header>
                 <main class="c-main">
                     {inbox::inbox(c)}
-                    {conversation::conversation(c)}
+                    <section class="c-conversation" aria-label="Conversation">
+                        <Show
+                            when=move || c.selected.get().is_some()
+                            fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
+                        >
+                            {transcript::transcript(c)}
+                            {reply::reply(c)}
+                        </Show>
+                    </section>
                     {context::sidebar(c)}
                 </main>
             </div>
@@ -33,8 +65,30 @@ pub fn app(c: Console) -> impl IntoView {
     }
 }
 
-/// Local `HH:MM` of a protocol timestamp.
+/// Local `HH:MM` of a protocol timestamp, with the date in front when it is not today.
 pub fn clock(at: u64) -> String {
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64));
-    format!("{:02}:{:02}", d.get_hours(), d.get_minutes())
+    let today = js_sys::Date::new_0();
+    let time = format!("{:02}:{:02}", d.get_hours(), d.get_minutes());
+    if d.to_date_string() == today.to_date_string() {
+        time
+    } else {
+        format!(
+            "{}-{:02}-{:02} {time}",
+            d.get_full_year(),
+            d.get_month() + 1,
+            d.get_date()
+        )
+    }
+}
+
+/// "now", "5 min", "3 h", "2 d": short enough for the inbox column.
+pub fn relative(at: u64, now: f64) -> String {
+    let secs = ((now - at as f64) / 1000.0).max(0.0) as u64;
+    match secs {
+        0..60 => "now".into(),
+        60..3_600 => format!("{} min", secs / 60),
+        3_600..86_400 => format!("{} h", secs / 3_600),
+        _ => format!("{} d", secs / 86_400),
+    }
 }

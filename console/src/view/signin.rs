@@ -14,8 +14,10 @@ pub fn signin(c: Console) -> impl IntoView {
                 ev.prevent_default();
                 let token = draft.get_untracked().trim().to_owned();
                 if token.is_empty() {
+                    c.signin_error.set(Some("Enter your agent token".into()));
                     return;
                 }
+                c.signin_error.set(None);
                 store_token(Some(&token));
                 c.token.set(Some(token));
                 connection::start(c);
@@ -27,6 +29,7 @@ pub fn signin(c: Console) -> impl IntoView {
                 id="c-token"
                 type="password"
                 autocomplete="current-password"
+                autofocus
                 data-testid="token-input"
                 prop:value=move || draft.get()
                 on:input=move |ev| draft.set(event_target_value(&ev))
@@ -40,7 +43,7 @@ pub fn signin(c: Console) -> impl IntoView {
 pub fn sign_out(c: Console) {
     connection::stop();
     store_token(None);
+    c.reset();
+    c.signin_error.set(None);
     c.token.set(None);
-    c.inbox.set(Vec::new());
-    c.selected.set(None);
 }

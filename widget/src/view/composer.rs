@@ -17,10 +17,15 @@ const TYPING_EVERY_MS: f64 = 3_000.0;
 pub fn composer(w: Widget) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let input = NodeRef::<html::Textarea>::new();
-    // Opening the panel puts the cursor here.
+    // Opening the panel puts the cursor here (never on mount: the host page keeps its focus).
+    // The frame's delay lets the panel lose `hidden` first; a hidden element cannot take focus.
     Effect::new(move |_| {
-        if let Some(el) = input.get() {
-            let _ = el.focus();
+        if w.open.get() {
+            request_animation_frame(move || {
+                if let Some(el) = input.get_untracked() {
+                    let _ = el.focus();
+                }
+            });
         }
     });
     let submit = move || {
@@ -37,11 +42,8 @@ pub fn composer(w: Widget) -> impl IntoView {
             at,
         });
         w.add_pending(client_id.clone(), text.clone(), at);
+        stop_typing();
         if let Some(conversation_id) = core(|c| c.conversation_id.clone()) {
-            send(&ClientMsg::Typing {
-                conversation_id: conversation_id.clone(),
-                active: false,
-            });
             send(&ClientMsg::Send(Send {
                 conversation_id,
                 client_id,
@@ -49,7 +51,14 @@ pub fn composer(w: Widget) -> impl IntoView {
             }));
         }
     };
+    // Said at once rather than on Enter: an oversized message would only be refused later.
+    let too_long = move || draft.with(|d| d.len() > MAX_TEXT_BYTES);
     view! {
+        <Show when=too_long>
+            <p class="sb-limit" data-testid="composer-error" role="alert">
+                {w.strings.too_long}
+            </p>
+        </Show>
         <form
             class="sb-composer"
             data-testid="composer"
@@ -64,12 +73,14 @@ pub fn composer(w: Widget) -> impl IntoView {
                 data-testid="composer-input"
                 rows="2"
                 aria-label=w.strings.placeholder
+                aria-invalid=move || if too_long() { "true" } else { "false" }
                 placeholder=w.strings.placeholder
                 prop:value=move || draft.get()
                 on:input=move |ev| {
                     draft.set(event_target_value(&ev));
                     typing();
                 }
+                on:blur=move |_| stop_typing()
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();
@@ -102,9 +113,33 @@ fn typing() {
     }
 }
 
-/// 16 hex characters; unique per visitor is all the relay needs.
+/// Clears the agent's "is typing" at once instead of letting it time out, but only if this
+/// visitor had said they were typing (a blur alone sends nothing).
+fn stop_typing() {
+    let conversation_id = core(|c| {
+        let was = c.last_typing_sent > 0.0;
+        c.last_typing_sent = 0.0;
+        was.then(|| c.conversation_id.clone()).flatten()
+    });
+    if let Some(conversation_id) = conversation_id {
+        send(&ClientMsg::Typing {
+            conversation_id,
+            active: false,
+        });
+    }
+}
+
+/// 16 hex characters from the browser's CSPRNG. The relay dedupes resends by client id, so two
+/// messages must never share one; `Math.random` is only the fallback where `crypto` is missing.
 fn client_id() -> String {
-    let a = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-    let b = (js_sys::Date::now() as u64 as u32) ^ (js_sys::Math::random() * 4_294_967_296.0) as u32;
-    format!("{a:08x}{b:08x}")
+    let mut bytes = [0u8; 8];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !filled {
+        for b in &mut bytes {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

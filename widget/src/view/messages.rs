@@ -1,6 +1,7 @@
 //! The transcript: one row per message with sender, time and delivery state. Text is rendered
 //! as text nodes; only http(s) URLs become links.
 
+use leptos::html;
 use leptos::prelude::*;
 use switchboard_protocol::SenderKind;
 
@@ -8,8 +9,22 @@ use crate::state::{Delivery, Line, Widget};
 use switchboard_protocol::linkify::{segments, Segment};
 
 pub fn list(w: Widget) -> impl IntoView {
+    let ol = NodeRef::<html::Ol>::new();
+    // Keeps the newest message in view when one arrives or the panel opens. After the next
+    // frame, so the new row (and the panel's layout) exist before measuring.
+    Effect::new(move |_| {
+        let open = w.open.get();
+        w.lines.track();
+        if open {
+            request_animation_frame(move || {
+                if let Some(ol) = ol.get_untracked() {
+                    ol.set_scroll_top(ol.scroll_height());
+                }
+            });
+        }
+    });
     view! {
-        <ol class="sb-messages" data-testid="messages" role="log" aria-live="polite">
+        <ol node_ref=ol class="sb-messages" data-testid="messages" role="log" aria-live="polite">
             <Show when=move || w.lines.with(|l| l.is_empty())>
                 <li class="sb-empty">{w.strings.empty}</li>
             </Show>

@@ -14,16 +14,22 @@ pub fn app(w: Widget) -> impl IntoView {
     let launcher = NodeRef::<html::Button>::new();
     let close = move || {
         w.set_open(false);
-        if let Some(b) = launcher.get_untracked() {
-            let _ = b.focus();
-        }
+        // After the next frame: on phones the launcher is hidden while the panel is open, and
+        // a hidden element cannot take focus.
+        request_animation_frame(move || {
+            if let Some(b) = launcher.get_untracked() {
+                let _ = b.focus();
+            }
+        });
     };
+    // The panel stays in the DOM while closed (only `hidden`), so a half-typed draft, the
+    // scroll position and the `aria-controls` target survive closing.
     view! {
         <div class="sb-widget">
-            <Show when=move || w.open.get()>
                 <section
                     id="sb-panel"
                     class="sb-panel"
+                    hidden=move || !w.open.get()
                     role="dialog"
                     aria-label=w.strings.title
                     data-testid="panel"
@@ -60,14 +66,20 @@ pub fn app(w: Widget) -> impl IntoView {
                     </p>
                     {composer::composer(w)}
                 </section>
-            </Show>
             <button
                 node_ref=launcher
                 class="sb-launcher"
                 data-testid="launcher"
                 aria-controls="sb-panel"
                 aria-expanded=move || if w.open.get() { "true" } else { "false" }
-                aria-label=move || if w.open.get() { w.strings.close } else { w.strings.open }
+                aria-label=move || {
+                    // The badge is drawn, not read: the count goes into the button's name.
+                    match (w.open.get(), w.unread.get()) {
+                        (true, _) => w.strings.close.to_owned(),
+                        (false, 0) => w.strings.open.to_owned(),
+                        (false, n) => format!("{} ({n} {})", w.strings.open, w.strings.unread),
+                    }
+                }
                 on:click=move |_| w.set_open(!w.open.get_untracked())
             >
                 <svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true">
@@ -77,7 +89,7 @@ pub fn app(w: Widget) -> impl IntoView {
                     ></path>
                 </svg>
                 <Show when=move || { w.unread.get() > 0 && !w.open.get() }>
-                    <span class="sb-unread" data-testid="unread">
+                    <span class="sb-unread" data-testid="unread" aria-hidden="true">
                         {move || w.unread.get()}
                     </span>
                 </Show>
@@ -91,6 +103,7 @@ fn connection_text(w: Widget) -> &'static str {
         Conn::Connecting => w.strings.connecting,
         Conn::Online => w.strings.online,
         Conn::Reconnecting => w.strings.reconnecting,
+        Conn::Offline => w.strings.offline,
         Conn::Error => w.strings.error,
     }
 }

@@ -1,0 +1,116 @@
+//! The open conversation's messages, oldest first, and the visitor's typing indicator.
+
+use leptos::html::Ol;
+use leptos::prelude::*;
+use switchboard_protocol::linkify::{segments, Segment};
+use switchboard_protocol::SenderKind;
+
+use super::clock;
+use crate::connection;
+use crate::state::{Console, Delivery, Line};
+
+pub fn transcript(c: Console) -> impl IntoView {
+    let lines = move || {
+        let conv = c.selected.get()?;
+        c.transcripts.with(|all| all.get(&conv).cloned())
+    };
+    let list = NodeRef::<Ol>::new();
+    // Follow new messages, as chat apps do.
+    Effect::new(move || {
+        let count = c.transcripts.with(|all| {
+            c.selected
+                .with(|sel| sel.as_ref().and_then(|s| all.get(s)).map_or(0, Vec::len))
+        });
+        if let (Some(ol), true) = (list.get(), count > 0) {
+            ol.set_scroll_top(ol.scroll_height());
+        }
+    });
+    view! {
+        <ol class="c-transcript" data-testid="transcript" role="log" aria-live="polite" node_ref=list>
+            <For
+                each=move || lines().unwrap_or_default()
+                key=|l| l.render_key()
+                children=move |l| row(c, l)
+            />
+        </ol>
+        // The live region stays in the DOM so screen readers announce what appears in it.
+        <p class="c-typing" aria-live="polite">
+            <Show when=move || {
+                let typing = c.visitor_typing.get();
+                typing.is_some() && typing == c.selected.get()
+            }>
+                <span data-testid="visitor-typing">"Visitor is typing…"</span>
+            </Show>
+        </p>
+    }
+}
+
+fn row(c: Console, l: Line) -> impl IntoView {
+    let sender = match l.kind {
+        SenderKind::Visitor => "visitor",
+        SenderKind::Agent => "agent",
+        SenderKind::Bot => "bot",
+        SenderKind::System => "system",
+    };
+    let name = l.name.clone().unwrap_or_else(|| {
+        match l.kind {
+            SenderKind::Visitor => "Visitor",
+            SenderKind::Agent => "Agent",
+            SenderKind::Bot => "Bot",
+            SenderKind::System => "Switchboard",
+        }
+        .into()
+    });
+    // Text nodes only; links only for http(s) words (the protocol's one linkify rule).
+    let body = segments(&l.text)
+        .into_iter()
+        .map(|s| match s {
+            Segment::Text(t) => t.into_any(),
+            Segment::Link(url) => {
+                let shown = url.clone();
+                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }
+                    .into_any()
+            }
+        })
+        .collect_view();
+    let status = match l.delivery {
+        Delivery::Sent => None,
+        Delivery::Pending => Some(view! { <span class="c-status">"Sending…"</span> }.into_any()),
+        Delivery::Failed => {
+            let reason = l.error.clone().unwrap_or_default();
+            let conv = c.selected.get_untracked().unwrap_or_default();
+            let client_id = l.client_id.clone();
+            Some(
+                view! {
+                    <span class="c-status c-failed" role="alert">"Not sent: " {reason}</span>
+                    <button
+                        type="button"
+                        class="c-retry"
+                        on:click=move |_| connection::retry(c, conv.clone(), client_id.clone())
+                    >
+                        "Retry"
+                    </button>
+                }
+                .into_any(),
+            )
+        }
+    };
+    view! {
+        <li
+            class="c-message"
+            class:c-mine=l.kind == SenderKind::Agent
+            class:c-note=matches!(l.kind, SenderKind::System | SenderKind::Bot)
+            data-testid="message"
+            data-sender=sender
+            data-state=l.delivery.as_str()
+            data-seq=l.seq.map(|s| s.to_string())
+        >
+            <div class="c-meta">
+                <span class="c-sender" data-testid="message-sender">{name}</span>
+                <time>{clock(l.at)}</time>
+                {status}
+            </div>
+            <div class="c-text" data-testid="message-text">{body}</div>
+        </li>
+    }
+}
