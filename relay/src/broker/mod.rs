@@ -157,3 +157,50 @@ pub(crate) fn parse_kind(s: &str) -> SenderKind {
         _ => SenderKind::System,
     }
 }
+
+/// A stored context read back. Contexts were validated before they were stored; one that no
+/// longer parses (written by a newer version, say) degrades to an empty context rather than
+/// failing the conversation.
+pub(crate) fn parse_context(s: &str) -> Context {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// The stored facts of a conversation, as both brokers keep them.
+pub(crate) struct SummaryFields {
+    pub id: String,
+    pub site: String,
+    pub visitor_id: String,
+    pub created_at: Millis,
+    pub last_activity: Millis,
+    pub last_seq: u64,
+    pub last_sender: Option<String>,
+    pub last_text: Option<String>,
+}
+
+impl SummaryFields {
+    /// The inbox line, with what the agent needs at a glance taken from the visitor's context.
+    pub(crate) fn into_summary(self, context: &Context) -> ConversationSummary {
+        let page = context.page.as_ref();
+        ConversationSummary {
+            id: self.id,
+            site: self.site,
+            visitor_id: self.visitor_id,
+            visitor_name: context
+                .identity
+                .as_ref()
+                .and_then(|i| i.name.clone().or_else(|| i.email.clone())),
+            page_title: page.map(|p| p.title.clone()).filter(|t| !t.is_empty()),
+            page_url: page.map(|p| p.url.clone()).filter(|u| !u.is_empty()),
+            created_at: self.created_at,
+            last_activity: self.last_activity,
+            last_seq: self.last_seq,
+            last_message: match (self.last_sender, self.last_text) {
+                (Some(s), Some(text)) => Some(switchboard_protocol::server::Preview {
+                    sender: parse_kind(&s),
+                    text,
+                }),
+                _ => None,
+            },
+        }
+    }
+}

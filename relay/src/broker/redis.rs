@@ -24,14 +24,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Value};
-use switchboard_protocol::server::Preview;
 use switchboard_protocol::{
     ChatMessage, CloseCode, Context, ConversationSummary, Millis, ServerMsg,
 };
 
 use super::{
-    kind_str, parse_kind, Appended, Audience, Broker, Conversation, Event, NewMessage, Result,
-    StoreError, Visitor,
+    kind_str, parse_context, Appended, Audience, Broker, Conversation, Event, NewMessage, Result,
+    StoreError, SummaryFields, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -137,28 +136,17 @@ impl RedisBroker {
         let num = |k: &str| get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         let visitor_id = get("visitor_id").unwrap_or_default();
         let context = self.context_of(&visitor_id).await?;
-        let page = context.page.as_ref();
-        Ok(Some(ConversationSummary {
+        let fields = SummaryFields {
             id: id.to_owned(),
             site: get("site").unwrap_or_default(),
             visitor_id,
-            visitor_name: context
-                .identity
-                .as_ref()
-                .and_then(|i| i.name.clone().or_else(|| i.email.clone())),
-            page_title: page.map(|p| p.title.clone()).filter(|t| !t.is_empty()),
-            page_url: page.map(|p| p.url.clone()).filter(|u| !u.is_empty()),
             created_at: num("created_at"),
             last_activity: num("last_activity"),
             last_seq: num("last_seq"),
-            last_message: match (get("last_sender"), get("last_text")) {
-                (Some(s), Some(text)) => Some(Preview {
-                    sender: parse_kind(&s),
-                    text,
-                }),
-                _ => None,
-            },
-        }))
+            last_sender: get("last_sender"),
+            last_text: get("last_text"),
+        };
+        Ok(Some(fields.into_summary(&context)))
     }
 
     async fn context_of(&self, visitor_id: &str) -> Result<Context> {
@@ -168,9 +156,7 @@ impl RedisBroker {
             .hget(visitor_key(visitor_id), "context")
             .await
             .map_err(backend)?;
-        Ok(raw
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default())
+        Ok(raw.as_deref().map(parse_context).unwrap_or_default())
     }
 }
 
@@ -305,9 +291,7 @@ impl Broker for RedisBroker {
             Some(s) if s == site => Some(Visitor {
                 id,
                 site: s,
-                context: context
-                    .and_then(|c| serde_json::from_str(&c).ok())
-                    .unwrap_or_default(),
+                context: context.as_deref().map(parse_context).unwrap_or_default(),
             }),
             _ => None,
         })

@@ -12,12 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use switchboard_protocol::server::Preview;
 use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, ServerMsg};
 
 use super::{
-    kind_str, parse_kind, Appended, Audience, Broker, Conversation, Event, NewMessage, Result,
-    StoreError, Visitor,
+    kind_str, parse_context, parse_kind, Appended, Audience, Broker, Conversation, Event,
+    NewMessage, Result, StoreError, SummaryFields, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -353,31 +352,17 @@ const SUMMARY_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, v.context, c.cr
     c.last_seq, c.last_sender, c.last_text FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
-    let context = parse_context(&r.get::<_, String>(3)?);
-    let last_sender: Option<String> = r.get(7)?;
-    let last_text: Option<String> = r.get(8)?;
-    let page = context.page.as_ref();
-    Ok(ConversationSummary {
+    let fields = SummaryFields {
         id: r.get(0)?,
         site: r.get(1)?,
         visitor_id: r.get(2)?,
-        visitor_name: context
-            .identity
-            .as_ref()
-            .and_then(|i| i.name.clone().or_else(|| i.email.clone())),
-        page_title: page.map(|p| p.title.clone()).filter(|t| !t.is_empty()),
-        page_url: page.map(|p| p.url.clone()).filter(|u| !u.is_empty()),
         created_at: r.get::<_, i64>(4)? as u64,
         last_activity: r.get::<_, i64>(5)? as u64,
         last_seq: r.get::<_, i64>(6)? as u64,
-        last_message: match (last_sender, last_text) {
-            (Some(s), Some(text)) => Some(Preview {
-                sender: parse_kind(&s),
-                text,
-            }),
-            _ => None,
-        },
-    })
+        last_sender: r.get(7)?,
+        last_text: r.get(8)?,
+    };
+    Ok(fields.into_summary(&parse_context(&r.get::<_, String>(3)?)))
 }
 
 fn conversation(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
@@ -414,10 +399,4 @@ fn visitor(id: String, site: String, context: String) -> Visitor {
 
 fn json(context: &Context) -> String {
     serde_json::to_string(context).expect("contexts always serialize")
-}
-
-/// Contexts were validated before they were stored; a row that no longer parses (written by a
-/// newer version, say) degrades to an empty context rather than failing the conversation.
-fn parse_context(s: &str) -> Context {
-    serde_json::from_str(s).unwrap_or_default()
 }
