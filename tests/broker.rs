@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_protocol::context::{Identity, Page};
-use switchboard_protocol::{Context, Sender, SenderKind, ServerMsg};
+use switchboard_protocol::{Context, Owner, Sender, SenderKind, ServerMsg};
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{Audience, Broker, Event, NewMessage, StoreError};
@@ -82,17 +82,12 @@ fn sender(id: &str) -> Sender {
         kind: SenderKind::Visitor,
         id: id.into(),
         name: None,
+        avatar: None,
     }
 }
 
 fn new_message(conv: &str, who: &str, client_id: &str, text: &str) -> NewMessage {
-    NewMessage {
-        conversation_id: conv.into(),
-        client_id: client_id.into(),
-        sender: sender(who),
-        text: text.into(),
-        at: switchboard_relay::clock::now(),
-    }
+    NewMessage::new(conv, client_id.into(), sender(who), text.into())
 }
 
 async fn conversation(b: &dyn Broker) -> String {
@@ -100,7 +95,10 @@ async fn conversation(b: &dyn Broker) -> String {
         .create_visitor("shop", "hash-1", Context::default())
         .await
         .unwrap();
-    b.open_conversation("shop", &v.id, 1).await.unwrap().id
+    b.open_conversation("shop", &v.id, 1, &Owner::Humans)
+        .await
+        .unwrap()
+        .id
 }
 
 /// A local connection subscribed to a conversation, to watch what the hub delivers.
@@ -263,8 +261,14 @@ async fn visitors_tokens_contexts_and_conversations(backend: &impl Backend) {
     );
     assert!(b.visitor_by_token("shop", "nope").await.unwrap().is_none());
 
-    let c1 = b.open_conversation("shop", &v.id, 5).await.unwrap();
-    let c2 = b.open_conversation("shop", &v.id, 6).await.unwrap();
+    let c1 = b
+        .open_conversation("shop", &v.id, 5, &Owner::Humans)
+        .await
+        .unwrap();
+    let c2 = b
+        .open_conversation("shop", &v.id, 6, &Owner::Humans)
+        .await
+        .unwrap();
     assert_eq!(c1.id, c2.id, "one open conversation per visitor");
     assert_eq!(
         (c1.site.as_str(), c1.visitor_id.as_str(), c1.last_seq),
@@ -369,7 +373,12 @@ async fn inbox_lists_active_conversations_newest_first(backend: &impl Backend) {
             .create_visitor("shop", &format!("inbox-{i}"), Context::default())
             .await
             .unwrap();
-        convs.push(b.open_conversation("shop", &v.id, 1).await.unwrap().id);
+        convs.push(
+            b.open_conversation("shop", &v.id, 1, &Owner::Humans)
+                .await
+                .unwrap()
+                .id,
+        );
     }
     // The third stays empty: no message, not in the inbox.
     b.append("shop", new_message(&convs[0], "v0", "a", "first"))

@@ -168,6 +168,7 @@ async fn visitor_on_one_node_and_agent_on_another_talk_both_ways() {
             conversation_id: conv.clone(),
             client_id: "a-1".into(),
             text: "It ships Friday.".into(),
+            rich: None,
         }))
         .await;
     let reply = v

@@ -12,12 +12,15 @@
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
+mod bots;
 mod broker;
 mod cluster;
 mod delivery;
 mod e2e;
+mod example_bots;
 mod peer;
 mod process;
 mod redis_server;
 mod relay_ws;
 mod util;
+mod webhooks;

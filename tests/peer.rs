@@ -192,6 +192,7 @@ impl Peer {
             conversation_id: self.conversation_id.clone().expect("a conversation"),
             client_id: id.to_owned(),
             text: text.to_owned(),
+            rich: None,
         });
         self.frame(&msg).await;
     }

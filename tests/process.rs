@@ -193,3 +193,45 @@ pub async fn healthz(port: u16) -> Option<serde_json::Value> {
     let body = text.split("\r\n\r\n").nth(1)?;
     serde_json::from_str(body).ok()
 }
+
+/// The demo bot's token in tests (`--demo-bot-token`).
+pub const BOT_TOKEN: &str = "e2e-bot-token-0123456789";
+
+/// A helper process (a bot) killed on drop.
+pub struct Helper(Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Helper {
+    pub fn spawn(cmd: &mut Command) -> Helper {
+        Helper(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}")),
+        )
+    }
+}
+
+/// The example order-status bot (`bots/order-status`) attached to a relay over WebSocket.
+pub fn orderbot(relay_port: u16) -> Helper {
+    let bin = env_path(
+        "SWITCHBOARD_ORDERBOT_BIN",
+        workspace().join("target/debug/switchboard-orderbot"),
+    );
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo xtask test` (it builds the bot first)",
+        bin.display()
+    );
+    Helper::spawn(
+        Command::new(bin)
+            .args(["--relay", &format!("ws://127.0.0.1:{relay_port}/v1/bot")])
+            .args(["--token", BOT_TOKEN])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null()),
+    )
+}

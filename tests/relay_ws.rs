@@ -117,6 +117,7 @@ async fn visitor_and_agent_talk_both_ways_with_context() {
             conversation_id: conv.clone(),
             client_id: "a-1".into(),
             text: "It ships Friday.".into(),
+            rich: None,
         }))
         .await;
     let reply = visitor
@@ -310,6 +311,7 @@ async fn frames_before_hello_and_a_second_hello_are_out_of_order() {
         conversation_id: "c_x".into(),
         client_id: "m".into(),
         text: "early".into(),
+        rich: None,
     }))
     .await;
     assert_eq!(error_code(&c.recv().await), Some(ErrorCode::OutOfOrder));
@@ -351,6 +353,7 @@ async fn nobody_acts_on_a_conversation_they_do_not_own() {
             conversation_id: victim_conv.clone(),
             client_id: client_id.into(),
             text: "injected".into(),
+            rich: None,
         })
     };
     attacker.send(&steal("x-1")).await;
@@ -383,6 +386,7 @@ async fn nobody_acts_on_a_conversation_they_do_not_own() {
             conversation_id: "c_nope".into(),
             client_id: "x-2".into(),
             text: "?".into(),
+            rich: None,
         }))
         .await;
     assert_eq!(
@@ -522,6 +526,7 @@ async fn transcript_survives_a_relay_restart_on_the_same_data_dir() {
         conversation_id: conv.clone(),
         client_id: "p-1".into(),
         text: "persist me".into(),
+        rich: None,
     }))
     .await;
     v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))

@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{ClientMsg, Context, ServerMsg, PROTOCOL_VERSION};
-use switchboard_relay::config::{Agent, Config, Site};
+use switchboard_relay::config::{Agent, Bot, Config, Routing, Site};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -49,11 +49,17 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 key: SITE.into(),
                 name: "Shop".into(),
                 allowed_origins: vec![SITE_ORIGIN.into()],
+                routing: Routing::HumansOnly,
+                bot: Some(BOT.into()),
+                bot_after_secs: 60,
             },
             Site {
                 key: OTHER_SITE.into(),
                 name: "Other".into(),
                 allowed_origins: vec!["https://other.example".into()],
+                routing: Routing::HumansOnly,
+                bot: Some(OTHER_BOT.into()),
+                bot_after_secs: 60,
             },
         ],
         agents: vec![
@@ -70,17 +76,48 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 sites: vec![OTHER_SITE.into()],
             },
         ],
+        bots: vec![
+            Bot {
+                id: BOT.into(),
+                name: "Shopbot".into(),
+                avatar: Some("https://shop.example/bot.png".into()),
+                site: SITE.into(),
+                token: BOT_TOKEN.into(),
+                webhook_url: None,
+                webhook_secret: None,
+            },
+            Bot {
+                id: OTHER_BOT.into(),
+                name: "Otherbot".into(),
+                avatar: None,
+                site: OTHER_SITE.into(),
+                token: OTHER_BOT_TOKEN.into(),
+                webhook_url: None,
+                webhook_secret: None,
+            },
+        ],
         demo: None,
         tuning: Default::default(),
     }
 }
 
+/// The bot of [`SITE`] and its token; [`OTHER_BOT`] serves [`OTHER_SITE`].
+pub const BOT: &str = "shopbot";
+pub const BOT_TOKEN: &str = "bot-token-0123456789";
+pub const OTHER_BOT: &str = "otherbot";
+pub const OTHER_BOT_TOKEN: &str = "other-bot-token-0123456789";
+
 impl TestRelay {
     pub async fn start() -> TestRelay {
+        TestRelay::start_with(|_| {}).await
+    }
+
+    /// A relay on [`test_config`] changed by `edit` (routing policies, webhook bots).
+    pub async fn start_with(edit: impl FnOnce(&mut Config)) -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
-        let relay = switchboard_relay::start(test_config(dir.path().to_owned()))
-            .await
-            .unwrap();
+        let mut config = test_config(dir.path().to_owned());
+        edit(&mut config);
+        let relay = switchboard_relay::start(config).await.unwrap();
         let addr = relay.addr;
         TestRelay {
             relay,
@@ -130,6 +167,34 @@ impl TestRelay {
     }
 }
 
+impl TestRelay {
+    /// A bot connection after `hello`/`welcome` (frames for conversations it owns follow).
+    pub async fn bot(&self, token: &str) -> Client {
+        let mut c = Client::connect(&self.url("/v1/bot"), None).await.unwrap();
+        c.send(&ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            token: Some(token.into()),
+            context: None,
+        }))
+        .await;
+        c.welcome().await
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Every stored message of a conversation.
+    pub async fn stored(&self, conversation_id: &str) -> Vec<switchboard_protocol::ChatMessage> {
+        self.relay
+            .state
+            .broker
+            .history(conversation_id, 0, 1000)
+            .await
+            .unwrap()
+    }
+}
+
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub welcome: Option<Welcome>,
@@ -164,6 +229,7 @@ impl Client {
             conversation_id,
             client_id: client_id.into(),
             text: text.into(),
+            rich: None,
         }))
         .await;
     }
@@ -224,7 +290,7 @@ impl Client {
         }
     }
 
-    async fn welcome(mut self) -> Client {
+    pub async fn welcome(mut self) -> Client {
         match self.recv().await {
             ServerMsg::Welcome(w) => {
                 self.welcome = Some(w);

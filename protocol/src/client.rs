@@ -7,9 +7,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
+use crate::handoff::Handoff;
 use crate::limits::{
     MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
 };
+use crate::rich::Rich;
 use crate::ErrorCode;
 
 /// Which kind of client a connection is.
@@ -18,6 +20,7 @@ use crate::ErrorCode;
 pub enum Role {
     Visitor,
     Agent,
+    Bot,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +48,24 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<u64>,
     },
+    /// Visitor only: a click on a postback chip or button. Stored like a message (`label` as
+    /// its text, `payload` as its postback) and acknowledged the same way, so a click is never
+    /// lost or doubled.
+    Postback {
+        conversation_id: String,
+        client_id: String,
+        label: String,
+        payload: String,
+    },
+    /// Bot only: give the conversation to the human agents, saying why.
+    Handoff {
+        conversation_id: String,
+        handoff: Handoff,
+    },
+    /// Agent only: give the conversation back to the site's bot.
+    HandBack {
+        conversation_id: String,
+    },
 }
 
 /// The first frame of every connection.
@@ -64,12 +85,15 @@ pub struct Hello {
 /// A chat message from a client. The relay answers with `ack` once it is durably stored.
 /// Sending the same `client_id` again (a resend after a lost ack) stores nothing new and is
 /// answered with the original `ack`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Send {
     pub conversation_id: String,
     /// Chosen by the client, unique per sender: 1–64 bytes of `[A-Za-z0-9_-]`.
     pub client_id: String,
     pub text: String,
+    /// Bots and agents only: chips, buttons, cards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rich: Option<Rich>,
 }
 
 /// Why a frame could not be turned into a [`ClientMsg`].
@@ -106,7 +130,17 @@ impl std::fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// The `type` values [`ClientMsg`] knows, to tell "unknown type" from "bad fields".
-const KNOWN_TYPES: &[&str] = &["hello", "send", "typing", "set_context", "sync", "ping"];
+const KNOWN_TYPES: &[&str] = &[
+    "hello",
+    "send",
+    "typing",
+    "set_context",
+    "sync",
+    "ping",
+    "postback",
+    "handoff",
+    "hand_back",
+];
 
 impl ClientMsg {
     /// Parses one text frame, classifying failures so the client gets a precise error code.
@@ -145,23 +179,29 @@ impl ClientMsg {
             }
             ClientMsg::Send(s) => {
                 id("conversation_id", &s.conversation_id)?;
-                if !valid_client_id(&s.client_id) {
-                    return Err((
-                        ErrorCode::Invalid,
-                        format!("client_id must be 1-{MAX_CLIENT_ID_BYTES} bytes of [A-Za-z0-9_-]"),
-                    ));
-                }
-                if s.text.len() > MAX_TEXT_BYTES {
-                    return Err((
-                        ErrorCode::TooLarge,
-                        format!("text is {} bytes, limit {MAX_TEXT_BYTES}", s.text.len()),
-                    ));
-                }
-                if s.text.trim().is_empty() {
-                    return Err((ErrorCode::Invalid, "text is empty".into()));
-                }
-                Ok(())
+                client_id(&s.client_id)?;
+                text(&s.text)?;
+                s.rich.as_ref().map_or(Ok(()), Rich::validate)
             }
+            ClientMsg::Postback {
+                conversation_id,
+                client_id: cid,
+                label,
+                payload,
+            } => {
+                id("conversation_id", conversation_id)?;
+                client_id(cid)?;
+                text(label)?;
+                crate::rich::payload("postback", payload)
+            }
+            ClientMsg::Handoff {
+                conversation_id,
+                handoff,
+            } => {
+                id("conversation_id", conversation_id)?;
+                handoff.validate()
+            }
+            ClientMsg::HandBack { conversation_id } => id("conversation_id", conversation_id),
             ClientMsg::Typing {
                 conversation_id, ..
             }
@@ -182,6 +222,9 @@ impl ClientMsg {
             ClientMsg::SetContext { .. } => "set_context",
             ClientMsg::Sync { .. } => "sync",
             ClientMsg::Ping { .. } => "ping",
+            ClientMsg::Postback { .. } => "postback",
+            ClientMsg::Handoff { .. } => "handoff",
+            ClientMsg::HandBack { .. } => "hand_back",
         }
     }
 
@@ -196,6 +239,30 @@ pub fn valid_client_id(s: &str) -> bool {
         && s.len() <= MAX_CLIENT_ID_BYTES
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn client_id(v: &str) -> Result<(), (ErrorCode, String)> {
+    if valid_client_id(v) {
+        Ok(())
+    } else {
+        Err((
+            ErrorCode::Invalid,
+            format!("client_id must be 1-{MAX_CLIENT_ID_BYTES} bytes of [A-Za-z0-9_-]"),
+        ))
+    }
+}
+
+fn text(v: &str) -> Result<(), (ErrorCode, String)> {
+    if v.len() > MAX_TEXT_BYTES {
+        return Err((
+            ErrorCode::TooLarge,
+            format!("text is {} bytes, limit {MAX_TEXT_BYTES}", v.len()),
+        ));
+    }
+    if v.trim().is_empty() {
+        return Err((ErrorCode::Invalid, "text is empty".into()));
+    }
+    Ok(())
 }
 
 fn id(field: &str, v: &str) -> Result<(), (ErrorCode, String)> {
@@ -258,6 +325,7 @@ mod tests {
             conversation_id: "c1".into(),
             client_id: "m-1".into(),
             text: "hello".into(),
+            rich: None,
         });
         let back = ClientMsg::decode(&msg.to_json()).unwrap();
         assert_eq!(back, msg);
@@ -266,6 +334,7 @@ mod tests {
             conversation_id: "c1".into(),
             client_id: "<script>".into(),
             text: "x".into(),
+            rich: None,
         });
         assert_eq!(bad.validate().unwrap_err().0, ErrorCode::Invalid);
     }

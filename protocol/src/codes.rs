@@ -26,6 +26,11 @@ pub enum ErrorCode {
     OutOfOrder,
     /// The relay could not store the message; nothing was acknowledged, resend later.
     Unavailable,
+    /// The conversation is owned by someone else (humans, after a handoff): a bot may act only
+    /// on conversations routed to it.
+    NotOwner,
+    /// An HTTP API request without a valid bot token.
+    Unauthorized,
 }
 
 impl ErrorCode {
@@ -40,6 +45,8 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::OutOfOrder => "out_of_order",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::NotOwner => "not_owner",
+            ErrorCode::Unauthorized => "unauthorized",
         }
     }
 }

@@ -191,7 +191,7 @@ impl Context {
     }
 }
 
-fn short(field: &str, v: &str) -> Result<(), Invalid> {
+pub(crate) fn short(field: &str, v: &str) -> Result<(), Invalid> {
     if v.len() > MAX_SHORT_BYTES {
         return Err((
             ErrorCode::TooLarge,
@@ -203,7 +203,7 @@ fn short(field: &str, v: &str) -> Result<(), Invalid> {
 
 /// Only http(s) links reach an agent; `javascript:` and `data:` URLs would run in the console.
 /// An empty page URL is allowed (some embeds cannot read it).
-fn url(field: &str, v: &str, allow_empty: bool) -> Result<(), Invalid> {
+pub(crate) fn url(field: &str, v: &str, allow_empty: bool) -> Result<(), Invalid> {
     if v.len() > MAX_URL_BYTES {
         return Err((
             ErrorCode::TooLarge,

@@ -8,8 +8,11 @@
 //! - [`codes`]: typed error codes ([`ErrorCode`]) and WebSocket close codes ([`CloseCode`]);
 //! - [`context`]: what the visitor's page and the site tell an agent (page, identity, cart, order);
 //! - [`message`]: a stored chat message with its per-conversation sequence number;
-//! - [`client`]: frames a client (visitor or agent) sends, and their decoding and validation;
+//! - [`client`]: frames a client (visitor, agent or bot) sends, and their decoding and validation;
 //! - [`server`]: frames the relay sends;
+//! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
+//! - [`handoff`]: who owns a conversation (a bot or humans) and the typed bot-to-human handoff;
+//! - [`webhook`]: the envelope, signature headers and HTTP API bodies for webhook bots;
 //! - [`linkify`]: the one rule for turning message text into text and safe links.
 //!
 //! This crate depends on serde only, so the browser bundles and any bot can use it.
@@ -17,15 +20,20 @@
 pub mod client;
 pub mod codes;
 pub mod context;
+pub mod handoff;
 pub mod limits;
 pub mod linkify;
 pub mod message;
+pub mod rich;
 pub mod server;
+pub mod webhook;
 
 pub use client::{ClientMsg, DecodeError, Role};
 pub use codes::{CloseCode, ErrorCode};
 pub use context::{Cart, Context, Identity, LineItem, Order, Page, Utm};
+pub use handoff::{HandedOff, Handoff, HandoffReason, Owner, Priority};
 pub use message::{ChatMessage, Sender, SenderKind};
+pub use rich::{Button, Card, Price, QuickReply, Rich};
 pub use server::{ConversationSummary, ServerMsg};
 
 /// The protocol version a client announces in `hello`. The relay refuses a different major

@@ -27,3 +27,21 @@ pub const MAX_ID_BYTES: usize = 64;
 pub const MAX_HISTORY_BATCH: usize = 500;
 /// Most conversations in the agent's initial inbox list.
 pub const MAX_INBOX: usize = 200;
+/// Most quick-reply chips on one message.
+pub const MAX_QUICK_REPLIES: usize = 10;
+/// Most buttons on one message or one card.
+pub const MAX_BUTTONS: usize = 5;
+/// Most cards on one message.
+pub const MAX_CARDS: usize = 10;
+/// Longest chip or button label, or card title.
+pub const MAX_LABEL_BYTES: usize = 80;
+/// Longest card body text.
+pub const MAX_CARD_TEXT_BYTES: usize = 1024;
+/// Longest postback payload.
+pub const MAX_PAYLOAD_BYTES: usize = 1024;
+/// Longest handoff summary.
+pub const MAX_SUMMARY_BYTES: usize = 2048;
+/// Most fields a bot may collect for a handoff.
+pub const MAX_HANDOFF_FIELDS: usize = 20;
+/// Largest body the bot HTTP API accepts.
+pub const MAX_HTTP_BODY_BYTES: usize = 64 * 1024;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rich::Rich;
 use crate::Millis;
 
 /// Who wrote a message.
@@ -23,12 +24,15 @@ pub struct Sender {
     /// Display name; for visitors the identified name if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Bots and agents: an http(s) image URL for the avatar the widget shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 /// A stored message. `seq` is assigned by the relay when the message is durably stored: it
 /// starts at 1 in every conversation and has no gaps, so a client that has seen `seq = n`
 /// has seen everything up to `n`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub conversation_id: String,
     pub seq: u64,
@@ -38,4 +42,11 @@ pub struct ChatMessage {
     pub text: String,
     /// When the relay stored it.
     pub at: Millis,
+    /// Chips, buttons and cards from a bot or agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rich: Option<Rich>,
+    /// Set on a visitor's click of a postback chip or button: the payload the button carried.
+    /// `text` is then the button's label, so the transcript reads naturally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postback: Option<String>,
 }

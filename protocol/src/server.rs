@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::Role;
 use crate::context::Context;
+use crate::handoff::{HandedOff, Owner};
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
 
@@ -61,6 +62,24 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<u64>,
     },
+    /// Bots only: this conversation is now the bot's to answer (a new conversation under a
+    /// bot-first site, a humans-first fallback, or an agent handing it back), with everything
+    /// the bot needs to answer without asking again. Later visitor messages arrive as `message`.
+    Routed(Routed),
+    /// Bots only: the bot no longer owns this conversation (it handed off, or an agent took
+    /// over); its messages to it are now refused with `not_owner`.
+    Released {
+        conversation_id: String,
+        owner: Owner,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Routed {
+    pub conversation: ConversationSummary,
+    pub context: Context,
+    /// The conversation so far (at most one history batch; `sync` for older messages).
+    pub transcript: Vec<ChatMessage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,10 +94,13 @@ pub struct Welcome {
     /// Visitor: the conversation this visitor chats in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    /// Bot: the site it serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     /// Visitor: the conversation's latest seq, so the widget knows what to `sync`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seq: Option<u64>,
-    /// Agent: the display name visitors see.
+    /// Agent or bot: the display name visitors see.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Milliseconds between the client's pings; the relay closes a connection silent for
@@ -103,6 +125,12 @@ pub struct ConversationSummary {
     pub last_seq: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<Preview>,
+    /// Who answers it now.
+    #[serde(default)]
+    pub owner: Owner,
+    /// The latest handoff from a bot, shown above the transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandedOff>,
 }
 
 /// The start of the latest message, for the inbox list.

@@ -54,6 +54,10 @@ pub struct Args {
     /// Token of the demo agent (demo mode only); random if not given.
     #[arg(long, env = "SWITCHBOARD_DEMO_AGENT_TOKEN")]
     pub demo_agent_token: Option<String>,
+    /// Token of the demo's order-status bot (demo mode only); with it the demo site routes new
+    /// conversations to that bot first. Without it the demo has no bot.
+    #[arg(long, env = "SWITCHBOARD_DEMO_BOT_TOKEN")]
+    pub demo_bot_token: Option<String>,
     /// Milliseconds between pings (the relay's, and the interval clients are told to use).
     #[arg(long, env = "SWITCHBOARD_PING_INTERVAL_MS", default_value_t = 10_000)]
     pub ping_interval_ms: u64,
@@ -78,6 +82,8 @@ struct FileConfig {
     sites: Vec<Site>,
     #[serde(default)]
     agents: Vec<Agent>,
+    #[serde(default)]
+    bots: Vec<Bot>,
 }
 
 /// A website that embeds the widget.
@@ -90,6 +96,63 @@ pub struct Site {
     pub name: String,
     /// Origins (`https://shop.example`) whose pages may open visitor connections; `*` allows any.
     pub allowed_origins: Vec<String>,
+    /// Who answers new conversations.
+    #[serde(default)]
+    pub routing: Routing,
+    /// The bot (an id from `[[bots]]`) for `bot_first` and `humans_first`, and for hand-backs.
+    #[serde(default)]
+    pub bot: Option<String>,
+    /// `humans_first`: seconds a visitor's message may wait unanswered before the bot takes it.
+    #[serde(default = "default_bot_after_secs")]
+    pub bot_after_secs: u64,
+}
+
+fn default_bot_after_secs() -> u64 {
+    60
+}
+
+/// A site's routing policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// The bot owns every new conversation until it hands off.
+    BotFirst,
+    /// Agents own new conversations; the bot takes one when no agent is online or nobody
+    /// answered within `bot_after_secs`.
+    HumansFirst,
+    #[default]
+    HumansOnly,
+}
+
+/// A bot attached through the relay API: over WebSocket (`/v1/bot`) or, with `webhook_url`,
+/// as an HTTP service the relay POSTs events to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bot {
+    pub id: String,
+    /// The sender name visitors see.
+    pub name: String,
+    /// An http(s) image URL visitors see beside its messages.
+    #[serde(default)]
+    pub avatar: Option<String>,
+    /// The one site this bot serves; its token opens no other site's conversations.
+    pub site: String,
+    pub token: String,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Key of the HMAC-SHA256 signature on every webhook POST.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+}
+
+impl Bot {
+    /// The webhook target, if this is a webhook bot.
+    pub fn webhook(&self) -> Option<(&str, &str)> {
+        Some((
+            self.webhook_url.as_deref()?,
+            self.webhook_secret.as_deref()?,
+        ))
+    }
 }
 
 /// A human agent who signs into the console.
@@ -118,6 +181,7 @@ pub struct Config {
     pub redis_url: Option<String>,
     pub sites: Vec<Site>,
     pub agents: Vec<Agent>,
+    pub bots: Vec<Bot>,
     pub demo: Option<Demo>,
     pub tuning: Tuning,
 }
@@ -164,6 +228,7 @@ impl Config {
             redis_url: args.redis_url.or(file.redis_url),
             sites: file.sites,
             agents: file.agents,
+            bots: file.bots,
             demo: None,
             tuning: Tuning {
                 ping_interval: Duration::from_millis(args.ping_interval_ms.max(100)),
@@ -178,6 +243,9 @@ impl Config {
                 .demo_agent_token
                 .unwrap_or_else(crate::token::random_token);
             config.add_demo(args.demo_listen, args.demo_dir, token, args.demo_relay_url);
+            if let Some(bot_token) = args.demo_bot_token {
+                config.add_demo_bot(bot_token);
+            }
         }
         config.check()?;
         Ok(config)
@@ -203,6 +271,9 @@ impl Config {
                 key: "demo".into(),
                 name: "Demo shop".into(),
                 allowed_origins: origins,
+                routing: Routing::HumansOnly,
+                bot: None,
+                bot_after_secs: default_bot_after_secs(),
             });
         }
         self.agents.push(Agent {
@@ -219,10 +290,81 @@ impl Config {
         });
     }
 
+    /// The demo's order-status bot (`bots/order-status`) answers the demo shop first.
+    fn add_demo_bot(&mut self, token: String) {
+        self.bots.push(Bot {
+            id: "orderbot".into(),
+            name: "Orderbot".into(),
+            avatar: None,
+            site: "demo".into(),
+            token,
+            webhook_url: None,
+            webhook_secret: None,
+        });
+        if let Some(site) = self.sites.iter_mut().find(|s| s.key == "demo") {
+            site.routing = Routing::BotFirst;
+            site.bot = Some("orderbot".into());
+        }
+    }
+
     fn check(&self) -> anyhow::Result<()> {
         for site in &self.sites {
             if site.key.is_empty() || site.key.len() > 64 {
                 bail!("site key {:?} must be 1-64 bytes", site.key);
+            }
+            match (&site.bot, site.routing) {
+                (None, Routing::BotFirst | Routing::HumansFirst) => {
+                    bail!(
+                        "site {:?} routes to a bot but names none (bot = ...)",
+                        site.key
+                    )
+                }
+                (Some(id), _) if !self.bots.iter().any(|b| &b.id == id && b.site == site.key) => {
+                    bail!(
+                        "site {:?} names bot {id:?}, which is not a bot of that site",
+                        site.key
+                    )
+                }
+                _ => {}
+            }
+        }
+        for bot in &self.bots {
+            if bot.token.len() < 8 {
+                bail!("bot {:?} has a token shorter than 8 characters", bot.id);
+            }
+            if bot.id.is_empty() || bot.id.len() > 64 || bot.id.contains(['\n', ':']) {
+                bail!(
+                    "bot id {:?} must be 1-64 bytes without ':' or newlines",
+                    bot.id
+                );
+            }
+            if self.site(&bot.site).is_none() {
+                bail!("bot {:?} serves unknown site {:?}", bot.id, bot.site);
+            }
+            if let Some(a) = &bot.avatar {
+                if !switchboard_protocol::context::is_http_url(a) {
+                    bail!("bot {:?} avatar must be an http(s) URL", bot.id);
+                }
+            }
+            match (&bot.webhook_url, &bot.webhook_secret) {
+                (Some(u), Some(s)) => {
+                    if !switchboard_protocol::context::is_http_url(u) {
+                        bail!("bot {:?} webhook_url must be an http(s) URL", bot.id);
+                    }
+                    if s.len() < 16 {
+                        bail!(
+                            "bot {:?} webhook_secret must be at least 16 characters",
+                            bot.id
+                        );
+                    }
+                }
+                (Some(_), None) => {
+                    bail!("bot {:?} has a webhook_url but no webhook_secret", bot.id)
+                }
+                (None, Some(_)) => {
+                    bail!("bot {:?} has a webhook_secret but no webhook_url", bot.id)
+                }
+                (None, None) => {}
             }
         }
         for agent in &self.agents {

@@ -9,7 +9,7 @@ use axum::Json;
 use switchboard_protocol::limits::MAX_FRAME_HARD_BYTES;
 
 use crate::error::ApiError;
-use crate::session::{self, AgentSession, VisitorSession};
+use crate::session::{self, AgentSession, BotSession, VisitorSession};
 use crate::AppState;
 
 /// Per-connection socket buffers. tungstenite's default read buffer is 128 KiB per connection;
@@ -69,6 +69,11 @@ pub async fn agent_ws(
         }
     }
     Ok(limits(ws).on_upgrade(move |socket| session::run::<AgentSession>(socket, state, ())))
+}
+
+/// `GET /v1/bot`: a bot process's connection, authenticated by the bot token in `hello`.
+pub async fn bot_ws(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    limits(ws).on_upgrade(move |socket| session::run::<BotSession>(socket, state, ()))
 }
 
 /// `GET /healthz`: 200 when the store answers, 503 otherwise.

@@ -102,6 +102,7 @@ impl Default for Hub {
 struct Inner {
     conversations: HashMap<String, Vec<Outbox>>,
     agents: HashMap<ConnId, (Outbox, Arc<Agent>)>,
+    bots: HashMap<ConnId, (Outbox, String)>,
     joined: HashMap<ConnId, Vec<String>>,
 }
 
@@ -151,10 +152,32 @@ impl Hub {
         self.lock().agents.insert(outbox.id, (outbox, agent));
     }
 
+    pub fn join_bot(&self, outbox: Outbox, bot_id: &str) {
+        self.lock()
+            .bots
+            .insert(outbox.id, (outbox, bot_id.to_owned()));
+    }
+
+    /// Whether an agent serving `site` is connected to this node.
+    pub fn agent_online(&self, site: &str) -> bool {
+        self.lock().agents.values().any(|(_, a)| a.serves(site))
+    }
+
+    /// The site patterns (`*` included) this node's agents serve, for presence announcements.
+    pub fn agent_sites(&self) -> std::collections::BTreeSet<String> {
+        let inner = self.lock();
+        inner
+            .agents
+            .values()
+            .flat_map(|(_, a)| a.sites.iter().cloned())
+            .collect()
+    }
+
     /// Forgets a connection everywhere; called when its session ends.
     pub fn leave(&self, id: ConnId) {
         let mut inner = self.lock();
         inner.agents.remove(&id);
+        inner.bots.remove(&id);
         for conv in inner.joined.remove(&id).unwrap_or_default() {
             if let Some(list) = inner.conversations.get_mut(&conv) {
                 list.retain(|o| o.id != id);
@@ -168,6 +191,14 @@ impl Hub {
     /// Hands a live event to the matching local connections.
     pub fn deliver(&self, event: &Event) {
         let inner = self.lock();
+        if event.audience == Audience::Bot {
+            for (outbox, bot) in inner.bots.values() {
+                if *bot == event.site {
+                    outbox.push(event.frame.clone());
+                }
+            }
+            return;
+        }
         if event.audience != Audience::Agents {
             for outbox in inner
                 .conversations
@@ -193,7 +224,9 @@ impl Hub {
         let inner = self.lock();
         let mut seen = std::collections::HashSet::new();
         let visitors = inner.conversations.values().flatten();
-        for outbox in visitors.chain(inner.agents.values().map(|(o, _)| o)) {
+        let staff = inner.agents.values().map(|(o, _)| o);
+        let bots = inner.bots.values().map(|(o, _)| o);
+        for outbox in visitors.chain(staff).chain(bots) {
             if seen.insert(outbox.id) {
                 outbox.close(code);
             }

@@ -1,4 +1,4 @@
-//! The Switchboard relay: one binary between website visitors, agents and (later) bots.
+//! The Switchboard relay: one binary between website visitors, agents and bots.
 //!
 //! Layout:
 //! - [`config`]: flags, environment and the TOML file (sites, agents, demo mode);
@@ -6,7 +6,9 @@
 //! - [`endpoints`]: the WebSocket upgrades with their origin checks, `/healthz`;
 //! - [`assets`]: the loader, hashed widget assets, the console (static, precompressed);
 //! - [`demo`]: the demo shop on its own port;
-//! - [`session`]: one task per socket (`hello`, then visitor or agent handling);
+//! - [`session`]: one task per socket (`hello`, then visitor, agent or bot handling);
+//! - [`bots`]: bot registry, routing policies and handoff, webhooks, the bot HTTP API, agent
+//!   presence;
 //! - [`connection`]: socket ↔ typed protocol frames, bounded outbound queue, pings;
 //! - [`hub`]: in-process fan-out of live frames to connections;
 //! - [`broker`]: the seam for durable state and cross-node fan-out: embedded SQLite (default)
@@ -14,6 +16,7 @@
 //! - [`token`], [`clock`], [`error`]: tokens and ids, time, typed HTTP errors.
 
 pub mod assets;
+pub mod bots;
 pub mod broker;
 pub mod clock;
 pub mod config;
@@ -31,8 +34,11 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::bots::webhook::Webhooks;
+use crate::bots::Bots;
 use crate::broker::Broker;
 use crate::config::{Agent, Config, Site};
 use crate::hub::Hub;
@@ -48,10 +54,16 @@ pub struct AppState {
     pub agents: Arc<HashMap<String, Arc<Agent>>>,
     /// `scheme://host[:port]` of `public_url`, the console's origin.
     pub public_origin: String,
+    pub bots: Arc<Bots>,
+    pub webhooks: Arc<Webhooks>,
     pub broker: Arc<dyn Broker>,
     pub hub: Arc<Hub>,
     /// Cancelled on shutdown: sessions close with `RECONNECT_NOW`.
     pub shutdown: CancellationToken,
+    /// This process among the relay nodes (agent presence claims).
+    pub node_id: String,
+    /// Woken when an agent connects, so presence is claimed at once.
+    pub presence_changed: Arc<Notify>,
 }
 
 impl AppState {
@@ -67,14 +79,19 @@ impl AppState {
             .map(|a| (token::hash(&a.token), Arc::new(a.clone())))
             .collect();
         let public_origin = origin_of(&config.public_url);
+        let shutdown = CancellationToken::new();
         AppState {
+            bots: Arc::new(Bots::new(&config.bots)),
+            webhooks: Arc::new(Webhooks::start(&config.bots, shutdown.clone())),
             config: Arc::new(config),
             sites: Arc::new(sites),
             agents: Arc::new(agents),
             public_origin,
             broker,
             hub,
-            shutdown: CancellationToken::new(),
+            shutdown,
+            node_id: token::random_id("n"),
+            presence_changed: Arc::new(Notify::new()),
         }
     }
 }
@@ -84,6 +101,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/visitor", get(endpoints::visitor_ws))
         .route("/v1/agent", get(endpoints::agent_ws))
+        .route("/v1/bot", get(endpoints::bot_ws))
+        .merge(bots::api::routes())
         .route("/healthz", get(endpoints::healthz))
         .merge(assets::routes(&state.config.assets_dir))
         .fallback(|| async { error::ApiError::NotFound })

@@ -83,12 +83,22 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     )
 }
 
+/// The demo order-status bot's token (demo data only, like the demo agent token).
+const DEMO_BOT_TOKEN: &str = "demo-bot-token";
+
 fn demo(token: &str) -> anyhow::Result<()> {
-    tools::step("building the relay (release)");
-    tools::cargo(&["build", "--release", "-p", "switchboard-relay"])?;
-    tools::step("starting the relay in demo mode (Ctrl-C stops it)");
+    tools::step("building the relay and the order-status bot (release)");
+    tools::cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "switchboard-relay",
+        "-p",
+        "switchboard-orderbot",
+    ])?;
+    tools::step("starting the relay in demo mode with the order-status bot (Ctrl-C stops both)");
     let root = tools::root();
-    let status = std::process::Command::new(root.join("target/release/switchboard-relay"))
+    let mut relay = std::process::Command::new(root.join("target/release/switchboard-relay"))
         .current_dir(&root)
         .args([
             "--demo",
@@ -96,8 +106,23 @@ fn demo(token: &str) -> anyhow::Result<()> {
             "data/demo",
             "--demo-agent-token",
             token,
+            "--demo-bot-token",
+            DEMO_BOT_TOKEN,
         ])
-        .status()?;
+        .spawn()?;
+    // The bot reconnects with backoff, so it may start before the relay listens.
+    let mut bot = std::process::Command::new(root.join("target/release/switchboard-orderbot"))
+        .current_dir(&root)
+        .args([
+            "--relay",
+            "ws://127.0.0.1:8080/v1/bot",
+            "--token",
+            DEMO_BOT_TOKEN,
+        ])
+        .spawn()?;
+    let status = relay.wait()?;
+    let _ = bot.kill();
+    let _ = bot.wait();
     anyhow::ensure!(status.success(), "relay exited with {status}");
     Ok(())
 }

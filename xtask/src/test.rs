@@ -15,6 +15,8 @@ const NATIVE: &[&str] = &[
     "-p",
     "switchboard-tests",
     "-p",
+    "switchboard-orderbot",
+    "-p",
     "xtask",
 ];
 const BROWSER: &[&str] = &["-p", "switchboard-widget", "-p", "switchboard-console"];
@@ -46,8 +48,14 @@ pub fn run() -> anyhow::Result<()> {
         .concat(),
     )?;
 
-    step("building the relay binary the end-to-end tests start");
-    tools::cargo(&["build", "-p", "switchboard-relay"])?;
+    step("building the relay and order-status bot binaries the end-to-end tests start");
+    tools::cargo(&[
+        "build",
+        "-p",
+        "switchboard-relay",
+        "-p",
+        "switchboard-orderbot",
+    ])?;
 
     let mut tally = Tally::default();
     step("widget and console component tests in headless Chromium (wasm-bindgen-test)");
@@ -81,10 +89,23 @@ pub fn run() -> anyhow::Result<()> {
                 "SWITCHBOARD_RELAY_BIN",
                 root().join("target/debug/switchboard-relay"),
             )
+            .env(
+                "SWITCHBOARD_ORDERBOT_BIN",
+                root().join("target/debug/switchboard-orderbot"),
+            )
             .env("SWITCHBOARD_DIST", root().join("dist"))
             .env("CHROMIUM", tools::chromium())
             .env("CHROMEDRIVER", tools::chromedriver()),
     )?;
+    step("the Python FAQ bot's unit tests");
+    tally.run_python(Command::new("python3").current_dir(root()).args([
+        "-m",
+        "unittest",
+        "discover",
+        "-s",
+        "bots/faq-python",
+        "-v",
+    ]))?;
     // One closing line for all of it: the last test binary cargo runs may be an empty one.
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     anyhow::ensure!(tally.passed > 0, "no test ran");
@@ -99,6 +120,35 @@ struct Tally {
 }
 
 impl Tally {
+    /// Runs Python's unittest, which reports on stderr: `Ran N tests` then `OK` or
+    /// `FAILED (failures=F, errors=E)`.
+    fn run_python(&mut self, cmd: &mut Command) -> anyhow::Result<()> {
+        eprintln!("    $ {cmd:?}");
+        let out = cmd.output()?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        eprint!("{text}");
+        let ran = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Ran ")?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0);
+        let failed: u64 = text
+            .lines()
+            .filter(|l| l.starts_with("FAILED ("))
+            .flat_map(|l| l.split(|c: char| !c.is_ascii_digit()))
+            .filter_map(|n| n.parse::<u64>().ok())
+            .sum();
+        self.passed += ran.saturating_sub(failed);
+        self.failed += failed;
+        anyhow::ensure!(out.status.success(), "python tests failed ({})", out.status);
+        Ok(())
+    }
+
     fn run(&mut self, cmd: &mut Command) -> anyhow::Result<()> {
         use std::io::{BufRead, BufReader};
         eprintln!("    $ {cmd:?}");

@@ -21,7 +21,8 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use switchboard_protocol::{
-    ChatMessage, Context, ConversationSummary, Millis, Sender, SenderKind, ServerMsg,
+    ChatMessage, Context, ConversationSummary, HandedOff, Millis, Owner, Rich, Sender, SenderKind,
+    ServerMsg,
 };
 
 /// A visitor as stored: one per browser (per relay-issued token) and site.
@@ -39,6 +40,7 @@ pub struct Conversation {
     pub site: String,
     pub visitor_id: String,
     pub last_seq: u64,
+    pub owner: Owner,
 }
 
 pub struct NewMessage {
@@ -47,12 +49,49 @@ pub struct NewMessage {
     pub sender: Sender,
     pub text: String,
     pub at: Millis,
+    pub rich: Option<Rich>,
+    pub postback: Option<String>,
+    /// Store only if the conversation's owner is this one, checked in the same atomic step as
+    /// the append, so a bot's message can never land after its handoff.
+    pub require_owner: Option<Owner>,
+}
+
+impl NewMessage {
+    /// A plain text message stored now, with no conditions.
+    pub fn new(
+        conversation_id: &str,
+        client_id: String,
+        sender: Sender,
+        text: String,
+    ) -> NewMessage {
+        NewMessage {
+            conversation_id: conversation_id.to_owned(),
+            client_id,
+            sender,
+            text,
+            at: crate::clock::now(),
+            rich: None,
+            postback: None,
+            require_owner: None,
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct Appended {
     pub message: ChatMessage,
     pub duplicate: bool,
+    /// The conversation's owner when the message was stored (read in the same atomic step),
+    /// so the sender's node knows which bot, if any, the message is for.
+    pub owner: Owner,
+}
+
+/// What a change of owner does to the stored handoff.
+#[derive(Clone, Debug)]
+pub enum HandoffChange {
+    Keep,
+    Set(HandedOff),
+    Clear,
 }
 
 /// Which local connections a live event is for.
@@ -63,6 +102,8 @@ pub enum Audience {
     /// The agents serving the conversation's site.
     Agents,
     Both,
+    /// The connections of one bot; the event's `site` field then holds the bot id.
+    Bot,
 }
 
 /// A live frame on its way to connections, serialized once where it is created.
@@ -83,12 +124,19 @@ impl Event {
             frame: msg.to_json().into(),
         }
     }
+
+    /// A frame for one bot's connections, wherever they are.
+    pub fn to_bot(bot_id: &str, conversation_id: &str, msg: &ServerMsg) -> Event {
+        Event::new(Audience::Bot, bot_id, conversation_id, msg)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("conversation {0} not found")]
     NotFound(String),
+    #[error("the conversation is owned by {0:?}")]
+    NotOwner(Owner),
     #[error("storage failed: {0}")]
     Backend(String),
 }
@@ -111,13 +159,28 @@ pub trait Broker: Send + Sync + 'static {
     ) -> Result<Visitor>;
     /// Replaces the visitor's context whole.
     async fn set_context(&self, visitor_id: &str, context: &Context) -> Result<()>;
-    /// The visitor's open conversation, created if there is none.
+    /// The visitor's open conversation, created with `owner` if there is none.
     async fn open_conversation(
         &self,
         site: &str,
         visitor_id: &str,
         now: Millis,
+        owner: &Owner,
     ) -> Result<Conversation>;
+    /// Moves the conversation from `expected` to `new` owner if it is still owned by
+    /// `expected` (compare-and-set); false if someone else changed it first.
+    async fn set_owner(
+        &self,
+        conversation_id: &str,
+        expected: &Owner,
+        new: &Owner,
+        handoff: HandoffChange,
+    ) -> Result<bool>;
+    /// Records (`until` = expiry) or withdraws (`None`) this node's agents for a site, so
+    /// other nodes can tell whether any agent is online.
+    async fn set_presence(&self, site: &str, node: &str, until: Option<Millis>) -> Result<()>;
+    /// Whether another node has an agent online for the site.
+    async fn present_elsewhere(&self, site: &str, node: &str, now: Millis) -> Result<bool>;
     async fn conversation(&self, id: &str) -> Result<Option<Conversation>>;
     /// The context of the conversation's visitor.
     async fn conversation_context(&self, id: &str) -> Result<Context>;
@@ -148,6 +211,25 @@ pub(crate) fn kind_str(kind: SenderKind) -> &'static str {
     }
 }
 
+/// The stored form of an owner: `humans` or `bot:ID` (bot ids have no `:`).
+pub(crate) fn owner_str(owner: &Owner) -> String {
+    match owner {
+        Owner::Humans => "humans".into(),
+        Owner::Bot { id } => format!("bot:{id}"),
+    }
+}
+
+pub(crate) fn parse_owner(s: &str) -> Owner {
+    match s.strip_prefix("bot:") {
+        Some(id) => Owner::Bot { id: id.into() },
+        None => Owner::Humans,
+    }
+}
+
+pub(crate) fn parse_handoff(s: Option<&str>) -> Option<HandedOff> {
+    s.and_then(|s| serde_json::from_str(s).ok())
+}
+
 /// The inverse of [`kind_str`]; an unknown name (a newer version's) reads as `system`.
 pub(crate) fn parse_kind(s: &str) -> SenderKind {
     match s {
@@ -175,6 +257,8 @@ pub(crate) struct SummaryFields {
     pub last_seq: u64,
     pub last_sender: Option<String>,
     pub last_text: Option<String>,
+    pub owner: Option<String>,
+    pub handoff: Option<String>,
 }
 
 impl SummaryFields {
@@ -201,6 +285,8 @@ impl SummaryFields {
                 }),
                 _ => None,
             },
+            owner: self.owner.as_deref().map(parse_owner).unwrap_or_default(),
+            handoff: parse_handoff(self.handoff.as_deref()),
         }
     }
 }

@@ -9,7 +9,10 @@
 //!   the conversation is stored);
 //! - `sb:{v:ID}`       hash: site, context, created_at; `sb:{v:ID}:open` → the open conversation;
 //! - `sb:token:SITE:SHA256` → visitor id;
+//!   and `owner` (`humans` or `bot:ID`) and `handoff` (JSON);
 //! - `sb:inbox`        sorted set of conversation ids by last activity;
+//! - `sb:presence:{SITE}` sorted set of node ids with agents online for the site, scored by
+//!   when that claim expires;
 //! - channel `sb:events`: every live event, `AUDIENCE\nSITE\nCONVERSATION\nFRAME`.
 //!
 //! The hot path is one round trip: a pipeline of the append script (dedupe, next seq, XADD,
@@ -29,37 +32,58 @@ use switchboard_protocol::{
 };
 
 use super::{
-    kind_str, parse_context, Appended, Audience, Broker, Conversation, Event, NewMessage, Result,
-    StoreError, SummaryFields, Visitor,
+    kind_str, owner_str, parse_context, parse_owner, Appended, Audience, Broker, Conversation,
+    Event, HandoffChange, NewMessage, Result, StoreError, SummaryFields, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
+use switchboard_protocol::Owner;
 
 const CHANNEL: &str = "sb:events";
 const INBOX: &str = "sb:inbox";
 const PREVIEW_CHARS: usize = 140;
 
-/// Dedupe, sequence, store, publish — one atomic step.
+/// Dedupe, owner check, sequence, store, publish — one atomic step. Returns
+/// `{status, seq, frame, owner}`: status 1 stored, 0 duplicate, -1 no conversation, -2 the
+/// required owner (ARGV[9], empty for none) does not own it.
 const APPEND: &str = r#"
+local owner = redis.call('HGET', KEYS[1], 'owner') or 'humans'
 local seq = redis.call('HGET', KEYS[3], ARGV[1])
 if seq then
   local e = redis.call('XRANGE', KEYS[2], seq .. '-1', seq .. '-1')
-  return {0, tonumber(seq), e[1][2][2]}
+  return {0, tonumber(seq), e[1][2][2], owner}
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, ''} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, '', owner} end
+if ARGV[9] ~= '' and ARGV[9] ~= owner then return {-2, 0, '', owner} end
 seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
 local frame = ARGV[2] .. seq .. ARGV[3]
 redis.call('XADD', KEYS[2], seq .. '-1', 'm', frame)
 redis.call('HSET', KEYS[3], ARGV[1], seq)
 redis.call('HSET', KEYS[1], 'last_activity', ARGV[4], 'last_sender', ARGV[5], 'last_text', ARGV[6])
 redis.call('PUBLISH', ARGV[7], ARGV[8] .. frame)
-return {1, seq, frame}
+return {1, seq, frame, owner}
+"#;
+
+/// Compare-and-set of the owner: `1` changed, `0` someone else owns it, `-1` no conversation.
+/// ARGV: expected, new, handoff action (`keep`, `set`, `clear`), handoff JSON.
+const SET_OWNER: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local cur = redis.call('HGET', KEYS[1], 'owner') or 'humans'
+if cur ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+if ARGV[3] == 'set' then
+  redis.call('HSET', KEYS[1], 'handoff', ARGV[4])
+elseif ARGV[3] == 'clear' then
+  redis.call('HDEL', KEYS[1], 'handoff')
+end
+return 1
 "#;
 
 #[derive(Clone)]
 pub struct RedisBroker {
     conn: ConnectionManager,
     append: redis::Script,
+    set_owner: redis::Script,
     /// Keeps the subscriber connection (and so its task) alive as long as the broker.
     _subscriber: ConnectionManager,
 }
@@ -81,6 +105,9 @@ fn open_key(id: &str) -> String {
 }
 fn token_key(site: &str, hash: &str) -> String {
     format!("sb:token:{site}:{hash}")
+}
+fn presence_key(site: &str) -> String {
+    format!("sb:presence:{{{site}}}")
 }
 
 fn is_noscript(e: &redis::RedisError) -> bool {
@@ -120,6 +147,7 @@ impl RedisBroker {
         Ok(RedisBroker {
             conn,
             append: redis::Script::new(APPEND),
+            set_owner: redis::Script::new(SET_OWNER),
             _subscriber: subscriber,
         })
     }
@@ -145,6 +173,8 @@ impl RedisBroker {
             last_seq: num("last_seq"),
             last_sender: get("last_sender"),
             last_text: get("last_text"),
+            owner: get("owner"),
+            handoff: get("handoff"),
         };
         Ok(Some(fields.into_summary(&context)))
     }
@@ -219,6 +249,7 @@ fn header(audience: Audience, site: &str, conversation_id: &str) -> String {
         Audience::Visitors => 'V',
         Audience::Agents => 'A',
         Audience::Both => 'B',
+        Audience::Bot => 'T',
     };
     format!("{a}\n{site}\n{conversation_id}\n")
 }
@@ -230,6 +261,7 @@ fn decode_event(payload: &[u8]) -> Option<Event> {
         "V" => Audience::Visitors,
         "A" => Audience::Agents,
         "B" => Audience::Both,
+        "T" => Audience::Bot,
         _ => return None,
     };
     let site = parts.next()?.to_owned();
@@ -340,6 +372,7 @@ impl Broker for RedisBroker {
         site: &str,
         visitor_id: &str,
         now: Millis,
+        owner: &Owner,
     ) -> Result<Conversation> {
         let mut c = self.conn.clone();
         if let Some(id) = c
@@ -362,6 +395,7 @@ impl Broker for RedisBroker {
                     ("created_at", &now),
                     ("last_activity", &now),
                     ("last_seq", "0"),
+                    ("owner", &owner_str(owner)),
                 ],
             )
             .query_async::<()>(&mut c)
@@ -389,14 +423,66 @@ impl Broker for RedisBroker {
             site: site.to_owned(),
             visitor_id: visitor_id.to_owned(),
             last_seq: 0,
+            owner: owner.clone(),
         })
     }
 
-    async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
-        let (site, visitor_id, last_seq): (Option<String>, Option<String>, Option<u64>) = self
+    async fn set_owner(
+        &self,
+        conversation_id: &str,
+        expected: &Owner,
+        new: &Owner,
+        handoff: HandoffChange,
+    ) -> Result<bool> {
+        let (action, json) = match handoff {
+            HandoffChange::Keep => ("keep", String::new()),
+            HandoffChange::Set(h) => (
+                "set",
+                serde_json::to_string(&h).expect("handoffs serialize"),
+            ),
+            HandoffChange::Clear => ("clear", String::new()),
+        };
+        let r: i64 = self
+            .set_owner
+            .key(meta(conversation_id))
+            .arg(owner_str(expected))
+            .arg(owner_str(new))
+            .arg(action)
+            .arg(json)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        match r {
+            -1 => Err(StoreError::NotFound("conversation".into())),
+            r => Ok(r == 1),
+        }
+    }
+
+    async fn set_presence(&self, site: &str, node: &str, until: Option<Millis>) -> Result<()> {
+        let mut c = self.conn.clone();
+        match until {
+            Some(t) => c.zadd::<_, _, _, ()>(presence_key(site), node, t).await,
+            None => c.zrem::<_, _, ()>(presence_key(site), node).await,
+        }
+        .map_err(backend)
+    }
+
+    async fn present_elsewhere(&self, site: &str, node: &str, now: Millis) -> Result<bool> {
+        let nodes: Vec<String> = self
             .conn
             .clone()
-            .hmget(meta(id), &["site", "visitor_id", "last_seq"])
+            .zrangebyscore(presence_key(site), now, "+inf")
+            .await
+            .map_err(backend)?;
+        Ok(nodes.iter().any(|n| n != node))
+    }
+
+    async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
+        type Fields = (Option<String>, Option<String>, Option<u64>, Option<String>);
+        let (site, visitor_id, last_seq, owner): Fields = self
+            .conn
+            .clone()
+            .hmget(meta(id), &["site", "visitor_id", "last_seq", "owner"])
             .await
             .map_err(backend)?;
         Ok(match (site, visitor_id) {
@@ -405,6 +491,7 @@ impl Broker for RedisBroker {
                 site,
                 visitor_id,
                 last_seq: last_seq.unwrap_or(0),
+                owner: owner.as_deref().map(parse_owner).unwrap_or_default(),
             }),
             _ => None,
         })
@@ -432,7 +519,14 @@ impl Broker for RedisBroker {
             sender: msg.sender,
             text: msg.text,
             at: msg.at,
+            rich: msg.rich,
+            postback: msg.postback,
         };
+        let required = msg
+            .require_owner
+            .as_ref()
+            .map(owner_str)
+            .unwrap_or_default();
         let (prefix, suffix) = frame_around_seq(&chat);
         let preview: String = chat.text.chars().take(PREVIEW_CHARS).collect();
         let mut invocation = self.append.prepare_invoke();
@@ -447,18 +541,24 @@ impl Broker for RedisBroker {
             .arg(kind_str(chat.sender.kind))
             .arg(preview)
             .arg(CHANNEL)
-            .arg(header(Audience::Both, site, &conv));
+            .arg(header(Audience::Both, site, &conv))
+            .arg(required);
         let mut c = self.conn.clone();
         // One round trip: the script (EVALSHA) and the inbox update, pipelined. A script cache
         // emptied by a Redis restart answers NOSCRIPT; then the script is loaded and the
         // pipeline sent again (EVALSHA of a missing script runs nothing, so a retry is safe).
         let mut loaded = false;
-        let (status, seq, frame): (i64, u64, String) = loop {
-            let result = redis::pipe()
-                .invoke_script(&invocation)
-                .zadd(INBOX, &conv, chat.at)
-                .ignore()
-                .query_async::<((i64, u64, String),)>(&mut c)
+        // A conditional append (a bot's) may be refused; its inbox update waits for the answer
+        // so a refused message changes nothing. Bots are not the hot path.
+        let conditional = msg.require_owner.is_some();
+        let (status, seq, frame, owner): (i64, u64, String, String) = loop {
+            let mut pipe = redis::pipe();
+            pipe.invoke_script(&invocation);
+            if !conditional {
+                pipe.zadd(INBOX, &conv, chat.at).ignore();
+            }
+            let result = pipe
+                .query_async::<((i64, u64, String, String),)>(&mut c)
                 .await;
             match result {
                 Ok((r,)) => break r,
@@ -469,18 +569,26 @@ impl Broker for RedisBroker {
                 Err(e) => return Err(backend(e)),
             }
         };
+        let owner = parse_owner(&owner);
         match status {
             -1 => {
                 let _: redis::RedisResult<()> = c.zrem(INBOX, &conv).await;
                 Err(StoreError::NotFound("conversation".into()))
             }
+            -2 => Err(StoreError::NotOwner(owner)),
             s => {
+                if conditional && s == 1 {
+                    c.zadd::<_, _, _, ()>(INBOX, &conv, chat.at)
+                        .await
+                        .map_err(backend)?;
+                }
                 let message = parse_message(&frame)
                     .ok_or_else(|| StoreError::Backend("stored frame unreadable".into()))?;
                 debug_assert_eq!(message.seq, seq);
                 Ok(Appended {
                     message,
                     duplicate: s == 0,
+                    owner,
                 })
             }
         }

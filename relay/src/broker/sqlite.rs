@@ -15,11 +15,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, ServerMsg};
 
 use super::{
-    kind_str, parse_context, parse_kind, Appended, Audience, Broker, Conversation, Event,
-    NewMessage, Result, StoreError, SummaryFields, Visitor,
+    kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience, Broker,
+    Conversation, Event, HandoffChange, NewMessage, Result, StoreError, SummaryFields, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
+use switchboard_protocol::Owner;
 
 /// The schema; `user_version` says which one a file has.
 const SCHEMA: &str = "
@@ -55,7 +56,16 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (conversation_id, seq),
     UNIQUE (conversation_id, sender_id, client_id)
 ) WITHOUT ROWID;
-PRAGMA user_version = 1;
+";
+
+/// Bots: conversation owner and handoff, rich content and postbacks on messages.
+const MIGRATE_V2: &str = "
+ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT 'humans';
+ALTER TABLE conversations ADD COLUMN handoff TEXT;
+ALTER TABLE messages ADD COLUMN sender_avatar TEXT;
+ALTER TABLE messages ADD COLUMN rich TEXT;
+ALTER TABLE messages ADD COLUMN postback TEXT;
+PRAGMA user_version = 2;
 ";
 
 /// Longest inbox preview, in characters.
@@ -72,29 +82,33 @@ impl SqliteBroker {
     async fn append_row(&self, msg: NewMessage) -> Result<Appended> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let current: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT last_seq, owner FROM conversations WHERE id = ?1",
+                    params![msg.conversation_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((last, owner)) = current else { return Ok(Err(StoreError::NotFound("conversation".into()))) };
+            let owner = parse_owner(&owner);
             let existing = tx
                 .query_row(
-                    "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at
-                     FROM messages WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3",
+                    &format!("{MESSAGE_SELECT} WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3"),
                     params![msg.conversation_id, msg.sender.id, msg.client_id],
                     message,
                 )
                 .optional()?;
             if let Some(message) = existing {
-                return Ok(Some(Appended { message, duplicate: true }));
+                return Ok(Ok(Appended { message, duplicate: true, owner }));
             }
-            let last: Option<i64> = tx
-                .query_row(
-                    "SELECT last_seq FROM conversations WHERE id = ?1",
-                    params![msg.conversation_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(last) = last else { return Ok(None) };
+            if msg.require_owner.as_ref().is_some_and(|r| *r != owner) {
+                return Ok(Err(StoreError::NotOwner(owner)));
+            }
             let seq = last as u64 + 1;
             tx.execute(
-                "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at,
+                     sender_avatar, rich, postback)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     msg.conversation_id,
                     seq as i64,
@@ -103,7 +117,10 @@ impl SqliteBroker {
                     msg.sender.id,
                     msg.sender.name,
                     msg.text,
-                    msg.at as i64
+                    msg.at as i64,
+                    msg.sender.avatar,
+                    msg.rich.as_ref().map(|r| serde_json::to_string(r).expect("rich serializes")),
+                    msg.postback,
                 ],
             )?;
             let preview: String = msg.text.chars().take(PREVIEW_CHARS).collect();
@@ -120,11 +137,12 @@ impl SqliteBroker {
                 sender: msg.sender,
                 text: msg.text,
                 at: msg.at,
+                rich: msg.rich,
+                postback: msg.postback,
             };
-            Ok(Some(Appended { message, duplicate: false }))
+            Ok(Ok(Appended { message, duplicate: false, owner }))
         })
         .await?
-        .ok_or_else(|| StoreError::NotFound("conversation".into()))
     }
 
     pub fn open(dir: &Path, hub: Arc<Hub>) -> anyhow::Result<SqliteBroker> {
@@ -135,6 +153,10 @@ impl SqliteBroker {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version < 2 {
+            conn.execute_batch(MIGRATE_V2)?;
+        }
         Ok(SqliteBroker {
             conn: Arc::new(Mutex::new(conn)),
             hub,
@@ -221,13 +243,14 @@ impl Broker for SqliteBroker {
         site: &str,
         visitor_id: &str,
         now: Millis,
+        owner: &Owner,
     ) -> Result<Conversation> {
-        let (site, visitor_id) = (site.to_owned(), visitor_id.to_owned());
+        let (site, visitor_id, owner) = (site.to_owned(), visitor_id.to_owned(), owner.clone());
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let found = tx
                 .query_row(
-                    "SELECT id, site, visitor_id, last_seq FROM conversations
+                    "SELECT id, site, visitor_id, last_seq, owner FROM conversations
                      WHERE visitor_id = ?1 AND open = 1 ORDER BY created_at DESC LIMIT 1",
                     params![visitor_id],
                     conversation,
@@ -241,11 +264,12 @@ impl Broker for SqliteBroker {
                         site,
                         visitor_id,
                         last_seq: 0,
+                        owner,
                     };
                     tx.execute(
-                        "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity)
-                         VALUES (?1, ?2, ?3, ?4, ?4)",
-                        params![conv.id, conv.site, conv.visitor_id, now as i64],
+                        "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity, owner)
+                         VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                        params![conv.id, conv.site, conv.visitor_id, now as i64, owner_str(&conv.owner)],
                     )?;
                     conv
                 }
@@ -260,13 +284,54 @@ impl Broker for SqliteBroker {
         let id = id.to_owned();
         self.with(move |c| {
             c.query_row(
-                "SELECT id, site, visitor_id, last_seq FROM conversations WHERE id = ?1",
+                "SELECT id, site, visitor_id, last_seq, owner FROM conversations WHERE id = ?1",
                 params![id],
                 conversation,
             )
             .optional()
         })
         .await
+    }
+
+    async fn set_owner(
+        &self,
+        conversation_id: &str,
+        expected: &Owner,
+        new: &Owner,
+        handoff: HandoffChange,
+    ) -> Result<bool> {
+        let (id, expected, new) = (
+            conversation_id.to_owned(),
+            owner_str(expected),
+            owner_str(new),
+        );
+        self.with(move |c| {
+            let changed = match handoff {
+                HandoffChange::Keep => c.execute(
+                    "UPDATE conversations SET owner = ?1 WHERE id = ?2 AND owner = ?3",
+                    params![new, id, expected],
+                )?,
+                HandoffChange::Set(h) => c.execute(
+                    "UPDATE conversations SET owner = ?1, handoff = ?4 WHERE id = ?2 AND owner = ?3",
+                    params![new, id, expected, serde_json::to_string(&h).expect("handoffs serialize")],
+                )?,
+                HandoffChange::Clear => c.execute(
+                    "UPDATE conversations SET owner = ?1, handoff = NULL WHERE id = ?2 AND owner = ?3",
+                    params![new, id, expected],
+                )?,
+            };
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// One node: the hub's own agent list is the whole truth.
+    async fn set_presence(&self, _: &str, _: &str, _: Option<Millis>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn present_elsewhere(&self, _: &str, _: &str, _: Millis) -> Result<bool> {
+        Ok(false)
     }
 
     async fn conversation_context(&self, id: &str) -> Result<Context> {
@@ -313,10 +378,9 @@ impl Broker for SqliteBroker {
     ) -> Result<Vec<ChatMessage>> {
         let id = conversation_id.to_owned();
         self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at
-                 FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )?;
+            let mut stmt = c.prepare_cached(&format!(
+                "{MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))?;
             let rows = stmt.query_map(params![id, since as i64, limit as i64], message)?;
             rows.collect()
         })
@@ -349,7 +413,11 @@ impl Broker for SqliteBroker {
 }
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, v.context, c.created_at, c.last_activity,
-    c.last_seq, c.last_sender, c.last_text FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
+    c.last_seq, c.last_sender, c.last_text, c.owner, c.handoff FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
+
+const MESSAGE_SELECT: &str =
+    "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at,
+    sender_avatar, rich, postback FROM messages";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
     let fields = SummaryFields {
@@ -361,6 +429,8 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
         last_seq: r.get::<_, i64>(6)? as u64,
         last_sender: r.get(7)?,
         last_text: r.get(8)?,
+        owner: r.get(9)?,
+        handoff: r.get(10)?,
     };
     Ok(fields.into_summary(&parse_context(&r.get::<_, String>(3)?)))
 }
@@ -371,6 +441,7 @@ fn conversation(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
         site: r.get(1)?,
         visitor_id: r.get(2)?,
         last_seq: r.get::<_, i64>(3)? as u64,
+        owner: parse_owner(&r.get::<_, String>(4)?),
     })
 }
 
@@ -383,9 +454,14 @@ fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
             kind: parse_kind(&r.get::<_, String>(3)?),
             id: r.get(4)?,
             name: r.get(5)?,
+            avatar: r.get(8)?,
         },
         text: r.get(6)?,
         at: r.get::<_, i64>(7)? as u64,
+        rich: r
+            .get::<_, Option<String>>(9)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
+        postback: r.get(10)?,
     })
 }
 

@@ -7,11 +7,12 @@ use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_INBOX;
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, ErrorCode, Owner, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
 };
 
 use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
-use crate::broker::{Audience, Conversation};
+use crate::bots::{notify, routing};
+use crate::broker::{Audience, Conversation, HandoffChange, NewMessage};
 use crate::config::Agent;
 use crate::hub::Outbox;
 use crate::{token, AppState};
@@ -47,12 +48,14 @@ impl Handler for AgentSession {
             token: None,
             conversation_id: None,
             last_seq: None,
+            site: None,
             name: Some(agent.name.clone()),
             ping_interval_ms: ping_interval_ms(state),
         }));
         // Join before reading the inbox so no update falls between the two; a summary that
         // arrives twice is harmless (the console upserts).
         state.hub.join_agents(outbox.clone(), agent.clone());
+        state.presence_changed.notify_one();
         let inbox = state.broker.inbox(MAX_INBOX).await.map_err(|e| {
             tracing::error!(error = %e, "inbox failed");
             CloseCode::UNAVAILABLE
@@ -81,8 +84,42 @@ impl Handler for AgentSession {
                     .conversation(state, &s.conversation_id)
                     .await
                     .map_err(|r| r.for_client(&s.client_id))?;
-                deliver(state, outbox, &conv, self.sender(), s.client_id, s.text).await
+                if let Owner::Bot { id } = &conv.owner {
+                    take_over(state, &conv, id).await?;
+                }
+                let mut new = NewMessage::new(&conv.id, s.client_id, self.sender(), s.text);
+                new.rich = s.rich;
+                deliver(state, outbox, &conv, new).await.map(drop)
             }
+            ClientMsg::HandBack { conversation_id } => {
+                let conv = self.conversation(state, &conversation_id).await?;
+                let bot = state
+                    .sites
+                    .get(&conv.site)
+                    .and_then(|s| s.bot.clone())
+                    .ok_or_else(|| Refusal::new(ErrorCode::Invalid, "this site has no bot"))?;
+                if conv.owner != Owner::Humans {
+                    return Err(Refusal::new(ErrorCode::Invalid, "a bot already owns it"));
+                }
+                let new = Owner::Bot { id: bot.clone() };
+                if !state
+                    .broker
+                    .set_owner(&conv.id, &Owner::Humans, &new, HandoffChange::Clear)
+                    .await?
+                {
+                    return Err(Refusal::new(
+                        ErrorCode::Invalid,
+                        "the conversation changed owner meanwhile; look again",
+                    ));
+                }
+                routing::route(state, &conv.id, &bot).await?;
+                routing::publish_summary(state, &conv.id).await?;
+                Ok(())
+            }
+            other @ (ClientMsg::Postback { .. } | ClientMsg::Handoff { .. }) => Err(Refusal::new(
+                ErrorCode::Forbidden,
+                format!("{} is not for agents", other.kind()),
+            )),
             ClientMsg::Typing {
                 conversation_id,
                 active,
@@ -126,6 +163,7 @@ impl AgentSession {
             kind: SenderKind::Agent,
             id: self.agent.id.clone(),
             name: Some(self.agent.name.clone()),
+            avatar: None,
         }
     }
 
@@ -140,4 +178,23 @@ impl AgentSession {
             Some(c) => Ok(c),
         }
     }
+}
+
+/// An agent writing into a bot's conversation takes it over: the humans own it from now on and
+/// the bot is told to stop. If the bot handed off meanwhile, the humans own it already.
+async fn take_over(state: &AppState, conv: &Conversation, bot: &str) -> Result<(), Refusal> {
+    let from = Owner::Bot { id: bot.to_owned() };
+    if state
+        .broker
+        .set_owner(&conv.id, &from, &Owner::Humans, HandoffChange::Keep)
+        .await?
+    {
+        let released = ServerMsg::Released {
+            conversation_id: conv.id.clone(),
+            owner: Owner::Humans,
+        };
+        notify(state, bot, &conv.id, released).await;
+        routing::publish_summary(state, &conv.id).await?;
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! store's own operations are single transactions.
 
 mod agent;
+mod bot;
 mod visitor;
 
 use std::time::Duration;
@@ -12,14 +13,16 @@ use std::time::Duration;
 use axum::extract::ws::WebSocket;
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_HISTORY_BATCH;
-use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, Sender, ServerMsg, PROTOCOL_VERSION};
+use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, ServerMsg, PROTOCOL_VERSION};
 
-use crate::broker::{Audience, Conversation, Event, NewMessage, StoreError};
+use crate::bots::routing;
+use crate::broker::{Appended, Audience, Conversation, Event, NewMessage, StoreError};
 use crate::connection::{self, Incoming};
 use crate::hub::Outbox;
-use crate::{clock, AppState};
+use crate::AppState;
 
 pub use agent::AgentSession;
+pub use bot::BotSession;
 pub use visitor::VisitorSession;
 
 /// How long a new connection may take to send `hello`.
@@ -42,7 +45,7 @@ impl Refusal {
         }
     }
 
-    fn for_client(mut self, client_id: &str) -> Refusal {
+    pub(crate) fn for_client(mut self, client_id: &str) -> Refusal {
         self.client_id = Some(client_id.to_owned());
         self
     }
@@ -54,6 +57,10 @@ impl From<StoreError> for Refusal {
             StoreError::NotFound(what) => {
                 Refusal::new(ErrorCode::NotFound, format!("{what} not found"))
             }
+            StoreError::NotOwner(_) => Refusal::new(
+                ErrorCode::NotOwner,
+                "this conversation is not yours to answer (it was handed off or taken over)",
+            ),
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failed");
                 Refusal::new(
@@ -192,6 +199,7 @@ async fn handshake(reader: &mut connection::Reader, outbox: &Outbox) -> Option<H
 fn client_id_of(msg: &ClientMsg) -> Option<String> {
     match msg {
         ClientMsg::Send(s) => Some(s.client_id.clone()),
+        ClientMsg::Postback { client_id, .. } => Some(client_id.clone()),
         _ => None,
     }
 }
@@ -207,17 +215,9 @@ async fn deliver(
     state: &AppState,
     outbox: &Outbox,
     conv: &Conversation,
-    sender: Sender,
-    client_id: String,
-    text: String,
-) -> Result<(), Refusal> {
-    let new = NewMessage {
-        conversation_id: conv.id.clone(),
-        client_id: client_id.clone(),
-        sender,
-        text,
-        at: clock::now(),
-    };
+    new: NewMessage,
+) -> Result<Appended, Refusal> {
+    let client_id = new.client_id.clone();
     let appended = state
         .broker
         .append(&conv.site, new)
@@ -231,10 +231,7 @@ async fn deliver(
         at: m.at,
         duplicate: appended.duplicate,
     });
-    if appended.duplicate {
-        return Ok(());
-    }
-    if m.seq == 1 {
+    if !appended.duplicate && m.seq == 1 {
         // The conversation just entered the inbox: agents need its line and context. Later
         // messages update the line from the `message` frame itself, which keeps the hot path at
         // one broker round trip.
@@ -244,9 +241,9 @@ async fn deliver(
             context,
         };
         publish(state, Audience::Agents, conv, &msg).await;
-        publish_summary(state, conv).await?;
+        routing::publish_summary(state, &conv.id).await?;
     }
-    Ok(())
+    Ok(appended)
 }
 
 /// Sends a live frame to the conversation's visitors and/or the site's agents, on every node.
@@ -255,22 +252,6 @@ async fn publish(state: &AppState, audience: Audience, conv: &Conversation, msg:
         .broker
         .publish(Event::new(audience, &conv.site, &conv.id, msg))
         .await;
-}
-
-/// Tells the site's agents the conversation's inbox line changed.
-async fn publish_summary(state: &AppState, conv: &Conversation) -> Result<(), Refusal> {
-    if let Some(summary) = state.broker.summary(&conv.id).await? {
-        if summary.last_seq > 0 {
-            publish(
-                state,
-                Audience::Agents,
-                conv,
-                &ServerMsg::Conversation(summary),
-            )
-            .await;
-        }
-    }
-    Ok(())
 }
 
 /// Sends every message after `since` (one batch), then `synced`.

@@ -8,8 +8,9 @@ use switchboard_protocol::{
     ClientMsg, CloseCode, Context, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
 };
 
-use super::{deliver, ping_interval_ms, publish, publish_summary, send_history, Handler, Refusal};
-use crate::broker::{Audience, Conversation, Visitor};
+use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
+use crate::bots::{notify, routing};
+use crate::broker::{Audience, Conversation, NewMessage, Visitor};
 use crate::config::Site;
 use crate::hub::Outbox;
 use crate::{clock, token, AppState};
@@ -71,7 +72,12 @@ impl Handler for VisitorSession {
         }
         let conversation = state
             .broker
-            .open_conversation(&site.key, &visitor.id, clock::now())
+            .open_conversation(
+                &site.key,
+                &visitor.id,
+                clock::now(),
+                &routing::initial_owner(&site),
+            )
             .await
             .map_err(fail)?;
         state
@@ -84,6 +90,7 @@ impl Handler for VisitorSession {
             token: Some(token),
             conversation_id: Some(conversation.id.clone()),
             last_seq: Some(conversation.last_seq),
+            site: None,
             name: None,
             ping_interval_ms: ping_interval_ms(state),
         }));
@@ -111,16 +118,33 @@ impl Handler for VisitorSession {
                 self.own(state, &s.conversation_id)
                     .await
                     .map_err(|r| r.for_client(&s.client_id))?;
-                deliver(
-                    state,
-                    outbox,
-                    &self.conversation,
-                    self.sender(),
-                    s.client_id,
-                    s.text,
-                )
-                .await
+                if s.rich.is_some() {
+                    return Err(Refusal::new(
+                        ErrorCode::Forbidden,
+                        "visitors cannot send rich content",
+                    )
+                    .for_client(&s.client_id));
+                }
+                let new = NewMessage::new(&s.conversation_id, s.client_id, self.sender(), s.text);
+                self.store(state, outbox, new).await
             }
+            ClientMsg::Postback {
+                conversation_id,
+                client_id,
+                label,
+                payload,
+            } => {
+                self.own(state, &conversation_id)
+                    .await
+                    .map_err(|r| r.for_client(&client_id))?;
+                let mut new = NewMessage::new(&conversation_id, client_id, self.sender(), label);
+                new.postback = Some(payload);
+                self.store(state, outbox, new).await
+            }
+            other @ (ClientMsg::Handoff { .. } | ClientMsg::HandBack { .. }) => Err(Refusal::new(
+                ErrorCode::Forbidden,
+                format!("{} is not for visitors", other.kind()),
+            )),
             ClientMsg::Typing {
                 conversation_id,
                 active,
@@ -166,7 +190,20 @@ impl VisitorSession {
             kind: SenderKind::Visitor,
             id: self.visitor.id.clone(),
             name,
+            avatar: None,
         }
+    }
+
+    /// Stores a message or postback and hands it to the conversation's bot, if a bot owns it.
+    async fn store(
+        &self,
+        state: &AppState,
+        outbox: &Outbox,
+        new: NewMessage,
+    ) -> Result<(), Refusal> {
+        let appended = deliver(state, outbox, &self.conversation, new).await?;
+        routing::after_visitor_message(state, &self.conversation, &appended).await;
+        Ok(())
     }
 
     /// A visitor may act only on its own conversation. Another existing conversation is
@@ -181,22 +218,24 @@ impl VisitorSession {
         }
     }
 
-    /// Sends the context to agents once the conversation is in their inbox (has a message).
+    /// Sends the context to agents once the conversation is in their inbox (has a message),
+    /// and to the bot that owns it.
     async fn publish_context(&self, state: &AppState) -> Result<(), Refusal> {
         let conv = &self.conversation;
-        let has_messages = state
-            .broker
-            .summary(&conv.id)
-            .await?
-            .is_some_and(|s| s.last_seq > 0);
-        if has_messages {
+        let Some(summary) = state.broker.summary(&conv.id).await? else {
+            return Ok(());
+        };
+        if summary.last_seq > 0 {
             let context: Context = self.visitor.context.clone();
             let msg = ServerMsg::Context {
                 conversation_id: conv.id.clone(),
                 context,
             };
             publish(state, Audience::Agents, conv, &msg).await;
-            publish_summary(state, conv).await?;
+            if let Some(bot) = summary.owner.bot_id() {
+                notify(state, bot, &conv.id, msg).await;
+            }
+            routing::publish_summary(state, &conv.id).await?;
         }
         Ok(())
     }

@@ -1,0 +1,8 @@
+//! An order-status bot for Switchboard, attached over the relay's bot WebSocket.
+//!
+//! - [`brain`]: what to answer, from the visitor's words and the order data the site passed
+//!   in the context (pure, tested without a relay);
+//! - [`session`]: the connection: hello, routed conversations, replies, handoffs, reconnects.
+
+pub mod brain;
+pub mod session;

@@ -1,0 +1,142 @@
+//! Who answers a conversation: the site's routing policy at creation, the bot's view of a
+//! conversation it is given, and the humans-first fallback to the bot.
+
+use std::time::Duration;
+
+use switchboard_protocol::limits::MAX_HISTORY_BATCH;
+use switchboard_protocol::server::Routed;
+use switchboard_protocol::{Owner, SenderKind, ServerMsg};
+
+use super::{notify, presence};
+use crate::broker::{Appended, Audience, Conversation, Event, HandoffChange, Result};
+use crate::config::{Routing, Site};
+use crate::{clock, AppState};
+
+/// The owner of a new conversation of `site`.
+pub fn initial_owner(site: &Site) -> Owner {
+    match (site.routing, &site.bot) {
+        (Routing::BotFirst, Some(id)) => Owner::Bot { id: id.clone() },
+        _ => Owner::Humans,
+    }
+}
+
+/// Everything a bot needs to answer a conversation without asking again.
+pub async fn routed(state: &AppState, conversation_id: &str) -> Result<Option<ServerMsg>> {
+    let Some(conversation) = state.broker.summary(conversation_id).await? else {
+        return Ok(None);
+    };
+    let context = state.broker.conversation_context(conversation_id).await?;
+    // The latest batch: a long conversation's start matters less than its end.
+    let since = conversation
+        .last_seq
+        .saturating_sub(MAX_HISTORY_BATCH as u64);
+    let transcript = state
+        .broker
+        .history(conversation_id, since, MAX_HISTORY_BATCH)
+        .await?;
+    Ok(Some(ServerMsg::Routed(Routed {
+        conversation,
+        context,
+        transcript,
+    })))
+}
+
+/// Gives the bot a conversation it now owns.
+pub async fn route(state: &AppState, conversation_id: &str, bot_id: &str) -> Result<()> {
+    if let Some(frame) = routed(state, conversation_id).await? {
+        notify(state, bot_id, conversation_id, frame).await;
+    }
+    Ok(())
+}
+
+/// Tells the site's agents (and so the console) that a conversation's line changed.
+pub async fn publish_summary(state: &AppState, conversation_id: &str) -> Result<()> {
+    if let Some(summary) = state.broker.summary(conversation_id).await? {
+        if summary.last_seq > 0 {
+            let site = summary.site.clone();
+            let msg = ServerMsg::Conversation(summary);
+            state
+                .broker
+                .publish(Event::new(Audience::Agents, &site, conversation_id, &msg))
+                .await;
+        }
+    }
+    Ok(())
+}
+
+/// After a visitor's message (or postback) is stored: the owning bot gets it (the whole
+/// conversation if it is the first message); under humans-first, the bot steps in when no
+/// agent is online or nobody answered in time.
+pub async fn after_visitor_message(state: &AppState, conv: &Conversation, appended: &Appended) {
+    if appended.duplicate {
+        return;
+    }
+    let m = &appended.message;
+    let result = match &appended.owner {
+        Owner::Bot { id } if m.seq == 1 => route(state, &conv.id, id).await,
+        Owner::Bot { id } => {
+            notify(state, id, &conv.id, ServerMsg::Message(m.clone())).await;
+            Ok(())
+        }
+        Owner::Humans => humans_first(state, conv).await,
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, conversation = %conv.id, "routing to bot failed");
+    }
+}
+
+async fn humans_first(state: &AppState, conv: &Conversation) -> Result<()> {
+    let Some(site) = state.sites.get(&conv.site).cloned() else {
+        return Ok(());
+    };
+    let (Routing::HumansFirst, Some(bot)) = (site.routing, site.bot.clone()) else {
+        return Ok(());
+    };
+    if !presence::agents_online(state, &site.key).await? {
+        return take_unanswered(state, &conv.id, &bot).await;
+    }
+    let state = state.clone();
+    let id = conv.id.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(site.bot_after_secs)) => {}
+            _ = state.shutdown.cancelled() => return,
+        }
+        if let Err(e) = take_unanswered(&state, &id, &bot).await {
+            tracing::warn!(error = %e, conversation = %id, "bot fallback failed");
+        }
+    });
+    Ok(())
+}
+
+/// Moves a humans-first conversation to the bot if the visitor is still waiting: the humans
+/// own it, no bot ever handed it off (that would bounce it back), and the last word is the
+/// visitor's. The compare-and-set makes concurrent timers and nodes take it at most once.
+async fn take_unanswered(state: &AppState, conversation_id: &str, bot: &str) -> Result<()> {
+    let Some(summary) = state.broker.summary(conversation_id).await? else {
+        return Ok(());
+    };
+    let waiting = summary
+        .last_message
+        .as_ref()
+        .is_some_and(|m| m.sender == SenderKind::Visitor);
+    if summary.owner != Owner::Humans || summary.handoff.is_some() || !waiting {
+        return Ok(());
+    }
+    let new = Owner::Bot { id: bot.to_owned() };
+    if state
+        .broker
+        .set_owner(conversation_id, &Owner::Humans, &new, HandoffChange::Keep)
+        .await?
+    {
+        tracing::info!(
+            conversation = conversation_id,
+            bot,
+            at = clock::now(),
+            "no agent answered; bot takes over"
+        );
+        route(state, conversation_id, bot).await?;
+        publish_summary(state, conversation_id).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! A bot's connection (`/v1/bot`), and the same handling for the bot HTTP API: authenticated
+//! by the bot token, confined to its one site, and allowed to speak only in conversations it
+//! owns — the relay checks ownership in the same atomic step that stores the message.
+
+use std::sync::Arc;
+
+use switchboard_protocol::client::Hello;
+use switchboard_protocol::handoff::HandedOff;
+use switchboard_protocol::limits::MAX_INBOX;
+use switchboard_protocol::server::Welcome;
+use switchboard_protocol::{
+    ClientMsg, CloseCode, ErrorCode, Owner, Role, ServerMsg, PROTOCOL_VERSION,
+};
+
+use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
+use crate::bots::{self, routing};
+use crate::broker::{Audience, Conversation, HandoffChange, NewMessage};
+use crate::config::Bot;
+use crate::hub::Outbox;
+use crate::{clock, AppState};
+
+pub struct BotSession {
+    bot: Arc<Bot>,
+}
+
+impl Handler for BotSession {
+    type Params = ();
+
+    async fn start(
+        state: &AppState,
+        _: (),
+        hello: Hello,
+        outbox: &Outbox,
+    ) -> Result<Self, CloseCode> {
+        let Some(bot) = hello.token.as_deref().and_then(|t| state.bots.by_token(t)) else {
+            outbox.send(&ServerMsg::error(
+                ErrorCode::Unauthorized,
+                "bot token is missing or not valid",
+            ));
+            return Err(CloseCode::UNAUTHORIZED);
+        };
+        outbox.send(&ServerMsg::Welcome(Welcome {
+            protocol: PROTOCOL_VERSION,
+            role: Role::Bot,
+            id: bot.id.clone(),
+            token: None,
+            conversation_id: None,
+            site: Some(bot.site.clone()),
+            last_seq: None,
+            name: Some(bot.name.clone()),
+            ping_interval_ms: ping_interval_ms(state),
+        }));
+        // Join first, then replay what the bot owns, so nothing routed in between is missed
+        // (a conversation routed twice is harmless: bots key on the conversation id and seq).
+        state.hub.join_bot(outbox.clone(), &bot.id);
+        let fail = |e| {
+            tracing::error!(error = %e, "bot start failed");
+            CloseCode::UNAVAILABLE
+        };
+        let me = Owner::Bot { id: bot.id.clone() };
+        let owned = state.broker.inbox(MAX_INBOX).await.map_err(fail)?;
+        for c in owned.iter().filter(|c| c.owner == me && c.site == bot.site) {
+            if let Some(frame) = routing::routed(state, &c.id).await.map_err(fail)? {
+                outbox.send(&frame);
+            }
+        }
+        Ok(BotSession { bot })
+    }
+
+    async fn handle(
+        &mut self,
+        state: &AppState,
+        msg: ClientMsg,
+        outbox: &Outbox,
+    ) -> Result<(), Refusal> {
+        match msg {
+            ClientMsg::Hello(_) => Err(Refusal::new(
+                ErrorCode::OutOfOrder,
+                "hello was already accepted",
+            )),
+            ClientMsg::Send(s) => {
+                let conv = self
+                    .conversation(state, &s.conversation_id)
+                    .await
+                    .map_err(|r| r.for_client(&s.client_id))?;
+                let mut new =
+                    NewMessage::new(&conv.id, s.client_id, bots::sender(&self.bot), s.text);
+                new.rich = s.rich;
+                new.require_owner = Some(self.owner());
+                deliver(state, outbox, &conv, new).await.map(drop)
+            }
+            ClientMsg::Typing {
+                conversation_id,
+                active,
+            } => {
+                let conv = self.conversation(state, &conversation_id).await?;
+                self.must_own(&conv)?;
+                let msg = ServerMsg::Typing {
+                    conversation_id,
+                    sender: bots::sender(&self.bot),
+                    active,
+                };
+                publish(state, Audience::Visitors, &conv, &msg).await;
+                Ok(())
+            }
+            ClientMsg::Handoff {
+                conversation_id,
+                handoff,
+            } => {
+                let conv = self.conversation(state, &conversation_id).await?;
+                let record = HandedOff {
+                    by: self.bot.id.clone(),
+                    at: clock::now(),
+                    handoff,
+                };
+                let moved = state
+                    .broker
+                    .set_owner(
+                        &conv.id,
+                        &self.owner(),
+                        &Owner::Humans,
+                        HandoffChange::Set(record),
+                    )
+                    .await?;
+                if !moved {
+                    return Err(not_owner());
+                }
+                tracing::info!(conversation = %conv.id, bot = %self.bot.id, "handed off to humans");
+                routing::publish_summary(state, &conv.id).await?;
+                outbox.send(&ServerMsg::Released {
+                    conversation_id,
+                    owner: Owner::Humans,
+                });
+                Ok(())
+            }
+            ClientMsg::Sync {
+                conversation_id,
+                since,
+            } => {
+                self.conversation(state, &conversation_id).await?;
+                send_history(state, outbox, &conversation_id, since).await
+            }
+            ClientMsg::Ping { nonce } => {
+                outbox.send(&ServerMsg::Pong { nonce });
+                Ok(())
+            }
+            other @ (ClientMsg::SetContext { .. }
+            | ClientMsg::Postback { .. }
+            | ClientMsg::HandBack { .. }) => Err(Refusal::new(
+                ErrorCode::Forbidden,
+                format!("{} is not for bots", other.kind()),
+            )),
+        }
+    }
+}
+
+fn not_owner() -> Refusal {
+    Refusal::new(
+        ErrorCode::NotOwner,
+        "this conversation is not yours to answer (it was handed off or taken over)",
+    )
+}
+
+impl BotSession {
+    /// The session behind one HTTP API request.
+    pub fn new(bot: Arc<Bot>) -> BotSession {
+        BotSession { bot }
+    }
+
+    fn owner(&self) -> Owner {
+        Owner::Bot {
+            id: self.bot.id.clone(),
+        }
+    }
+
+    fn must_own(&self, conv: &Conversation) -> Result<(), Refusal> {
+        if conv.owner == self.owner() {
+            Ok(())
+        } else {
+            Err(not_owner())
+        }
+    }
+
+    /// The conversation, if it exists and belongs to the bot's site. Another site's
+    /// conversation is `forbidden` whatever its owner.
+    async fn conversation(&self, state: &AppState, id: &str) -> Result<Conversation, Refusal> {
+        match state.broker.conversation(id).await? {
+            None => Err(Refusal::new(ErrorCode::NotFound, "no such conversation")),
+            Some(c) if c.site != self.bot.site => Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "this conversation belongs to another site",
+            )),
+            Some(c) => Ok(c),
+        }
+    }
+}

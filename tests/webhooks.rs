@@ -1,0 +1,212 @@
+//! Webhook bots against a real HTTP server (this test's, standing in for a bot service):
+//! every POST is signed and carries its event id; a bot that is down, then failing, gets each
+//! event again until it takes it — once; it answers through the HTTP API.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use switchboard_protocol::{SenderKind, ServerMsg};
+
+use crate::util::*;
+
+const SECRET: &str = "webhook-secret-0123456789";
+
+/// What the stand-in bot saw: every attempt, and whether it accepted it.
+#[derive(Default)]
+struct Seen {
+    attempts: Vec<Attempt>,
+    /// Answer this many POSTs with 503 before accepting.
+    fail_next: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Attempt {
+    id: String,
+    body: Value,
+    signed: bool,
+    fresh: bool,
+    accepted: bool,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+/// The receiving side of the signature scheme, written from the docs, independent of the
+/// relay's code.
+fn verify(headers: &HeaderMap, body: &[u8]) -> (bool, bool) {
+    let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ts = get("switchboard-timestamp");
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(body);
+    let want: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let signed = get("switchboard-signature") == format!("v1={want}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let fresh = ts.parse::<u64>().is_ok_and(|t| t.abs_diff(now) <= 300);
+    (signed, fresh)
+}
+
+async fn hook(State(seen): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let (signed, fresh) = verify(&headers, &body);
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut seen = seen.lock().unwrap();
+    let accepted = seen.fail_next == 0;
+    seen.fail_next = seen.fail_next.saturating_sub(1);
+    let id = headers
+        .get("switchboard-event-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(
+        parsed["id"].as_str(),
+        Some(id.as_str()),
+        "header and body ids differ"
+    );
+    seen.attempts.push(Attempt {
+        id,
+        body: parsed,
+        signed,
+        fresh,
+        accepted,
+    });
+    if accepted {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+async fn serve_bot(addr: SocketAddr, seen: Shared) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(seen);
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    })
+}
+
+async fn webhook_relay(bot_port: u16) -> TestRelay {
+    TestRelay::start_with(|c| {
+        super::bots::bot_first(c);
+        c.bots[0].webhook_url = Some(format!("http://127.0.0.1:{bot_port}/hook"));
+        c.bots[0].webhook_secret = Some(SECRET.into());
+    })
+    .await
+}
+
+fn accepted(seen: &Shared) -> Vec<Attempt> {
+    let seen = seen.lock().unwrap();
+    seen.attempts
+        .iter()
+        .filter(|a| a.accepted)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_and_the_bot_answers_over_http() {
+    let port = free_port();
+    let seen = Shared::default();
+    let server = serve_bot(([127, 0, 0, 1], port).into(), seen.clone()).await;
+    let relay = webhook_relay(port).await;
+    let mut visitor = relay.visitor().await;
+    let conv = visitor.conversation_id();
+    visitor.say("v1", "Do you ship to Norway?").await;
+    let event = eventually("the routed webhook", WAIT, || async {
+        accepted(&seen).first().cloned()
+    })
+    .await;
+    assert!(event.signed, "signature did not verify");
+    assert!(event.fresh, "timestamp outside the replay window");
+    assert_eq!(event.body["bot_id"], BOT);
+    assert_eq!(event.body["event"]["type"], "routed");
+    assert_eq!(event.body["event"]["conversation"]["id"], conv.as_str());
+    assert_eq!(
+        event.body["event"]["transcript"][0]["text"],
+        "Do you ship to Norway?"
+    );
+
+    let resp = reqwest::Client::new()
+        .post(relay.http(&format!("/v1/bot/conversations/{conv}/messages")))
+        .bearer_auth(BOT_TOKEN)
+        .header("idempotency-key", format!("r-{}", event.id))
+        .json(&json!({"text": "Yes, in 3-5 days."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer = visitor
+        .until(|m| match m {
+            ServerMsg::Message(m) if m.sender.kind == SenderKind::Bot => Some(m.text.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(answer, "Yes, in 3-5 days.");
+
+    // The visitor's next message comes as a `message` event with its own id.
+    visitor.say("v2", "Thanks!").await;
+    let events = eventually("the message webhook", WAIT, || async {
+        let a = accepted(&seen);
+        (a.len() == 2).then_some(a)
+    })
+    .await;
+    assert_eq!(events[1].body["event"]["type"], "message");
+    assert_eq!(events[1].body["event"]["text"], "Thanks!");
+    assert_ne!(events[0].id, events[1].id);
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_bot_that_was_down_gets_each_event_once_after_it_returns() {
+    let port = free_port();
+    let relay = webhook_relay(port).await;
+    let mut visitor = relay.visitor().await;
+    visitor.say("v1", "hello?").await;
+    visitor
+        .until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+        .await;
+    // Down (nothing listens) long enough for several failed attempts...
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // ...then up but failing twice more with 503, then healthy.
+    let seen = Shared::default();
+    seen.lock().unwrap().fail_next = 2;
+    let server = serve_bot(([127, 0, 0, 1], port).into(), seen.clone()).await;
+    eventually(
+        "redelivery after the bot came back",
+        Duration::from_secs(60),
+        || async { (!accepted(&seen).is_empty()).then_some(()) },
+    )
+    .await;
+    // Long enough for any duplicate to show up: backoff is capped at 30 s but a delivered
+    // event is never retried, so nothing more may arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = seen.lock().unwrap().attempts.clone();
+    assert!(
+        all.len() >= 3,
+        "expected the two 503s and a success: {all:?}"
+    );
+    assert!(
+        all.iter().all(|a| a.id == all[0].id),
+        "a retry changed the event id"
+    );
+    assert!(all.iter().all(|a| a.signed && a.fresh));
+    let ok = accepted(&seen);
+    assert_eq!(ok.len(), 1, "the event was accepted more than once");
+    assert_eq!(ok[0].body["event"]["type"], "routed");
+    server.abort();
+}
