@@ -269,6 +269,7 @@ fn handle(console: Console, msg: ServerMsg) {
                     conversation_id,
                     client_id,
                     text,
+                    rich: None,
                 }));
             }
         }
@@ -346,8 +347,20 @@ fn handle(console: Console, msg: ServerMsg) {
                 console.visitor_typing.set(None);
             }
         }
-        ServerMsg::Typing { .. } | ServerMsg::Pong { .. } => {}
+        // Bot frames: never sent to agents.
+        ServerMsg::Typing { .. }
+        | ServerMsg::Pong { .. }
+        | ServerMsg::Routed(_)
+        | ServerMsg::Released { .. } => {}
     }
+}
+
+/// Gives a handed-off conversation back to the site's bot; the inbox line follows from the
+/// relay's `conversation` frame, or an `error` says why not.
+pub fn hand_back(conversation_id: &str) {
+    send(&ClientMsg::HandBack {
+        conversation_id: conversation_id.to_owned(),
+    });
 }
 
 /// A reply typed by the agent: shown at once as pending, sent, confirmed by its ack.
@@ -362,6 +375,8 @@ pub fn reply(console: Console, conversation_id: String, text: String) {
         at: js_sys::Date::now() as u64,
         delivery: Delivery::Pending,
         error: None,
+        rich: None,
+        postback: None,
     };
     console
         .transcripts
@@ -375,6 +390,7 @@ pub fn reply(console: Console, conversation_id: String, text: String) {
         conversation_id,
         client_id,
         text,
+        rich: None,
     }));
 }
 
@@ -398,6 +414,7 @@ pub fn retry(console: Console, conversation_id: String, client_id: String) {
             conversation_id,
             client_id,
             text,
+            rich: None,
         }));
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
+use switchboard_protocol::rich::Rich;
 use switchboard_protocol::server::Preview;
 use switchboard_protocol::{
     ChatMessage, ClientMsg, Context, ConversationSummary, Millis, SenderKind,
@@ -57,6 +58,9 @@ pub struct Line {
     pub delivery: Delivery,
     /// Why the relay refused it (failed lines only).
     pub error: Option<String>,
+    pub rich: Option<Rich>,
+    /// Set when the visitor clicked a bot's chip or button rather than typing.
+    pub postback: Option<String>,
 }
 
 impl Line {
@@ -70,6 +74,8 @@ impl Line {
             at: m.at,
             delivery: Delivery::Sent,
             error: None,
+            rich: m.rich,
+            postback: m.postback,
         }
     }
 

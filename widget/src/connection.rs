@@ -262,12 +262,7 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
             // Everything not yet acknowledged goes again, in the order it was typed; the relay
             // recognises anything it already stored by its client id.
             for entry in outbox::load() {
-                let send = switchboard_protocol::client::Send {
-                    conversation_id: conv.clone(),
-                    client_id: entry.client_id,
-                    text: entry.text,
-                };
-                let _ = tx.unbounded_send(ClientMsg::Send(send).to_json());
+                let _ = tx.unbounded_send(entry.frame(conv.clone()).to_json());
             }
         }
         ServerMsg::Message(m) => {

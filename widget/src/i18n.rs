@@ -19,6 +19,12 @@ pub struct Strings {
     pub empty: &'static str,
     pub unread: &'static str,
     pub too_long: &'static str,
+    /// The marker beside a bot's name, so nobody takes it for a person.
+    pub bot: &'static str,
+    /// The label of a bot's quick-reply chips, for screen readers.
+    pub suggestions: &'static str,
+    /// Said after a link that opens a new tab.
+    pub new_tab: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -40,6 +46,9 @@ const EN: Strings = Strings {
     empty: "Ask us anything. We usually answer in a few minutes.",
     unread: "unread",
     too_long: "This message is too long. Please shorten it.",
+    bot: "Bot",
+    suggestions: "Suggested replies",
+    new_tab: "(opens in a new tab)",
 };
 
 const DE: Strings = Strings {
@@ -61,6 +70,9 @@ const DE: Strings = Strings {
     empty: "Fragen Sie uns – wir antworten meist in wenigen Minuten.",
     unread: "ungelesen",
     too_long: "Diese Nachricht ist zu lang. Bitte kürzen Sie sie.",
+    bot: "Bot",
+    suggestions: "Antwortvorschläge",
+    new_tab: "(öffnet in neuem Tab)",
 };
 
 const FR: Strings = Strings {
@@ -82,6 +94,9 @@ const FR: Strings = Strings {
     empty: "Posez-nous vos questions, nous répondons en quelques minutes.",
     unread: "non lus",
     too_long: "Ce message est trop long. Merci de le raccourcir.",
+    bot: "Bot",
+    suggestions: "Réponses suggérées",
+    new_tab: "(s’ouvre dans un nouvel onglet)",
 };
 
 const ES: Strings = Strings {
@@ -103,6 +118,9 @@ const ES: Strings = Strings {
     empty: "Pregúntanos lo que quieras; solemos responder en minutos.",
     unread: "sin leer",
     too_long: "Este mensaje es demasiado largo. Acórtalo, por favor.",
+    bot: "Bot",
+    suggestions: "Respuestas sugeridas",
+    new_tab: "(se abre en una pestaña nueva)",
 };
 
 /// The strings for a BCP 47 tag such as `de-CH`.

@@ -3,9 +3,10 @@
 //! an unseen ack is recognised by the relay and stored once.
 
 use serde::{Deserialize, Serialize};
-use switchboard_protocol::Millis;
+use switchboard_protocol::client::Send;
+use switchboard_protocol::{ClientMsg, Millis};
 
-use crate::state::core;
+use crate::state::{core, send, Widget};
 use crate::storage;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -13,6 +14,62 @@ pub struct Entry {
     pub client_id: String,
     pub text: String,
     pub at: Millis,
+    /// Set when this is a click on a bot's chip or button: `text` is its label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postback: Option<String>,
+}
+
+impl Entry {
+    /// The frame that stores this entry; the same on the first try and on every resend.
+    pub fn frame(&self, conversation_id: String) -> ClientMsg {
+        let client_id = self.client_id.clone();
+        match &self.postback {
+            Some(payload) => ClientMsg::Postback {
+                conversation_id,
+                client_id,
+                label: self.text.clone(),
+                payload: payload.clone(),
+            },
+            None => ClientMsg::Send(Send {
+                conversation_id,
+                client_id,
+                text: self.text.clone(),
+                rich: None,
+            }),
+        }
+    }
+}
+
+/// Something the visitor said (typed, or clicked on a chip or button): it gets its client id,
+/// goes into the outbox (so it survives a reload), shows as pending, and is sent if the socket
+/// is up; the connection resends the outbox after every reconnect.
+pub fn submit(w: Widget, text: String, postback: Option<String>) {
+    let entry = Entry {
+        client_id: client_id(),
+        text,
+        at: js_sys::Date::now() as u64,
+        postback,
+    };
+    push(entry.clone());
+    w.add_pending(entry.client_id.clone(), entry.text.clone(), entry.at);
+    if let Some(conversation_id) = core(|c| c.conversation_id.clone()) {
+        send(&entry.frame(conversation_id));
+    }
+}
+
+/// 16 hex characters from the browser's CSPRNG. The relay dedupes resends by client id, so two
+/// messages must never share one; `Math.random` is only the fallback where `crypto` is missing.
+fn client_id() -> String {
+    let mut bytes = [0u8; 8];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !filled {
+        for b in &mut bytes {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn key() -> String {

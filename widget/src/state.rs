@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
+use switchboard_protocol::rich::Rich;
 use switchboard_protocol::{ChatMessage, ClientMsg, Context, Millis, SenderKind};
 
 use crate::i18n::{self, Strings};
@@ -51,6 +52,9 @@ pub struct Line {
     pub at: Millis,
     pub delivery: Delivery,
     pub own: bool,
+    /// A bot's (or agent's) chips, buttons and cards.
+    pub rich: Option<Rich>,
+    pub avatar: Option<String>,
 }
 
 impl Line {
@@ -162,6 +166,8 @@ impl Widget {
                 at,
                 delivery: Delivery::Pending,
                 own: true,
+                rich: None,
+                avatar: None,
             });
         });
     }
@@ -182,6 +188,8 @@ impl Widget {
                 at: m.at,
                 delivery: Delivery::Sent,
                 own,
+                rich: m.rich,
+                avatar: m.sender.avatar,
             };
             match lines
                 .iter_mut()

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use switchboard_protocol::ConversationSummary;
 
+use super::handoff::owner_badge;
 use super::relative;
 use crate::connection;
 use crate::state::Console;
@@ -18,7 +19,7 @@ pub fn inbox(c: Console) -> impl IntoView {
                 // Keyed on what the line shows, so an update re-renders just that line.
                 <For
                     each=move || c.inbox.get()
-                    key=|s| (s.id.clone(), s.last_seq, s.last_activity, s.visitor_name.clone(), s.page_title.clone())
+                    key=|s| (s.id.clone(), s.last_seq, s.last_activity, s.visitor_name.clone(), s.page_title.clone(), s.owner.clone(), s.handoff.is_some())
                     children=move |s| item(c, s)
                 />
             </ul>
@@ -45,6 +46,9 @@ fn item(c: Console, s: ConversationSummary) -> impl IntoView {
         .map(|m| m.text.clone())
         .unwrap_or_default();
     let at = s.last_activity;
+    let badge = owner_badge(&s).map(|(kind, text)| {
+        view! { <span class="c-badge" data-testid="owner-badge" data-owner=kind>{text}</span> }
+    });
     let id = StoredValue::new(s.id.clone());
     let summary = StoredValue::new(s);
     let unread = move || summary.with_value(|s| c.unread(s));
@@ -69,6 +73,7 @@ fn item(c: Console, s: ConversationSummary) -> impl IntoView {
                 <span class="c-who">
                     <span class="c-dot" aria-hidden="true"></span>
                     {who}
+                    {badge}
                     <Show when=unread>
                         <span class="c-sr">" (unread)"</span>
                     </Show>

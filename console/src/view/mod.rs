@@ -2,6 +2,7 @@
 //! time formatting they share.
 
 mod context;
+mod handoff;
 mod inbox;
 mod reply;
 mod signin;
@@ -54,6 +55,7 @@ pub fn app(c: Console) -> impl IntoView {
                             when=move || c.selected.get().is_some()
                             fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
                         >
+                            {handoff::banner(c)}
                             {transcript::transcript(c)}
                             {reply::reply(c)}
                         </Show>

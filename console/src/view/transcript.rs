@@ -3,10 +3,10 @@
 use leptos::html::Ol;
 use leptos::prelude::*;
 use switchboard_protocol::linkify::{segments, Segment};
-use switchboard_protocol::SenderKind;
+use switchboard_protocol::{Button, Rich, SenderKind};
 
 use super::clock;
-use crate::connection;
+use crate::{connection, money};
 use crate::state::{Console, Delivery, Line};
 
 pub fn transcript(c: Console) -> impl IntoView {
@@ -42,6 +42,33 @@ pub fn transcript(c: Console) -> impl IntoView {
                 <span data-testid="visitor-typing">"Visitor is typing…"</span>
             </Show>
         </p>
+    }
+}
+
+/// What the bot (or agent) offered the visitor, as the agent needs it: labels and card
+/// titles, not clickable here (a click is the visitor's to make).
+fn rich(r: Rich) -> impl IntoView {
+    let offered: Vec<String> = r
+        .quick_replies
+        .iter()
+        .map(|q| q.label.clone())
+        .chain(r.buttons.iter().chain(r.cards.iter().flat_map(|c| &c.buttons)).map(|b| match b {
+            Button::Postback { label, .. } | Button::Link { label, .. } => label.clone(),
+        }))
+        .collect();
+    let cards = r
+        .cards
+        .into_iter()
+        .map(|card| {
+            let price = card.price.map(|p| money::format(p.amount, Some(&p.currency)));
+            view! { <li data-testid="card">{card.title} {price.map(|p| format!(" · {p}"))}</li> }
+        })
+        .collect_view();
+    view! {
+        <ul class="c-cards">{cards}</ul>
+        {(!offered.is_empty()).then(|| view! {
+            <p class="c-offered" data-testid="offered">"Offered: " {offered.join(" | ")}</p>
+        })}
     }
 }
 
@@ -111,6 +138,8 @@ fn row(c: Console, l: Line) -> impl IntoView {
                 {status}
             </div>
             <div class="c-text" data-testid="message-text">{body}</div>
+            {l.postback.is_some().then(|| view! { <span class="c-postback">"(clicked a button)"</span> })}
+            {l.rich.map(rich)}
         </li>
     }
 }

@@ -1,14 +1,12 @@
-//! The message box. A message gets its client id here, goes into the outbox (so it survives a
-//! reload), shows as pending, and is sent if the socket is up; the connection resends the
-//! outbox after every reconnect.
+//! The message box: drafts, the size limit, typing frames; what is sent goes through
+//! [`outbox::submit`].
 
 use leptos::html;
 use leptos::prelude::*;
-use switchboard_protocol::client::Send;
 use switchboard_protocol::limits::MAX_TEXT_BYTES;
 use switchboard_protocol::ClientMsg;
 
-use crate::outbox::{self, Entry};
+use crate::outbox;
 use crate::state::{core, send, Widget};
 
 /// Minimum milliseconds between two "typing" frames.
@@ -34,22 +32,8 @@ pub fn composer(w: Widget) -> impl IntoView {
             return;
         }
         draft.set(String::new());
-        let client_id = client_id();
-        let at = js_sys::Date::now() as u64;
-        outbox::push(Entry {
-            client_id: client_id.clone(),
-            text: text.clone(),
-            at,
-        });
-        w.add_pending(client_id.clone(), text.clone(), at);
         stop_typing();
-        if let Some(conversation_id) = core(|c| c.conversation_id.clone()) {
-            send(&ClientMsg::Send(Send {
-                conversation_id,
-                client_id,
-                text,
-            }));
-        }
+        outbox::submit(w, text, None);
     };
     // Said at once rather than on Enter: an oversized message would only be refused later.
     let too_long = move || draft.with(|d| d.len() > MAX_TEXT_BYTES);
@@ -127,19 +111,4 @@ fn stop_typing() {
             active: false,
         });
     }
-}
-
-/// 16 hex characters from the browser's CSPRNG. The relay dedupes resends by client id, so two
-/// messages must never share one; `Math.random` is only the fallback where `crypto` is missing.
-fn client_id() -> String {
-    let mut bytes = [0u8; 8];
-    let filled = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if !filled {
-        for b in &mut bytes {
-            *b = (js_sys::Math::random() * 256.0) as u8;
-        }
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,8 +1,9 @@
-//! The transcript: one row per message with sender, time and delivery state. Text is rendered
-//! as text nodes; only http(s) URLs become links.
+//! The transcript: one row per message with sender, time and delivery state, and a bot's rich
+//! content under its text. Text is rendered as text nodes; only http(s) URLs become links.
 
 use leptos::html;
 use leptos::prelude::*;
+use switchboard_protocol::context::is_http_url;
 use switchboard_protocol::SenderKind;
 
 use crate::state::{Delivery, Line, Widget};
@@ -75,6 +76,19 @@ fn row(w: Widget, line: Line) -> impl IntoView {
             }
         })
         .collect_view();
+    let client_id = line.client_id.clone();
+    let latest = Signal::derive(move || {
+        w.lines
+            .with(|l| l.last().is_some_and(|last| last.client_id == client_id))
+    });
+    let avatar = line
+        .avatar
+        .filter(|a| is_http_url(a))
+        .map(|src| view! { <img class="sb-avatar" src=src alt="" width="20" height="20" /> });
+    let badge = (line.kind == SenderKind::Bot).then(|| {
+        view! { <span class="sb-badge" data-testid="bot-badge">{w.strings.bot}</span> }
+    });
+    let rich = line.rich.map(|r| super::rich::rich(w, r, latest));
     view! {
         <li
             class="sb-message"
@@ -85,11 +99,14 @@ fn row(w: Widget, line: Line) -> impl IntoView {
             data-seq=line.seq.map(|s| s.to_string()).unwrap_or_default()
         >
             <div class="sb-meta">
+                {avatar}
                 <span class="sb-sender" data-testid="message-sender">{who}</span>
+                {badge}
                 <time data-testid="message-time" datetime=iso>{time}</time>
                 {note.map(|n| view! { <span class="sb-state">{n}</span> })}
             </div>
             <div class="sb-text" data-testid="message-text">{body}</div>
+            {rich}
         </li>
     }
 }

@@ -4,6 +4,7 @@
 
 mod composer;
 mod messages;
+mod rich;
 
 use leptos::html;
 use leptos::prelude::*;

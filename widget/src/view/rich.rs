@@ -1,0 +1,125 @@
+//! A bot's (or agent's) rich content under its message: quick-reply chips, buttons and cards.
+//! A postback chip or button is said by the visitor like a typed message (through the outbox,
+//! so a click is never lost or doubled); links open in a new tab. Every URL was checked by the
+//! relay, and is checked again here, so only http(s) ever reaches an `href` or `src`.
+
+use leptos::prelude::*;
+use switchboard_protocol::context::is_http_url;
+use switchboard_protocol::rich::{Button, Card, QuickReply, Rich};
+
+use crate::outbox;
+use crate::state::Widget;
+
+/// Buttons and cards; chips only while `latest` says this is the newest message (an older
+/// question's chips would answer a question no longer asked).
+pub fn rich(w: Widget, rich: Rich, latest: Signal<bool>) -> impl IntoView {
+    let Rich {
+        quick_replies,
+        buttons,
+        cards,
+    } = rich;
+    let chips = (!quick_replies.is_empty()).then(|| {
+        view! {
+            <Show when=move || latest.get()>
+                <div class="sb-chips" role="group" aria-label=w.strings.suggestions data-testid="quick-replies">
+                    {quick_replies.iter().cloned().map(|q| chip(w, q)).collect_view()}
+                </div>
+            </Show>
+        }
+    });
+    view! {
+        {(!cards.is_empty()).then(|| view! {
+            <ul class="sb-cards" data-testid="cards">
+                {cards.into_iter().map(|c| card(w, c)).collect_view()}
+            </ul>
+        })}
+        {(!buttons.is_empty()).then(|| button_row(w, buttons))}
+        {chips}
+    }
+}
+
+fn chip(w: Widget, q: QuickReply) -> impl IntoView {
+    let QuickReply { label, payload } = q;
+    let shown = label.clone();
+    view! {
+        <button
+            type="button"
+            class="sb-chip"
+            data-testid="quick-reply"
+            on:click=move |_| outbox::submit(w, label.clone(), Some(payload.clone()))
+        >
+            {shown}
+        </button>
+    }
+}
+
+fn button_row(w: Widget, buttons: Vec<Button>) -> impl IntoView {
+    view! {
+        <div class="sb-buttons">
+            {buttons.into_iter().map(|b| button(w, b)).collect_view()}
+        </div>
+    }
+}
+
+fn button(w: Widget, b: Button) -> AnyView {
+    match b {
+        Button::Postback { label, payload } => {
+            let shown = label.clone();
+            view! {
+                <button
+                    type="button"
+                    class="sb-button"
+                    data-testid="rich-button"
+                    on:click=move |_| outbox::submit(w, label.clone(), Some(payload.clone()))
+                >
+                    {shown}
+                </button>
+            }
+            .into_any()
+        }
+        Button::Link { label, url } if is_http_url(&url) => view! {
+            <a class="sb-button" data-testid="rich-link" href=url target="_blank" rel="noopener noreferrer nofollow">
+                {label}
+                <span class="sb-sr">{w.strings.new_tab}</span>
+            </a>
+        }
+        .into_any(),
+        Button::Link { label, .. } => view! { <span class="sb-button">{label}</span> }.into_any(),
+    }
+}
+
+fn card(w: Widget, c: Card) -> impl IntoView {
+    let Card {
+        title,
+        text,
+        image_url,
+        price,
+        url,
+        buttons,
+    } = c;
+    let title = match url.filter(|u| is_http_url(u)) {
+        Some(url) => view! {
+            <a href=url target="_blank" rel="noopener noreferrer nofollow">
+                {title}
+                <span class="sb-sr">{w.strings.new_tab}</span>
+            </a>
+        }
+        .into_any(),
+        None => view! { <span>{title}</span> }.into_any(),
+    };
+    view! {
+        <li class="sb-card" data-testid="card">
+            // Decorative: the title says what the picture shows.
+            {image_url.filter(|u| is_http_url(u)).map(|src| view! {
+                <img class="sb-card-image" src=src alt="" loading="lazy" referrerpolicy="no-referrer" />
+            })}
+            <p class="sb-card-title" data-testid="card-title">{title}</p>
+            {text.map(|t| view! { <p class="sb-card-text">{t}</p> })}
+            // Two decimals and the code: the widget stays small; the console formats by locale.
+            {price.map(|p| view! {
+                <p class="sb-card-price" data-testid="card-price">{format!("{:.2} {}", p.amount, p.currency)}</p>
+            })}
+            {(!buttons.is_empty()).then(|| button_row(w, buttons))}
+        </li>
+    }
+}
