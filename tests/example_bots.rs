@@ -164,7 +164,7 @@ mod faq_python {
     #[tokio::test]
     async fn faq_bot_answers_offers_buttons_and_hands_off() {
         let (relay, _bot, _) = start().await;
-        let mut agent = relay.agent(AGENT_TOKEN).await;
+        let mut agent = relay.agent(crate::util::AGENT_TOKEN).await;
         let mut visitor = relay.visitor().await;
         let conv = visitor.conversation_id();
 
