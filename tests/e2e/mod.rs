@@ -4,10 +4,12 @@
 //!
 //! - `harness`: the relay process, chromedriver, browser sessions that always close;
 //! - `page`: what a visitor and an agent can do and see (shadow-DOM aware);
+//! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket.
 
+mod bots;
 mod chat;
 mod harness;
 mod hostile;
