@@ -429,3 +429,100 @@ async fn enter_sends_and_shift_enter_does_not() {
     );
     assert_eq!(input.value(), "");
 }
+
+#[wasm_bindgen_test]
+async fn owner_badges_handoff_card_and_rich_messages() {
+    let m = mount(Some("t"));
+    m.frame(welcome());
+    let mut by_bot = summary("ho1", 200, 2, "bot", "Order #1042 is delayed");
+    by_bot["owner"] = json!({"kind": "bot", "id": "orderbot"});
+    let mut handed = summary("ho2", 300, 4, "bot", "Getting you a person");
+    handed["owner"] = json!({"kind": "humans"});
+    handed["handoff"] = json!({
+        "by": "orderbot", "at": 250, "reason": "requested", "priority": "high",
+        "team": "support", "summary": "Visitor asked for a person about order #1042",
+        "fields": {"order": "1042", "email": "dana@example.com"}
+    });
+    m.frame(json!({"type": "conversations", "items": [by_bot, handed]}));
+    tick().await;
+    let badges: Vec<_> = m
+        .all("[data-testid=owner-badge]")
+        .iter()
+        .map(|b| {
+            (
+                b.get_attribute("data-owner").unwrap(),
+                b.text_content().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        badges,
+        [
+            ("handoff".into(), "Handoff".into()),
+            ("bot".into(), "Bot".into())
+        ]
+    );
+
+    // A bot's conversation says who answers; no handoff card.
+    connection::open(m.console, "ho1");
+    tick().await;
+    assert!(m.text("bot-owner").contains("orderbot"));
+    assert!(m.all("[data-testid=handoff]").is_empty());
+
+    // A handed-off one shows why, what the bot collected, and the way back, above the transcript.
+    connection::open(m.console, "ho2");
+    m.frame(message("ho2", 1, "visitor", "Where is my order?"));
+    let mut offer = message("ho2", 2, "bot", "Order #1042 is delayed");
+    offer["rich"] = json!({
+        "quick_replies": [{"label": "Talk to a person", "payload": "human"}],
+        "buttons": [{"type": "link", "label": "Track", "url": "https://tracking.example/1042"}],
+        "cards": [{"title": "Trail boots", "price": {"amount": 129.5, "currency": "EUR"}}]
+    });
+    m.frame(offer);
+    let mut click = message("ho2", 3, "visitor", "Talk to a person");
+    click["postback"] = json!("human");
+    m.frame(click);
+    tick().await;
+    assert!(m.all("[data-testid=bot-owner]").is_empty());
+    assert_eq!(m.text("handoff-reason"), "Visitor asked for a person");
+    assert_eq!(
+        m.text("handoff-summary"),
+        "Visitor asked for a person about order #1042"
+    );
+    assert_eq!(m.text("handoff-team"), "support");
+    assert_eq!(m.text("handoff-priority"), "high");
+    let fields: Vec<_> = m
+        .all("[data-testid=handoff-field]")
+        .iter()
+        .map(|f| {
+            (
+                f.get_attribute("data-key").unwrap(),
+                f.text_content().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("email".into(), "dana@example.com".into()),
+            ("order".into(), "1042".into())
+        ]
+    );
+    let card = m.one("handoff");
+    let transcript = m.one("transcript");
+    assert!(
+        card.compare_document_position(&transcript) & web_sys::Node::DOCUMENT_POSITION_FOLLOWING
+            != 0,
+        "the card is above the transcript"
+    );
+    assert_eq!(m.text("hand-back"), "Hand back to bot");
+    assert_eq!(m.text("offered"), "Offered: Talk to a person | Track");
+    assert!(
+        m.text("card").starts_with("Trail boots · "),
+        "{}",
+        m.text("card")
+    );
+    assert!(m.text("card").contains("129.5"), "{}", m.text("card"));
+    let rows = m.all("[data-testid=message]");
+    assert!(rows[2].text_content().unwrap().contains("clicked a button"));
+}

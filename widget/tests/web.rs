@@ -423,3 +423,121 @@ async fn relay_frames_render_as_text_links_and_delivery_states() {
         Some(launcher.unchecked_ref())
     );
 }
+
+#[wasm_bindgen_test]
+async fn bot_rich_messages_render_safely_and_chips_send_postbacks() {
+    let leader = Leader::new("bot-site");
+    let root = mount("bot-site", "http://127.0.0.1:9/");
+    tick(50).await;
+    leader.conn("online");
+    leader.frame(serde_json::json!({
+        "type": "welcome", "protocol": 1, "role": "visitor", "id": "v1", "token": "tok",
+        "conversation_id": "c1", "last_seq": 0, "ping_interval_ms": 10000,
+    }));
+    leader.frame(serde_json::json!({ "type": "synced", "conversation_id": "c1", "last_seq": 0 }));
+    // What a hostile bot might try; the relay refuses it, and the widget must not trust it either.
+    leader.frame(serde_json::json!({
+        "type": "message", "conversation_id": "c1", "seq": 1, "client_id": "b1",
+        "sender": { "kind": "bot", "id": "orderbot", "name": "Orderbot",
+                    "avatar": "javascript:alert(1)" },
+        "text": "Your order is on its way.", "at": 1_700_000_000_001u64,
+        "rich": {
+            "quick_replies": [{ "label": "Talk to a person", "payload": "human" }],
+            "buttons": [
+                { "type": "link", "label": "Track", "url": "https://tracking.example/1042" },
+                { "type": "link", "label": "Evil", "url": "javascript:alert(1)" },
+                { "type": "postback", "label": "Change address", "payload": "address" }
+            ],
+            "cards": [{ "title": "Trail boots", "text": "Size 43",
+                        "image_url": "data:image/png;base64,AAAA",
+                        "url": "https://shop.example/boots",
+                        "price": { "amount": 129.5, "currency": "EUR" } }]
+        }
+    }));
+    tick(50).await;
+    get(&root, "launcher").click();
+    tick(50).await;
+
+    let row = &all(&root, "message")[0];
+    assert_eq!(row.get_attribute("data-sender").as_deref(), Some("bot"));
+    assert_eq!(
+        get(&root, "message-sender").text_content().as_deref(),
+        Some("Orderbot")
+    );
+    assert_eq!(
+        get(&root, "bot-badge").text_content().as_deref(),
+        Some("Bot")
+    );
+    assert!(
+        root.query_selector("img").unwrap().is_none(),
+        "no javascript: or data: images"
+    );
+    let links: Vec<_> = all(&root, "rich-link")
+        .iter()
+        .map(|a| a.get_attribute("href").unwrap())
+        .collect();
+    assert_eq!(
+        links,
+        ["https://tracking.example/1042"],
+        "only http(s) links"
+    );
+    assert!(root.query_selector("[href^=javascript]").unwrap().is_none());
+    assert_eq!(
+        get(&root, "card-title")
+            .text_content()
+            .unwrap()
+            .trim_start(),
+        "Trail boots (opens in a new tab)"
+    );
+    assert_eq!(
+        get(&root, "card-price").text_content().as_deref(),
+        Some("129.50 EUR")
+    );
+    let chips = get(&root, "quick-replies");
+    assert_eq!(chips.get_attribute("role").as_deref(), Some("group"));
+    assert_eq!(
+        chips.get_attribute("aria-label").as_deref(),
+        Some("Suggested replies")
+    );
+
+    // A chip is the visitor speaking: shown as pending at once, sent as a postback.
+    get(&root, "quick-reply").click();
+    tick(50).await;
+    let postback = leader
+        .asked()
+        .into_iter()
+        .find(|f| f["type"] == "postback")
+        .expect("the click was handed to the leader");
+    assert_eq!(postback["label"], "Talk to a person");
+    assert_eq!(postback["payload"], "human");
+    assert_eq!(postback["conversation_id"], "c1");
+    let rows = all(&root, "message");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[1].get_attribute("data-state").as_deref(),
+        Some("pending")
+    );
+    assert!(
+        find(&root, "quick-reply").is_none(),
+        "chips only under the latest message"
+    );
+
+    // The postback survives a reload like a typed message: it is in the outbox until acked.
+    let stored = web_sys::window()
+        .unwrap()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .get_item("switchboard:bot-site:outbox")
+        .unwrap()
+        .unwrap();
+    assert!(stored.contains("\"postback\":\"human\""), "{stored}");
+
+    // The postback button sends its own payload.
+    get(&root, "rich-button").click();
+    tick(50).await;
+    assert!(leader
+        .asked()
+        .iter()
+        .any(|f| f["type"] == "postback" && f["payload"] == "address"));
+}

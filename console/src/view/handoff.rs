@@ -13,10 +13,14 @@ pub fn banner(c: Console) -> impl IntoView {
     // A memo, so activity in other conversations does not re-render the card.
     let line = Memo::new(move |_| {
         let id = c.selected.get()?;
-        c.inbox
-            .with(|i| i.iter().find(|s| s.id == id).map(|s| (s.owner.clone(), s.handoff.clone())))
+        c.inbox.with(|i| {
+            i.iter()
+                .find(|s| s.id == id)
+                .map(|s| (s.owner.clone(), s.handoff.clone()))
+        })
     });
-    move || match line.get() {
+    move || {
+        match line.get() {
         Some((Owner::Bot { id }, _)) => view! {
             <p class="c-owner-bot" data-testid="bot-owner" role="status">
                 "The bot " <strong>{id}</strong> " is answering. A reply from you takes the conversation over."
@@ -25,6 +29,7 @@ pub fn banner(c: Console) -> impl IntoView {
         .into_any(),
         Some((Owner::Humans, Some(h))) => card(c, h).into_any(),
         _ => ().into_any(),
+    }
     }
 }
 

@@ -6,8 +6,8 @@ use switchboard_protocol::linkify::{segments, Segment};
 use switchboard_protocol::{Button, Rich, SenderKind};
 
 use super::clock;
-use crate::{connection, money};
 use crate::state::{Console, Delivery, Line};
+use crate::{connection, money};
 
 pub fn transcript(c: Console) -> impl IntoView {
     let lines = move || {
@@ -52,15 +52,22 @@ fn rich(r: Rich) -> impl IntoView {
         .quick_replies
         .iter()
         .map(|q| q.label.clone())
-        .chain(r.buttons.iter().chain(r.cards.iter().flat_map(|c| &c.buttons)).map(|b| match b {
-            Button::Postback { label, .. } | Button::Link { label, .. } => label.clone(),
-        }))
+        .chain(
+            r.buttons
+                .iter()
+                .chain(r.cards.iter().flat_map(|c| &c.buttons))
+                .map(|b| match b {
+                    Button::Postback { label, .. } | Button::Link { label, .. } => label.clone(),
+                }),
+        )
         .collect();
     let cards = r
         .cards
         .into_iter()
         .map(|card| {
-            let price = card.price.map(|p| money::format(p.amount, Some(&p.currency)));
+            let price = card
+                .price
+                .map(|p| money::format(p.amount, Some(&p.currency)));
             view! { <li data-testid="card">{card.title} {price.map(|p| format!(" · {p}"))}</li> }
         })
         .collect_view();

@@ -80,6 +80,7 @@ fn button(w: Widget, b: Button) -> AnyView {
         Button::Link { label, url } if is_http_url(&url) => view! {
             <a class="sb-button" data-testid="rich-link" href=url target="_blank" rel="noopener noreferrer nofollow">
                 {label}
+                " "
                 <span class="sb-sr">{w.strings.new_tab}</span>
             </a>
         }
@@ -101,6 +102,7 @@ fn card(w: Widget, c: Card) -> impl IntoView {
         Some(url) => view! {
             <a href=url target="_blank" rel="noopener noreferrer nofollow">
                 {title}
+                " "
                 <span class="sb-sr">{w.strings.new_tab}</span>
             </a>
         }
