@@ -205,7 +205,11 @@ mod faq_python {
             .await;
         let h = line.handoff.unwrap();
         assert_eq!(h.handoff.reason, HandoffReason::Requested);
-        assert!(h.handoff.fields.contains_key("question"), "{:?}", h.handoff.fields);
+        assert!(
+            h.handoff.fields.contains_key("question"),
+            "{:?}",
+            h.handoff.fields
+        );
         assert_eq!(line.owner, Owner::Humans);
     }
 
@@ -227,7 +231,9 @@ mod faq_python {
                 .body(body)
                 .send()
         };
-        let wrong = post(now, sign(now, &body.replace("c_x", "c_y"))).await.unwrap();
+        let wrong = post(now, sign(now, &body.replace("c_x", "c_y")))
+            .await
+            .unwrap();
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "wrong signature");
         let stale = post(now - 1000, sign(now - 1000, body)).await.unwrap();
         assert_eq!(stale.status(), StatusCode::UNAUTHORIZED, "stale timestamp");
@@ -239,6 +245,10 @@ mod faq_python {
             .unwrap();
         assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED, "no signature");
         let good = post(now, sign(now, body)).await.unwrap();
-        assert!(good.status().is_success(), "a valid event: {}", good.status());
+        assert!(
+            good.status().is_success(),
+            "a valid event: {}",
+            good.status()
+        );
     }
 }
