@@ -183,6 +183,16 @@ impl Leader {
             .unwrap();
     }
 
+    /// The leader's socket is up and caught up on an empty conversation `c1`.
+    fn welcome(&self) {
+        self.conn("online");
+        self.frame(serde_json::json!({
+            "type": "welcome", "protocol": 1, "role": "visitor", "id": "v1", "token": "tok",
+            "conversation_id": "c1", "last_seq": 0, "ping_interval_ms": 10000,
+        }));
+        self.frame(serde_json::json!({ "type": "synced", "conversation_id": "c1", "last_seq": 0 }));
+    }
+
     fn conn(&self, state: &str) {
         let wrapped = serde_json::json!({ "t": "conn", "d": state });
         self.channel
@@ -226,12 +236,7 @@ async fn relay_frames_render_as_text_links_and_delivery_states() {
     let root = mount("follower-site", "http://127.0.0.1:9/");
     tick(50).await;
 
-    leader.conn("online");
-    leader.frame(serde_json::json!({
-        "type": "welcome", "protocol": 1, "role": "visitor", "id": "v1", "token": "tok",
-        "conversation_id": "c1", "last_seq": 0, "ping_interval_ms": 10000,
-    }));
-    leader.frame(serde_json::json!({ "type": "synced", "conversation_id": "c1", "last_seq": 0 }));
+    leader.welcome();
     tick(50).await;
     assert_eq!(
         get(&root, "connection")
@@ -429,12 +434,7 @@ async fn bot_rich_messages_render_safely_and_chips_send_postbacks() {
     let leader = Leader::new("bot-site");
     let root = mount("bot-site", "http://127.0.0.1:9/");
     tick(50).await;
-    leader.conn("online");
-    leader.frame(serde_json::json!({
-        "type": "welcome", "protocol": 1, "role": "visitor", "id": "v1", "token": "tok",
-        "conversation_id": "c1", "last_seq": 0, "ping_interval_ms": 10000,
-    }));
-    leader.frame(serde_json::json!({ "type": "synced", "conversation_id": "c1", "last_seq": 0 }));
+    leader.welcome();
     // What a hostile bot might try; the relay refuses it, and the widget must not trust it either.
     leader.frame(serde_json::json!({
         "type": "message", "conversation_id": "c1", "seq": 1, "client_id": "b1",
