@@ -500,6 +500,17 @@ async fn bot_rich_messages_render_safely_and_chips_send_postbacks() {
         Some("Suggested replies")
     );
 
+    // The bot's typing indicator names it like an agent's.
+    leader.frame(serde_json::json!({
+        "type": "typing", "conversation_id": "c1", "active": true,
+        "sender": { "kind": "bot", "id": "orderbot", "name": "Orderbot" },
+    }));
+    tick(50).await;
+    assert!(get(&root, "typing")
+        .text_content()
+        .unwrap()
+        .contains("Orderbot"));
+
     // A chip is the visitor speaking: shown as pending at once, sent as a postback.
     get(&root, "quick-reply").click();
     tick(50).await;
