@@ -8,70 +8,102 @@ use crate::handoff::{HandedOff, Owner};
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
 
-// Frames live only between decoding and use, never in bulk collections, so the size of the
-// largest variant (the context) costs nothing worth a Box that every reader would have to unwrap.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerMsg {
-    /// Answer to an accepted `hello`.
-    Welcome(Welcome),
-    /// The message with this `client_id` is durably stored as `seq`. `duplicate` is true when
-    /// it had been stored before (a resend); the client treats both the same.
-    Ack {
-        conversation_id: String,
-        client_id: String,
-        seq: u64,
-        at: Millis,
-        #[serde(default)]
-        duplicate: bool,
-    },
-    /// A stored message: live, or part of a catch-up after `sync`.
-    Message(ChatMessage),
-    /// End of a catch-up: every message up to `last_seq` has been sent. With `more`, the
-    /// batch limit was reached and the client sends `sync` again from the last seq it got.
-    Synced {
-        conversation_id: String,
-        last_seq: u64,
-        #[serde(default)]
-        more: bool,
-    },
-    Typing {
-        conversation_id: String,
-        sender: Sender,
-        active: bool,
-    },
-    /// Agents only: the visitor's context for a conversation (after `sync`, and on every
-    /// change).
-    Context {
-        conversation_id: String,
-        context: Context,
-    },
-    /// Agents only: the inbox at connect time, newest activity first.
-    Conversations { items: Vec<ConversationSummary> },
-    /// Agents only: one conversation was created or changed; replace it in the inbox.
-    Conversation(ConversationSummary),
-    /// One client frame was refused; nothing changed. `client_id` names the refused `send`.
-    Error {
-        code: ErrorCode,
-        message: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        client_id: Option<String>,
-    },
-    Pong {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        nonce: Option<u64>,
-    },
-    /// Bots only: this conversation is now the bot's to answer (a new conversation under a
-    /// bot-first site, a humans-first fallback, or an agent handing it back), with everything
-    /// the bot needs to answer without asking again. Later visitor messages arrive as `message`.
-    Routed(Routed),
-    /// Bots only: the bot no longer owns this conversation (it handed off, or an agent took
-    /// over); its messages to it are now refused with `not_owner`.
-    Released {
-        conversation_id: String,
-        owner: Owner,
-    },
+/// Declares [`ServerMsg`] and [`VisitorMsg`] from one list of variants: the visitor's
+/// variants are written once and appear in both, so the two cannot disagree on the wire.
+macro_rules! server_msgs {
+    (
+        visitor { $( $(#[$vm:meta])* $vname:ident $vbody:tt ),* $(,)? }
+        others { $( $(#[$om:meta])* $oname:ident $obody:tt ),* $(,)? }
+    ) => {
+        // Frames live only between decoding and use, never in bulk collections, so the size
+        // of the largest variant (the context) costs nothing worth a Box that every reader
+        // would have to unwrap.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum ServerMsg {
+            $( $(#[$vm])* $vname $vbody, )*
+            $( $(#[$om])* $oname $obody, )*
+        }
+
+        /// The frames a visitor can receive, for the widget to decode. Decoding only these
+        /// keeps the agent and bot types (inbox, context, handoff) out of the widget's wasm,
+        /// and any other `type` becomes [`VisitorMsg::Other`], which clients must ignore.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum VisitorMsg {
+            $( $(#[$vm])* $vname $vbody, )*
+            /// A frame of a type this client does not handle.
+            #[serde(other)]
+            Other,
+        }
+    };
+}
+
+server_msgs! {
+    visitor {
+        /// Answer to an accepted `hello`.
+        Welcome(Welcome),
+        /// The message with this `client_id` is durably stored as `seq`. `duplicate` is true
+        /// when it had been stored before (a resend); the client treats both the same.
+        Ack {
+            conversation_id: String,
+            client_id: String,
+            seq: u64,
+            at: Millis,
+            #[serde(default)]
+            duplicate: bool,
+        },
+        /// A stored message: live, or part of a catch-up after `sync`.
+        Message(ChatMessage),
+        /// End of a catch-up: every message up to `last_seq` has been sent. With `more`, the
+        /// batch limit was reached and the client sends `sync` again from the last seq it got.
+        Synced {
+            conversation_id: String,
+            last_seq: u64,
+            #[serde(default)]
+            more: bool,
+        },
+        Typing {
+            conversation_id: String,
+            sender: Sender,
+            active: bool,
+        },
+        /// One client frame was refused; nothing changed. `client_id` names the refused `send`.
+        Error {
+            code: ErrorCode,
+            message: String,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            client_id: Option<String>,
+        },
+        Pong {
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            nonce: Option<u64>,
+        },
+    }
+    others {
+        /// Agents only: the visitor's context for a conversation (after `sync`, and on every
+        /// change).
+        Context {
+            conversation_id: String,
+            context: Context,
+        },
+        /// Agents only: the inbox at connect time, newest activity first.
+        Conversations { items: Vec<ConversationSummary> },
+        /// Agents only: one conversation was created or changed; replace it in the inbox.
+        Conversation(ConversationSummary),
+        /// Bots only: this conversation is now the bot's to answer (a new conversation under a
+        /// bot-first site, a humans-first fallback, or an agent handing it back), with
+        /// everything the bot needs to answer without asking again. Later visitor messages
+        /// arrive as `message`.
+        Routed(Routed),
+        /// Bots only: the bot no longer owns this conversation (it handed off, or an agent took
+        /// over); its messages to it are now refused with `not_owner`.
+        Released {
+            conversation_id: String,
+            owner: Owner,
+        },
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,6 +182,72 @@ impl ServerMsg {
             code,
             message: message.into(),
             client_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Sender;
+
+    fn sender() -> Sender {
+        Sender {
+            kind: SenderKind::Bot,
+            id: "orderbot".into(),
+            name: Some("Orderbot".into()),
+            avatar: None,
+        }
+    }
+
+    #[test]
+    fn visitor_frames_read_the_same_as_server_frames() {
+        let frames = [
+            ServerMsg::Ack {
+                conversation_id: "c_1".into(),
+                client_id: "a".into(),
+                seq: 3,
+                at: 9,
+                duplicate: true,
+            },
+            ServerMsg::Synced {
+                conversation_id: "c_1".into(),
+                last_seq: 3,
+                more: false,
+            },
+            ServerMsg::Typing {
+                conversation_id: "c_1".into(),
+                sender: sender(),
+                active: true,
+            },
+            ServerMsg::Error {
+                code: ErrorCode::NotOwner,
+                message: "no".into(),
+                client_id: Some("a".into()),
+            },
+            ServerMsg::Pong { nonce: Some(7) },
+        ];
+        for frame in frames {
+            let json = frame.to_json();
+            let read: VisitorMsg = serde_json::from_str(&json).unwrap();
+            assert_ne!(read, VisitorMsg::Other, "{json}");
+            assert_eq!(serde_json::to_string(&read).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn frames_for_agents_and_bots_and_unknown_types_are_other_to_a_visitor() {
+        let released = ServerMsg::Released {
+            conversation_id: "c_1".into(),
+            owner: Owner::Humans,
+        };
+        for json in [
+            released.to_json(),
+            r#"{"type":"conversations","items":[]}"#.into(),
+            r#"{"type":"from_the_future","x":1}"#.into(),
+        ] {
+            let read: VisitorMsg = serde_json::from_str(&json).unwrap();
+            assert_eq!(read, VisitorMsg::Other, "{json}");
         }
     }
 }

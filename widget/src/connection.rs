@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, ErrorCode, SenderKind, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, ErrorCode, SenderKind, VisitorMsg, PROTOCOL_VERSION,
 };
 use wasm_bindgen::JsValue;
 
@@ -57,9 +57,9 @@ pub fn welcome_follower() {
 
 /// A frame from the relay: this tab's own socket (`tx` given) or relayed by the leader.
 pub fn handle_text(widget: Widget, text: &str, tx: Option<&mpsc::UnboundedSender<String>>) {
-    match serde_json::from_str::<ServerMsg>(text) {
+    match serde_json::from_str::<VisitorMsg>(text) {
         Ok(msg) => {
-            if tx.is_some() && matches!(msg, ServerMsg::Welcome(_)) {
+            if tx.is_some() && matches!(msg, VisitorMsg::Welcome(_)) {
                 core(|c| c.last_welcome = Some(text.to_owned()));
             }
             handle(widget, msg, tx)
@@ -234,9 +234,9 @@ fn sync(tx: &mpsc::UnboundedSender<String>, conversation_id: String, since: u64)
     );
 }
 
-fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<String>>) {
+fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<String>>) {
     match msg {
-        ServerMsg::Welcome(w) => {
+        VisitorMsg::Welcome(w) => {
             if let Some(token) = &w.token {
                 storage::set(&token_key(), token);
             }
@@ -265,7 +265,7 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
                 let _ = tx.unbounded_send(entry.frame(conv.clone()).to_json());
             }
         }
-        ServerMsg::Message(m) => {
+        VisitorMsg::Message(m) => {
             let me = core(|c| c.visitor_id.clone());
             let own = m.sender.kind == SenderKind::Visitor && Some(&m.sender.id) == me.as_ref();
             if own {
@@ -298,13 +298,13 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
                 }
             }
         }
-        ServerMsg::Ack {
+        VisitorMsg::Ack {
             client_id, seq, at, ..
         } => {
             outbox::remove(&client_id);
             widget.acked(&client_id, seq, at);
         }
-        ServerMsg::Synced {
+        VisitorMsg::Synced {
             conversation_id,
             last_seq,
             more,
@@ -327,7 +327,7 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
                 }
             }
         }
-        ServerMsg::Typing { sender, active, .. } if sender.kind != SenderKind::Visitor => {
+        VisitorMsg::Typing { sender, active, .. } if sender.kind != SenderKind::Visitor => {
             if active {
                 let name = sender
                     .name
@@ -347,7 +347,7 @@ fn handle(widget: Widget, msg: ServerMsg, tx: Option<&mpsc::UnboundedSender<Stri
                 widget.typing.set(None);
             }
         }
-        ServerMsg::Error {
+        VisitorMsg::Error {
             code,
             client_id: Some(id),
             message,
