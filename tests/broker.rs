@@ -10,8 +10,7 @@ use switchboard_protocol::{Context, Owner, Sender, SenderKind, ServerMsg};
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{Audience, Broker, Event, NewMessage, StoreError};
-use switchboard_relay::hub::{Hub, Outbox, Outgoing};
-use tokio::sync::mpsc;
+use switchboard_relay::hub::{Hub, Outbox, OutboxRx, Outgoing};
 use tokio_util::sync::CancellationToken;
 
 use crate::redis_server::RedisServer;
@@ -102,12 +101,9 @@ async fn conversation(b: &dyn Broker) -> String {
 }
 
 /// A local connection subscribed to a conversation, to watch what the hub delivers.
-fn listen(hub: &Hub, conv: &str) -> mpsc::Receiver<Outgoing> {
-    let (tx, rx) = mpsc::channel(10_000);
-    hub.join_conversation(
-        conv,
-        Outbox::new(hub.next_id(), tx, CancellationToken::new()),
-    );
+fn listen(hub: &Hub, conv: &str) -> OutboxRx {
+    let (outbox, rx) = Outbox::channel(hub.next_id(), 10_000, CancellationToken::new());
+    hub.join_conversation(conv, outbox);
     rx
 }
 
@@ -341,7 +337,7 @@ async fn appends_are_published_in_seq_order_to_every_node(backend: &impl Backend
 }
 
 /// Seqs of the `message` frames received until `n` of them or the pong marker arrived.
-async fn collect(rx: &mut mpsc::Receiver<Outgoing>, n: usize) -> Vec<u64> {
+async fn collect(rx: &mut OutboxRx, n: usize) -> Vec<u64> {
     let mut seqs = Vec::new();
     while seqs.len() < n {
         let Ok(Some(Outgoing::Frame(f))) =

@@ -10,10 +10,9 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
 use switchboard_protocol::{ClientMsg, CloseCode, DecodeError};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::{ConnId, Outbox, Outgoing};
+use crate::hub::{ConnId, Outbox, OutboxRx, Outgoing};
 
 /// Most frames the writer sends in one write.
 const WRITE_BATCH: usize = 64;
@@ -113,9 +112,8 @@ pub fn split(
     slow_closes: Arc<AtomicU64>,
 ) -> (Reader, Outbox, Writer) {
     let (sink, stream) = socket.split();
-    let (tx, rx) = mpsc::channel(tuning.outbox_capacity);
     let slow = CancellationToken::new();
-    let outbox = Outbox::new(id, tx, slow.clone());
+    let (outbox, rx) = Outbox::channel(id, tuning.outbox_capacity, slow.clone());
     let task = tokio::spawn(write_loop(
         sink,
         rx,
@@ -146,7 +144,7 @@ impl Writer {
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Outgoing>,
+    rx: OutboxRx,
     slow: CancellationToken,
     ping_interval: Duration,
     slow_closes: Arc<AtomicU64>,
@@ -166,12 +164,12 @@ async fn write_loop(
                     // a burst instead of one per frame.
                     while batch.len() < WRITE_BATCH {
                         match rx.try_recv() {
-                            Ok(Outgoing::Frame(frame)) => batch.push(Message::Text(frame)),
-                            Ok(Outgoing::Close(code)) => {
+                            Some(Outgoing::Frame(frame)) => batch.push(Message::Text(frame)),
+                            Some(Outgoing::Close(code)) => {
                                 closing = Some(code);
                                 break;
                             }
-                            Err(_) => break,
+                            None => break,
                         }
                     }
                 }

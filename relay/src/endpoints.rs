@@ -12,9 +12,11 @@ use crate::error::ApiError;
 use crate::session::{self, AgentSession, BotSession, VisitorSession};
 use crate::AppState;
 
-/// Per-connection socket buffers. tungstenite's default read buffer is 128 KiB per connection;
-/// chat frames are small, so 8 KiB keeps an idle connection cheap.
-const READ_BUFFER: usize = 1024;
+/// Per-connection socket buffers. tungstenite's default read buffer is 128 KiB per connection
+/// and is allocated up front; chat frames are mostly a few hundred bytes, so 512 B keeps an
+/// idle connection cheap at the price of a few more reads for a large `hello` (its context).
+/// The buffer grows to a whole frame when one is longer.
+const READ_BUFFER: usize = 512;
 const WRITE_BUFFER: usize = 1024;
 
 fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {

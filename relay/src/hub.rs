@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use switchboard_protocol::{CloseCode, ServerMsg};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{Audience, Event};
@@ -34,24 +33,41 @@ pub enum Outgoing {
 #[derive(Clone)]
 pub struct Outbox {
     pub id: ConnId,
-    tx: mpsc::Sender<Outgoing>,
+    tx: flume::Sender<Outgoing>,
     slow: CancellationToken,
 }
 
+/// The receiving half: what the connection's writer drains.
+pub struct OutboxRx(flume::Receiver<Outgoing>);
+
+impl OutboxRx {
+    /// The next queued item; `None` once every [`Outbox`] clone is dropped and all is drained.
+    pub async fn recv(&self) -> Option<Outgoing> {
+        self.0.recv_async().await.ok()
+    }
+
+    /// An item already queued, without waiting.
+    pub fn try_recv(&self) -> Option<Outgoing> {
+        self.0.try_recv().ok()
+    }
+}
+
 impl Outbox {
-    pub fn new(id: ConnId, tx: mpsc::Sender<Outgoing>, slow: CancellationToken) -> Outbox {
-        Outbox { id, tx, slow }
+    /// A queue of at most `capacity` items; `slow` is cancelled when a push finds it full.
+    pub fn channel(id: ConnId, capacity: usize, slow: CancellationToken) -> (Outbox, OutboxRx) {
+        let (tx, rx) = flume::bounded(capacity);
+        (Outbox { id, tx, slow }, OutboxRx(rx))
     }
 
     /// Queues a frame; returns false if the connection is gone or was just found too slow.
     pub fn push(&self, frame: Frame) -> bool {
         match self.tx.try_send(Outgoing::Frame(frame)) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(flume::TrySendError::Full(_)) => {
                 self.slow.cancel();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(flume::TrySendError::Disconnected(_)) => false,
         }
     }
 

@@ -15,7 +15,6 @@ use switchboard_protocol::client::Send;
 use switchboard_protocol::limits::MAX_HTTP_BODY_BYTES;
 use switchboard_protocol::webhook::{PostMessage, PostTyping, IDEMPOTENCY_KEY_HEADER};
 use switchboard_protocol::{ClientMsg, ErrorCode, Handoff, ServerMsg};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Outbox, Outgoing};
@@ -164,8 +163,7 @@ async fn handle<B: DeserializeOwned>(
     })?;
     let msg = to_msg(parsed)?;
     msg.validate().map_err(|(code, m)| Refused(code, m))?;
-    let (tx, mut rx) = mpsc::channel(4);
-    let outbox = Outbox::new(state.hub.next_id(), tx, CancellationToken::new());
+    let (outbox, rx) = Outbox::channel(state.hub.next_id(), 4, CancellationToken::new());
     BotSession::new(bot)
         .handle(state, msg, &outbox)
         .await

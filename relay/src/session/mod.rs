@@ -8,6 +8,7 @@ mod agent;
 mod bot;
 mod visitor;
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
@@ -18,7 +19,7 @@ use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, ServerMsg, PROTOCOL_
 use crate::bots::routing;
 use crate::broker::{Appended, Audience, Conversation, Event, NewMessage, StoreError};
 use crate::connection::{self, Incoming};
-use crate::hub::Outbox;
+use crate::hub::{ConnId, ConnectionGuard, Outbox};
 use crate::AppState;
 
 pub use agent::AgentSession;
@@ -91,63 +92,118 @@ pub(crate) trait Handler: Sized {
     ) -> Result<(), Refusal>;
 }
 
-/// Runs a connection to its end.
-pub(crate) async fn run<H: Handler>(socket: WebSocket, state: AppState, params: H::Params) {
-    let _counted = state.hub.track();
+/// Runs a connection to its end. Splits the socket before the session's future exists: an
+/// `async fn` keeps its arguments for its whole life, and an idle connection should not carry
+/// a moved-out socket's space.
+pub(crate) fn run<H: Handler>(
+    socket: WebSocket,
+    state: AppState,
+    params: H::Params,
+) -> impl Future<Output = ()> {
+    let counted = state.hub.track();
     let id = state.hub.next_id();
-    let (mut reader, outbox, writer) = connection::split(
+    let (reader, outbox, writer) = connection::split(
         socket,
         id,
         state.config.tuning,
         state.hub.slow_closes.clone(),
     );
-    if let Some(hello) = Box::pin(handshake(&mut reader, &outbox)).await {
-        // Boxed, like `handle` below: a task's future is as large as its largest state, and an
-        // idle connection should not carry the space of a hello or a store call it is not in.
-        match Box::pin(H::start(&state, params, hello, &outbox)).await {
-            Ok(mut handler) => loop {
-                tokio::select! {
-                    incoming = reader.next() => match incoming {
-                        Incoming::Msg(msg) => {
-                            let msg = *msg;
-                            let result = match msg.validate() {
-                                Ok(()) => Box::pin(handler.handle(&state, msg, &outbox)).await,
-                                Err((code, message)) => Err(Refusal { code, message, client_id: client_id_of(&msg) }),
-                            };
-                            if let Err(r) = result {
-                                let unavailable = r.code == ErrorCode::Unavailable;
-                                outbox.send(&ServerMsg::Error { code: r.code, message: r.message, client_id: r.client_id });
-                                if unavailable {
-                                    // Frames behind the failed one must not be stored before it
-                                    // is resent, or the conversation's order would break: end
-                                    // the connection; the client resends everything unacked.
-                                    outbox.close(CloseCode::UNAVAILABLE);
-                                    break;
-                                }
+    serve::<H>(
+        Parts {
+            reader,
+            outbox,
+            writer,
+            id,
+            _counted: counted,
+        },
+        state,
+        params,
+    )
+}
+
+/// A split connection, as the session holds it.
+struct Parts {
+    reader: connection::Reader,
+    outbox: Outbox,
+    writer: connection::Writer,
+    id: ConnId,
+    _counted: ConnectionGuard,
+}
+
+async fn serve<H: Handler>(parts: Parts, state: AppState, params: H::Params) {
+    let Parts {
+        mut reader,
+        outbox,
+        writer,
+        id,
+        _counted,
+    } = parts;
+    // Everything large is boxed and lives only while it is used: a task's future is as large
+    // as every value it may hold across an await, and an idle connection, which waits here
+    // for most of its life, should hold no hello, no decoded frame and no store call.
+    let started = Box::pin(async {
+        let hello = handshake(&mut reader, &outbox).await?;
+        Some(H::start(&state, params, hello, &outbox).await.map(Box::new))
+    })
+    .await;
+    match started {
+        Some(Ok(mut handler)) => loop {
+            tokio::select! {
+                incoming = reader.next() => match incoming {
+                    Incoming::Msg(msg) => {
+                        if let Err(r) = Box::pin(frame(&mut *handler, &state, msg, &outbox)).await {
+                            let unavailable = r.code == ErrorCode::Unavailable;
+                            outbox.send(&ServerMsg::Error { code: r.code, message: r.message, client_id: r.client_id });
+                            if unavailable {
+                                // Frames behind the failed one must not be stored before it
+                                // is resent, or the conversation's order would break: end
+                                // the connection; the client resends everything unacked.
+                                outbox.close(CloseCode::UNAVAILABLE);
+                                break;
                             }
                         }
-                        Incoming::Bad(e) => {
-                            outbox.send(&ServerMsg::error(e.code(), e.to_string()));
-                        }
-                        Incoming::End => break,
-                        Incoming::TooBig => {
-                            outbox.close(CloseCode::TOO_BIG);
-                            break;
-                        }
-                    },
-                    _ = state.shutdown.cancelled() => {
-                        // Behind every frame already queued, so acks still reach the client.
-                        outbox.close(CloseCode::RECONNECT_NOW);
+                    }
+                    Incoming::Bad(e) => {
+                        outbox.send(&ServerMsg::error(e.code(), e.to_string()));
+                    }
+                    Incoming::End => break,
+                    Incoming::TooBig => {
+                        outbox.close(CloseCode::TOO_BIG);
                         break;
                     }
+                },
+                _ = state.shutdown.cancelled() => {
+                    // Behind every frame already queued, so acks still reach the client.
+                    outbox.close(CloseCode::RECONNECT_NOW);
+                    break;
                 }
-            },
-            Err(code) => outbox.close(code),
-        }
+            }
+        },
+        Some(Err(code)) => outbox.close(code),
+        // The handshake closed the connection, saying why.
+        None => {}
     }
     state.hub.leave(id);
     drop(outbox);
     writer.finish().await;
+}
+
+/// One client frame: checked, then handled by the role.
+async fn frame<H: Handler>(
+    handler: &mut H,
+    state: &AppState,
+    msg: Box<ClientMsg>,
+    outbox: &Outbox,
+) -> Result<(), Refusal> {
+    let msg = *msg;
+    match msg.validate() {
+        Ok(()) => handler.handle(state, msg, outbox).await,
+        Err((code, message)) => Err(Refusal {
+            code,
+            message,
+            client_id: client_id_of(&msg),
+        }),
+    }
 }
 
 /// Waits for a valid `hello`; anything else closes the connection with a code saying why.

@@ -10,13 +10,16 @@ use switchboard_protocol::{
 
 use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{notify, routing};
-use crate::broker::{Audience, Conversation, NewMessage, Visitor};
+use crate::broker::{Audience, Conversation, NewMessage};
 use crate::config::Site;
 use crate::hub::Outbox;
 use crate::{clock, token, AppState};
 
+/// Only ids: the context lives in the store, not in every idle connection.
 pub struct VisitorSession {
-    visitor: Visitor,
+    visitor_id: String,
+    /// The name the site identified the visitor by, shown with their messages.
+    name: Option<String>,
     conversation: Conversation,
 }
 
@@ -95,11 +98,12 @@ impl Handler for VisitorSession {
             ping_interval_ms: ping_interval_ms(state),
         }));
         let session = VisitorSession {
-            visitor,
+            visitor_id: visitor.id,
+            name: identity_name(&visitor.context),
             conversation,
         };
         // A page load is a context change the agent should see (the visitor navigated).
-        session.publish_context(state).await.ok();
+        session.publish_context(state, visitor.context).await.ok();
         Ok(session)
     }
 
@@ -159,9 +163,9 @@ impl Handler for VisitorSession {
                 Ok(())
             }
             ClientMsg::SetContext { context } => {
-                state.broker.set_context(&self.visitor.id, &context).await?;
-                self.visitor.context = context;
-                self.publish_context(state).await
+                state.broker.set_context(&self.visitor_id, &context).await?;
+                self.name = identity_name(&context);
+                self.publish_context(state, context).await
             }
             ClientMsg::Sync {
                 conversation_id,
@@ -180,16 +184,10 @@ impl Handler for VisitorSession {
 
 impl VisitorSession {
     fn sender(&self) -> Sender {
-        let name = self
-            .visitor
-            .context
-            .identity
-            .as_ref()
-            .and_then(|i| i.name.clone());
         Sender {
             kind: SenderKind::Visitor,
-            id: self.visitor.id.clone(),
-            name,
+            id: self.visitor_id.clone(),
+            name: self.name.clone(),
             avatar: None,
         }
     }
@@ -220,13 +218,12 @@ impl VisitorSession {
 
     /// Sends the context to agents once the conversation is in their inbox (has a message),
     /// and to the bot that owns it.
-    async fn publish_context(&self, state: &AppState) -> Result<(), Refusal> {
+    async fn publish_context(&self, state: &AppState, context: Context) -> Result<(), Refusal> {
         let conv = &self.conversation;
         let Some(summary) = state.broker.summary(&conv.id).await? else {
             return Ok(());
         };
         if summary.last_seq > 0 {
-            let context: Context = self.visitor.context.clone();
             let msg = ServerMsg::Context {
                 conversation_id: conv.id.clone(),
                 context,
@@ -239,4 +236,8 @@ impl VisitorSession {
         }
         Ok(())
     }
+}
+
+fn identity_name(context: &Context) -> Option<String> {
+    context.identity.as_ref().and_then(|i| i.name.clone())
 }
