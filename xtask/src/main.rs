@@ -110,7 +110,14 @@ fn demo(token: &str) -> anyhow::Result<()> {
             DEMO_BOT_TOKEN,
         ])
         .spawn()?;
-    // The bot reconnects with backoff, so it may start before the relay listens.
+    // The bot would reconnect with backoff anyway; waiting keeps a "connection refused"
+    // warning out of the first thing a new user reads.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect("127.0.0.1:8080").is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let mut bot = std::process::Command::new(root.join("target/release/switchboard-orderbot"))
         .current_dir(&root)
         .args([
