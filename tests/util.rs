@@ -34,7 +34,8 @@ pub fn workspace() -> PathBuf {
 pub struct TestRelay {
     pub relay: switchboard_relay::Running,
     pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    /// The data directory, when the relay owns it (see [`TestRelay::start_in`]).
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub fn test_config(data_dir: PathBuf) -> Config {
@@ -115,15 +116,28 @@ impl TestRelay {
     /// A relay on [`test_config`] changed by `edit` (routing policies, webhook bots).
     pub async fn start_with(edit: impl FnOnce(&mut Config)) -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = test_config(dir.path().to_owned());
+        let mut relay = TestRelay::start_in(dir.path(), edit).await;
+        relay._dir = Some(dir);
+        relay
+    }
+
+    /// A relay on a data directory the caller keeps, so a second relay can continue it.
+    pub async fn start_in(dir: &std::path::Path, edit: impl FnOnce(&mut Config)) -> TestRelay {
+        let mut config = test_config(dir.to_owned());
         edit(&mut config);
         let relay = switchboard_relay::start(config).await.unwrap();
         let addr = relay.addr;
         TestRelay {
             relay,
             addr,
-            _dir: dir,
+            _dir: None,
         }
+    }
+
+    /// Shuts the relay down and waits until it has drained.
+    pub async fn stop(self) {
+        self.relay.shutdown.cancel();
+        self.relay.wait().await;
     }
 
     pub fn url(&self, path: &str) -> String {

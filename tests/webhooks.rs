@@ -100,13 +100,16 @@ async fn serve_bot(addr: SocketAddr, seen: Shared) -> tokio::task::JoinHandle<()
     })
 }
 
-async fn webhook_relay(bot_port: u16) -> TestRelay {
-    TestRelay::start_with(|c| {
+fn webhook_bot(bot_port: u16) -> impl FnOnce(&mut switchboard_relay::config::Config) {
+    move |c| {
         super::bots::bot_first(c);
         c.bots[0].webhook_url = Some(format!("http://127.0.0.1:{bot_port}/hook"));
         c.bots[0].webhook_secret = Some(SECRET.into());
-    })
-    .await
+    }
+}
+
+async fn webhook_relay(bot_port: u16) -> TestRelay {
+    TestRelay::start_with(webhook_bot(bot_port)).await
 }
 
 fn accepted(seen: &Shared) -> Vec<Attempt> {
@@ -208,5 +211,64 @@ async fn a_bot_that_was_down_gets_each_event_once_after_it_returns() {
     let ok = accepted(&seen);
     assert_eq!(ok.len(), 1, "the event was accepted more than once");
     assert_eq!(ok[0].body["event"]["type"], "routed");
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_restarted_relay_gives_its_webhook_bot_the_unanswered_conversations_again() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestRelay::start_in(dir.path(), webhook_bot(port)).await;
+    let mut waiting = first.visitor().await;
+    let waiting_conv = waiting.conversation_id();
+    waiting.say("v1", "Is the tent waterproof?").await;
+    let mut answered = first.visitor().await;
+    let answered_conv = answered.conversation_id();
+    answered.say("v1", "Hi").await;
+    for v in [&mut waiting, &mut answered] {
+        v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+            .await;
+    }
+    // The bot is down, so both events wait in the first relay's memory; one conversation gets
+    // its answer over the HTTP API before the restart.
+    let resp = reqwest::Client::new()
+        .post(first.http(&format!("/v1/bot/conversations/{answered_conv}/messages")))
+        .bearer_auth(BOT_TOKEN)
+        .header("idempotency-key", "answer-1")
+        .json(&json!({"text": "Hello!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    first.stop().await;
+
+    let seen = Shared::default();
+    let server = serve_bot(([127, 0, 0, 1], port).into(), seen.clone()).await;
+    let _second = TestRelay::start_in(dir.path(), webhook_bot(port)).await;
+    let event = eventually("routed again after the restart", WAIT, || async {
+        accepted(&seen).first().cloned()
+    })
+    .await;
+    assert_eq!(event.body["event"]["type"], "routed");
+    assert_eq!(
+        event.body["event"]["conversation"]["id"],
+        waiting_conv.as_str()
+    );
+    let transcript = event.body["event"]["transcript"].as_array().unwrap();
+    assert_eq!(
+        transcript.last().unwrap()["text"],
+        "Is the tent waterproof?"
+    );
+    // The answered conversation is not given again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let routed: Vec<_> = accepted(&seen)
+        .iter()
+        .map(|a| a.body["event"]["conversation"]["id"].clone())
+        .collect();
+    assert_eq!(
+        routed,
+        [json!(waiting_conv)],
+        "only the unanswered conversation"
+    );
     server.abort();
 }

@@ -65,6 +65,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let demo_addr = demo.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
     let state = AppState::new(config, broker, hub);
     tokio::spawn(crate::bots::presence::run(state.clone()));
+    tokio::spawn(crate::bots::routing::resume_webhook_bots(state.clone()));
     let shutdown = state.shutdown.clone();
     let router = app(state.clone());
     let hub = state.hub.clone();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use switchboard_protocol::limits::MAX_HISTORY_BATCH;
+use switchboard_protocol::limits::{MAX_HISTORY_BATCH, MAX_INBOX};
 use switchboard_protocol::server::Routed;
 use switchboard_protocol::{Owner, SenderKind, ServerMsg};
 
@@ -47,6 +47,35 @@ pub async fn route(state: &AppState, conversation_id: &str, bot_id: &str) -> Res
         notify(state, bot_id, conversation_id, frame).await;
     }
     Ok(())
+}
+
+/// Webhook events wait in this process's memory, so a restart loses those not yet delivered.
+/// On start each webhook bot therefore gets `routed` again for every conversation it owns
+/// whose last word is the visitor's: the transcript holds what it may never have heard, and
+/// bots key on the conversation and seq, so one that did hear it answers nothing twice.
+pub async fn resume_webhook_bots(state: AppState) {
+    let inbox = match state.broker.inbox(MAX_INBOX).await {
+        Ok(inbox) => inbox,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not resume webhook bots");
+            return;
+        }
+    };
+    for c in inbox {
+        let Owner::Bot { id } = &c.owner else {
+            continue;
+        };
+        let webhook = state.bots.get(id).is_some_and(|b| b.webhook().is_some());
+        let waiting = c
+            .last_message
+            .as_ref()
+            .is_some_and(|m| m.sender == SenderKind::Visitor);
+        if webhook && waiting {
+            if let Err(e) = route(&state, &c.id, id).await {
+                tracing::warn!(error = %e, conversation = %c.id, "could not resume a webhook bot");
+            }
+        }
+    }
 }
 
 /// Tells the site's agents (and so the console) that a conversation's line changed.
