@@ -365,7 +365,7 @@ pub fn hand_back(conversation_id: &str) {
 
 /// A reply typed by the agent: shown at once as pending, sent, confirmed by its ack.
 pub fn reply(console: Console, conversation_id: String, text: String) {
-    let client_id = client_id();
+    let client_id = switchboard_protocol::client_id::random();
     let line = Line {
         seq: None,
         client_id: client_id.clone(),
@@ -435,19 +435,4 @@ pub fn typing(console: Console) {
             active: true,
         });
     }
-}
-
-/// 16 hex characters from the browser's CSPRNG, so two tabs of one agent never collide.
-fn client_id() -> String {
-    let mut bytes = [0u8; 8];
-    let filled = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if !filled {
-        // No Web Crypto (very old browser): Math.random is unique enough for a client id.
-        for b in &mut bytes {
-            *b = (js_sys::Math::random() * 256.0) as u8;
-        }
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -13,11 +13,14 @@
 //! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
 //! - [`handoff`]: who owns a conversation (a bot or humans) and the typed bot-to-human handoff;
 //! - [`webhook`]: the envelope, signature headers and HTTP API bodies for webhook bots;
-//! - [`linkify`]: the one rule for turning message text into text and safe links.
+//! - [`linkify`]: the one rule for turning message text into text and safe links;
+//! - [`client_id`]: the client ids browsers put on what they send (`browser` feature).
 //!
-//! This crate depends on serde only, so the browser bundles and any bot can use it.
+//! This crate depends on serde only (and, with the `browser` feature, on web-sys for random
+//! ids), so the browser bundles and any bot can use it.
 
 pub mod client;
+pub mod client_id;
 pub mod codes;
 pub mod context;
 pub mod handoff;

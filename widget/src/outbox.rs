@@ -45,7 +45,7 @@ impl Entry {
 /// is up; the connection resends the outbox after every reconnect.
 pub fn submit(w: Widget, text: String, postback: Option<String>) {
     let entry = Entry {
-        client_id: client_id(),
+        client_id: switchboard_protocol::client_id::random(),
         text,
         at: js_sys::Date::now() as u64,
         postback,
@@ -55,21 +55,6 @@ pub fn submit(w: Widget, text: String, postback: Option<String>) {
     if let Some(conversation_id) = core(|c| c.conversation_id.clone()) {
         send(&entry.frame(conversation_id));
     }
-}
-
-/// 16 hex characters from the browser's CSPRNG. The relay dedupes resends by client id, so two
-/// messages must never share one; `Math.random` is only the fallback where `crypto` is missing.
-fn client_id() -> String {
-    let mut bytes = [0u8; 8];
-    let filled = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if !filled {
-        for b in &mut bytes {
-            *b = (js_sys::Math::random() * 256.0) as u8;
-        }
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn key() -> String {
