@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
 import re
 import sys
 import threading
@@ -241,13 +242,13 @@ def make_handler(bot, secret):
 
 
 def main(argv=None):
-    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--listen", default="127.0.0.1:8090", help="HOST:PORT to serve /webhook on")
     p.add_argument("--relay", required=True, help="the relay's HTTP base URL")
     p.add_argument("--token", required=True, help="this bot's token")
     p.add_argument("--secret", required=True, help="the webhook signing secret")
-    p.add_argument("--knowledge", default=f"{here}/knowledge.json")
+    p.add_argument("--knowledge", default=os.path.join(here, "knowledge.json"))
     args = p.parse_args(argv)
     host, port = args.listen.rsplit(":", 1)
     bot = Bot(Knowledge(args.knowledge), RelayApi(args.relay, args.token))

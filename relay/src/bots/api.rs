@@ -17,7 +17,7 @@ use switchboard_protocol::webhook::{PostMessage, PostTyping, IDEMPOTENCY_KEY_HEA
 use switchboard_protocol::{ClientMsg, ErrorCode, Handoff, ServerMsg};
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::{Outbox, Outgoing};
+use crate::hub::{Frame, Outbox, Outgoing};
 use crate::session::{BotSession, Handler};
 use crate::AppState;
 
@@ -121,7 +121,12 @@ async fn run<B: DeserializeOwned>(
     to_msg: impl FnOnce(B) -> Result<ClientMsg, Refused>,
 ) -> Response {
     match handle(state, headers, body, to_msg).await {
-        Ok(Some(frame)) => json(StatusCode::OK, &frame),
+        Ok(Some(frame)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            frame.to_string(),
+        )
+            .into_response(),
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(refused) => refused.into_response(),
     }
@@ -132,7 +137,7 @@ async fn handle<B: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     to_msg: impl FnOnce(B) -> Result<ClientMsg, Refused>,
-) -> Result<Option<ServerMsg>, Refused> {
+) -> Result<Option<Frame>, Refused> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -170,8 +175,9 @@ async fn handle<B: DeserializeOwned>(
         .map_err(|r| Refused(r.code, r.message))?;
     drop(outbox);
     // The session answers a request with at most one frame.
+    // Already serialized for a socket: answered as it is.
     match rx.recv().await {
-        Some(Outgoing::Frame(f)) => Ok(serde_json::from_str(f.as_str()).ok()),
+        Some(Outgoing::Frame(f)) => Ok(Some(f)),
         _ => Ok(None),
     }
 }

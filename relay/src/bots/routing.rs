@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use switchboard_protocol::limits::{MAX_HISTORY_BATCH, MAX_INBOX};
 use switchboard_protocol::server::Routed;
-use switchboard_protocol::{Owner, SenderKind, ServerMsg};
+use switchboard_protocol::{ConversationSummary, Owner, SenderKind, ServerMsg};
 
 use super::{notify, presence};
 use crate::broker::{Appended, Audience, Conversation, Event, HandoffChange, Result};
@@ -66,11 +66,7 @@ pub async fn resume_webhook_bots(state: AppState) {
             continue;
         };
         let webhook = state.bots.get(id).is_some_and(|b| b.webhook().is_some());
-        let waiting = c
-            .last_message
-            .as_ref()
-            .is_some_and(|m| m.sender == SenderKind::Visitor);
-        if webhook && waiting {
+        if webhook && awaits_answer(&c) {
             if let Err(e) = route(&state, &c.id, id).await {
                 tracing::warn!(error = %e, conversation = %c.id, "could not resume a webhook bot");
             }
@@ -81,16 +77,29 @@ pub async fn resume_webhook_bots(state: AppState) {
 /// Tells the site's agents (and so the console) that a conversation's line changed.
 pub async fn publish_summary(state: &AppState, conversation_id: &str) -> Result<()> {
     if let Some(summary) = state.broker.summary(conversation_id).await? {
-        if summary.last_seq > 0 {
-            let site = summary.site.clone();
-            let msg = ServerMsg::Conversation(summary);
-            state
-                .broker
-                .publish(Event::new(Audience::Agents, &site, conversation_id, &msg))
-                .await;
-        }
+        publish_line(state, summary).await;
     }
     Ok(())
+}
+
+/// The same, for a summary the caller has just read.
+pub async fn publish_line(state: &AppState, summary: ConversationSummary) {
+    if summary.last_seq > 0 {
+        let (site, id) = (summary.site.clone(), summary.id.clone());
+        let msg = ServerMsg::Conversation(summary);
+        state
+            .broker
+            .publish(Event::new(Audience::Agents, &site, &id, &msg))
+            .await;
+    }
+}
+
+/// Whether the conversation's last word is the visitor's: a question still to answer.
+fn awaits_answer(summary: &ConversationSummary) -> bool {
+    summary
+        .last_message
+        .as_ref()
+        .is_some_and(|m| m.sender == SenderKind::Visitor)
 }
 
 /// After a visitor's message (or postback) is stored: the owning bot gets it (the whole
@@ -145,11 +154,7 @@ async fn take_unanswered(state: &AppState, conversation_id: &str, bot: &str) -> 
     let Some(summary) = state.broker.summary(conversation_id).await? else {
         return Ok(());
     };
-    let waiting = summary
-        .last_message
-        .as_ref()
-        .is_some_and(|m| m.sender == SenderKind::Visitor);
-    if summary.owner != Owner::Humans || summary.handoff.is_some() || !waiting {
+    if summary.owner != Owner::Humans || summary.handoff.is_some() || !awaits_answer(&summary) {
         return Ok(());
     }
     let new = Owner::Bot { id: bot.to_owned() };

@@ -22,6 +22,15 @@ use crate::hub::Hub;
 use crate::token::random_id;
 use switchboard_protocol::Owner;
 
+/// The columns [`message`] reads, as a literal so queries are built at compile time (the
+/// duplicate check runs on every append).
+macro_rules! message_select {
+    () => {
+        "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at,
+        sender_avatar, rich, postback FROM messages"
+    };
+}
+
 /// The schema; `user_version` says which one a file has.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS visitors (
@@ -91,12 +100,13 @@ impl SqliteBroker {
                 .optional()?;
             let Some((last, owner)) = current else { return Ok(Err(StoreError::NotFound("conversation".into()))) };
             let owner = parse_owner(&owner);
+            // Cached: this runs on every append.
             let existing = tx
-                .query_row(
-                    &format!("{MESSAGE_SELECT} WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3"),
-                    params![msg.conversation_id, msg.sender.id, msg.client_id],
-                    message,
-                )
+                .prepare_cached(concat!(
+                    message_select!(),
+                    " WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3"
+                ))?
+                .query_row(params![msg.conversation_id, msg.sender.id, msg.client_id], message)
                 .optional()?;
             if let Some(message) = existing {
                 return Ok(Ok(Appended { message, duplicate: true, owner }));
@@ -378,8 +388,9 @@ impl Broker for SqliteBroker {
     ) -> Result<Vec<ChatMessage>> {
         let id = conversation_id.to_owned();
         self.with(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "{MESSAGE_SELECT} WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            let mut stmt = c.prepare_cached(concat!(
+                message_select!(),
+                " WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
             ))?;
             let rows = stmt.query_map(params![id, since as i64, limit as i64], message)?;
             rows.collect()
@@ -414,10 +425,6 @@ impl Broker for SqliteBroker {
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, v.context, c.created_at, c.last_activity,
     c.last_seq, c.last_sender, c.last_text, c.owner, c.handoff FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
-
-const MESSAGE_SELECT: &str =
-    "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at,
-    sender_avatar, rich, postback FROM messages";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
     let fields = SummaryFields {

@@ -75,10 +75,7 @@ impl Handler for AgentSession {
         outbox: &Outbox,
     ) -> Result<(), Refusal> {
         match msg {
-            ClientMsg::Hello(_) => Err(Refusal::new(
-                ErrorCode::OutOfOrder,
-                "hello was already accepted",
-            )),
+            ClientMsg::Hello(_) => Err(Refusal::hello_again()),
             ClientMsg::Send(s) => {
                 let conv = self
                     .conversation(state, &s.conversation_id)

@@ -74,10 +74,7 @@ impl Handler for BotSession {
         outbox: &Outbox,
     ) -> Result<(), Refusal> {
         match msg {
-            ClientMsg::Hello(_) => Err(Refusal::new(
-                ErrorCode::OutOfOrder,
-                "hello was already accepted",
-            )),
+            ClientMsg::Hello(_) => Err(Refusal::hello_again()),
             ClientMsg::Send(s) => {
                 let conv = self
                     .conversation(state, &s.conversation_id)
@@ -123,7 +120,7 @@ impl Handler for BotSession {
                     )
                     .await?;
                 if !moved {
-                    return Err(not_owner());
+                    return Err(Refusal::not_owner());
                 }
                 tracing::info!(conversation = %conv.id, bot = %self.bot.id, "handed off to humans");
                 routing::publish_summary(state, &conv.id).await?;
@@ -154,13 +151,6 @@ impl Handler for BotSession {
     }
 }
 
-fn not_owner() -> Refusal {
-    Refusal::new(
-        ErrorCode::NotOwner,
-        "this conversation is not yours to answer (it was handed off or taken over)",
-    )
-}
-
 impl BotSession {
     /// The session behind one HTTP API request.
     pub fn new(bot: Arc<Bot>) -> BotSession {
@@ -177,7 +167,7 @@ impl BotSession {
         if conv.owner == self.owner() {
             Ok(())
         } else {
-            Err(not_owner())
+            Err(Refusal::not_owner())
         }
     }
 

@@ -46,6 +46,19 @@ impl Refusal {
         }
     }
 
+    /// A second `hello` on an accepted connection.
+    pub(crate) fn hello_again() -> Refusal {
+        Refusal::new(ErrorCode::OutOfOrder, "hello was already accepted")
+    }
+
+    /// A bot writing where it does not (or no longer) answer.
+    pub(crate) fn not_owner() -> Refusal {
+        Refusal::new(
+            ErrorCode::NotOwner,
+            "this conversation is not yours to answer (it was handed off or taken over)",
+        )
+    }
+
     pub(crate) fn for_client(mut self, client_id: &str) -> Refusal {
         self.client_id = Some(client_id.to_owned());
         self
@@ -58,10 +71,7 @@ impl From<StoreError> for Refusal {
             StoreError::NotFound(what) => {
                 Refusal::new(ErrorCode::NotFound, format!("{what} not found"))
             }
-            StoreError::NotOwner(_) => Refusal::new(
-                ErrorCode::NotOwner,
-                "this conversation is not yours to answer (it was handed off or taken over)",
-            ),
+            StoreError::NotOwner(_) => Refusal::not_owner(),
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failed");
                 Refusal::new(

@@ -114,10 +114,7 @@ impl Handler for VisitorSession {
         outbox: &Outbox,
     ) -> Result<(), Refusal> {
         match msg {
-            ClientMsg::Hello(_) => Err(Refusal::new(
-                ErrorCode::OutOfOrder,
-                "hello was already accepted",
-            )),
+            ClientMsg::Hello(_) => Err(Refusal::hello_again()),
             ClientMsg::Send(s) => {
                 self.own(state, &s.conversation_id)
                     .await
@@ -232,7 +229,8 @@ impl VisitorSession {
             if let Some(bot) = summary.owner.bot_id() {
                 notify(state, bot, &conv.id, msg).await;
             }
-            routing::publish_summary(state, &conv.id).await?;
+            // The line shows the page title: the summary was read after the context was stored.
+            routing::publish_line(state, summary).await;
         }
         Ok(())
     }

@@ -22,7 +22,11 @@ pub fn rich(w: Widget, rich: Rich, latest: Signal<bool>) -> impl IntoView {
         view! {
             <Show when=move || latest.get()>
                 <div class="sb-chips" role="group" aria-label=w.strings.suggestions data-testid="quick-replies">
-                    {quick_replies.iter().cloned().map(|q| chip(w, q)).collect_view()}
+                    {quick_replies
+                        .iter()
+                        .cloned()
+                        .map(|QuickReply { label, payload }| postback(w, "sb-chip", "quick-reply", label, payload))
+                        .collect_view()}
                 </div>
             </Show>
         }
@@ -38,19 +42,26 @@ pub fn rich(w: Widget, rich: Rich, latest: Signal<bool>) -> impl IntoView {
     }
 }
 
-fn chip(w: Widget, q: QuickReply) -> impl IntoView {
-    let QuickReply { label, payload } = q;
+/// A chip or a postback button: clicking it says `label` and sends `payload` to the owner.
+fn postback(
+    w: Widget,
+    class: &'static str,
+    testid: &'static str,
+    label: String,
+    payload: String,
+) -> AnyView {
     let shown = label.clone();
     view! {
         <button
             type="button"
-            class="sb-chip"
-            data-testid="quick-reply"
+            class=class
+            data-testid=testid
             on:click=move |_| outbox::submit(w, label.clone(), Some(payload.clone()))
         >
             {shown}
         </button>
     }
+    .into_any()
 }
 
 fn button_row(w: Widget, buttons: Vec<Button>) -> impl IntoView {
@@ -64,18 +75,7 @@ fn button_row(w: Widget, buttons: Vec<Button>) -> impl IntoView {
 fn button(w: Widget, b: Button) -> AnyView {
     match b {
         Button::Postback { label, payload } => {
-            let shown = label.clone();
-            view! {
-                <button
-                    type="button"
-                    class="sb-button"
-                    data-testid="rich-button"
-                    on:click=move |_| outbox::submit(w, label.clone(), Some(payload.clone()))
-                >
-                    {shown}
-                </button>
-            }
-            .into_any()
+            postback(w, "sb-button", "rich-button", label, payload)
         }
         Button::Link { label, url } if is_http_url(&url) => view! {
             <a class="sb-button" data-testid="rich-link" href=url target="_blank" rel="noopener noreferrer nofollow">
