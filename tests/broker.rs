@@ -11,7 +11,6 @@ use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{Audience, Broker, Event, NewMessage, StoreError};
 use switchboard_relay::hub::{Hub, Outbox, OutboxRx, Outgoing};
-use tokio_util::sync::CancellationToken;
 
 use crate::redis_server::RedisServer;
 
@@ -102,7 +101,7 @@ async fn conversation(b: &dyn Broker) -> String {
 
 /// A local connection subscribed to a conversation, to watch what the hub delivers.
 fn listen(hub: &Hub, conv: &str) -> OutboxRx {
-    let (outbox, rx) = Outbox::channel(hub.next_id(), 10_000, CancellationToken::new());
+    let (outbox, rx) = Outbox::channel(hub.next_id(), 10_000);
     hub.join_conversation(conv, outbox);
     rx
 }

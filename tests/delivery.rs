@@ -461,3 +461,76 @@ async fn a_dead_connection_is_noticed_within_the_idle_timeout() {
     eprintln!("dead connection dropped after {:?}", start.elapsed());
     drop(ws);
 }
+
+/// `--write-coalesce-us`: a connection that has not written lately gets its next frame at
+/// once; one that just wrote holds the frames behind it until the window ends; either way
+/// nothing is lost, doubled or reordered.
+#[tokio::test]
+async fn coalesced_writes_hold_only_busy_connections_and_lose_nothing() {
+    const EACH: usize = 300;
+    // The longest window the relay accepts, so timing noise is small beside it.
+    const HOLD: Duration = Duration::from_millis(100);
+    let relay = RelayProcess::start_with(&["--write-coalesce-us", "100000"]).await;
+    let base = relay.ws("");
+    let mut visitor = Peer::new("v", &base, visitor_role(&relay));
+    visitor.connect(PATIENCE).await;
+    let conv = visitor.conversation_id.clone().unwrap();
+    let mut agent = Peer::new(
+        "a",
+        &base,
+        Role::Agent {
+            token: AGENT_TOKEN.into(),
+        },
+    );
+    agent.set_conversation(&conv);
+    agent.connect(PATIENCE).await;
+    // The first message also brings the agent the conversation's line and context; then
+    // quiet, past every hold.
+    visitor.send("opening").await;
+    agent.settle(1, PATIENCE).await;
+    visitor.pump(HOLD * 2).await;
+    agent.pump(Duration::ZERO).await;
+
+    let start = Instant::now();
+    visitor.send("first").await;
+    visitor.send("second").await;
+    let mut arrivals = Vec::new();
+    while arrivals.len() < 2 && start.elapsed() < PATIENCE {
+        agent.pump(Duration::from_millis(1)).await;
+        for seq in [2, 3] {
+            if agent.seen.contains_key(&seq) && arrivals.len() < seq as usize - 1 {
+                arrivals.push(start.elapsed());
+            }
+        }
+    }
+    let (first, second) = (arrivals[0], arrivals[1]);
+    eprintln!(
+        "coalescing {HOLD:?}: first frame after {first:?}, the one behind it after {second:?}"
+    );
+    assert!(
+        first < HOLD / 2,
+        "a quiet connection's frame was held: {first:?}"
+    );
+    assert!(
+        second >= first + HOLD * 3 / 4,
+        "the frame right behind it was not held: {first:?} then {second:?}"
+    );
+
+    let (p1, p2) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let v = tokio::spawn(async move {
+        stream(&mut visitor, EACH, 50, &p1).await;
+        visitor
+    });
+    let a = tokio::spawn(async move {
+        stream(&mut agent, EACH, 50, &p2).await;
+        agent
+    });
+    let (mut visitor, mut agent) = (v.await.unwrap(), a.await.unwrap());
+    let total = 2 * EACH as u64 + 3;
+    visitor.settle(total, PATIENCE).await;
+    agent.settle(total, PATIENCE).await;
+    let store = transcript(&base, &conv).await;
+    assert_exactly_once_in_order(&store, total as usize);
+    assert_same_view(&visitor, &store);
+    assert_same_view(&agent, &store);
+}

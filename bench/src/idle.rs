@@ -2,15 +2,14 @@
 //! welcomed, divided by N. Each visitor also creates its visitor and conversation records, so
 //! this is the cost of a real idle visitor, not of a bare socket.
 
-use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
 use crate::{client, procs};
 
-pub async fn run(bin: &Path, connections: usize) -> anyhow::Result<()> {
-    let relay = procs::relay(bin, None).await?;
+pub async fn run(relay: &procs::RelayCmd, connections: usize) -> anyhow::Result<()> {
+    let relay = procs::relay(relay, None).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = relay.rss();
     let mut held = Vec::with_capacity(connections);

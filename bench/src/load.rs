@@ -5,7 +5,6 @@
 //! acknowledged once and reach every agent exactly once.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +34,7 @@ impl Shared {
 }
 
 pub async fn run(
-    bin: &Path,
+    bin: &procs::RelayCmd,
     topology: Topology,
     visitors: usize,
     agents: usize,

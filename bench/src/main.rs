@@ -24,6 +24,10 @@ struct Cli {
     /// The relay binary (build it with --release).
     #[arg(long, default_value = "target/release/switchboard-relay")]
     relay_bin: PathBuf,
+    /// An extra argument for every relay process, repeatable
+    /// (`--relay-arg=--write-coalesce-us=2000`).
+    #[arg(long = "relay-arg", allow_hyphen_values = true)]
+    relay_args: Vec<String>,
     #[command(subcommand)]
     what: What,
 }
@@ -61,15 +65,19 @@ pub enum Topology {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    let relay = procs::RelayCmd {
+        bin: cli.relay_bin,
+        args: cli.relay_args,
+    };
     let result = match cli.what {
-        What::Idle { connections } => idle::run(&cli.relay_bin, connections).await,
+        What::Idle { connections } => idle::run(&relay, connections).await,
         What::Load {
             topology,
             visitors,
             agents,
             seconds,
-        } => load::run(&cli.relay_bin, topology, visitors, agents, seconds).await,
-        What::All => all(&cli.relay_bin).await,
+        } => load::run(&relay, topology, visitors, agents, seconds).await,
+        What::All => all(&relay).await,
     };
     if let Err(e) = result {
         eprintln!("switchboard-bench: {e:#}");
@@ -77,10 +85,10 @@ async fn main() {
     }
 }
 
-async fn all(bin: &std::path::Path) -> anyhow::Result<()> {
-    idle::run(bin, 10_000).await?;
+async fn all(relay: &procs::RelayCmd) -> anyhow::Result<()> {
+    idle::run(relay, 10_000).await?;
     for topology in [Topology::Embedded, Topology::Redis, Topology::TwoNodes] {
-        load::run(bin, topology, 1000, 50, 20).await?;
+        load::run(relay, topology, 1000, 50, 20).await?;
     }
     Ok(())
 }

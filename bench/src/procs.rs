@@ -1,6 +1,6 @@
 //! Processes the benchmark starts (killed on drop) and what it reads of them from /proc.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -42,8 +42,15 @@ async fn wait_port(port: u16) -> anyhow::Result<()> {
     anyhow::bail!("nothing listens on port {port}")
 }
 
+/// How to start a relay: its binary and any extra arguments.
+pub struct RelayCmd {
+    pub bin: PathBuf,
+    pub args: Vec<String>,
+}
+
 /// A relay serving the `bench` site, on the embedded store or on `redis`.
-pub async fn relay(bin: &Path, redis: Option<&str>) -> anyhow::Result<Proc> {
+pub async fn relay(relay: &RelayCmd, redis: Option<&str>) -> anyhow::Result<Proc> {
+    let bin = &relay.bin;
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("relay.toml");
     std::fs::write(
@@ -64,6 +71,7 @@ pub async fn relay(bin: &Path, redis: Option<&str>) -> anyhow::Result<Proc> {
     if let Some(url) = redis {
         cmd.args(["--redis-url", url]);
     }
+    cmd.args(&relay.args);
     let child = cmd
         .spawn()
         .with_context(|| format!("starting {} (build it with --release)", bin.display()))?;

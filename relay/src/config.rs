@@ -67,6 +67,13 @@ pub struct Args {
     /// Frames one connection may have queued before it is closed as slow (4008).
     #[arg(long, env = "SWITCHBOARD_OUTBOX_CAPACITY", default_value_t = 1024)]
     pub outbox_capacity: usize,
+    /// Microseconds a busy connection's frames may wait to share one write with the frames
+    /// behind them. 0 (the default) writes every frame at once. A connection that has not
+    /// written within this window writes its next frame at once either way; only a steady
+    /// stream (an agent watching a busy site) is batched, trading up to this much latency for
+    /// fewer syscalls and wakeups per frame.
+    #[arg(long, env = "SWITCHBOARD_WRITE_COALESCE_US", default_value_t = 0)]
+    pub write_coalesce_us: u64,
 }
 
 /// The file form. Every key is optional.
@@ -236,6 +243,8 @@ impl Config {
                     args.idle_timeout_ms.max(args.ping_interval_ms * 2),
                 ),
                 outbox_capacity: args.outbox_capacity.max(16),
+                // Beyond 100 ms a batch would be a visible delay, not a saving.
+                write_coalesce: Duration::from_micros(args.write_coalesce_us.min(100_000)),
             },
         };
         if args.demo {

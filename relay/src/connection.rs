@@ -1,23 +1,31 @@
-//! One WebSocket as a stream of typed protocol messages: decoding with typed errors on the way
-//! in, a bounded queue and a writer task on the way out. Session code never sees a socket.
+//! One WebSocket as its session sees it: typed protocol messages in (decoded with typed
+//! errors), a bounded [`Outbox`] queue out.
+//!
+//! One task per connection. The session's task drives both directions: while it waits for the
+//! next client frame ([`Connection::next`]) or handles one ([`Connection::serving`]), queued
+//! frames keep flowing into the socket, pings go out and silence is noticed. A second task per
+//! socket (a writer) would cost an idle connection its task, a lock around the shared socket
+//! and a timer (about 1.3 KB), and every delivery a second wakeup.
 
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-
+use futures_util::{Sink, SinkExt, Stream};
 use switchboard_protocol::{ClientMsg, CloseCode, DecodeError};
-use tokio_util::sync::CancellationToken;
+use tokio::time::{Instant, Sleep};
 
 use crate::hub::{ConnId, Outbox, OutboxRx, Outgoing};
 
-/// Most frames the writer sends in one write.
+/// Most frames written in one go before the task yields to others; they leave in one write.
 const WRITE_BATCH: usize = 64;
 
-/// How long the writer keeps trying to deliver a close frame to a client that does not read.
+/// How long closing waits at each step (queued frames, the close frame, the TCP close) for a
+/// client that does not read.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Liveness and backpressure settings of every connection (`config::Tuning`).
@@ -31,6 +39,9 @@ pub struct Tuning {
     /// `CloseCode::SLOW`. Bounds a connection's queue to this many frames of at most
     /// `MAX_FRAME_BYTES` each (chat frames are typically under 1 KiB).
     pub outbox_capacity: usize,
+    /// After a write, frames queued within this window wait for its end and leave together
+    /// (`--write-coalesce-us`; zero: every frame leaves at once).
+    pub write_coalesce: Duration,
 }
 
 impl Default for Tuning {
@@ -39,6 +50,7 @@ impl Default for Tuning {
             ping_interval: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             outbox_capacity: 1024,
+            write_coalesce: Duration::ZERO,
         }
     }
 }
@@ -48,163 +60,282 @@ pub enum Incoming {
     /// Boxed: a `hello` with its context is large and most frames are not.
     Msg(Box<ClientMsg>),
     Bad(DecodeError),
-    /// The client closed, the socket failed, or it went idle.
+    /// The client closed, the socket failed, it went silent, or the outbound side ended (a
+    /// close was queued, or the client read too slowly).
     End,
     /// A frame over `limits::MAX_FRAME_HARD_BYTES`: the socket layer refused to buffer it.
     TooBig,
 }
 
-pub struct Reader {
-    stream: SplitStream<WebSocket>,
-    idle_timeout: Duration,
+/// Why the outbound side stopped.
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    /// The session queued a close; everything queued before it was written.
+    Close(CloseCode),
+    /// The queue overflowed.
+    Slow,
+    /// Writing failed: the socket is gone.
+    Broken,
+    /// Every [`Outbox`] was dropped and the queue is empty.
+    Drained,
 }
 
-impl Reader {
-    /// The next client message, skipping control frames. Ends after `idle_timeout` of silence.
+pub struct Connection {
+    socket: WebSocket,
+    queue: OutboxRx,
+    tuning: Tuning,
+    /// One timer serves both pings and the silence check: a frame only stamps `last_heard`,
+    /// so the hot path never touches the timer wheel.
+    timer: Pin<Box<Sleep>>,
+    next_ping: Instant,
+    last_heard: Instant,
+    /// Until when queued frames wait to be coalesced (`Tuning::write_coalesce`).
+    hold_until: Option<Instant>,
+    ping_due: bool,
+    silent: bool,
+    unflushed: bool,
+    ended: Option<Ending>,
+    slow_closes: Arc<AtomicU64>,
+}
+
+impl Connection {
+    /// Takes over a socket; frames pushed into the returned [`Outbox`] go out while the
+    /// session awaits [`Connection::next`] or [`Connection::serving`].
+    pub fn new(
+        socket: WebSocket,
+        id: ConnId,
+        tuning: Tuning,
+        slow_closes: Arc<AtomicU64>,
+    ) -> (Connection, Outbox) {
+        let (outbox, queue) = Outbox::channel(id, tuning.outbox_capacity);
+        let now = Instant::now();
+        let next_ping = now + tuning.ping_interval;
+        let conn = Connection {
+            socket,
+            queue,
+            tuning,
+            timer: Box::pin(tokio::time::sleep_until(
+                next_ping.min(now + tuning.idle_timeout),
+            )),
+            next_ping,
+            last_heard: now,
+            hold_until: None,
+            ping_due: false,
+            silent: false,
+            unflushed: false,
+            ended: None,
+            slow_closes,
+        };
+        (conn, outbox)
+    }
+
+    /// The next client message, skipping control frames; queued frames go out meanwhile.
     pub async fn next(&mut self) -> Incoming {
-        loop {
-            let frame = match tokio::time::timeout(self.idle_timeout, self.stream.next()).await {
-                Ok(Some(Err(e))) => {
-                    return if is_capacity(e) {
-                        Incoming::TooBig
-                    } else {
-                        Incoming::End
-                    }
-                }
-                Err(_) | Ok(None) => return Incoming::End,
-                Ok(Some(Ok(frame))) => frame,
-            };
-            match frame {
-                Message::Text(text) => {
-                    return match ClientMsg::decode(text.as_str()) {
-                        Ok(msg) => Incoming::Msg(Box::new(msg)),
-                        Err(e) => Incoming::Bad(e),
-                    }
-                }
-                Message::Binary(_) => {
-                    return Incoming::Bad(DecodeError::BadJson(
-                        "binary frames are not accepted".into(),
-                    ))
-                }
-                Message::Ping(_) | Message::Pong(_) => continue,
-                Message::Close(_) => return Incoming::End,
+        poll_fn(|cx| {
+            if self.poll_outbound(cx).is_ready() || self.silent {
+                return Poll::Ready(Incoming::End);
             }
+            let incoming = self.poll_read(cx);
+            if self.unflushed {
+                // A ping just read queued its pong.
+                let _ = self.poll_outbound(cx);
+            }
+            incoming
+        })
+        .await
+    }
+
+    /// Runs one piece of the session's work (a store call, a handshake) to its end while
+    /// queued frames go out. The work always finishes, even if the socket fails meanwhile:
+    /// an append must not be cut between storing and publishing.
+    pub async fn serving<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = pin!(work);
+        let out = poll_fn(|cx| {
+            let out = work.as_mut().poll(cx);
+            // After the work, so what it just queued (an ack) leaves in this same poll.
+            let _ = self.poll_outbound(cx);
+            out
+        })
+        .await;
+        // The client is alive as far as we know: we were busy with its frame.
+        self.heard();
+        out
+    }
+
+    /// Ends the connection: writes what is queued up to a queued close (the session has
+    /// dropped its [`Outbox`] and left the hub), sends the close frame, closes the socket.
+    /// Each step is bounded by [`CLOSE_GRACE`].
+    pub async fn finish(mut self) {
+        let ending = match self.ended {
+            Some(ending) => ending,
+            None => tokio::time::timeout(CLOSE_GRACE, poll_fn(|cx| self.poll_outbound(cx)))
+                .await
+                .unwrap_or(Ending::Drained),
+        };
+        let code = match ending {
+            Ending::Close(code) => Some(code),
+            Ending::Slow => {
+                self.slow_closes.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("closing a slow connection");
+                Some(CloseCode::SLOW)
+            }
+            Ending::Drained => None,
+            Ending::Broken => return,
+        };
+        if let Some(code) = code {
+            let frame = CloseFrame {
+                code: code.code,
+                reason: code.reason.into(),
+            };
+            // Behind every frame already written into the socket's buffer, so acks get out.
+            let close = self.socket.send(Message::Close(Some(frame)));
+            let _ = tokio::time::timeout(CLOSE_GRACE, close).await;
+        }
+        let _ = tokio::time::timeout(CLOSE_GRACE, self.socket.close()).await;
+    }
+
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+        self.silent = false;
+    }
+
+    /// Drives the outbound side; ready once it has ended for good.
+    fn poll_outbound(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
+        if let Some(ending) = self.ended {
+            return Poll::Ready(ending);
+        }
+        let ending = ready!(self.poll_write(cx));
+        self.ended = Some(ending);
+        Poll::Ready(ending)
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Ending> {
+        if self.queue.poll_slow(cx) {
+            return Poll::Ready(Ending::Slow);
+        }
+        self.poll_timer(cx);
+        if let Some(until) = self.hold_until {
+            if Instant::now() < until {
+                // The timer is armed for `until`; pushes meanwhile do not wake us (below).
+                return Poll::Pending;
+            }
+            self.hold_until = None;
+        }
+        let coalesce = !self.tuning.write_coalesce.is_zero();
+        let mut quiet = Context::from_waker(Waker::noop());
+        let mut written = 0;
+        loop {
+            if written == WRITE_BATCH {
+                // Enough for one turn: flush below, then let other connections run.
+                cx.waker().wake_by_ref();
+                break;
+            }
+            match Pin::new(&mut self.socket).poll_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Err(_)) => return Poll::Ready(Ending::Broken),
+                Poll::Ready(Ok(())) => {}
+            }
+            let message = if std::mem::take(&mut self.ping_due) {
+                Message::Ping(Default::default())
+            } else {
+                // Once this turn writes and a hold will follow, an empty queue must not wake
+                // us on the next push: the hold's end will look.
+                let waker = if coalesce && written > 0 {
+                    &mut quiet
+                } else {
+                    &mut *cx
+                };
+                match self.queue.poll_recv(waker) {
+                    Poll::Ready(Some(Outgoing::Frame(frame))) => Message::Text(frame),
+                    Poll::Ready(Some(Outgoing::Close(code))) => {
+                        return Poll::Ready(Ending::Close(code))
+                    }
+                    Poll::Ready(None) => return Poll::Ready(Ending::Drained),
+                    Poll::Pending => break,
+                }
+            };
+            if Pin::new(&mut self.socket).start_send(message).is_err() {
+                return Poll::Ready(Ending::Broken);
+            }
+            written += 1;
+            self.unflushed = true;
+        }
+        // Whatever was queued leaves in one write: one syscall for a burst, not one per frame.
+        if self.unflushed {
+            match Pin::new(&mut self.socket).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(_)) => return Poll::Ready(Ending::Broken),
+                Poll::Pending => {}
+            }
+        }
+        if coalesce && written > 0 {
+            let until = Instant::now() + self.tuning.write_coalesce;
+            self.hold_until = Some(until);
+            if until < self.timer.deadline() {
+                self.timer.as_mut().reset(until);
+            }
+            // Registers the timer for the hold's end.
+            self.poll_timer(cx);
+        }
+        Poll::Pending
+    }
+
+    /// Fires pings on schedule and notices silence, re-arming the one timer (which also ends
+    /// a coalescing hold).
+    fn poll_timer(&mut self, cx: &mut Context<'_>) {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            if now >= self.next_ping {
+                self.ping_due = true;
+                self.next_ping = now + self.tuning.ping_interval;
+            }
+            let silent_from = self.last_heard + self.tuning.idle_timeout;
+            let mut next = if now >= silent_from {
+                self.silent = true;
+                self.next_ping
+            } else {
+                silent_from.min(self.next_ping)
+            };
+            if let Some(until) = self.hold_until.filter(|u| *u > now) {
+                next = next.min(until);
+            }
+            self.timer.as_mut().reset(next);
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Incoming> {
+        loop {
+            let frame = match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) if is_capacity(&e) => return Poll::Ready(Incoming::TooBig),
+                Some(Err(_)) | None => return Poll::Ready(Incoming::End),
+            };
+            self.heard();
+            return Poll::Ready(match frame {
+                Message::Text(text) => match ClientMsg::decode(text.as_str()) {
+                    Ok(msg) => Incoming::Msg(Box::new(msg)),
+                    Err(e) => Incoming::Bad(e),
+                },
+                Message::Binary(_) => Incoming::Bad(DecodeError::BadJson(
+                    "binary frames are not accepted".into(),
+                )),
+                Message::Ping(_) => {
+                    // tungstenite queued the pong; it leaves with the next flush.
+                    self.unflushed = true;
+                    continue;
+                }
+                Message::Pong(_) => continue,
+                Message::Close(_) => Incoming::End,
+            });
         }
     }
 }
 
-fn is_capacity(e: axum::Error) -> bool {
+fn is_capacity(e: &axum::Error) -> bool {
+    use std::error::Error;
     matches!(
-        e.into_inner()
-            .downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
+        e.source()
+            .and_then(|e| e.downcast_ref::<tokio_tungstenite::tungstenite::Error>()),
         Some(tokio_tungstenite::tungstenite::Error::Capacity(_))
     )
-}
-
-/// Splits a socket into a [`Reader`] and an [`Outbox`] drained by a writer task. The writer
-/// ends (closing the socket) when the session queues a close, when every outbox clone is
-/// dropped, or when the outbox overflows (close `SLOW`). Frames queued before a close are sent
-/// before it, so an `ack` is never dropped in favour of a close.
-pub fn split(
-    socket: WebSocket,
-    id: ConnId,
-    tuning: Tuning,
-    slow_closes: Arc<AtomicU64>,
-) -> (Reader, Outbox, Writer) {
-    let (sink, stream) = socket.split();
-    let slow = CancellationToken::new();
-    let (outbox, rx) = Outbox::channel(id, tuning.outbox_capacity, slow.clone());
-    let task = tokio::spawn(write_loop(
-        sink,
-        rx,
-        slow,
-        tuning.ping_interval,
-        slow_closes,
-    ));
-    (
-        Reader {
-            stream,
-            idle_timeout: tuning.idle_timeout,
-        },
-        outbox,
-        Writer { task },
-    )
-}
-
-pub struct Writer {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Writer {
-    /// Waits (bounded) for queued frames to be flushed after the session dropped its outboxes.
-    pub async fn finish(self) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
-    }
-}
-
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    rx: OutboxRx,
-    slow: CancellationToken,
-    ping_interval: Duration,
-    slow_closes: Arc<AtomicU64>,
-) {
-    let mut ping = tokio::time::interval(ping_interval);
-    ping.tick().await;
-    let close = loop {
-        let mut batch = Vec::new();
-        let mut closing = None;
-        tokio::select! {
-            biased;
-            _ = slow.cancelled() => break Some(CloseCode::SLOW),
-            next = rx.recv() => match next {
-                Some(Outgoing::Frame(frame)) => {
-                    batch.push(Message::Text(frame));
-                    // Whatever else is already queued goes in the same write: one syscall for
-                    // a burst instead of one per frame.
-                    while batch.len() < WRITE_BATCH {
-                        match rx.try_recv() {
-                            Some(Outgoing::Frame(frame)) => batch.push(Message::Text(frame)),
-                            Some(Outgoing::Close(code)) => {
-                                closing = Some(code);
-                                break;
-                            }
-                            None => break,
-                        }
-                    }
-                }
-                Some(Outgoing::Close(code)) => break Some(code),
-                None => break None,
-            },
-            _ = ping.tick() => batch.push(Message::Ping(Default::default())),
-        };
-        // A client that stopped reading blocks this write once the socket buffers are full;
-        // the overflow signal must still get through, so race the two.
-        let write = async {
-            for message in batch {
-                sink.feed(message).await?;
-            }
-            sink.flush().await
-        };
-        tokio::select! {
-            biased;
-            _ = slow.cancelled() => break Some(CloseCode::SLOW),
-            sent = write => if sent.is_err() { return },
-        }
-        if closing.is_some() {
-            break closing;
-        }
-    };
-    if let Some(code) = close {
-        if code == CloseCode::SLOW {
-            slow_closes.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!("closing a slow connection");
-        }
-        let frame = CloseFrame {
-            code: code.code,
-            reason: code.reason.into(),
-        };
-        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
-    }
-    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
 }

@@ -1,7 +1,9 @@
 //! HTTP routes: the two WebSocket upgrades (with their origin checks), `/healthz`.
 
 use std::collections::HashMap;
+use std::future::Future;
 
+use axum::extract::ws::WebSocket;
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +28,21 @@ fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .write_buffer_size(WRITE_BUFFER)
 }
 
+/// Completes the upgrade and runs the session in a task of its own: axum's upgrade task keeps
+/// its request state (~250 B) beside the future it awaits, for the connection's whole life.
+fn upgrade<F>(
+    ws: WebSocketUpgrade,
+    session: impl FnOnce(WebSocket) -> F + Send + 'static,
+) -> Response
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    limits(ws).on_upgrade(move |socket| {
+        tokio::spawn(session(socket));
+        std::future::ready(())
+    })
+}
+
 /// `GET /v1/visitor?site=KEY`: the widget's connection. The page's `Origin` must be allowed
 /// for the site, so another site cannot open chats in this site's name.
 pub async fn visitor_ws(
@@ -44,7 +61,9 @@ pub async fn visitor_ws(
         tracing::info!(site = %site.key, origin, "visitor origin refused");
         return Err(ApiError::OriginNotAllowed);
     }
-    Ok(limits(ws).on_upgrade(move |socket| session::run::<VisitorSession>(socket, state, site)))
+    Ok(upgrade(ws, move |socket| {
+        session::run::<VisitorSession>(socket, state, site)
+    }))
 }
 
 /// `GET /v1/agent`: the console's (or an agent tool's) connection. Browsers must come from the
@@ -70,12 +89,16 @@ pub async fn agent_ws(
             return Err(ApiError::OriginNotAllowed);
         }
     }
-    Ok(limits(ws).on_upgrade(move |socket| session::run::<AgentSession>(socket, state, ())))
+    Ok(upgrade(ws, move |socket| {
+        session::run::<AgentSession>(socket, state, ())
+    }))
 }
 
 /// `GET /v1/bot`: a bot process's connection, authenticated by the bot token in `hello`.
 pub async fn bot_ws(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    limits(ws).on_upgrade(move |socket| session::run::<BotSession>(socket, state, ()))
+    upgrade(ws, move |socket| {
+        session::run::<BotSession>(socket, state, ())
+    })
 }
 
 /// `GET /healthz`: 200 when the store answers, 503 otherwise.

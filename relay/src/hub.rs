@@ -8,11 +8,13 @@
 //! last seq, so nothing is lost, only re-fetched from the store.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
+use futures_util::task::AtomicWaker;
+use futures_util::StreamExt;
 use switchboard_protocol::{CloseCode, ServerMsg};
-use tokio_util::sync::CancellationToken;
 
 use crate::broker::{Audience, Event};
 use crate::config::Agent;
@@ -22,7 +24,7 @@ pub type ConnId = u64;
 /// A serialized text frame; cloning it shares the bytes.
 pub type Frame = axum::extract::ws::Utf8Bytes;
 
-/// What a session hands its writer task.
+/// What a session queues for its connection's socket.
 #[derive(Debug)]
 pub enum Outgoing {
     Frame(Frame),
@@ -34,29 +36,60 @@ pub enum Outgoing {
 pub struct Outbox {
     pub id: ConnId,
     tx: flume::Sender<Outgoing>,
-    slow: CancellationToken,
+    slow: Arc<SlowSignal>,
 }
 
-/// The receiving half: what the connection's writer drains.
-pub struct OutboxRx(flume::Receiver<Outgoing>);
+/// Raised when a push finds the queue full: the connection is too slow and gets closed. It
+/// must wake the connection, which may be parked on a socket that stopped taking bytes.
+#[derive(Default)]
+struct SlowSignal {
+    raised: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl SlowSignal {
+    fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// The receiving half: what the connection drains into its socket.
+pub struct OutboxRx {
+    queue: flume::r#async::RecvStream<'static, Outgoing>,
+    slow: Arc<SlowSignal>,
+}
 
 impl OutboxRx {
     /// The next queued item; `None` once every [`Outbox`] clone is dropped and all is drained.
-    pub async fn recv(&self) -> Option<Outgoing> {
-        self.0.recv_async().await.ok()
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        self.queue.next().await
     }
 
-    /// An item already queued, without waiting.
-    pub fn try_recv(&self) -> Option<Outgoing> {
-        self.0.try_recv().ok()
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        self.queue.poll_next_unpin(cx)
+    }
+
+    /// Whether a push found the queue full; registers for the wakeup when one does.
+    pub fn poll_slow(&self, cx: &mut Context<'_>) -> bool {
+        if self.slow.raised.load(Ordering::Acquire) {
+            return true;
+        }
+        self.slow.waker.register(cx.waker());
+        self.slow.raised.load(Ordering::Acquire)
     }
 }
 
 impl Outbox {
-    /// A queue of at most `capacity` items; `slow` is cancelled when a push finds it full.
-    pub fn channel(id: ConnId, capacity: usize, slow: CancellationToken) -> (Outbox, OutboxRx) {
+    /// A queue of at most `capacity` items.
+    pub fn channel(id: ConnId, capacity: usize) -> (Outbox, OutboxRx) {
         let (tx, rx) = flume::bounded(capacity);
-        (Outbox { id, tx, slow }, OutboxRx(rx))
+        let slow = Arc::new(SlowSignal::default());
+        let rx = OutboxRx {
+            queue: rx.into_stream(),
+            slow: slow.clone(),
+        };
+        (Outbox { id, tx, slow }, rx)
     }
 
     /// Queues a frame; returns false if the connection is gone or was just found too slow.
@@ -64,7 +97,7 @@ impl Outbox {
         match self.tx.try_send(Outgoing::Frame(frame)) {
             Ok(()) => true,
             Err(flume::TrySendError::Full(_)) => {
-                self.slow.cancel();
+                self.slow.raise();
                 false
             }
             Err(flume::TrySendError::Disconnected(_)) => false,
@@ -78,7 +111,7 @@ impl Outbox {
     /// Queues a close frame behind everything already queued.
     pub fn close(&self, code: CloseCode) {
         if self.tx.try_send(Outgoing::Close(code)).is_err() {
-            self.slow.cancel();
+            self.slow.raise();
         }
     }
 }
@@ -151,16 +184,18 @@ impl Hub {
     }
 
     pub fn join_conversation(&self, conversation_id: &str, outbox: Outbox) {
+        // Capacity 1 to start: a visitor joins one conversation and most conversations have
+        // one visitor socket; the default first growth (4) would quadruple every idle entry.
         let mut inner = self.lock();
         inner
             .joined
             .entry(outbox.id)
-            .or_default()
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(conversation_id.to_owned());
         inner
             .conversations
             .entry(conversation_id.to_owned())
-            .or_default()
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(outbox);
     }
 

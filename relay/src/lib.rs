@@ -45,9 +45,19 @@ use crate::hub::Hub;
 
 pub use server::{start, Running};
 
-/// What every request and session shares. Cheap to clone.
+/// What every request and session shares: one pointer, because every connection's task holds
+/// a clone for its whole life.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub sites: Arc<HashMap<String, Arc<Site>>>,
     /// Agents by the SHA-256 of their token, so a lookup never compares raw secrets.
@@ -80,7 +90,7 @@ impl AppState {
             .collect();
         let public_origin = origin_of(&config.public_url);
         let shutdown = CancellationToken::new();
-        AppState {
+        AppState(Arc::new(Shared {
             bots: Arc::new(Bots::new(&config.bots)),
             webhooks: Arc::new(Webhooks::start(&config.bots, shutdown.clone())),
             config: Arc::new(config),
@@ -92,7 +102,7 @@ impl AppState {
             shutdown,
             node_id: token::random_id("n"),
             presence_changed: Arc::new(Notify::new()),
-        }
+        }))
     }
 }
 

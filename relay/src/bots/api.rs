@@ -15,7 +15,6 @@ use switchboard_protocol::client::Send;
 use switchboard_protocol::limits::MAX_HTTP_BODY_BYTES;
 use switchboard_protocol::webhook::{PostMessage, PostTyping, IDEMPOTENCY_KEY_HEADER};
 use switchboard_protocol::{ClientMsg, ErrorCode, Handoff, ServerMsg};
-use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Frame, Outbox, Outgoing};
 use crate::session::{BotSession, Handler};
@@ -168,7 +167,7 @@ async fn handle<B: DeserializeOwned>(
     })?;
     let msg = to_msg(parsed)?;
     msg.validate().map_err(|(code, m)| Refused(code, m))?;
-    let (outbox, rx) = Outbox::channel(state.hub.next_id(), 4, CancellationToken::new());
+    let (outbox, mut rx) = Outbox::channel(state.hub.next_id(), 4);
     BotSession::new(bot)
         .handle(state, msg, &outbox)
         .await

@@ -18,8 +18,8 @@ use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, ServerMsg, PROTOCOL_
 
 use crate::bots::routing;
 use crate::broker::{Appended, Audience, Conversation, Event, NewMessage, StoreError};
-use crate::connection::{self, Incoming};
-use crate::hub::{ConnId, ConnectionGuard, Outbox};
+use crate::connection::{Connection, Incoming};
+use crate::hub::Outbox;
 use crate::AppState;
 
 pub use agent::AgentSession;
@@ -102,100 +102,78 @@ pub(crate) trait Handler: Sized {
     ) -> Result<(), Refusal>;
 }
 
-/// Runs a connection to its end. Splits the socket before the session's future exists: an
-/// `async fn` keeps its arguments for its whole life, and an idle connection should not carry
-/// a moved-out socket's space.
+/// Runs a connection to its end.
+///
+/// A plain function returning an `async move` block rather than an `async fn`: an `async fn`
+/// copies its arguments into locals and its future keeps both slots, and every byte of this
+/// future is paid by every idle connection.
 pub(crate) fn run<H: Handler>(
     socket: WebSocket,
     state: AppState,
     params: H::Params,
 ) -> impl Future<Output = ()> {
     let counted = state.hub.track();
-    let id = state.hub.next_id();
-    let (reader, outbox, writer) = connection::split(
+    let (mut conn, outbox) = Connection::new(
         socket,
-        id,
+        state.hub.next_id(),
         state.config.tuning,
         state.hub.slow_closes.clone(),
     );
-    serve::<H>(
-        Parts {
-            reader,
-            outbox,
-            writer,
-            id,
-            _counted: counted,
-        },
-        state,
-        params,
-    )
-}
-
-/// A split connection, as the session holds it.
-struct Parts {
-    reader: connection::Reader,
-    outbox: Outbox,
-    writer: connection::Writer,
-    id: ConnId,
-    _counted: ConnectionGuard,
-}
-
-async fn serve<H: Handler>(parts: Parts, state: AppState, params: H::Params) {
-    let Parts {
-        mut reader,
-        outbox,
-        writer,
-        id,
-        _counted,
-    } = parts;
-    // Everything large is boxed and lives only while it is used: a task's future is as large
-    // as every value it may hold across an await, and an idle connection, which waits here
-    // for most of its life, should hold no hello, no decoded frame and no store call.
-    let started = Box::pin(async {
-        let hello = handshake(&mut reader, &outbox).await?;
-        Some(H::start(&state, params, hello, &outbox).await.map(Box::new))
-    })
-    .await;
-    match started {
-        Some(Ok(mut handler)) => loop {
-            tokio::select! {
-                incoming = reader.next() => match incoming {
-                    Incoming::Msg(msg) => {
-                        if let Err(r) = Box::pin(frame(&mut *handler, &state, msg, &outbox)).await {
-                            let unavailable = r.code == ErrorCode::Unavailable;
-                            outbox.send(&ServerMsg::Error { code: r.code, message: r.message, client_id: r.client_id });
-                            if unavailable {
-                                // Frames behind the failed one must not be stored before it
-                                // is resent, or the conversation's order would break: end
-                                // the connection; the client resends everything unacked.
-                                outbox.close(CloseCode::UNAVAILABLE);
-                                break;
+    async move {
+        // Everything large is boxed and lives only while it is used: an idle connection,
+        // which waits in `conn.next()` for most of its life, should hold no hello, no decoded
+        // frame and no store call.
+        let started = Box::pin(async {
+            let hello = handshake(&mut conn, &outbox).await?;
+            let start = H::start(&state, params, hello, &outbox);
+            Some(conn.serving(start).await.map(Box::new))
+        })
+        .await;
+        match started {
+            Some(Ok(mut handler)) => loop {
+                tokio::select! {
+                    incoming = conn.next() => match incoming {
+                        Incoming::Msg(msg) => {
+                            let handled = conn.serving(Box::pin(frame(&mut *handler, &state, msg, &outbox))).await;
+                            if let Err(r) = handled {
+                                let unavailable = r.code == ErrorCode::Unavailable;
+                                outbox.send(&ServerMsg::Error { code: r.code, message: r.message, client_id: r.client_id });
+                                if unavailable {
+                                    // Frames behind the failed one must not be stored before
+                                    // it is resent, or the conversation's order would break:
+                                    // end the connection; the client resends everything unacked.
+                                    outbox.close(CloseCode::UNAVAILABLE);
+                                    break;
+                                }
                             }
                         }
-                    }
-                    Incoming::Bad(e) => {
-                        outbox.send(&ServerMsg::error(e.code(), e.to_string()));
-                    }
-                    Incoming::End => break,
-                    Incoming::TooBig => {
-                        outbox.close(CloseCode::TOO_BIG);
+                        Incoming::Bad(e) => {
+                            outbox.send(&ServerMsg::error(e.code(), e.to_string()));
+                        }
+                        Incoming::End => break,
+                        Incoming::TooBig => {
+                            outbox.close(CloseCode::TOO_BIG);
+                            break;
+                        }
+                    },
+                    _ = state.shutdown.cancelled() => {
+                        // Behind every frame already queued, so acks still reach the client.
+                        outbox.close(CloseCode::RECONNECT_NOW);
                         break;
                     }
-                },
-                _ = state.shutdown.cancelled() => {
-                    // Behind every frame already queued, so acks still reach the client.
-                    outbox.close(CloseCode::RECONNECT_NOW);
-                    break;
                 }
-            }
-        },
-        Some(Err(code)) => outbox.close(code),
-        // The handshake closed the connection, saying why.
-        None => {}
+            },
+            Some(Err(code)) => outbox.close(code),
+            // The handshake closed the connection, saying why.
+            None => {}
+        }
+        state.hub.leave(outbox.id);
+        drop(outbox);
+        // Boxed: closing holds timers and a send, which an idle connection need not carry.
+        Box::pin(conn.finish()).await;
+        // Counted until closed: shutdown waits for this count to reach zero.
+        drop(counted);
     }
-    state.hub.leave(id);
-    drop(outbox);
-    writer.finish().await;
 }
 
 /// One client frame: checked, then handled by the role.
@@ -217,13 +195,13 @@ async fn frame<H: Handler>(
 }
 
 /// Waits for a valid `hello`; anything else closes the connection with a code saying why.
-async fn handshake(reader: &mut connection::Reader, outbox: &Outbox) -> Option<Hello> {
+async fn handshake(conn: &mut Connection, outbox: &Outbox) -> Option<Hello> {
     let refuse = |code: ErrorCode, message: String, close: CloseCode| {
         outbox.send(&ServerMsg::error(code, message));
         outbox.close(close);
         None
     };
-    match tokio::time::timeout(HELLO_TIMEOUT, reader.next()).await {
+    match tokio::time::timeout(HELLO_TIMEOUT, conn.next()).await {
         Err(_) => {
             outbox.close(CloseCode::HELLO_TIMEOUT);
             None
