@@ -12,12 +12,23 @@ use crate::procs::{AGENT_TOKEN, SITE_ORIGIN};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Connects without Nagle's algorithm, as browsers do for WebSockets: with it, a message sent
+/// right after the client's automatic pong waits for the relay's delayed ACK (about 40 ms).
+async fn connect(
+    req: impl IntoClientRequest + Unpin,
+) -> tokio_tungstenite::tungstenite::Result<(
+    Ws,
+    tokio_tungstenite::tungstenite::handshake::client::Response,
+)> {
+    tokio_tungstenite::connect_async_with_config(req, None, true).await
+}
+
 /// A visitor connected to `port`; returns the socket and its conversation id.
 pub async fn visitor(port: u16) -> anyhow::Result<(Ws, String)> {
     let mut req = format!("ws://127.0.0.1:{port}/v1/visitor?site=bench").into_client_request()?;
     req.headers_mut()
         .insert("origin", HeaderValue::from_static(SITE_ORIGIN));
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let (mut ws, _) = connect(req).await?;
     ws.send(Message::text(format!(
         r#"{{"type":"hello","protocol":{PROTOCOL_VERSION}}}"#
     )))
@@ -37,8 +48,7 @@ pub async fn visitor(port: u16) -> anyhow::Result<(Ws, String)> {
 
 /// An agent connected to `port`, past its inbox.
 pub async fn agent(port: u16) -> anyhow::Result<Ws> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/v1/agent")).await?;
+    let (mut ws, _) = connect(format!("ws://127.0.0.1:{port}/v1/agent")).await?;
     ws.send(Message::text(format!(
         r#"{{"type":"hello","protocol":{PROTOCOL_VERSION},"token":"{AGENT_TOKEN}"}}"#
     )))
