@@ -173,7 +173,9 @@ async fn visitor(
             if let Message::Text(t) = frame {
                 if let Ok(f) = serde_json::from_str::<Frame>(t.as_str()) {
                     if f.kind == "ack" {
-                        *acks.entry(f.client_id.unwrap_or_default().into_owned()).or_default() += 1;
+                        *acks
+                            .entry(f.client_id.unwrap_or_default().into_owned())
+                            .or_default() += 1;
                     }
                 }
             }
