@@ -53,6 +53,42 @@ async fn stream_padded(peer: &mut Peer, n: usize, window: usize, acked: &AtomicU
     }
 }
 
+/// A visitor with its conversation, and an agent watching it, both connected.
+async fn visitor_and_agent(relay: &RelayProcess) -> (Peer, Peer, String) {
+    let base = relay.ws("");
+    let mut visitor = Peer::new("v", &base, visitor_role(relay));
+    visitor.connect(PATIENCE).await;
+    let conv = visitor.conversation_id.clone().unwrap();
+    let agent = agent_on(&base, &conv).await;
+    (visitor, agent, conv)
+}
+
+/// An agent connected and watching `conv`.
+async fn agent_on(base: &str, conv: &str) -> Peer {
+    let mut agent = Peer::new(
+        "a",
+        base,
+        Role::Agent {
+            token: AGENT_TOKEN.into(),
+        },
+    );
+    agent.set_conversation(conv);
+    agent.connect(PATIENCE).await;
+    agent
+}
+
+/// [`stream`] in a task of its own (window 50); gives the peer back when all is acknowledged.
+fn spawn_stream(
+    mut peer: Peer,
+    n: usize,
+    acked: Arc<AtomicUsize>,
+) -> tokio::task::JoinHandle<Peer> {
+    tokio::spawn(async move {
+        stream(&mut peer, n, 50, &acked).await;
+        peer
+    })
+}
+
 /// The checks every test makes on a conversation's stored transcript: seq 1..=n without gaps,
 /// each client id once, each sender's messages in the order it sent them.
 pub fn assert_exactly_once_in_order(store: &BTreeMap<u64, ChatMessage>, expected: usize) {
@@ -130,29 +166,10 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     const EACH: usize = 1000;
     let mut relay = RelayProcess::start().await;
     let base = relay.ws("");
-    let mut visitor = Peer::new("v", &base, visitor_role(&relay));
-    visitor.connect(PATIENCE).await;
-    let conv = visitor.conversation_id.clone().unwrap();
-    let mut agent = Peer::new(
-        "a",
-        &base,
-        Role::Agent {
-            token: AGENT_TOKEN.into(),
-        },
-    );
-    agent.set_conversation(&conv);
-    agent.connect(PATIENCE).await;
-
+    let (visitor, agent, conv) = visitor_and_agent(&relay).await;
     let progress = Arc::new(AtomicUsize::new(0));
-    let (p1, p2) = (progress.clone(), Arc::new(AtomicUsize::new(0)));
-    let v = tokio::spawn(async move {
-        stream(&mut visitor, EACH, 50, &p1).await;
-        visitor
-    });
-    let a = tokio::spawn(async move {
-        stream(&mut agent, EACH, 50, &p2).await;
-        agent
-    });
+    let v = spawn_stream(visitor, EACH, progress.clone());
+    let a = spawn_stream(agent, EACH, Arc::default());
     while progress.load(Ordering::Relaxed) < EACH / 3 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -272,15 +289,7 @@ async fn slow_consumer_is_closed_with_the_slow_code_and_resumes_with_everything(
     let conv = welcome.conversation_id.clone().unwrap();
 
     let baseline = relay.rss();
-    let mut agent = Peer::new(
-        "a",
-        &base,
-        Role::Agent {
-            token: AGENT_TOKEN.into(),
-        },
-    );
-    agent.set_conversation(&conv);
-    agent.connect(PATIENCE).await;
+    let mut agent = agent_on(&base, &conv).await;
     let progress = Arc::new(AtomicUsize::new(0));
     let p = progress.clone();
     let sender = tokio::spawn(async move {
@@ -472,18 +481,7 @@ async fn coalesced_writes_hold_only_busy_connections_and_lose_nothing() {
     const HOLD: Duration = Duration::from_millis(100);
     let relay = RelayProcess::start_with(&["--write-coalesce-us", "100000"]).await;
     let base = relay.ws("");
-    let mut visitor = Peer::new("v", &base, visitor_role(&relay));
-    visitor.connect(PATIENCE).await;
-    let conv = visitor.conversation_id.clone().unwrap();
-    let mut agent = Peer::new(
-        "a",
-        &base,
-        Role::Agent {
-            token: AGENT_TOKEN.into(),
-        },
-    );
-    agent.set_conversation(&conv);
-    agent.connect(PATIENCE).await;
+    let (mut visitor, mut agent, conv) = visitor_and_agent(&relay).await;
     // The first message also brings the agent the conversation's line and context; then
     // quiet, past every hold.
     visitor.send("opening").await;
@@ -516,15 +514,8 @@ async fn coalesced_writes_hold_only_busy_connections_and_lose_nothing() {
         "the frame right behind it was not held: {first:?} then {second:?}"
     );
 
-    let (p1, p2) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let v = tokio::spawn(async move {
-        stream(&mut visitor, EACH, 50, &p1).await;
-        visitor
-    });
-    let a = tokio::spawn(async move {
-        stream(&mut agent, EACH, 50, &p2).await;
-        agent
-    });
+    let v = spawn_stream(visitor, EACH, Arc::default());
+    let a = spawn_stream(agent, EACH, Arc::default());
     let (mut visitor, mut agent) = (v.await.unwrap(), a.await.unwrap());
     let total = 2 * EACH as u64 + 3;
     visitor.settle(total, PATIENCE).await;
