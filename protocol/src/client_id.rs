@@ -18,7 +18,7 @@ pub fn random() -> String {
     hex(&bytes)
 }
 
-/// The client id spelling of random bytes.
+/// Lowercase hex: how client ids spell random bytes (the relay's tokens and ids use it too).
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

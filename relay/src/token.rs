@@ -18,6 +18,5 @@ pub fn hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lowercase hex, spelled once for client ids, tokens and ids alike.
+pub(crate) use switchboard_protocol::client_id::hex;

@@ -43,15 +43,15 @@ impl IntoResponse for Refused {
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
-        json(status, &ServerMsg::error(self.0, self.1))
+        json(status, ServerMsg::error(self.0, self.1).to_json())
     }
 }
 
-fn json(status: StatusCode, msg: &ServerMsg) -> Response {
+fn json(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
-        msg.to_json(),
+        body.into(),
     )
         .into_response()
 }
@@ -120,12 +120,7 @@ async fn run<B: DeserializeOwned>(
     to_msg: impl FnOnce(B) -> Result<ClientMsg, Refused>,
 ) -> Response {
     match handle(state, headers, body, to_msg).await {
-        Ok(Some(frame)) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            frame.to_string(),
-        )
-            .into_response(),
+        Ok(Some(frame)) => json(StatusCode::OK, axum::body::Bytes::from(frame)),
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(refused) => refused.into_response(),
     }

@@ -22,23 +22,28 @@ pub fn initial_owner(site: &Site) -> Owner {
 
 /// Everything a bot needs to answer a conversation without asking again.
 pub async fn routed(state: &AppState, conversation_id: &str) -> Result<Option<ServerMsg>> {
-    let Some(conversation) = state.broker.summary(conversation_id).await? else {
-        return Ok(None);
-    };
-    let context = state.broker.conversation_context(conversation_id).await?;
+    match state.broker.summary(conversation_id).await? {
+        Some(summary) => routed_from(state, summary).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// [`routed`] for a summary the caller has just read (an inbox listing).
+pub async fn routed_from(state: &AppState, conversation: ConversationSummary) -> Result<ServerMsg> {
+    let context = state.broker.conversation_context(&conversation.id).await?;
     // The latest batch: a long conversation's start matters less than its end.
     let since = conversation
         .last_seq
         .saturating_sub(MAX_HISTORY_BATCH as u64);
     let transcript = state
         .broker
-        .history(conversation_id, since, MAX_HISTORY_BATCH)
+        .history(&conversation.id, since, MAX_HISTORY_BATCH)
         .await?;
-    Ok(Some(ServerMsg::Routed(Routed {
+    Ok(ServerMsg::Routed(Routed {
         conversation,
         context,
         transcript,
-    })))
+    }))
 }
 
 /// Gives the bot a conversation it now owns.
@@ -62,13 +67,18 @@ pub async fn resume_webhook_bots(state: AppState) {
         }
     };
     for c in inbox {
-        let Owner::Bot { id } = &c.owner else {
+        let Owner::Bot { id } = c.owner.clone() else {
             continue;
         };
-        let webhook = state.bots.get(id).is_some_and(|b| b.webhook().is_some());
-        if webhook && awaits_answer(&c) {
-            if let Err(e) = route(&state, &c.id, id).await {
-                tracing::warn!(error = %e, conversation = %c.id, "could not resume a webhook bot");
+        let webhook = state.bots.get(&id).is_some_and(|b| b.webhook().is_some());
+        if !webhook || !awaits_answer(&c) {
+            continue;
+        }
+        let conversation_id = c.id.clone();
+        match routed_from(&state, c).await {
+            Ok(frame) => notify(&state, &id, &conversation_id, frame).await,
+            Err(e) => {
+                tracing::warn!(error = %e, conversation = %conversation_id, "could not resume a webhook bot")
             }
         }
     }

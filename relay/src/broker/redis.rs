@@ -3,13 +3,13 @@
 //!
 //! Keys (hash tags keep each conversation's and each visitor's keys in one Redis Cluster slot,
 //! so the append script touches one slot):
-//! - `sb:{c:ID}:meta`  hash: site, visitor_id, created_at, last_activity, last_seq, last_sender, last_text;
+//! - `sb:{c:ID}:meta`  hash: site, visitor_id, created_at, last_activity, last_seq, last_sender, last_text,
+//!   `owner` (`humans` or `bot:ID`) and `handoff` (JSON);
 //! - `sb:{c:ID}:log`   stream, entry id `SEQ-1`, field `m` = the `message` frame as sent to clients;
 //! - `sb:{c:ID}:ids`   hash `sender_id:client_id` → seq (resends are recognised for as long as
 //!   the conversation is stored);
 //! - `sb:{v:ID}`       hash: site, context, created_at; `sb:{v:ID}:open` → the open conversation;
 //! - `sb:token:SITE:SHA256` → visitor id;
-//!   and `owner` (`humans` or `bot:ID`) and `handoff` (JSON);
 //! - `sb:inbox`        sorted set of conversation ids by last activity;
 //! - `sb:presence:{SITE}` sorted set of node ids with agents online for the site, scored by
 //!   when that claim expires;

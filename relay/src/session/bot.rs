@@ -59,10 +59,11 @@ impl Handler for BotSession {
         };
         let me = Owner::Bot { id: bot.id.clone() };
         let owned = state.broker.inbox(MAX_INBOX).await.map_err(fail)?;
-        for c in owned.iter().filter(|c| c.owner == me && c.site == bot.site) {
-            if let Some(frame) = routing::routed(state, &c.id).await.map_err(fail)? {
-                outbox.send(&frame);
-            }
+        for c in owned
+            .into_iter()
+            .filter(|c| c.owner == me && c.site == bot.site)
+        {
+            outbox.send(&routing::routed_from(state, c).await.map_err(fail)?);
         }
         Ok(BotSession { bot })
     }
