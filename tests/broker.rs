@@ -10,7 +10,8 @@ use switchboard_protocol::{Context, Owner, Sender, SenderKind, ServerMsg};
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{Audience, Broker, Event, NewMessage, StoreError};
-use switchboard_relay::hub::{Hub, Outbox, OutboxRx, Outgoing};
+use switchboard_relay::hub::Hub;
+use switchboard_relay::outbox::{Outbox, OutboxRx, Outgoing};
 
 use crate::redis_server::RedisServer;
 

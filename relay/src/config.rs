@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -190,7 +191,8 @@ pub struct Config {
     pub agents: Vec<Agent>,
     pub bots: Vec<Bot>,
     pub demo: Option<Demo>,
-    pub tuning: Tuning,
+    /// Shared, not copied: every connection keeps a handle to it.
+    pub tuning: Arc<Tuning>,
 }
 
 #[derive(Debug, Clone)]
@@ -237,7 +239,7 @@ impl Config {
             agents: file.agents,
             bots: file.bots,
             demo: None,
-            tuning: Tuning {
+            tuning: Arc::new(Tuning {
                 ping_interval: Duration::from_millis(args.ping_interval_ms.max(100)),
                 idle_timeout: Duration::from_millis(
                     args.idle_timeout_ms.max(args.ping_interval_ms * 2),
@@ -245,7 +247,7 @@ impl Config {
                 outbox_capacity: args.outbox_capacity.max(16),
                 // Beyond 100 ms a batch would be a visible delay, not a saving.
                 write_coalesce: Duration::from_micros(args.write_coalesce_us.min(100_000)),
-            },
+            }),
         };
         if args.demo {
             let token = args

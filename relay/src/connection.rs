@@ -19,7 +19,7 @@ use futures_util::{Sink, SinkExt, Stream};
 use switchboard_protocol::{ClientMsg, CloseCode, DecodeError};
 use tokio::time::{Instant, Sleep};
 
-use crate::hub::{ConnId, Outbox, OutboxRx, Outgoing};
+use crate::outbox::{ConnId, Outbox, OutboxRx, Outgoing};
 
 /// Most frames written in one go before the task yields to others; they leave in one write.
 const WRITE_BATCH: usize = 64;
@@ -83,7 +83,7 @@ enum Ending {
 pub struct Connection {
     socket: WebSocket,
     queue: OutboxRx,
-    tuning: Tuning,
+    tuning: Arc<Tuning>,
     /// One timer serves both pings and the silence check: a frame only stamps `last_heard`,
     /// so the hot path never touches the timer wheel.
     timer: Pin<Box<Sleep>>,
@@ -104,19 +104,20 @@ impl Connection {
     pub fn new(
         socket: WebSocket,
         id: ConnId,
-        tuning: Tuning,
+        tuning: Arc<Tuning>,
         slow_closes: Arc<AtomicU64>,
     ) -> (Connection, Outbox) {
         let (outbox, queue) = Outbox::channel(id, tuning.outbox_capacity);
         let now = Instant::now();
         let next_ping = now + tuning.ping_interval;
+        let timer = Box::pin(tokio::time::sleep_until(
+            next_ping.min(now + tuning.idle_timeout),
+        ));
         let conn = Connection {
             socket,
             queue,
             tuning,
-            timer: Box::pin(tokio::time::sleep_until(
-                next_ping.min(now + tuning.idle_timeout),
-            )),
+            timer,
             next_ping,
             last_heard: now,
             hold_until: None,

@@ -1,120 +1,20 @@
 //! In-process live fan-out: which connections hear about which conversation.
 //!
 //! Visitors subscribe to their conversation; agents hear every conversation of the sites they
-//! serve (the inbox is live). Frames are serialized once per publish and shared as reference-counted [`Frame`]s, so a
-//! delivery to N sockets copies no bytes.
-//! Delivery into a connection's bounded [`Outbox`] never blocks: a full outbox marks the
-//! connection slow and it is closed with `CloseCode::SLOW`; the client then resumes from its
-//! last seq, so nothing is lost, only re-fetched from the store.
+//! serve (the inbox is live). Frames are serialized once per publish and shared as
+//! reference-counted [`Frame`](crate::outbox::Frame)s, so a delivery to N sockets copies no
+//! bytes. Delivery into a connection's bounded [`Outbox`] never blocks (see [`crate::outbox`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use futures_util::task::AtomicWaker;
-use futures_util::StreamExt;
-use switchboard_protocol::{CloseCode, ServerMsg};
+use smallvec::SmallVec;
+use switchboard_protocol::CloseCode;
 
 use crate::broker::{Audience, Event};
 use crate::config::Agent;
-
-pub type ConnId = u64;
-
-/// A serialized text frame; cloning it shares the bytes.
-pub type Frame = axum::extract::ws::Utf8Bytes;
-
-/// What a session queues for its connection's socket.
-#[derive(Debug)]
-pub enum Outgoing {
-    Frame(Frame),
-    Close(CloseCode),
-}
-
-/// The sending half of one connection's bounded outbound queue.
-#[derive(Clone)]
-pub struct Outbox {
-    pub id: ConnId,
-    tx: flume::Sender<Outgoing>,
-    slow: Arc<SlowSignal>,
-}
-
-/// Raised when a push finds the queue full: the connection is too slow and gets closed. It
-/// must wake the connection, which may be parked on a socket that stopped taking bytes.
-#[derive(Default)]
-struct SlowSignal {
-    raised: AtomicBool,
-    waker: AtomicWaker,
-}
-
-impl SlowSignal {
-    fn raise(&self) {
-        self.raised.store(true, Ordering::Release);
-        self.waker.wake();
-    }
-}
-
-/// The receiving half: what the connection drains into its socket.
-pub struct OutboxRx {
-    queue: flume::r#async::RecvStream<'static, Outgoing>,
-    slow: Arc<SlowSignal>,
-}
-
-impl OutboxRx {
-    /// The next queued item; `None` once every [`Outbox`] clone is dropped and all is drained.
-    pub async fn recv(&mut self) -> Option<Outgoing> {
-        self.queue.next().await
-    }
-
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
-        self.queue.poll_next_unpin(cx)
-    }
-
-    /// Whether a push found the queue full; registers for the wakeup when one does.
-    pub fn poll_slow(&self, cx: &mut Context<'_>) -> bool {
-        if self.slow.raised.load(Ordering::Acquire) {
-            return true;
-        }
-        self.slow.waker.register(cx.waker());
-        self.slow.raised.load(Ordering::Acquire)
-    }
-}
-
-impl Outbox {
-    /// A queue of at most `capacity` items.
-    pub fn channel(id: ConnId, capacity: usize) -> (Outbox, OutboxRx) {
-        let (tx, rx) = flume::bounded(capacity);
-        let slow = Arc::new(SlowSignal::default());
-        let rx = OutboxRx {
-            queue: rx.into_stream(),
-            slow: slow.clone(),
-        };
-        (Outbox { id, tx, slow }, rx)
-    }
-
-    /// Queues a frame; returns false if the connection is gone or was just found too slow.
-    pub fn push(&self, frame: Frame) -> bool {
-        match self.tx.try_send(Outgoing::Frame(frame)) {
-            Ok(()) => true,
-            Err(flume::TrySendError::Full(_)) => {
-                self.slow.raise();
-                false
-            }
-            Err(flume::TrySendError::Disconnected(_)) => false,
-        }
-    }
-
-    pub fn send(&self, msg: &ServerMsg) -> bool {
-        self.push(msg.to_json().into())
-    }
-
-    /// Queues a close frame behind everything already queued.
-    pub fn close(&self, code: CloseCode) {
-        if self.tx.try_send(Outgoing::Close(code)).is_err() {
-            self.slow.raise();
-        }
-    }
-}
+use crate::outbox::{ConnId, Outbox};
 
 /// How many locks the per-conversation ordering is striped over.
 const ORDER_STRIPES: usize = 64;
@@ -149,10 +49,11 @@ impl Default for Hub {
 
 #[derive(Default)]
 struct Inner {
-    conversations: HashMap<String, Vec<Outbox>>,
+    /// Inline room for one socket: most conversations have exactly one visitor socket, and a
+    /// heap vector would cost every idle visitor an allocation.
+    conversations: HashMap<String, SmallVec<[Outbox; 1]>>,
     agents: HashMap<ConnId, (Outbox, Arc<Agent>)>,
     bots: HashMap<ConnId, (Outbox, String)>,
-    joined: HashMap<ConnId, Vec<String>>,
 }
 
 impl Hub {
@@ -184,18 +85,10 @@ impl Hub {
     }
 
     pub fn join_conversation(&self, conversation_id: &str, outbox: Outbox) {
-        // Capacity 1 to start: a visitor joins one conversation and most conversations have
-        // one visitor socket; the default first growth (4) would quadruple every idle entry.
-        let mut inner = self.lock();
-        inner
-            .joined
-            .entry(outbox.id)
-            .or_insert_with(|| Vec::with_capacity(1))
-            .push(conversation_id.to_owned());
-        inner
+        self.lock()
             .conversations
             .entry(conversation_id.to_owned())
-            .or_insert_with(|| Vec::with_capacity(1))
+            .or_default()
             .push(outbox);
     }
 
@@ -224,16 +117,17 @@ impl Hub {
             .collect()
     }
 
-    /// Forgets a connection everywhere; called when its session ends.
-    pub fn leave(&self, id: ConnId) {
+    /// Forgets a connection; called when its session ends, with the conversation it joined
+    /// (the session knows it, so the hub keeps no second index per connection).
+    pub fn leave(&self, id: ConnId, conversation: Option<&str>) {
         let mut inner = self.lock();
         inner.agents.remove(&id);
         inner.bots.remove(&id);
-        for conv in inner.joined.remove(&id).unwrap_or_default() {
-            if let Some(list) = inner.conversations.get_mut(&conv) {
+        if let Some(conv) = conversation {
+            if let Some(list) = inner.conversations.get_mut(conv) {
                 list.retain(|o| o.id != id);
                 if list.is_empty() {
-                    inner.conversations.remove(&conv);
+                    inner.conversations.remove(conv);
                 }
             }
         }
@@ -269,8 +163,9 @@ impl Hub {
         }
     }
 
-    /// Closes every local connection with `code`; used when this node may have missed live
-    /// events (its Redis subscription dropped), so clients reconnect and resync from the store.
+    /// Closes every local connection with `code`, behind what each has queued: on shutdown,
+    /// and when this node may have missed live events (its Redis subscription dropped), so
+    /// clients reconnect and resync from the store.
     pub fn close_all(&self, code: CloseCode) {
         let inner = self.lock();
         let mut seen = std::collections::HashSet::new();

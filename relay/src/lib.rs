@@ -25,6 +25,7 @@ pub mod demo;
 pub mod endpoints;
 pub mod error;
 pub mod hub;
+pub mod outbox;
 pub mod server;
 pub mod session;
 pub mod token;

@@ -1,13 +1,15 @@
 //! Binding, serving and shutting down.
 //!
-//! Shutdown: cancelling [`Running::shutdown`] stops accepting, makes every session flush its
-//! queue and close with `RECONNECT_NOW`, and waits (bounded by [`DRAIN_TIMEOUT`]) for them.
+//! Shutdown: cancelling [`Running::shutdown`] stops accepting, queues a `RECONNECT_NOW` close
+//! behind every connection's queued frames (`Hub::close_all`), and waits (bounded by
+//! [`DRAIN_TIMEOUT`]) for the sessions to flush and close.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
+use switchboard_protocol::CloseCode;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -72,6 +74,14 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let relay_url = (state.config.demo.as_ref().and_then(|d| d.relay_url.clone()))
         .unwrap_or_else(|| state.config.public_url.clone());
     let stop = shutdown.clone();
+    {
+        let (hub, stop) = (hub.clone(), stop.clone());
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            // Behind every frame already queued, so acks still reach the clients.
+            hub.close_all(CloseCode::RECONNECT_NOW);
+        });
+    }
     let task = tokio::spawn(async move {
         if let Some((listener, dir)) = demo {
             let stop = stop.clone();

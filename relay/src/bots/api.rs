@@ -16,7 +16,7 @@ use switchboard_protocol::limits::MAX_HTTP_BODY_BYTES;
 use switchboard_protocol::webhook::{PostMessage, PostTyping, IDEMPOTENCY_KEY_HEADER};
 use switchboard_protocol::{ClientMsg, ErrorCode, Handoff, ServerMsg};
 
-use crate::hub::{Frame, Outbox, Outgoing};
+use crate::outbox::{Frame, Outbox, Outgoing};
 use crate::session::{BotSession, Handler};
 use crate::AppState;
 

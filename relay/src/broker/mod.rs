@@ -112,7 +112,7 @@ pub struct Event {
     pub audience: Audience,
     pub site: String,
     pub conversation_id: String,
-    pub frame: crate::hub::Frame,
+    pub frame: crate::outbox::Frame,
 }
 
 impl Event {

@@ -1,14 +1,16 @@
 //! The embedded default broker: SQLite in WAL mode (one file in the data directory) for state,
 //! the in-process hub for fan-out. One node.
 //!
-//! One connection behind a `std::sync::Mutex`, used from `spawn_blocking`: SQLite serializes
-//! writers anyway, and every statement here is short, so a pool would add nothing but
-//! contention. `synchronous = NORMAL` in WAL mode keeps every committed transaction across a
+//! One connection, used from `spawn_blocking`: SQLite serializes writers anyway, and every
+//! statement here is short, so a pool would add nothing but contention. Callers queue for it
+//! on an async lock (first come, first served) before taking a blocking thread: with a lock
+//! taken inside the blocking task, a reconnect storm of thousands of visitors held hundreds of
+//! threads (tokio's pool grows to 512), each blocked on the same lock. `synchronous = NORMAL` in WAL mode keeps every committed transaction across a
 //! crash of the relay process (what "acknowledged means stored" relies on); only a power loss
 //! can drop the last transactions, which `--sqlite-sync full` would close at a cost per message.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -82,7 +84,7 @@ const PREVIEW_CHARS: usize = 140;
 
 #[derive(Clone)]
 pub struct SqliteBroker {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<tokio::sync::Mutex<Connection>>,
     hub: Arc<Hub>,
 }
 
@@ -168,7 +170,7 @@ impl SqliteBroker {
             conn.execute_batch(MIGRATE_V2)?;
         }
         Ok(SqliteBroker {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(tokio::sync::Mutex::new(conn)),
             hub,
         })
     }
@@ -178,16 +180,13 @@ impl SqliteBroker {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock poisons it; the connection itself is still
-            // consistent (SQLite rolled back), so keep serving.
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
-        .map_err(|e| StoreError::Backend(e.to_string()))
+        let mut conn = self.conn.clone().lock_owned().await;
+        // A panic in `f` releases the lock; the connection itself is still consistent (SQLite
+        // rolled back), so the next caller is served.
+        tokio::task::spawn_blocking(move || f(&mut conn))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+            .map_err(|e| StoreError::Backend(e.to_string()))
     }
 }
 

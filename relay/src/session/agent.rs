@@ -14,7 +14,7 @@ use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, HandoffChange, NewMessage};
 use crate::config::Agent;
-use crate::hub::Outbox;
+use crate::outbox::Outbox;
 use crate::{token, AppState};
 
 pub struct AgentSession {

@@ -16,7 +16,7 @@ use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{self, routing};
 use crate::broker::{Audience, Conversation, HandoffChange, NewMessage};
 use crate::config::Bot;
-use crate::hub::Outbox;
+use crate::outbox::Outbox;
 use crate::{clock, AppState};
 
 pub struct BotSession {

@@ -19,7 +19,7 @@ use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, ServerMsg, PROTOCOL_
 use crate::bots::routing;
 use crate::broker::{Appended, Audience, Conversation, Event, NewMessage, StoreError};
 use crate::connection::{Connection, Incoming};
-use crate::hub::Outbox;
+use crate::outbox::Outbox;
 use crate::AppState;
 
 pub use agent::AgentSession;
@@ -100,6 +100,10 @@ pub(crate) trait Handler: Sized {
         msg: ClientMsg,
         outbox: &Outbox,
     ) -> Result<(), Refusal>;
+    /// The conversation whose live frames this connection joined in the hub, if any.
+    fn conversation(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Runs a connection to its end.
@@ -116,7 +120,7 @@ pub(crate) fn run<H: Handler>(
     let (mut conn, outbox) = Connection::new(
         socket,
         state.hub.next_id(),
-        state.config.tuning,
+        state.config.tuning.clone(),
         state.hub.slow_closes.clone(),
     );
     async move {
@@ -127,47 +131,64 @@ pub(crate) fn run<H: Handler>(
             let hello = handshake(&mut conn, &outbox).await?;
             let start = H::start(&state, params, hello, &outbox);
             Some(conn.serving(start).await.map(Box::new))
-        })
-        .await;
-        match started {
-            Some(Ok(mut handler)) => loop {
-                tokio::select! {
-                    incoming = conn.next() => match incoming {
-                        Incoming::Msg(msg) => {
-                            let handled = conn.serving(Box::pin(frame(&mut *handler, &state, msg, &outbox))).await;
-                            if let Err(r) = handled {
-                                let unavailable = r.code == ErrorCode::Unavailable;
-                                outbox.send(&ServerMsg::Error { code: r.code, message: r.message, client_id: r.client_id });
-                                if unavailable {
-                                    // Frames behind the failed one must not be stored before
-                                    // it is resent, or the conversation's order would break:
-                                    // end the connection; the client resends everything unacked.
-                                    outbox.close(CloseCode::UNAVAILABLE);
-                                    break;
-                                }
-                            }
-                        }
-                        Incoming::Bad(e) => {
-                            outbox.send(&ServerMsg::error(e.code(), e.to_string()));
-                        }
-                        Incoming::End => break,
-                        Incoming::TooBig => {
-                            outbox.close(CloseCode::TOO_BIG);
-                            break;
-                        }
-                    },
-                    _ = state.shutdown.cancelled() => {
-                        // Behind every frame already queued, so acks still reach the client.
-                        outbox.close(CloseCode::RECONNECT_NOW);
+        });
+        // Matched without a binding, so the future keeps no slot for it.
+        let mut handler = match started.await {
+            Some(Ok(handler)) => Some(handler),
+            Some(Err(code)) => {
+                outbox.close(code);
+                None
+            }
+            // The handshake closed the connection, saying why.
+            None => None,
+        };
+        if let Some(handler) = handler.as_deref_mut() {
+            // Shutdown reaches sessions through the hub (`Hub::close_all`), not through a
+            // cancellation future every idle session would hold; one that joined the hub
+            // just after that sweep sees the token here (the hub's lock orders the two).
+            if state.shutdown.is_cancelled() {
+                outbox.close(CloseCode::RECONNECT_NOW);
+            }
+            loop {
+                // The message is taken out before it is served, so the future keeps no
+                // `Incoming` beside the work.
+                let msg = match conn.next().await {
+                    Incoming::Msg(msg) => msg,
+                    Incoming::Bad(e) => {
+                        outbox.send(&ServerMsg::error(e.code(), e.to_string()));
+                        continue;
+                    }
+                    // Also how a queued close (shutdown included) ends the session.
+                    Incoming::End => break,
+                    Incoming::TooBig => {
+                        outbox.close(CloseCode::TOO_BIG);
+                        break;
+                    }
+                };
+                let handled = conn
+                    .serving(Box::pin(frame(handler, &state, msg, &outbox)))
+                    .await;
+                if let Err(r) = handled {
+                    let unavailable = r.code == ErrorCode::Unavailable;
+                    outbox.send(&ServerMsg::Error {
+                        code: r.code,
+                        message: r.message,
+                        client_id: r.client_id,
+                    });
+                    if unavailable {
+                        // Frames behind the failed one must not be stored before it is resent,
+                        // or the conversation's order would break: end the connection; the
+                        // client resends everything unacked.
+                        outbox.close(CloseCode::UNAVAILABLE);
                         break;
                     }
                 }
-            },
-            Some(Err(code)) => outbox.close(code),
-            // The handshake closed the connection, saying why.
-            None => {}
+            }
         }
-        state.hub.leave(outbox.id);
+        state
+            .hub
+            .leave(outbox.id, handler.as_deref().and_then(H::conversation));
+        drop(handler);
         drop(outbox);
         // Boxed: closing holds timers and a send, which an idle connection need not carry.
         Box::pin(conn.finish()).await;

@@ -12,12 +12,12 @@ use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, NewMessage};
 use crate::config::Site;
-use crate::hub::Outbox;
+use crate::outbox::Outbox;
 use crate::{clock, token, AppState};
 
-/// Only ids: the context lives in the store, not in every idle connection.
+/// Only ids: the context lives in the store, not in every idle connection. The visitor's id
+/// is the conversation's `visitor_id`.
 pub struct VisitorSession {
-    visitor_id: String,
     /// The name the site identified the visitor by, shown with their messages.
     name: Option<String>,
     conversation: Conversation,
@@ -98,7 +98,6 @@ impl Handler for VisitorSession {
             ping_interval_ms: ping_interval_ms(state),
         }));
         let session = VisitorSession {
-            visitor_id: visitor.id,
             name: identity_name(&visitor.context),
             conversation,
         };
@@ -160,7 +159,10 @@ impl Handler for VisitorSession {
                 Ok(())
             }
             ClientMsg::SetContext { context } => {
-                state.broker.set_context(&self.visitor_id, &context).await?;
+                state
+                    .broker
+                    .set_context(&self.conversation.visitor_id, &context)
+                    .await?;
                 self.name = identity_name(&context);
                 self.publish_context(state, context).await
             }
@@ -177,13 +179,17 @@ impl Handler for VisitorSession {
             }
         }
     }
+
+    fn conversation(&self) -> Option<&str> {
+        Some(&self.conversation.id)
+    }
 }
 
 impl VisitorSession {
     fn sender(&self) -> Sender {
         Sender {
             kind: SenderKind::Visitor,
-            id: self.visitor_id.clone(),
+            id: self.conversation.visitor_id.clone(),
             name: self.name.clone(),
             avatar: None,
         }
