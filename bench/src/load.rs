@@ -5,7 +5,7 @@
 //! acknowledged once and reach every agent exactly once.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,7 +75,9 @@ pub async fn run(
 
     tokio::time::sleep(WARMUP).await;
     let relays: Vec<&procs::Proc> = [Some(&a), b.as_ref()].into_iter().flatten().collect();
-    let cpu = || relays.iter().map(|p| p.cpu_us()).sum::<u64>();
+    // Per relay: with two nodes, A's share is the visitors' side (store, ack, publish) and B's
+    // the fan-out to agents.
+    let cpu = || relays.iter().map(|p| p.cpu_us()).collect::<Vec<u64>>();
     let redis_cpu = || redis.as_ref().map_or(0, |r| r.cpu_us());
     let (cpu0, rcpu0, rec0) = (cpu(), redis_cpu(), shared.receipts.load(Ordering::Relaxed));
     shared.window_from.store(shared.now_ns(), Ordering::Relaxed);
@@ -86,7 +88,7 @@ pub async fn run(
     let mut sent = 0u64;
     let mut unacked = 0u64;
     let mut dup_acks = 0u64;
-    let mut all_ids = HashSet::new();
+    let mut all_ids = HashSet::default();
     for t in visitor_tasks {
         let v = t.await?;
         sent += v.sent.len() as u64;
@@ -104,13 +106,24 @@ pub async fn run(
         dups += r.dups;
     }
     let deliveries = rec1 - rec0;
-    let cpu_per = (cpu1 - cpu0) as f64 / deliveries.max(1) as f64;
+    let per_node: Vec<f64> = cpu1
+        .iter()
+        .zip(&cpu0)
+        .map(|(c1, c0)| (c1 - c0) as f64 / deliveries.max(1) as f64)
+        .collect();
+    let cpu_per: f64 = per_node.iter().sum();
+    let split = if per_node.len() > 1 {
+        let parts: Vec<String> = per_node.iter().map(|c| format!("{c:.2}")).collect();
+        format!(" = A {}", parts.join(" + B "))
+    } else {
+        String::new()
+    };
     let redis_per = (rcpu1 - rcpu0) as f64 / deliveries.max(1) as f64;
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1e6;
     let name = format!("{topology:?}").to_lowercase();
     println!(
         "load {name}: {visitors} visitors x 1 msg/s, {agents} agents; {sent} sent, {deliveries} deliveries in {seconds} s; \
-         latency p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms; relay CPU {cpu_per:.2} µs/delivery (redis {redis_per:.2}); \
+         latency p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms; relay CPU {cpu_per:.2}{split} µs/delivery (redis {redis_per:.2}); \
          lost {}, unacked {unacked}, duplicated {dups}",
         ms(0.5),
         ms(0.99),
@@ -166,7 +179,7 @@ async fn visitor(
 ) -> VisitorResult {
     let (mut write, mut read) = ws.split();
     let reader = tokio::spawn(async move {
-        let mut acks: HashMap<String, u32> = HashMap::new();
+        let mut acks: HashMap<String, u32> = HashMap::default();
         while let Ok(Some(Ok(frame))) =
             tokio::time::timeout(Duration::from_secs(30), read.next()).await
         {
@@ -211,7 +224,7 @@ struct AgentResult {
 
 async fn agent(mut ws: client::Ws, shared: Arc<Shared>) -> AgentResult {
     let mut hist = Histogram::<u64>::new(3).expect("histogram");
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut dups = 0;
     loop {
         let timeout = if shared.stop.load(Ordering::Relaxed) {
