@@ -406,3 +406,37 @@ async fn inbox_lists_active_conversations_newest_first(backend: &impl Backend) {
     assert_eq!(inbox, vec![convs[0].clone(), convs[1].clone()]);
     assert_eq!(b.inbox(1).await.unwrap().len(), 1);
 }
+
+/// Presence claims are scored by expiry; a node that crashed never withdraws its claim, so
+/// renewals drop expired ones (readers already ignore them: this keeps the set from growing
+/// by one entry per crashed node).
+#[tokio::test]
+async fn presence_renewal_drops_claims_that_expired() {
+    let redis = Redis(crate::redis_server::RedisServer::start().await);
+    let (broker, _) = redis.open().await;
+    let now = switchboard_relay::clock::now();
+    broker
+        .set_presence("shop", "crashed", Some(now - 1))
+        .await
+        .unwrap();
+    broker
+        .set_presence("shop", "other", Some(now + 60_000))
+        .await
+        .unwrap();
+    assert!(broker.present_elsewhere("shop", "me", now).await.unwrap());
+    broker
+        .set_presence("shop", "me", Some(now + 60_000))
+        .await
+        .unwrap();
+    let mut c = redis::Client::open(redis.0.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let left: Vec<String> = redis::AsyncCommands::zrange(&mut c, "sb:presence:{shop}", 0, -1)
+        .await
+        .unwrap();
+    assert_eq!(left, ["me", "other"]);
+    broker.set_presence("shop", "other", None).await.unwrap();
+    assert!(!broker.present_elsewhere("shop", "me", now).await.unwrap());
+}

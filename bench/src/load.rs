@@ -4,8 +4,8 @@
 //! window divided by the agent receipts in it. Every message is counted: each visitor's must be
 //! acknowledged once and reach every agent exactly once.
 
-use std::borrow::Cow;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

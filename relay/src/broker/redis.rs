@@ -12,7 +12,7 @@
 //! - `sb:token:SITE:SHA256` → visitor id;
 //! - `sb:inbox`        sorted set of conversation ids by last activity;
 //! - `sb:presence:{SITE}` sorted set of node ids with agents online for the site, scored by
-//!   when that claim expires;
+//!   when that claim expires (a renewal also drops expired claims: a crashed node's);
 //! - channel `sb:events`: every live event, `AUDIENCE\nSITE\nCONVERSATION\nFRAME`.
 //!
 //! The hot path is one round trip: a pipeline of the append script (dedupe, next seq, XADD,
@@ -460,9 +460,20 @@ impl Broker for RedisBroker {
 
     async fn set_presence(&self, site: &str, node: &str, until: Option<Millis>) -> Result<()> {
         let mut c = self.conn.clone();
+        let key = presence_key(site);
         match until {
-            Some(t) => c.zadd::<_, _, _, ()>(presence_key(site), node, t).await,
-            None => c.zrem::<_, _, ()>(presence_key(site), node).await,
+            Some(t) => {
+                let expired = format!("({}", crate::clock::now());
+                redis::pipe()
+                    .atomic()
+                    .zadd(&key, node, t)
+                    .ignore()
+                    .zrembyscore(&key, "-inf", expired)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            }
+            None => c.zrem::<_, _, ()>(&key, node).await,
         }
         .map_err(backend)
     }
