@@ -440,3 +440,30 @@ async fn presence_renewal_drops_claims_that_expired() {
     broker.set_presence("shop", "other", None).await.unwrap();
     assert!(!broker.present_elsewhere("shop", "me", now).await.unwrap());
 }
+
+/// The embedded store's writer never checkpoints (that stalled every message behind it); its
+/// own thread does. Without that thread the database file would never grow: every page would
+/// stay in the WAL.
+#[tokio::test]
+async fn sqlite_checkpoints_the_wal_into_the_database_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Sqlite(dir);
+    let (b, _) = sqlite.open().await;
+    let db = sqlite.0.path().join("switchboard.db");
+    let size = || std::fs::metadata(&db).unwrap().len();
+    tokio::time::sleep(switchboard_relay::broker::sqlite::CHECKPOINT_EVERY * 2).await;
+    let before = size();
+    let conv = conversation(&*b).await;
+    for i in 0..300 {
+        let text = "x".repeat(500);
+        b.append("shop", new_message(&conv, "v", &format!("c{i}"), &text))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(switchboard_relay::broker::sqlite::CHECKPOINT_EVERY * 2).await;
+    assert!(
+        size() > before + 100_000,
+        "database file {} bytes, {before} before 150 KB of messages",
+        size()
+    );
+}
