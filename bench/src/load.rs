@@ -131,7 +131,7 @@ pub async fn run(
         lost + unacked,
     );
     println!(
-        r#"{{"scenario":"load","topology":"{name}","visitors":{visitors},"agents":{agents},"seconds":{seconds},"sent":{sent},"deliveries":{deliveries},"p50_ms":{:.3},"p99_ms":{:.3},"p999_ms":{:.3},"relay_cpu_us_per_delivery":{cpu_per:.3},"redis_cpu_us_per_delivery":{redis_per:.3},"lost":{},"duplicated":{dups}}}"#,
+        r#"{{"scenario":"load","topology":"{name}","visitors":{visitors},"agents":{agents},"seconds":{seconds},"sent":{sent},"deliveries":{deliveries},"p50_ms":{:.3},"p99_ms":{:.3},"p999_ms":{:.3},"relay_cpu_us_per_delivery":{cpu_per:.3},"relay_cpu_us_per_delivery_by_node":{per_node:?},"redis_cpu_us_per_delivery":{redis_per:.3},"lost":{},"duplicated":{dups}}}"#,
         ms(0.5),
         ms(0.99),
         ms(0.999),

@@ -5,14 +5,16 @@
 //! statement here is short, so a pool would add nothing but contention. Callers queue for it
 //! on an async lock (first come, first served) before taking a blocking thread: with a lock
 //! taken inside the blocking task, a reconnect storm of thousands of visitors held hundreds of
-//! threads (tokio's pool grows to 512), each blocked on the same lock. `synchronous = NORMAL` in WAL mode keeps every committed transaction across a
-//! crash of the relay process (what "acknowledged means stored" relies on); only a power loss
-//! can drop the last transactions, which `synchronous = FULL` would close at a cost per message.
+//! threads (tokio's pool grows to 512), each blocked on the same lock.
+//!
+//! `synchronous = NORMAL` in WAL mode keeps every committed transaction across a crash of the
+//! relay process (what "acknowledged means stored" relies on); only a power loss can drop the
+//! last transactions, which `synchronous = FULL` would close at a cost per message.
 //!
 //! WAL checkpoints run on a thread and connection of their own (passive: they never wait for
 //! the writer, nor it for them). Left to SQLite, every ~1,000 pages a commit ran the checkpoint
 //! and its fsyncs itself, and every message queued behind it waited: embedded p99 5.9–7.1 ms
-//! under the benchmark's load, ~2 ms without checkpoints on the writer.
+//! under the benchmark's load, 2.0–2.3 ms with no checkpoints at all.
 
 use std::path::Path;
 use std::sync::{mpsc, Arc};
@@ -90,7 +92,7 @@ const PREVIEW_CHARS: usize = 140;
 
 /// How often the WAL is checkpointed into the database file: between checkpoints it grows by
 /// what that much traffic writes. Measured under the benchmark's load, 2 s gave embedded p99
-/// 2.5–3.6 ms, 500 ms 2.8–4.5 ms (fewer checkpoints, fewer stalls of the writer's I/O).
+/// 2.5–4.4 ms, 500 ms 2.8–4.5 ms (fewer checkpoints, fewer stalls of the writer's I/O).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
