@@ -25,6 +25,8 @@ struct Shared {
     /// Nanoseconds since `start` when the measured window opens (0 = not yet).
     window_from: AtomicU64,
     receipts: AtomicU64,
+    /// Payload bytes of the counted receipts, for the average frame size.
+    receipt_bytes: AtomicU64,
 }
 
 impl Shared {
@@ -58,6 +60,7 @@ pub async fn run(
         stop: AtomicBool::new(false),
         window_from: AtomicU64::new(0),
         receipts: AtomicU64::new(0),
+        receipt_bytes: AtomicU64::new(0),
     });
 
     let mut agent_tasks = Vec::new();
@@ -120,18 +123,20 @@ pub async fn run(
     };
     let redis_per = (rcpu1 - rcpu0) as f64 / deliveries.max(1) as f64;
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1e6;
+    let frame_bytes = shared.receipt_bytes.load(Ordering::Relaxed)
+        / shared.receipts.load(Ordering::Relaxed).max(1);
     let name = format!("{topology:?}").to_lowercase();
     println!(
         "load {name}: {visitors} visitors x 1 msg/s, {agents} agents; {sent} sent, {deliveries} deliveries in {seconds} s; \
          latency p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms; relay CPU {cpu_per:.2}{split} µs/delivery (redis {redis_per:.2}); \
-         lost {}, unacked {unacked}, duplicated {dups}",
+         lost {}, unacked {unacked}, duplicated {dups}; agent frames {frame_bytes} B on average",
         ms(0.5),
         ms(0.99),
         ms(0.999),
         lost + unacked,
     );
     println!(
-        r#"{{"scenario":"load","topology":"{name}","visitors":{visitors},"agents":{agents},"seconds":{seconds},"sent":{sent},"deliveries":{deliveries},"p50_ms":{:.3},"p99_ms":{:.3},"p999_ms":{:.3},"relay_cpu_us_per_delivery":{cpu_per:.3},"relay_cpu_us_per_delivery_by_node":{per_node:?},"redis_cpu_us_per_delivery":{redis_per:.3},"lost":{},"duplicated":{dups}}}"#,
+        r#"{{"scenario":"load","topology":"{name}","visitors":{visitors},"agents":{agents},"seconds":{seconds},"sent":{sent},"deliveries":{deliveries},"p50_ms":{:.3},"p99_ms":{:.3},"p999_ms":{:.3},"relay_cpu_us_per_delivery":{cpu_per:.3},"relay_cpu_us_per_delivery_by_node":{per_node:?},"redis_cpu_us_per_delivery":{redis_per:.3},"lost":{},"duplicated":{dups},"agent_frame_bytes":{frame_bytes}}}"#,
         ms(0.5),
         ms(0.99),
         ms(0.999),
@@ -245,6 +250,9 @@ async fn agent(mut ws: client::Ws, shared: Arc<Shared>) -> AgentResult {
         let client_id = m.client_id.unwrap_or_default().into_owned();
         let now = shared.now_ns();
         shared.receipts.fetch_add(1, Ordering::Relaxed);
+        shared
+            .receipt_bytes
+            .fetch_add(t.len() as u64, Ordering::Relaxed);
         if !seen.insert(client_id) {
             dups += 1;
         }

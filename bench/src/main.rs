@@ -4,12 +4,15 @@
 //! - `load`: visitors sending one message per second, agents receiving every message: latency
 //!   percentiles, relay CPU per delivered message, lost and duplicated counts; on one embedded
 //!   node, one Redis node, or two Redis nodes (visitors on one, agents on the other);
-//! - `all`: idle, then load on every topology.
+//! - `all`: idle, then load on every topology, then floor;
+//! - `floor`: the kernel's share of `load`'s fan-out, with no relay: one thread writing the same
+//!   bytes to N plain sockets.
 //!
 //! Modules: [`procs`] (relay and redis-server processes, /proc sampling), [`client`]
-//! (protocol clients), [`idle`], [`load`].
+//! (protocol clients), [`idle`], [`load`], [`floor`].
 
 mod client;
+mod floor;
 mod idle;
 mod load;
 mod procs;
@@ -51,8 +54,26 @@ enum What {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
-    /// `idle`, then `load` on every topology.
+    /// `idle`, then `load` on every topology, then `floor`.
     All,
+    /// CPU per delivery of a bare sender: one thread writing `load`'s agent frames to plain
+    /// sockets, no relay.
+    Floor {
+        #[arg(long, default_value_t = 50)]
+        agents: usize,
+        /// Messages per second, each written to every socket.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Bytes per frame, WebSocket header included.
+        #[arg(long, default_value_t = floor::AGENT_FRAME_BYTES)]
+        frame_bytes: usize,
+        /// Messages per write (what write coalescing would put together).
+        #[arg(long, default_value_t = 1)]
+        per_write: u32,
+        /// Measured seconds, after a 2 s warm-up.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -78,6 +99,22 @@ async fn main() {
             seconds,
         } => load::run(&relay, topology, visitors, agents, seconds).await,
         What::All => all(&relay).await,
+        What::Floor {
+            agents,
+            rate,
+            frame_bytes,
+            per_write,
+            seconds,
+        } => {
+            floor::run(floor::Shape {
+                agents,
+                rate,
+                frame_bytes,
+                per_write,
+                seconds,
+            })
+            .await
+        }
     };
     if let Err(e) = result {
         eprintln!("switchboard-bench: {e:#}");
@@ -90,5 +127,12 @@ async fn all(relay: &procs::RelayCmd) -> anyhow::Result<()> {
     for topology in [Topology::Embedded, Topology::Redis, Topology::TwoNodes] {
         load::run(relay, topology, 1000, 50, 20).await?;
     }
-    Ok(())
+    floor::run(floor::Shape {
+        agents: 50,
+        rate: 1000,
+        frame_bytes: floor::AGENT_FRAME_BYTES,
+        per_write: 1,
+        seconds: 10,
+    })
+    .await
 }

@@ -132,20 +132,29 @@ impl Proc {
 
     /// User + system CPU time, in microseconds.
     pub fn cpu_us(&self) -> u64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        // Fields after the command name (which may contain spaces) start after the last ')'.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        // utime and stime are fields 14 and 15 of /proc/PID/stat; here indices 11 and 12.
-        (ticks(11) + ticks(12)) * 1_000_000 / clock_ticks()
+        cpu_us(&format!("/proc/{}/stat", self.pid()))
     }
+}
+
+/// User + system CPU time of the calling thread, in microseconds.
+pub fn thread_cpu_us() -> u64 {
+    cpu_us("/proc/thread-self/stat")
+}
+
+/// User + system CPU time from a `/proc/.../stat` file, in microseconds.
+fn cpu_us(path: &str) -> u64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of /proc/PID/stat; here indices 11 and 12.
+    (ticks(11) + ticks(12)) * 1_000_000 / clock_ticks()
 }
 
 fn clock_ticks() -> u64 {
