@@ -75,6 +75,12 @@ conformance!(unknown_conversations_are_not_found);
 conformance!(visitors_tokens_contexts_and_conversations);
 conformance!(appends_are_published_in_seq_order_to_every_node);
 conformance!(inbox_lists_active_conversations_newest_first);
+conformance!(inboxes_are_per_site);
+
+/// The site most behaviours use, as an inbox's site list.
+fn shop() -> Vec<String> {
+    vec!["shop".into()]
+}
 
 fn sender(id: &str) -> Sender {
     Sender {
@@ -217,7 +223,7 @@ async fn unknown_conversations_are_not_found(backend: &impl Backend) {
     assert!(b.history("c_missing", 0, 10).await.unwrap().is_empty());
     assert!(b.summary("c_missing").await.unwrap().is_none());
     assert!(b
-        .inbox(10)
+        .inbox(&shop(), 10)
         .await
         .unwrap()
         .iter()
@@ -385,7 +391,7 @@ async fn inbox_lists_active_conversations_newest_first(backend: &impl Backend) {
         .await
         .unwrap();
     let inbox: Vec<String> = b
-        .inbox(10)
+        .inbox(&shop(), 10)
         .await
         .unwrap()
         .into_iter()
@@ -397,14 +403,67 @@ async fn inbox_lists_active_conversations_newest_first(backend: &impl Backend) {
         .await
         .unwrap();
     let inbox: Vec<String> = b
-        .inbox(10)
+        .inbox(&shop(), 10)
         .await
         .unwrap()
         .into_iter()
         .map(|s| s.id)
         .collect();
     assert_eq!(inbox, vec![convs[0].clone(), convs[1].clone()]);
-    assert_eq!(b.inbox(1).await.unwrap().len(), 1);
+    assert_eq!(b.inbox(&shop(), 1).await.unwrap().len(), 1);
+}
+
+/// A conversation of `site` with one message sent at `at`.
+async fn active_conversation(b: &dyn Broker, site: &str, token: &str, at: u64) -> String {
+    let v = b
+        .create_visitor(site, token, Context::default())
+        .await
+        .unwrap();
+    let conv = b
+        .open_conversation(site, &v.id, at, &Owner::Humans)
+        .await
+        .unwrap()
+        .id;
+    let mut msg = new_message(&conv, &v.id, token, "hello");
+    msg.at = at;
+    b.append(site, msg).await.unwrap();
+    conv
+}
+
+/// A busy site must not push a quiet site's conversations out of its agents' inbox, and an
+/// agent of several sites sees them merged by activity.
+async fn inboxes_are_per_site(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    let quiet = active_conversation(&*b, "quiet", "q-0", 1_000).await;
+    let mut busy = Vec::new();
+    for i in 0..5 {
+        busy.push(active_conversation(&*b, "busy", &format!("b-{i}"), 2_000 + i).await);
+    }
+    let ids = |list: Vec<switchboard_protocol::ConversationSummary>| {
+        list.into_iter().map(|s| s.id).collect::<Vec<_>>()
+    };
+    let one = |site: &str| vec![site.to_owned()];
+    assert_eq!(
+        ids(b.inbox(&one("quiet"), 3).await.unwrap()),
+        vec![quiet.clone()]
+    );
+    assert_eq!(
+        ids(b.inbox(&one("busy"), 3).await.unwrap()),
+        vec![busy[4].clone(), busy[3].clone(), busy[2].clone()]
+    );
+    let both = vec!["quiet".to_owned(), "busy".to_owned()];
+    assert_eq!(
+        ids(b.inbox(&both, 2).await.unwrap()),
+        vec![busy[4].clone(), busy[3].clone()]
+    );
+    assert_eq!(ids(b.inbox(&both, 10).await.unwrap()).last(), Some(&quiet));
+    // The quiet site speaks again: it leads the merged list.
+    let mut again = new_message(&quiet, "v", "q-1", "still there?");
+    again.at = 3_000;
+    b.append("quiet", again).await.unwrap();
+    assert_eq!(ids(b.inbox(&both, 1).await.unwrap()), vec![quiet]);
+    assert!(b.inbox(&one("nobody"), 10).await.unwrap().is_empty());
+    assert!(b.inbox(&[], 10).await.unwrap().is_empty());
 }
 
 /// Presence claims are scored by expiry; a node that crashed never withdraws its claim, so

@@ -5,8 +5,13 @@
 
 use switchboard_protocol::client::Send;
 use switchboard_protocol::context::{Cart, LineItem, Order, Page};
-use switchboard_protocol::limits::{MAX_FRAME_BYTES, MAX_FRAME_HARD_BYTES, MAX_TEXT_BYTES};
-use switchboard_protocol::{ClientMsg, CloseCode, Context, ErrorCode, SenderKind, ServerMsg};
+use switchboard_protocol::limits::{
+    MAX_FRAME_BYTES, MAX_FRAME_HARD_BYTES, MAX_INBOX, MAX_TEXT_BYTES,
+};
+use switchboard_protocol::{
+    ClientMsg, CloseCode, Context, ErrorCode, Owner, Sender, SenderKind, ServerMsg,
+};
+use switchboard_relay::broker::NewMessage;
 
 use crate::util::*;
 
@@ -171,6 +176,51 @@ async fn resend_with_same_client_id_is_acknowledged_once_and_stored_once() {
     }
     assert_eq!(acks, vec![(1, false), (1, true), (1, true)]);
     assert_eq!(stored(&relay, &conv).await, 1);
+}
+
+/// One relay serves many sites: each site's agents get that site's newest conversations, so a
+/// busy site (here more conversations than an inbox lists, all newer) cannot crowd a quiet
+/// one out.
+#[tokio::test]
+async fn a_busy_site_does_not_crowd_a_quiet_one_out_of_its_agents_inbox() {
+    let relay = TestRelay::start().await;
+    let mut visitor = relay.visitor().await;
+    let quiet = visitor.conversation_id();
+    visitor.say("q-1", "anyone there?").await;
+    while !matches!(visitor.recv().await, ServerMsg::Ack { .. }) {}
+
+    let broker = &relay.relay.state.broker;
+    for i in 0..=MAX_INBOX {
+        let token = format!("busy-{i}");
+        let v = broker
+            .create_visitor(OTHER_SITE, &token, Context::default())
+            .await
+            .unwrap();
+        let conv = broker
+            .open_conversation(OTHER_SITE, &v.id, 1, &Owner::Humans)
+            .await
+            .unwrap();
+        let sender = Sender {
+            kind: SenderKind::Visitor,
+            id: v.id,
+            name: None,
+            avatar: None,
+        };
+        broker
+            .append(
+                OTHER_SITE,
+                NewMessage::new(&conv.id, token, sender, "hi".into()),
+            )
+            .await
+            .unwrap();
+    }
+
+    let (_alex, inbox) = relay.agent_with_inbox(AGENT_TOKEN).await;
+    let ids: Vec<&str> = inbox.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [quiet.as_str()]);
+    let (_olga, inbox) = relay.agent_with_inbox(OTHER_AGENT_TOKEN).await;
+    assert_eq!(inbox.len(), MAX_INBOX);
+    assert!(inbox.iter().all(|c| c.site == OTHER_SITE));
 }
 
 #[tokio::test]

@@ -166,6 +166,14 @@ impl TestRelay {
     }
 
     pub async fn agent(&self, token: &str) -> Client {
+        self.agent_with_inbox(token).await.0
+    }
+
+    /// An agent connection and the inbox it was sent on connecting.
+    pub async fn agent_with_inbox(
+        &self,
+        token: &str,
+    ) -> (Client, Vec<switchboard_protocol::ConversationSummary>) {
         let mut c = Client::connect(&self.url("/v1/agent"), None).await.unwrap();
         c.send(&ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
@@ -175,7 +183,7 @@ impl TestRelay {
         .await;
         let mut c = c.welcome().await;
         match c.recv().await {
-            ServerMsg::Conversations { .. } => c,
+            ServerMsg::Conversations { items } => (c, items),
             other => panic!("expected the inbox, got {other:?}"),
         }
     }

@@ -389,6 +389,15 @@ impl Config {
     pub fn site(&self, key: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.key == key)
     }
+
+    /// The keys of the configured sites this agent serves (`*` expanded).
+    pub fn sites_served_by(&self, agent: &Agent) -> Vec<String> {
+        self.sites
+            .iter()
+            .filter(|s| agent.serves(&s.key))
+            .map(|s| s.key.clone())
+            .collect()
+    }
 }
 
 impl Site {

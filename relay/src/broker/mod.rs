@@ -196,8 +196,10 @@ pub trait Broker: Send + Sync + 'static {
         since: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>>;
-    /// Conversations that have at least one message, newest activity first.
-    async fn inbox(&self, limit: usize) -> Result<Vec<ConversationSummary>>;
+    /// Conversations of these sites that have at least one message, newest activity first.
+    /// Each site has its own index, so a busy site never pushes a quiet one's conversations
+    /// out of its agents' list.
+    async fn inbox(&self, sites: &[String], limit: usize) -> Result<Vec<ConversationSummary>>;
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>>;
 }
 

@@ -10,7 +10,8 @@
 //!   the conversation is stored);
 //! - `sb:{v:ID}`       hash: site, context, created_at; `sb:{v:ID}:open` → the open conversation;
 //! - `sb:token:SITE:SHA256` → visitor id;
-//! - `sb:inbox`        sorted set of conversation ids by last activity;
+//! - `sb:inbox:{SITE}`  sorted set of the site's conversation ids by last activity (one per
+//!   site, so a busy site never crowds a quiet one out of its agents' inbox);
 //! - `sb:presence:{SITE}` sorted set of node ids with agents online for the site, scored by
 //!   when that claim expires (a renewal also drops expired claims: a crashed node's);
 //! - channel `sb:events`: every live event, `AUDIENCE\nSITE\nCONVERSATION\nFRAME`.
@@ -40,7 +41,6 @@ use crate::token::random_id;
 use switchboard_protocol::Owner;
 
 const CHANNEL: &str = "sb:events";
-const INBOX: &str = "sb:inbox";
 const PREVIEW_CHARS: usize = 140;
 
 /// Dedupe, owner check, sequence, store, publish — one atomic step. Returns
@@ -106,6 +106,9 @@ fn open_key(id: &str) -> String {
 fn token_key(site: &str, hash: &str) -> String {
     format!("sb:token:{site}:{hash}")
 }
+fn inbox_key(site: &str) -> String {
+    format!("sb:inbox:{{{site}}}")
+}
 fn presence_key(site: &str) -> String {
     format!("sb:presence:{{{site}}}")
 }
@@ -160,22 +163,8 @@ impl RedisBroker {
         if fields.is_empty() {
             return Ok(None);
         }
-        let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
-        let num = |k: &str| get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        let visitor_id = get("visitor_id").unwrap_or_default();
-        let context = self.context_of(&visitor_id).await?;
-        let fields = SummaryFields {
-            id: id.to_owned(),
-            site: get("site").unwrap_or_default(),
-            visitor_id,
-            created_at: num("created_at"),
-            last_activity: num("last_activity"),
-            last_seq: num("last_seq"),
-            last_sender: get("last_sender"),
-            last_text: get("last_text"),
-            owner: get("owner"),
-            handoff: get("handoff"),
-        };
+        let fields = summary_fields(id, &fields);
+        let context = self.context_of(&fields.visitor_id).await?;
         Ok(Some(fields.into_summary(&context)))
     }
 
@@ -186,7 +175,30 @@ impl RedisBroker {
             .hget(visitor_key(visitor_id), "context")
             .await
             .map_err(backend)?;
-        Ok(raw.as_deref().map(parse_context).unwrap_or_default())
+        Ok(stored_context(raw.as_deref()))
+    }
+}
+
+/// A visitor's `context` field; a visitor without one has the empty context.
+fn stored_context(raw: Option<&str>) -> Context {
+    raw.map(parse_context).unwrap_or_default()
+}
+
+/// A conversation's meta hash, as read by `HGETALL`, in the form both brokers share.
+fn summary_fields(id: &str, fields: &[(String, String)]) -> SummaryFields {
+    let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+    let num = |k: &str| get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    SummaryFields {
+        id: id.to_owned(),
+        site: get("site").unwrap_or_default(),
+        visitor_id: get("visitor_id").unwrap_or_default(),
+        created_at: num("created_at"),
+        last_activity: num("last_activity"),
+        last_seq: num("last_seq"),
+        last_sender: get("last_sender"),
+        last_text: get("last_text"),
+        owner: get("owner"),
+        handoff: get("handoff"),
     }
 }
 
@@ -323,7 +335,7 @@ impl Broker for RedisBroker {
             Some(s) if s == site => Some(Visitor {
                 id,
                 site: s,
-                context: context.as_deref().map(parse_context).unwrap_or_default(),
+                context: stored_context(context.as_deref()),
             }),
             _ => None,
         })
@@ -566,7 +578,7 @@ impl Broker for RedisBroker {
             let mut pipe = redis::pipe();
             pipe.invoke_script(&invocation);
             if !conditional {
-                pipe.zadd(INBOX, &conv, chat.at).ignore();
+                pipe.zadd(inbox_key(site), &conv, chat.at).ignore();
             }
             let result = pipe
                 .query_async::<((i64, u64, String, String),)>(&mut c)
@@ -583,13 +595,13 @@ impl Broker for RedisBroker {
         let owner = parse_owner(&owner);
         match status {
             -1 => {
-                let _: redis::RedisResult<()> = c.zrem(INBOX, &conv).await;
+                let _: redis::RedisResult<()> = c.zrem(inbox_key(site), &conv).await;
                 Err(StoreError::NotFound("conversation".into()))
             }
             -2 => Err(StoreError::NotOwner(owner)),
             s => {
                 if conditional && s == 1 {
-                    c.zadd::<_, _, _, ()>(INBOX, &conv, chat.at)
+                    c.zadd::<_, _, _, ()>(inbox_key(site), &conv, chat.at)
                         .await
                         .map_err(backend)?;
                 }
@@ -635,22 +647,52 @@ impl Broker for RedisBroker {
             .collect())
     }
 
-    async fn inbox(&self, limit: usize) -> Result<Vec<ConversationSummary>> {
-        let ids: Vec<String> = self
-            .conn
-            .clone()
-            .zrevrange(INBOX, 0, limit as isize - 1)
+    async fn inbox(&self, sites: &[String], limit: usize) -> Result<Vec<ConversationSummary>> {
+        if sites.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Each site's newest `limit`, in one round trip, then merged by activity.
+        let mut pipe = redis::pipe();
+        for site in sites {
+            pipe.zrevrange_withscores(inbox_key(site), 0, limit as isize - 1);
+        }
+        let per_site: Vec<Vec<(String, f64)>> = pipe
+            .query_async(&mut self.conn.clone())
             .await
             .map_err(backend)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(s) = self.summary(&id).await? {
-                if s.last_seq > 0 {
-                    out.push(s);
-                }
-            }
+        let mut newest: Vec<(String, f64)> = per_site.into_iter().flatten().collect();
+        newest.sort_by(|a, b| b.1.total_cmp(&a.1));
+        newest.truncate(limit);
+        if newest.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        // Then every meta hash, then every visitor's context: two more round trips for the
+        // whole list, not two per conversation.
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for (id, _) in &newest {
+            pipe.hgetall(meta(id));
+        }
+        let metas: Vec<Vec<(String, String)>> = pipe.query_async(&mut c).await.map_err(backend)?;
+        let found: Vec<SummaryFields> = newest
+            .iter()
+            .zip(&metas)
+            .map(|((id, _), fields)| summary_fields(id, fields))
+            .filter(|f| f.last_seq > 0)
+            .collect();
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for f in &found {
+            pipe.hget(visitor_key(&f.visitor_id), "context");
+        }
+        let contexts: Vec<Option<String>> = pipe.query_async(&mut c).await.map_err(backend)?;
+        Ok(found
+            .into_iter()
+            .zip(contexts)
+            .map(|(f, raw)| f.into_summary(&stored_context(raw.as_deref())))
+            .collect())
     }
 
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>> {

@@ -62,7 +62,6 @@ CREATE TABLE IF NOT EXISTS conversations (
     last_text TEXT
 );
 CREATE INDEX IF NOT EXISTS conversations_by_visitor ON conversations(visitor_id, open);
-CREATE INDEX IF NOT EXISTS conversations_by_activity ON conversations(last_activity DESC);
 CREATE TABLE IF NOT EXISTS messages (
     conversation_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -85,6 +84,13 @@ ALTER TABLE messages ADD COLUMN sender_avatar TEXT;
 ALTER TABLE messages ADD COLUMN rich TEXT;
 ALTER TABLE messages ADD COLUMN postback TEXT;
 PRAGMA user_version = 2;
+";
+
+/// Inboxes are per site: the activity index leads with the site.
+const MIGRATE_V3: &str = "
+DROP INDEX IF EXISTS conversations_by_activity;
+CREATE INDEX IF NOT EXISTS conversations_by_site_activity ON conversations(site, last_activity DESC);
+PRAGMA user_version = 3;
 ";
 
 /// Longest inbox preview, in characters.
@@ -185,6 +191,9 @@ impl SqliteBroker {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version < 2 {
             conn.execute_batch(MIGRATE_V2)?;
+        }
+        if version < 3 {
+            conn.execute_batch(MIGRATE_V3)?;
         }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
@@ -436,12 +445,18 @@ impl Broker for SqliteBroker {
         .await
     }
 
-    async fn inbox(&self, limit: usize) -> Result<Vec<ConversationSummary>> {
+    async fn inbox(&self, sites: &[String], limit: usize) -> Result<Vec<ConversationSummary>> {
+        if sites.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sites = sites.to_vec();
         self.with(move |c| {
+            let placeholders = vec!["?"; sites.len()].join(",");
             let mut stmt = c.prepare_cached(&format!(
-                "{SUMMARY_SELECT} WHERE c.last_seq > 0 ORDER BY c.last_activity DESC LIMIT ?1"
+                "{SUMMARY_SELECT} WHERE c.site IN ({placeholders}) AND c.last_seq > 0 \
+                 ORDER BY c.last_activity DESC LIMIT {limit}"
             ))?;
-            let rows = stmt.query_map(params![limit as i64], summary)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(&sites), summary)?;
             rows.collect()
         })
         .await

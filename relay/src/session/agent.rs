@@ -56,14 +56,11 @@ impl Handler for AgentSession {
         // arrives twice is harmless (the console upserts).
         state.hub.join_agents(outbox.clone(), agent.clone());
         state.presence_changed.notify_one();
-        let inbox = state.broker.inbox(MAX_INBOX).await.map_err(|e| {
+        let sites = state.config.sites_served_by(&agent);
+        let items = state.broker.inbox(&sites, MAX_INBOX).await.map_err(|e| {
             tracing::error!(error = %e, "inbox failed");
             CloseCode::UNAVAILABLE
         })?;
-        let items = inbox
-            .into_iter()
-            .filter(|c| agent.serves(&c.site))
-            .collect();
         outbox.send(&ServerMsg::Conversations { items });
         Ok(AgentSession { agent })
     }

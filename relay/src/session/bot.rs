@@ -58,11 +58,12 @@ impl Handler for BotSession {
             CloseCode::UNAVAILABLE
         };
         let me = Owner::Bot { id: bot.id.clone() };
-        let owned = state.broker.inbox(MAX_INBOX).await.map_err(fail)?;
-        for c in owned
-            .into_iter()
-            .filter(|c| c.owner == me && c.site == bot.site)
-        {
+        let inbox = state
+            .broker
+            .inbox(std::slice::from_ref(&bot.site), MAX_INBOX)
+            .await
+            .map_err(fail)?;
+        for c in inbox.into_iter().filter(|c| c.owner == me) {
             outbox.send(&routing::routed_from(state, c).await.map_err(fail)?);
         }
         Ok(BotSession { bot })
