@@ -536,3 +536,51 @@ fn visitor(id: String, site: String, context: String) -> Visitor {
 fn json(context: &Context) -> String {
     serde_json::to_string(context).expect("contexts always serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indexes(path: &Path) -> Vec<String> {
+        let conn = Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations' AND sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let names = stmt.query_map([], |r| r.get(0)).unwrap();
+        names.collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    /// A file from before per-site inboxes (schema 2, one activity index for every site)
+    /// opens as schema 3 with the per-site index instead.
+    #[test]
+    fn a_schema_2_file_gets_the_per_site_inbox_index() {
+        let dir = std::env::temp_dir().join(format!("sb-sqlite-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("switchboard.db");
+        drop(SqliteBroker::open(&dir, Arc::default()).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "DROP INDEX conversations_by_site_activity;
+                 CREATE INDEX conversations_by_activity ON conversations(last_activity DESC);
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        assert_eq!(
+            indexes(&path),
+            ["conversations_by_activity", "conversations_by_visitor"]
+        );
+
+        drop(SqliteBroker::open(&dir, Arc::default()).unwrap());
+        assert_eq!(
+            indexes(&path),
+            ["conversations_by_site_activity", "conversations_by_visitor"]
+        );
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
