@@ -59,17 +59,15 @@ pub async fn route(state: &AppState, conversation_id: &str, bot_id: &str) -> Res
 /// whose last word is the visitor's: the transcript holds what it may never have heard, and
 /// bots key on the conversation and seq, so one that did hear it answers nothing twice.
 pub async fn resume_webhook_bots(state: AppState) {
-    let sites: std::collections::BTreeSet<String> = state
-        .config
-        .bots
-        .iter()
+    let mut sites: Vec<String> = (state.config.bots.iter())
         .filter(|b| b.webhook().is_some())
         .map(|b| b.site.clone())
         .collect();
     if sites.is_empty() {
         return;
     }
-    let sites: Vec<String> = sites.into_iter().collect();
+    sites.sort();
+    sites.dedup();
     let inbox = match state.broker.inbox(&sites, MAX_INBOX).await {
         Ok(inbox) => inbox,
         Err(e) => {
