@@ -8,10 +8,13 @@
 //!   SIGTERM under load, dead connections (scripted `peer` clients that resume and resend);
 //! - `e2e`: the relay as a process, the demo shop, the widget and the console in headless
 //!   Chromium driven over WebDriver;
+//! - `abuse`: floods, guessing, slow and oversized HTTP from one address against a relay
+//!   process with its limits on; security headers;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
+mod abuse;
 mod bots;
 mod broker;
 mod cluster;

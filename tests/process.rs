@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::util::{eventually, free_port, workspace};
+use crate::util::{eventually, free_port, workspace, OPERATOR_TOKEN};
 
 pub const AGENT_TOKEN: &str = "e2e-agent-token-0123456789";
 
@@ -70,6 +70,10 @@ impl RelayProcess {
             .arg("--demo-dir")
             .arg(workspace().join("demo-site"))
             .args(["--demo-agent-token", AGENT_TOKEN])
+            .args(["--operator-token", OPERATOR_TOKEN])
+            // Every test client shares 127.0.0.1; a test that wants the limits passes
+            // `--per-address-limits true`, which comes later and wins.
+            .args(["--per-address-limits", "false"])
             .args(&self.extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -184,9 +188,10 @@ pub async fn healthz(port: u16) -> Option<serde_json::Value> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
-    s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .await
-        .ok()?;
+    let request = format!(
+        "GET /healthz HTTP/1.0\r\nHost: localhost\r\nAuthorization: Bearer {OPERATOR_TOKEN}\r\n\r\n"
+    );
+    s.write_all(request.as_bytes()).await.ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.ok()?;
     let text = String::from_utf8_lossy(&buf);

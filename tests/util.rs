@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{ClientMsg, Context, ServerMsg, PROTOCOL_VERSION};
-use switchboard_relay::config::{Agent, Bot, Config, Routing, Site};
+use switchboard_relay::config::{Agent, Bot, Config, Limits, Routing, Site};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -99,8 +99,19 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         ],
         demo: None,
         tuning: Default::default(),
+        // Every test client comes from 127.0.0.1: per-address limits would count a whole test
+        // as one visitor's address. The abuse tests turn them back on.
+        limits: Limits {
+            per_address: false,
+            ..Limits::default()
+        },
+        trusted_proxies: Vec::new(),
+        operator_token: Some(OPERATOR_TOKEN.into()),
     }
 }
+
+/// Unlocks `/healthz`'s details in tests.
+pub const OPERATOR_TOKEN: &str = "operator-token-0123456789abcdef0123456789";
 
 /// The bot of [`SITE`] and its token; [`OTHER_BOT`] serves [`OTHER_SITE`].
 pub const BOT: &str = "shopbot";

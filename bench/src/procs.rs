@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 pub const SITE_ORIGIN: &str = "https://bench.example";
-pub const AGENT_TOKEN: &str = "bench-agent-token-0123456789";
+pub const AGENT_TOKEN: &str = "bench-agent-token-0123456789abcdef";
 
 pub struct Proc {
     child: Child,
@@ -66,6 +66,8 @@ pub async fn relay(relay: &RelayCmd, redis: Option<&str>) -> anyhow::Result<Proc
         .arg(&config)
         .arg("--data-dir")
         .arg(dir.path().join("data"))
+        // Every generated client comes from 127.0.0.1.
+        .args(["--per-address-limits", "false"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     if let Some(url) = redis {

@@ -31,6 +31,9 @@ pub enum ErrorCode {
     NotOwner,
     /// An HTTP API request without a valid bot token.
     Unauthorized,
+    /// Too many frames of this kind, connections or attempts: nothing changed. The `error`
+    /// frame's `retry_after_ms` says when the same frame would be accepted.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::NotOwner => "not_owner",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }
@@ -95,6 +99,18 @@ impl CloseCode {
     pub const SLOW: CloseCode = CloseCode {
         code: 4008,
         reason: "slow",
+    };
+    /// A text frame that is not valid UTF-8; the standard "invalid frame payload data".
+    pub const INVALID_PAYLOAD: CloseCode = CloseCode {
+        code: 1007,
+        reason: "invalid payload",
+    };
+    /// The client kept sending over its rate limits after being told to slow down (or was
+    /// refused at `hello` for its address's rate). Reconnect with backoff, no sooner than the
+    /// last `retry_after_ms`.
+    pub const RATE_LIMITED: CloseCode = CloseCode {
+        code: 4029,
+        reason: "rate limited",
     };
     /// The relay is shutting down or restarting. Reconnect at once, without backoff.
     pub const RECONNECT_NOW: CloseCode = CloseCode {

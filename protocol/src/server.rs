@@ -75,6 +75,9 @@ server_msgs! {
             message: String,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             client_id: Option<String>,
+            /// With `rate_limited`: milliseconds until the same frame would be accepted.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            retry_after_ms: Option<u64>,
         },
         Pong {
             #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,6 +185,7 @@ impl ServerMsg {
             code,
             message: message.into(),
             client_id: None,
+            retry_after_ms: None,
         }
     }
 }
@@ -224,6 +228,7 @@ mod tests {
                 code: ErrorCode::NotOwner,
                 message: "no".into(),
                 client_id: Some("a".into()),
+                retry_after_ms: Some(1500),
             },
             ServerMsg::Pong { nonce: Some(7) },
         ];

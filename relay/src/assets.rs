@@ -55,6 +55,7 @@ pub fn routes(dir: &Path) -> Router<AppState> {
             "/console/",
             tower::ServiceBuilder::new()
                 .layer(cache(REVALIDATE))
+                .layer(crate::headers::console())
                 .service(console),
         )
 }

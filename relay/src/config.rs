@@ -11,6 +11,7 @@ use clap::Parser;
 use serde::Deserialize;
 
 pub use crate::connection::Tuning;
+pub use crate::limits::Limits;
 
 /// Switchboard relay: live chat between website visitors and agents.
 #[derive(Debug, Clone, Parser)]
@@ -75,6 +76,22 @@ pub struct Args {
     /// fewer syscalls and wakeups per frame.
     #[arg(long, env = "SWITCHBOARD_WRITE_COALESCE_US", default_value_t = 0)]
     pub write_coalesce_us: u64,
+    /// Token that unlocks the details of `/healthz` (counts, broker); without it the answer is
+    /// only `ok` or `degraded`.
+    #[arg(long, env = "SWITCHBOARD_OPERATOR_TOKEN")]
+    pub operator_token: Option<String>,
+    /// A reverse proxy (address or CIDR range) whose `X-Forwarded-For` is believed; repeat for
+    /// several. Adds to `trusted_proxies` in the file.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SWITCHBOARD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Per-address limits (connections, new visitors, failed sign-ins). Turn off only for
+    /// load tests, where every client comes from one address.
+    #[arg(long, env = "SWITCHBOARD_PER_ADDRESS_LIMITS", action = clap::ArgAction::Set, default_value_t = true, overrides_with = "per_address_limits")]
+    pub per_address_limits: bool,
 }
 
 /// The file form. Every key is optional.
@@ -86,6 +103,11 @@ struct FileConfig {
     assets_dir: Option<PathBuf>,
     public_url: Option<String>,
     redis_url: Option<String>,
+    operator_token: Option<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    #[serde(default)]
+    limits: Limits,
     #[serde(default)]
     sites: Vec<Site>,
     #[serde(default)]
@@ -145,6 +167,7 @@ pub struct Bot {
     pub avatar: Option<String>,
     /// The one site this bot serves; its token opens no other site's conversations.
     pub site: String,
+    /// At least 32 random characters, or `sha256:HEX` of such a token.
     pub token: String,
     #[serde(default)]
     pub webhook_url: Option<String>,
@@ -169,6 +192,8 @@ impl Bot {
 pub struct Agent {
     pub id: String,
     pub name: String,
+    /// At least 32 random characters, or `sha256:HEX` of such a token so the file holds no
+    /// secret.
     pub token: String,
     /// Site keys this agent serves; `*` for all.
     #[serde(default = "all_sites")]
@@ -193,6 +218,10 @@ pub struct Config {
     pub demo: Option<Demo>,
     /// Shared, not copied: every connection keeps a handle to it.
     pub tuning: Arc<Tuning>,
+    pub limits: Limits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub operator_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +239,8 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        // Before the demo's own entries are added: its tokens are for trying it on localhost.
+        check_tokens(&file)?;
         let listen = args
             .listen
             .or(file.listen)
@@ -248,6 +279,12 @@ impl Config {
                 // Beyond 100 ms a batch would be a visible delay, not a saving.
                 write_coalesce: Duration::from_micros(args.write_coalesce_us.min(100_000)),
             }),
+            limits: Limits {
+                per_address: file.limits.per_address && args.per_address_limits,
+                ..file.limits
+            },
+            trusted_proxies: [file.trusted_proxies, args.trusted_proxies].concat(),
+            operator_token: args.operator_token.or(file.operator_token),
         };
         if args.demo {
             let token = args
@@ -340,9 +377,6 @@ impl Config {
             }
         }
         for bot in &self.bots {
-            if bot.token.len() < 8 {
-                bail!("bot {:?} has a token shorter than 8 characters", bot.id);
-            }
             if bot.id.is_empty() || bot.id.len() > 64 || bot.id.contains(['\n', ':']) {
                 bail!(
                     "bot id {:?} must be 1-64 bytes without ':' or newlines",
@@ -378,11 +412,6 @@ impl Config {
                 (None, None) => {}
             }
         }
-        for agent in &self.agents {
-            if agent.token.len() < 8 {
-                bail!("agent {:?} has a token shorter than 8 characters", agent.id);
-            }
-        }
         Ok(())
     }
 
@@ -411,6 +440,42 @@ impl Site {
 impl Agent {
     pub fn serves(&self, site: &str) -> bool {
         self.sites.iter().any(|s| s == "*" || s == site)
+    }
+}
+
+/// The shortest token the file may hold: 32 characters of a random string is ~190 bits even
+/// from a 62-letter alphabet, past any online guessing (which the relay throttles besides).
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+fn check_tokens(file: &FileConfig) -> anyhow::Result<()> {
+    let tokens = (file.agents.iter().map(|a| ("agent", &a.id, &a.token)))
+        .chain(file.bots.iter().map(|b| ("bot", &b.id, &b.token)))
+        .chain(file.operator_token.iter().map(|t| ("operator", t, t)));
+    for (kind, id, token) in tokens {
+        match token.strip_prefix("sha256:") {
+            Some(hex) if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                bail!("{kind} {id:?}: a sha256: token needs 64 hex digits");
+            }
+            Some(_) => {}
+            None if token.chars().count() < MIN_TOKEN_CHARS => {
+                let id = if kind == "operator" { "token" } else { id };
+                bail!(
+                    "{kind} {id:?} has a token shorter than {MIN_TOKEN_CHARS} characters \
+                     (e.g. `openssl rand -hex 32`)"
+                )
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The SHA-256 (hex) a configured token is looked up by: the token's own, or the one given
+/// as `sha256:HEX`.
+pub fn token_hash(token: &str) -> String {
+    match token.strip_prefix("sha256:") {
+        Some(hex) => hex.to_ascii_lowercase(),
+        None => crate::token::hash(token),
     }
 }
 

@@ -65,6 +65,8 @@ pub enum Incoming {
     End,
     /// A frame over `limits::MAX_FRAME_HARD_BYTES`: the socket layer refused to buffer it.
     TooBig,
+    /// A text frame that is not UTF-8: the socket cannot be trusted to frame what follows.
+    BadUtf8,
 }
 
 /// Why the outbound side stopped.
@@ -309,6 +311,7 @@ impl Connection {
             let frame = match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
                 Some(Ok(frame)) => frame,
                 Some(Err(e)) if is_capacity(&e) => return Poll::Ready(Incoming::TooBig),
+                Some(Err(e)) if is_utf8(&e) => return Poll::Ready(Incoming::BadUtf8),
                 Some(Err(_)) | None => return Poll::Ready(Incoming::End),
             };
             self.heard();
@@ -330,6 +333,15 @@ impl Connection {
             });
         }
     }
+}
+
+fn is_utf8(e: &axum::Error) -> bool {
+    use std::error::Error;
+    matches!(
+        e.source()
+            .and_then(|e| e.downcast_ref::<tokio_tungstenite::tungstenite::Error>()),
+        Some(tokio_tungstenite::tungstenite::Error::Utf8(_))
+    )
 }
 
 fn is_capacity(e: &axum::Error) -> bool {

@@ -7,12 +7,15 @@ use axum::extract::ws::WebSocket;
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use switchboard_protocol::limits::MAX_FRAME_HARD_BYTES;
 
+use crate::accept::Slot;
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::session::{self, AgentSession, BotSession, VisitorSession};
-use crate::AppState;
+use crate::{token, AppState};
 
 /// Per-connection socket buffers. tungstenite's default read buffer is 128 KiB per connection
 /// and is allocated up front; chat frames are mostly a few hundred bytes, so 512 B keeps an
@@ -30,17 +33,32 @@ fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 
 /// Completes the upgrade and runs the session in a task of its own: axum's upgrade task keeps
 /// its request state (~250 B) beside the future it awaits, for the connection's whole life.
+/// The connection's place in the budget goes with the session and is given back when it ends.
 fn upgrade<F>(
     ws: WebSocketUpgrade,
+    slot: Option<Extension<Slot>>,
     session: impl FnOnce(WebSocket) -> F + Send + 'static,
 ) -> Response
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let admitted = slot.and_then(|s| s.take());
     limits(ws).on_upgrade(move |socket| {
-        tokio::spawn(session(socket));
+        let session = session(socket);
+        tokio::spawn(async move {
+            session.await;
+            drop(admitted);
+        });
         std::future::ready(())
     })
+}
+
+/// Any WebSocket upgrade: within the address's rate of new connections.
+fn admit(state: &AppState, addr: ClientAddr) -> Result<(), ApiError> {
+    state
+        .limiters
+        .connect(addr.0)
+        .map_err(|r| ApiError::RateLimited(r.retry_after_ms.unwrap_or(1_000)))
 }
 
 /// `GET /v1/visitor?site=KEY`: the widget's connection. The page's `Origin` must be allowed
@@ -48,6 +66,8 @@ where
 pub async fn visitor_ws(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
+    addr: ClientAddr,
+    slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -61,8 +81,14 @@ pub async fn visitor_ws(
         tracing::info!(site = %site.key, origin, "visitor origin refused");
         return Err(ApiError::OriginNotAllowed);
     }
-    Ok(upgrade(ws, move |socket| {
-        session::run::<VisitorSession>(socket, state, site)
+    // The last connections are kept for agents, bots and health checks.
+    let limits = &state.limiters.config;
+    if state.budget.open() > limits.max_connections.saturating_sub(limits.reserved) {
+        return Err(ApiError::Busy);
+    }
+    admit(&state, addr)?;
+    Ok(upgrade(ws, slot, move |socket| {
+        session::run::<VisitorSession>(socket, state, (site, addr.0))
     }))
 }
 
@@ -71,6 +97,8 @@ pub async fn visitor_ws(
 /// clients without an `Origin` header are not browsers and rely on the token alone.
 pub async fn agent_ws(
     State(state): State<AppState>,
+    addr: ClientAddr,
+    slot: Option<Extension<Slot>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -89,28 +117,50 @@ pub async fn agent_ws(
             return Err(ApiError::OriginNotAllowed);
         }
     }
-    Ok(upgrade(ws, move |socket| {
-        session::run::<AgentSession>(socket, state, ())
+    admit(&state, addr)?;
+    Ok(upgrade(ws, slot, move |socket| {
+        session::run::<AgentSession>(socket, state, addr.0)
     }))
 }
 
 /// `GET /v1/bot`: a bot process's connection, authenticated by the bot token in `hello`.
-pub async fn bot_ws(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    upgrade(ws, move |socket| {
-        session::run::<BotSession>(socket, state, ())
-    })
+pub async fn bot_ws(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    slot: Option<Extension<Slot>>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    admit(&state, addr)?;
+    Ok(upgrade(ws, slot, move |socket| {
+        session::run::<BotSession>(socket, state, addr.0)
+    }))
 }
 
-/// `GET /healthz`: 200 when the store answers, 503 otherwise.
-pub async fn healthz(State(state): State<AppState>) -> Response {
+/// `GET /healthz`: 200 when the store answers, 503 otherwise. The public answer is only
+/// `ok`/`degraded`; counts and the broker's name (which help an attacker size a flood) need
+/// the operator token (`Authorization: Bearer …`).
+pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let store = state.broker.ping().await;
-    let body = Json(serde_json::json!({
-        "status": if store.is_ok() { "ok" } else { "degraded" },
-        "broker": state.broker.name(),
-        "broker_ok": store.is_ok(),
-        "connections": state.hub.connections(),
-        "slow_closes": state.hub.slow_closes(),
-    }));
+    let status = if store.is_ok() { "ok" } else { "degraded" };
+    let operator = state.config.operator_token.as_deref().is_some_and(|t| {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        given.is_some_and(|g| token::hash(g) == token::hash(t))
+    });
+    let body = if operator {
+        Json(serde_json::json!({
+            "status": status,
+            "broker": state.broker.name(),
+            "broker_ok": store.is_ok(),
+            "connections": state.hub.connections(),
+            "open_sockets": state.budget.open(),
+            "slow_closes": state.hub.slow_closes(),
+        }))
+    } else {
+        Json(serde_json::json!({ "status": status }))
+    };
     let status = if store.is_ok() {
         axum::http::StatusCode::OK
     } else {

@@ -1,7 +1,7 @@
 //! Typed errors of the HTTP endpoints, rendered as `{"error": code, "message": …}` with a
 //! matching status. Internal details are logged, never sent.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -16,6 +16,12 @@ pub enum ApiError {
     OriginNotAllowed,
     #[error("not found")]
     NotFound,
+    /// Over a rate limit; the value is the wait in milliseconds.
+    #[error("too many requests; retry later")]
+    RateLimited(u64),
+    /// The relay keeps its last connections for agents and health checks.
+    #[error("the relay is at capacity; retry later")]
+    Busy,
 }
 
 impl ApiError {
@@ -24,6 +30,8 @@ impl ApiError {
             ApiError::UnknownSite => (StatusCode::NOT_FOUND, "unknown_site"),
             ApiError::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }
     }
 }
@@ -31,10 +39,25 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
-        (
-            status,
-            Json(serde_json::json!({ "error": code, "message": self.to_string() })),
-        )
-            .into_response()
+        let mut body = serde_json::json!({ "error": code, "message": self.to_string() });
+        let mut response = match self {
+            ApiError::RateLimited(ms) => {
+                body["retry_after_ms"] = ms.into();
+                let secs = ms.div_ceil(1000).max(1);
+                (
+                    status,
+                    [(header::RETRY_AFTER, secs.to_string())],
+                    Json(body),
+                )
+                    .into_response()
+            }
+            _ => (status, Json(body)).into_response(),
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        response
     }
 }

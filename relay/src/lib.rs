@@ -15,16 +15,20 @@
 //!   or Redis;
 //! - [`token`], [`clock`], [`error`]: tokens and ids, time, typed HTTP errors.
 
+pub mod accept;
 pub mod assets;
 pub mod bots;
 pub mod broker;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod demo;
 pub mod endpoints;
 pub mod error;
+pub mod headers;
 pub mod hub;
+pub mod limits;
 pub mod outbox;
 pub mod server;
 pub mod session;
@@ -38,11 +42,13 @@ use axum::Router;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::accept::Budget;
 use crate::bots::webhook::Webhooks;
 use crate::bots::Bots;
 use crate::broker::Broker;
 use crate::config::{Agent, Config, Site};
 use crate::hub::Hub;
+use crate::limits::Limiters;
 
 pub use server::{start, Running};
 
@@ -75,6 +81,9 @@ pub struct Shared {
     pub node_id: String,
     /// Woken when an agent connects, so presence is claimed at once.
     pub presence_changed: Arc<Notify>,
+    pub limiters: Limiters,
+    /// Open connections (the accept loop's count), for the visitors' reserve.
+    pub budget: Arc<Budget>,
 }
 
 impl AppState {
@@ -87,13 +96,15 @@ impl AppState {
         let agents = config
             .agents
             .iter()
-            .map(|a| (token::hash(&a.token), Arc::new(a.clone())))
+            .map(|a| (config::token_hash(&a.token), Arc::new(a.clone())))
             .collect();
         let public_origin = origin_of(&config.public_url);
         let shutdown = CancellationToken::new();
         AppState(Arc::new(Shared {
             bots: Arc::new(Bots::new(&config.bots)),
             webhooks: Arc::new(Webhooks::start(&config.bots, shutdown.clone())),
+            limiters: Limiters::new(config.limits.clone()),
+            budget: Arc::default(),
             config: Arc::new(config),
             sites: Arc::new(sites),
             agents: Arc::new(agents),
@@ -109,6 +120,7 @@ impl AppState {
 
 /// The relay's routes; tests drive it directly.
 pub fn app(state: AppState) -> Router {
+    let body_timeout = std::time::Duration::from_secs(state.config.limits.body_timeout_secs.max(1));
     Router::new()
         .route("/v1/visitor", get(endpoints::visitor_ws))
         .route("/v1/agent", get(endpoints::agent_ws))
@@ -117,6 +129,16 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(endpoints::healthz))
         .merge(assets::routes(&state.config.assets_dir))
         .fallback(|| async { error::ApiError::NotFound })
+        // No endpoint takes more than the bot API's largest body: an announced larger one is
+        // refused (413) from its Content-Length, before a byte of it is read, and a body that
+        // trickles in is cut off.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            switchboard_protocol::limits::MAX_HTTP_BODY_BYTES,
+        ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
+        .layer(headers::baseline())
         .with_state(state)
 }
 

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use switchboard_protocol::CloseCode;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -68,6 +67,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let state = AppState::new(config, broker, hub);
     tokio::spawn(crate::bots::presence::run(state.clone()));
     tokio::spawn(crate::bots::routing::resume_webhook_bots(state.clone()));
+    tokio::spawn(crate::limits::sweep(state.clone()));
+    let (budget, limits) = (state.budget.clone(), state.config.limits.clone());
+    let proxies = state.config.trusted_proxies.clone();
     let shutdown = state.shutdown.clone();
     let router = app(state.clone());
     let hub = state.hub.clone();
@@ -92,16 +94,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
                     .await;
             });
         }
-        // Chat frames are small and latency matters: no Nagle delay (which, with delayed ACKs,
-        // can hold small writes back by tens of milliseconds).
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let serve =
-            axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server failed");
-        }
+        crate::accept::serve(crate::accept::Serve {
+            listener,
+            router,
+            budget: budget.clone(),
+            limits: limits.clone(),
+            proxies,
+            stop: stop.clone(),
+        })
+        .await;
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;

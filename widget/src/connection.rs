@@ -348,9 +348,28 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             }
         }
         VisitorMsg::Error {
+            code: ErrorCode::RateLimited,
+            client_id: Some(id),
+            retry_after_ms,
+            ..
+        } => {
+            // Not stored, not refused for good: it stays in the outbox and goes again once
+            // the relay's wait is over (in order: a later message cannot have been stored,
+            // the limit holds them too).
+            let wait = retry_after_ms.unwrap_or(1_000).clamp(100, 60_000) as u32;
+            spawn_local(async move {
+                TimeoutFuture::new(wait).await;
+                let entry = outbox::load().into_iter().find(|e| e.client_id == id);
+                if let (Some(entry), Some(conv)) = (entry, core(|c| c.conversation_id.clone())) {
+                    crate::state::send(&entry.frame(conv));
+                }
+            });
+        }
+        VisitorMsg::Error {
             code,
             client_id: Some(id),
             message,
+            ..
         } if code != ErrorCode::Unavailable => {
             // Refused for good (too long, invalid): it will never be stored, so stop resending.
             web_sys::console::warn_1(&JsValue::from_str(&format!(

@@ -64,7 +64,7 @@ pub fn run() -> anyhow::Result<()> {
         .replace("__SB_WASM__", &wasm)
         .replace("__SB_CSS__", &css);
     fs::write(dist.join("widget.js"), loader)?;
-    for file in ["index.html", "console.css"] {
+    for file in ["index.html", "console.css", "boot.js"] {
         fs::copy(
             root().join("console").join(file),
             dist.join("console").join(file),

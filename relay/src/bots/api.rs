@@ -3,6 +3,8 @@
 //! Each request becomes the client frame a WebSocket bot would send and runs through the same
 //! [`BotSession`] handling, so both ways to attach obey the same checks.
 
+use std::net::IpAddr;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -16,6 +18,7 @@ use switchboard_protocol::limits::MAX_HTTP_BODY_BYTES;
 use switchboard_protocol::webhook::{PostMessage, PostTyping, IDEMPOTENCY_KEY_HEADER};
 use switchboard_protocol::{ClientMsg, ErrorCode, Handoff, ServerMsg};
 
+use crate::client_addr::ClientAddr;
 use crate::outbox::{Frame, Outbox, Outgoing};
 use crate::session::{BotSession, Handler};
 use crate::AppState;
@@ -40,6 +43,7 @@ impl IntoResponse for Refused {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::NotOwner | ErrorCode::OutOfOrder => StatusCode::CONFLICT,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -59,6 +63,7 @@ fn json(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
 async fn message(
     State(state): State<AppState>,
     Path(conversation_id): Path<String>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -78,16 +83,17 @@ async fn message(
             format!("the {IDEMPOTENCY_KEY_HEADER} header is required"),
         )),
     };
-    run(&state, &headers, body, request).await
+    run(&state, addr, &headers, body, request).await
 }
 
 async fn typing(
     State(state): State<AppState>,
     Path(conversation_id): Path<String>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    run(&state, &headers, body, |t: PostTyping| {
+    run(&state, addr, &headers, body, |t: PostTyping| {
         Ok(ClientMsg::Typing {
             conversation_id,
             active: t.active,
@@ -99,10 +105,11 @@ async fn typing(
 async fn handoff(
     State(state): State<AppState>,
     Path(conversation_id): Path<String>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    run(&state, &headers, body, |handoff: Handoff| {
+    run(&state, addr, &headers, body, |handoff: Handoff| {
         Ok(ClientMsg::Handoff {
             conversation_id,
             handoff,
@@ -115,11 +122,12 @@ async fn handoff(
 /// session produced (`ack`, `released`) or 204 when it produced none (typing).
 async fn run<B: DeserializeOwned>(
     state: &AppState,
+    addr: IpAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     to_msg: impl FnOnce(B) -> Result<ClientMsg, Refused>,
 ) -> Response {
-    match handle(state, headers, body, to_msg).await {
+    match handle(state, addr, headers, body, to_msg).await {
         Ok(Some(frame)) => json(StatusCode::OK, axum::body::Bytes::from(frame)),
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(refused) => refused.into_response(),
@@ -128,6 +136,7 @@ async fn run<B: DeserializeOwned>(
 
 async fn handle<B: DeserializeOwned>(
     state: &AppState,
+    addr: IpAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     to_msg: impl FnOnce(B) -> Result<ClientMsg, Refused>,
@@ -136,12 +145,16 @@ async fn handle<B: DeserializeOwned>(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
+    let limited = |r: crate::session::Refusal| Refused(r.code, r.message);
+    state.limiters.auth_allowed(addr).map_err(limited)?;
     let bot = token.and_then(|t| state.bots.by_token(t)).ok_or_else(|| {
+        state.limiters.auth_failed(addr);
         Refused(
             ErrorCode::Unauthorized,
             "Authorization: Bearer <bot token> is missing or not valid".into(),
         )
     })?;
+    state.limiters.bot_api(&bot.id).map_err(limited)?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Refused(

@@ -1,6 +1,7 @@
 //! An agent's connection: authenticated by the agent token in `hello`, sees every conversation
 //! of the sites it serves, replies to any of them.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use switchboard_protocol::client::Hello;
@@ -14,6 +15,7 @@ use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, HandoffChange, NewMessage};
 use crate::config::Agent;
+use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
 use crate::{token, AppState};
 
@@ -22,19 +24,29 @@ pub struct AgentSession {
 }
 
 impl Handler for AgentSession {
-    type Params = ();
+    /// The client's address, for the failed-authentication limit.
+    type Params = IpAddr;
+
+    fn rates(limits: &Limits) -> &FrameRates {
+        &limits.agent
+    }
 
     async fn start(
         state: &AppState,
-        _: (),
+        addr: IpAddr,
         hello: Hello,
         outbox: &Outbox,
     ) -> Result<Self, CloseCode> {
+        if let Err(r) = state.limiters.auth_allowed(addr) {
+            outbox.send(&r.to_msg());
+            return Err(CloseCode::RATE_LIMITED);
+        }
         let agent = hello
             .token
             .as_deref()
             .and_then(|t| state.agents.get(&token::hash(t)).cloned());
         let Some(agent) = agent else {
+            state.limiters.auth_failed(addr);
             outbox.send(&ServerMsg::error(
                 ErrorCode::Forbidden,
                 "agent token is missing or not valid",

@@ -2,6 +2,7 @@
 //! by the bot token, confined to its one site, and allowed to speak only in conversations it
 //! owns — the relay checks ownership in the same atomic step that stores the message.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use switchboard_protocol::client::Hello;
@@ -16,6 +17,7 @@ use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{self, routing};
 use crate::broker::{Audience, Conversation, HandoffChange, NewMessage};
 use crate::config::Bot;
+use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
 use crate::{clock, AppState};
 
@@ -24,15 +26,25 @@ pub struct BotSession {
 }
 
 impl Handler for BotSession {
-    type Params = ();
+    /// The client's address, for the failed-authentication limit.
+    type Params = IpAddr;
+
+    fn rates(limits: &Limits) -> &FrameRates {
+        &limits.bot
+    }
 
     async fn start(
         state: &AppState,
-        _: (),
+        addr: IpAddr,
         hello: Hello,
         outbox: &Outbox,
     ) -> Result<Self, CloseCode> {
+        if let Err(r) = state.limiters.auth_allowed(addr) {
+            outbox.send(&r.to_msg());
+            return Err(CloseCode::RATE_LIMITED);
+        }
         let Some(bot) = hello.token.as_deref().and_then(|t| state.bots.by_token(t)) else {
+            state.limiters.auth_failed(addr);
             outbox.send(&ServerMsg::error(
                 ErrorCode::Unauthorized,
                 "bot token is missing or not valid",

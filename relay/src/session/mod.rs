@@ -19,6 +19,7 @@ use switchboard_protocol::{ClientMsg, CloseCode, ErrorCode, ServerMsg, PROTOCOL_
 use crate::bots::routing;
 use crate::broker::{Appended, Audience, Conversation, Event, NewMessage, StoreError};
 use crate::connection::{Connection, Incoming};
+use crate::limits::{FrameLimits, FrameRates, Limits, Verdict};
 use crate::outbox::Outbox;
 use crate::AppState;
 
@@ -35,6 +36,8 @@ pub struct Refusal {
     pub code: ErrorCode,
     pub message: String,
     pub client_id: Option<String>,
+    /// With `rate_limited`: when the same frame would be accepted.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Refusal {
@@ -43,6 +46,17 @@ impl Refusal {
             code,
             message: message.into(),
             client_id: None,
+            retry_after_ms: None,
+        }
+    }
+
+    /// The `error` frame a client gets for this refusal.
+    pub fn to_msg(&self) -> ServerMsg {
+        ServerMsg::Error {
+            code: self.code,
+            message: self.message.clone(),
+            client_id: self.client_id.clone(),
+            retry_after_ms: self.retry_after_ms,
         }
     }
 
@@ -100,6 +114,8 @@ pub(crate) trait Handler: Sized {
         msg: ClientMsg,
         outbox: &Outbox,
     ) -> Result<(), Refusal>;
+    /// This role's per-connection quotas.
+    fn rates(limits: &Limits) -> &FrameRates;
     /// The conversation whose live frames this connection joined in the hub, if any.
     fn conversation(&self) -> Option<&str> {
         None
@@ -142,6 +158,8 @@ pub(crate) fn run<H: Handler>(
             // The handshake closed the connection, saying why.
             None => None,
         };
+        // Boxed on the first frame: an idle connection carries a pointer, not the limiters.
+        let mut limits: Option<Box<FrameLimits>> = None;
         if let Some(handler) = handler.as_deref_mut() {
             // Shutdown reaches sessions through the hub (`Hub::close_all`), not through a
             // cancellation future every idle session would hold; one that joined the hub
@@ -164,17 +182,33 @@ pub(crate) fn run<H: Handler>(
                         outbox.close(CloseCode::TOO_BIG);
                         break;
                     }
+                    Incoming::BadUtf8 => {
+                        outbox.close(CloseCode::INVALID_PAYLOAD);
+                        break;
+                    }
                 };
+                let rates = H::rates(&state.limiters.config);
+                let limits = limits.get_or_insert_with(|| Box::new(FrameLimits::new(rates)));
+                match limits.check(&msg, state.limiters.config.close_after_refusals) {
+                    Verdict::Pass => {}
+                    Verdict::Refuse(mut r) => {
+                        r.client_id = client_id_of(&msg);
+                        outbox.send(&r.to_msg());
+                        continue;
+                    }
+                    Verdict::Close(mut r) => {
+                        r.client_id = client_id_of(&msg);
+                        outbox.send(&r.to_msg());
+                        outbox.close(CloseCode::RATE_LIMITED);
+                        break;
+                    }
+                }
                 let handled = conn
                     .serving(Box::pin(frame(handler, &state, msg, &outbox)))
                     .await;
                 if let Err(r) = handled {
                     let unavailable = r.code == ErrorCode::Unavailable;
-                    outbox.send(&ServerMsg::Error {
-                        code: r.code,
-                        message: r.message,
-                        client_id: r.client_id,
-                    });
+                    outbox.send(&r.to_msg());
                     if unavailable {
                         // Frames behind the failed one must not be stored before it is resent,
                         // or the conversation's order would break: end the connection; the
@@ -211,6 +245,7 @@ async fn frame<H: Handler>(
             code,
             message,
             client_id: client_id_of(&msg),
+            retry_after_ms: None,
         }),
     }
 }
@@ -230,6 +265,10 @@ async fn handshake(conn: &mut Connection, outbox: &Outbox) -> Option<Hello> {
         Ok(Incoming::End) => None,
         Ok(Incoming::TooBig) => {
             outbox.close(CloseCode::TOO_BIG);
+            None
+        }
+        Ok(Incoming::BadUtf8) => {
+            outbox.close(CloseCode::INVALID_PAYLOAD);
             None
         }
         Ok(Incoming::Bad(e)) => refuse(e.code(), e.to_string(), CloseCode::BAD_HELLO),

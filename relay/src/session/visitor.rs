@@ -1,6 +1,7 @@
 //! A visitor's connection: one conversation per visitor and site, identified by the
 //! relay-issued token the widget keeps in the host page's storage.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use switchboard_protocol::client::Hello;
@@ -12,6 +13,7 @@ use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, NewMessage};
 use crate::config::Site;
+use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
 use crate::{clock, token, AppState};
 
@@ -24,11 +26,16 @@ pub struct VisitorSession {
 }
 
 impl Handler for VisitorSession {
-    type Params = Arc<Site>;
+    /// The site the page embeds, and the visitor's address.
+    type Params = (Arc<Site>, IpAddr);
+
+    fn rates(limits: &Limits) -> &FrameRates {
+        &limits.visitor
+    }
 
     async fn start(
         state: &AppState,
-        site: Arc<Site>,
+        (site, addr): (Arc<Site>, IpAddr),
         hello: Hello,
         outbox: &Outbox,
     ) -> Result<Self, CloseCode> {
@@ -51,6 +58,10 @@ impl Handler for VisitorSession {
         let (mut visitor, token) = match (known, hello.token) {
             (Some(v), Some(t)) => (v, t),
             _ => {
+                if let Err(r) = state.limiters.new_visitor(addr, &site.key) {
+                    outbox.send(&r.to_msg());
+                    return Err(CloseCode::RATE_LIMITED);
+                }
                 let t = token::random_token();
                 let ctx = hello.context.clone().unwrap_or_default();
                 (
