@@ -61,7 +61,12 @@ impl Handler for AgentSession {
         session
             .send_inbox(state, None, MAX_INBOX, outbox)
             .await
-            .map_err(|_| CloseCode::UNAVAILABLE)?;
+            .map_err(|r| {
+                // Said before closing, as for visitors: a client tells "storage down, come
+                // back later" from a refusal of its token.
+                outbox.send(&ServerMsg::error(r.code, r.message));
+                CloseCode::UNAVAILABLE
+            })?;
         Ok(session)
     }
 

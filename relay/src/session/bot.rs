@@ -55,6 +55,10 @@ impl Handler for BotSession {
         state.hub.join_bot(outbox.clone(), &bot.id);
         let fail = |e| {
             tracing::error!(error = %e, "bot start failed");
+            outbox.send(&ServerMsg::error(
+                ErrorCode::Unavailable,
+                "storage is unavailable",
+            ));
             CloseCode::UNAVAILABLE
         };
         let me = Owner::Bot { id: bot.id.clone() };
