@@ -8,6 +8,8 @@
 //!   SIGTERM under load, dead connections (scripted `peer` clients that resume and resend);
 //! - `e2e`: the relay as a process, the demo shop, the widget and the console in headless
 //!   Chromium driven over WebDriver;
+//! - `protocol_answers`: each answer `docs/protocol.md` gives a client implementer, pinned
+//!   against a real relay;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -20,6 +22,7 @@ mod e2e;
 mod example_bots;
 mod peer;
 mod process;
+mod protocol_answers;
 mod redis_server;
 mod relay_ws;
 mod util;
