@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use switchboard_protocol::client::Send;
+use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::limits::{MAX_HISTORY_BATCH, MAX_INBOX};
-use switchboard_protocol::{ClientMsg, Context, ErrorCode, Owner, Sender, SenderKind, ServerMsg};
+use switchboard_protocol::{
+    ClientMsg, Context, ErrorCode, Owner, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
+};
 use switchboard_relay::broker::NewMessage;
 
 use crate::redis_server::RedisServer;
@@ -19,6 +21,14 @@ async fn redis_relay() -> (TestRelay, RedisServer) {
     let url = redis.url();
     let relay = TestRelay::start_with(|c| c.redis_url = Some(url)).await;
     (relay, redis)
+}
+
+fn hello(token: Option<String>) -> ClientMsg {
+    ClientMsg::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        token,
+        context: None,
+    })
 }
 
 fn send(conversation_id: &str, client_id: &str, text: &str) -> ClientMsg {
@@ -118,8 +128,8 @@ async fn fill(relay: &TestRelay, v: &Client, n: usize) {
 }
 
 /// Question 1: a `hello` while the store is down is answered with `error`/`unavailable`, then
-/// close 4013 (agents get their `welcome` first: their token needs no store); the client
-/// comes back with backoff, and once the store is back its `hello` is welcomed.
+/// close 4013 (agents and bots get their `welcome` first: their tokens need no store); the
+/// client comes back with backoff, and once the store is back its `hello` is welcomed.
 #[tokio::test]
 async fn q1_hello_while_the_broker_is_down_gets_unavailable_then_4013() {
     let (relay, mut redis) = redis_relay().await;
@@ -134,35 +144,23 @@ async fn q1_hello_while_the_broker_is_down_gets_unavailable_then_4013() {
     )
     .await
     .unwrap();
-    visitor
-        .send(&ClientMsg::Hello(switchboard_protocol::client::Hello {
-            protocol: switchboard_protocol::PROTOCOL_VERSION,
-            token: token.clone(),
-            context: None,
-        }))
-        .await;
+    visitor.send(&hello(token.clone())).await;
     match visitor.recv().await {
         ServerMsg::Error { code, .. } => assert_eq!(code, ErrorCode::Unavailable),
         other => panic!("expected unavailable, got {other:?}"),
     }
     assert_eq!(visitor.closed().await, Some(4013));
 
-    let mut agent = Client::connect(&relay.url("/v1/agent"), None)
-        .await
-        .unwrap();
-    agent
-        .send(&ClientMsg::Hello(switchboard_protocol::client::Hello {
-            protocol: switchboard_protocol::PROTOCOL_VERSION,
-            token: Some(AGENT_TOKEN.into()),
-            context: None,
-        }))
-        .await;
-    let mut agent = agent.welcome().await;
-    match agent.recv().await {
-        ServerMsg::Error { code, .. } => assert_eq!(code, ErrorCode::Unavailable),
-        other => panic!("expected unavailable, got {other:?}"),
+    for (path, token) in [("/v1/agent", AGENT_TOKEN), ("/v1/bot", BOT_TOKEN)] {
+        let mut c = Client::connect(&relay.url(path), None).await.unwrap();
+        c.send(&hello(Some(token.into()))).await;
+        let mut c = c.welcome().await;
+        match c.recv().await {
+            ServerMsg::Error { code, .. } => assert_eq!(code, ErrorCode::Unavailable, "{path}"),
+            other => panic!("{path}: expected unavailable, got {other:?}"),
+        }
+        assert_eq!(c.closed().await, Some(4013), "{path}");
     }
-    assert_eq!(agent.closed().await, Some(4013));
 
     // Retrying (here every 200 ms) succeeds once Redis is back, with the same visitor.
     redis.start_again().await;
@@ -177,12 +175,7 @@ async fn q1_hello_while_the_broker_is_down_gets_unavailable_then_4013() {
             async move {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let mut c = Client::connect(&url, Some(SITE_ORIGIN)).await.ok()?;
-                c.send(&ClientMsg::Hello(switchboard_protocol::client::Hello {
-                    protocol: switchboard_protocol::PROTOCOL_VERSION,
-                    token,
-                    context: None,
-                }))
-                .await;
+                c.send(&hello(token)).await;
                 match c.next_event().await {
                     Event::Msg(m) => match *m {
                         ServerMsg::Welcome(w) => Some(w),
@@ -303,13 +296,7 @@ async fn q4_an_agent_pages_through_the_inbox_with_list_conversations() {
     let mut agent = Client::connect(&relay.url("/v1/agent"), None)
         .await
         .unwrap();
-    agent
-        .send(&ClientMsg::Hello(switchboard_protocol::client::Hello {
-            protocol: switchboard_protocol::PROTOCOL_VERSION,
-            token: Some(AGENT_TOKEN.into()),
-            context: None,
-        }))
-        .await;
+    agent.send(&hello(Some(AGENT_TOKEN.into()))).await;
     let mut agent = agent.welcome().await;
     let ServerMsg::Conversations {
         items,
