@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_protocol::context::{Identity, Page};
-use switchboard_protocol::{Context, Owner, Sender, SenderKind, ServerMsg};
+use switchboard_protocol::{Context, InboxCursor, Owner, Sender, SenderKind, ServerMsg};
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{Audience, Broker, Event, NewMessage, StoreError};
@@ -76,6 +76,7 @@ conformance!(visitors_tokens_contexts_and_conversations);
 conformance!(appends_are_published_in_seq_order_to_every_node);
 conformance!(inbox_lists_active_conversations_newest_first);
 conformance!(inboxes_are_per_site);
+conformance!(inbox_pages_by_activity_then_id_without_skips_or_repeats);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -223,9 +224,10 @@ async fn unknown_conversations_are_not_found(backend: &impl Backend) {
     assert!(b.history("c_missing", 0, 10).await.unwrap().is_empty());
     assert!(b.summary("c_missing").await.unwrap().is_none());
     assert!(b
-        .inbox(&shop(), 10)
+        .inbox(&shop(), None, 10)
         .await
         .unwrap()
+        .items
         .iter()
         .all(|s| s.id != "c_missing"));
 }
@@ -391,9 +393,10 @@ async fn inbox_lists_active_conversations_newest_first(backend: &impl Backend) {
         .await
         .unwrap();
     let inbox: Vec<String> = b
-        .inbox(&shop(), 10)
+        .inbox(&shop(), None, 10)
         .await
         .unwrap()
+        .items
         .into_iter()
         .map(|s| s.id)
         .collect();
@@ -403,14 +406,15 @@ async fn inbox_lists_active_conversations_newest_first(backend: &impl Backend) {
         .await
         .unwrap();
     let inbox: Vec<String> = b
-        .inbox(&shop(), 10)
+        .inbox(&shop(), None, 10)
         .await
         .unwrap()
+        .items
         .into_iter()
         .map(|s| s.id)
         .collect();
     assert_eq!(inbox, vec![convs[0].clone(), convs[1].clone()]);
-    assert_eq!(b.inbox(&shop(), 1).await.unwrap().len(), 1);
+    assert_eq!(b.inbox(&shop(), None, 1).await.unwrap().items.len(), 1);
 }
 
 /// A conversation of `site` with one message sent at `at`.
@@ -444,26 +448,132 @@ async fn inboxes_are_per_site(backend: &impl Backend) {
     };
     let one = |site: &str| vec![site.to_owned()];
     assert_eq!(
-        ids(b.inbox(&one("quiet"), 3).await.unwrap()),
+        ids(b.inbox(&one("quiet"), None, 3).await.unwrap().items),
         vec![quiet.clone()]
     );
     assert_eq!(
-        ids(b.inbox(&one("busy"), 3).await.unwrap()),
+        ids(b.inbox(&one("busy"), None, 3).await.unwrap().items),
         vec![busy[4].clone(), busy[3].clone(), busy[2].clone()]
     );
     let both = vec!["quiet".to_owned(), "busy".to_owned()];
     assert_eq!(
-        ids(b.inbox(&both, 2).await.unwrap()),
+        ids(b.inbox(&both, None, 2).await.unwrap().items),
         vec![busy[4].clone(), busy[3].clone()]
     );
-    assert_eq!(ids(b.inbox(&both, 10).await.unwrap()).last(), Some(&quiet));
+    assert_eq!(
+        ids(b.inbox(&both, None, 10).await.unwrap().items).last(),
+        Some(&quiet)
+    );
     // The quiet site speaks again: it leads the merged list.
     let mut again = new_message(&quiet, "v", "q-1", "still there?");
     again.at = 3_000;
     b.append("quiet", again).await.unwrap();
-    assert_eq!(ids(b.inbox(&both, 1).await.unwrap()), vec![quiet]);
-    assert!(b.inbox(&one("nobody"), 10).await.unwrap().is_empty());
-    assert!(b.inbox(&[], 10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(b.inbox(&both, None, 1).await.unwrap().items),
+        vec![quiet]
+    );
+    assert!(b
+        .inbox(&one("nobody"), None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(b.inbox(&[], None, 10).await.unwrap().items.is_empty());
+}
+
+/// Paging walks the inbox in one order, (last activity, id) descending, across sites and
+/// through ties: every quiet conversation comes exactly once, and `next` is set exactly when
+/// older conversations exist.
+async fn inbox_pages_by_activity_then_id_without_skips_or_repeats(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    let sites = vec!["shop".to_owned(), "side".to_owned()];
+    let mut expected = Vec::new();
+    // Four at the same millisecond, on two sites, so pages end inside a tie.
+    for (i, (site, at)) in [
+        ("shop", 1_000),
+        ("shop", 2_000),
+        ("shop", 2_000),
+        ("side", 2_000),
+        ("shop", 2_000),
+        ("side", 1_500),
+        ("shop", 3_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = active_conversation(&*b, site, &format!("page-{i}"), at).await;
+        expected.push((at, id));
+    }
+    // Opened but silent: in no page.
+    let v = b
+        .create_visitor("shop", "page-silent", Context::default())
+        .await
+        .unwrap();
+    b.open_conversation("shop", &v.id, 5_000, &Owner::Humans)
+        .await
+        .unwrap();
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+
+    for limit in [1, 2, 3, 6, 7, 8] {
+        let (mut seen, mut before) = (Vec::new(), None);
+        loop {
+            let page = b.inbox(&sites, before.as_ref(), limit).await.unwrap();
+            assert!(page.items.len() <= limit);
+            seen.extend(page.items.iter().map(|s| s.id.clone()));
+            let Some(next) = page.next else { break };
+            let last = page.items.last().expect("a page with more is not empty");
+            assert_eq!(
+                (next.last_activity, &next.id),
+                (last.last_activity, &last.id)
+            );
+            before = Some(next);
+        }
+        assert_eq!(seen, expected, "pages of {limit}");
+    }
+
+    // A conversation that becomes active while an agent pages moves to the top (the agent
+    // hears of it live); the quiet ones still come exactly once.
+    let first = b.inbox(&sites, None, 3).await.unwrap();
+    let mut seen: Vec<String> = first.items.iter().map(|s| s.id.clone()).collect();
+    let woken = expected[5].clone();
+    let mut again = new_message(&woken, "v", "page-wake", "back again");
+    again.at = 4_000;
+    let site = b.conversation(&woken).await.unwrap().unwrap().site;
+    b.append(&site, again).await.unwrap();
+    let mut before = first.next;
+    while let Some(cursor) = before {
+        let page = b.inbox(&sites, Some(&cursor), 3).await.unwrap();
+        seen.extend(page.items.iter().map(|s| s.id.clone()));
+        before = page.next;
+    }
+    let quiet: Vec<String> = expected
+        .iter()
+        .filter(|id| **id != woken)
+        .cloned()
+        .collect();
+    assert_eq!(seen, quiet);
+    assert_eq!(b.inbox(&sites, None, 1).await.unwrap().items[0].id, woken);
+
+    // A cursor past everything, or naming no stored conversation, is just a position.
+    let nothing = InboxCursor {
+        last_activity: 1,
+        id: "c_none".into(),
+    };
+    let page = b.inbox(&sites, Some(&nothing), 10).await.unwrap();
+    assert!(page.items.is_empty() && page.next.is_none());
+    let everything = InboxCursor {
+        last_activity: 9_999,
+        id: "c_none".into(),
+    };
+    assert_eq!(
+        b.inbox(&sites, Some(&everything), 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        expected.len()
+    );
 }
 
 /// Presence claims are scored by expiry; a node that crashed never withdraws its claim, so

@@ -10,6 +10,8 @@
 //!   Chromium driven over WebDriver;
 //! - `abuse`: floods, guessing, slow and oversized HTTP from one address against a relay
 //!   process with its limits on; security headers;
+//! - `protocol_answers`: each answer `docs/protocol.md` gives a client implementer, pinned
+//!   against a real relay;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -23,6 +25,7 @@ mod e2e;
 mod example_bots;
 mod peer;
 mod process;
+mod protocol_answers;
 mod redis_server;
 mod relay_ws;
 mod util;

@@ -194,7 +194,7 @@ impl TestRelay {
         .await;
         let mut c = c.welcome().await;
         match c.recv().await {
-            ServerMsg::Conversations { items } => (c, items),
+            ServerMsg::Conversations { items, .. } => (c, items),
             other => panic!("expected the inbox, got {other:?}"),
         }
     }

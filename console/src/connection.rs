@@ -273,7 +273,7 @@ fn handle(console: Console, msg: ServerMsg) {
                 }));
             }
         }
-        ServerMsg::Conversations { items } => console.replace_inbox(items),
+        ServerMsg::Conversations { items, .. } => console.replace_inbox(items),
         ServerMsg::Conversation(s) => console.upsert_summary(s),
         ServerMsg::Message(m) => {
             if m.sender.kind == SenderKind::Visitor

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::context::Context;
 use crate::handoff::Handoff;
 use crate::limits::{
-    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
+    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_INBOX, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
 };
 use crate::rich::Rich;
+use crate::server::InboxCursor;
 use crate::ErrorCode;
 
 /// Which kind of client a connection is.
@@ -65,6 +66,15 @@ pub enum ClientMsg {
     /// Agent only: give the conversation back to the site's bot.
     HandBack {
         conversation_id: String,
+    },
+    /// Agent only: a page of the inbox, answered by `conversations`. Without `before`, the
+    /// newest page; with it, the conversations after that position (the previous page's
+    /// `next`). `limit`: 1 to [`MAX_INBOX`], default [`MAX_INBOX`].
+    ListConversations {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<InboxCursor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
     },
 }
 
@@ -140,6 +150,7 @@ const KNOWN_TYPES: &[&str] = &[
     "postback",
     "handoff",
     "hand_back",
+    "list_conversations",
 ];
 
 impl ClientMsg {
@@ -210,6 +221,12 @@ impl ClientMsg {
             } => id("conversation_id", conversation_id),
             ClientMsg::SetContext { context } => context.validate(),
             ClientMsg::Ping { .. } => Ok(()),
+            ClientMsg::ListConversations { before, limit } => {
+                if limit.is_some_and(|n| n == 0 || n > MAX_INBOX) {
+                    return Err((ErrorCode::Invalid, format!("limit must be 1-{MAX_INBOX}")));
+                }
+                before.as_ref().map_or(Ok(()), InboxCursor::validate)
+            }
         }
     }
 
@@ -225,6 +242,7 @@ impl ClientMsg {
             ClientMsg::Postback { .. } => "postback",
             ClientMsg::Handoff { .. } => "handoff",
             ClientMsg::HandBack { .. } => "hand_back",
+            ClientMsg::ListConversations { .. } => "list_conversations",
         }
     }
 
@@ -316,6 +334,30 @@ mod tests {
         assert_eq!(
             ClientMsg::decode(&big).unwrap_err().code(),
             ErrorCode::TooLarge
+        );
+    }
+
+    #[test]
+    fn list_conversations_checks_its_limit_and_cursor() {
+        let page = |json: &str| ClientMsg::decode(json).unwrap().validate();
+        assert!(page(r#"{"type":"list_conversations"}"#).is_ok());
+        assert!(page(
+            r#"{"type":"list_conversations","before":{"last_activity":5,"id":"c_1"},"limit":200}"#
+        )
+        .is_ok());
+        for bad in [
+            r#"{"type":"list_conversations","limit":0}"#,
+            r#"{"type":"list_conversations","limit":201}"#,
+            r#"{"type":"list_conversations","before":{"last_activity":5,"id":""}}"#,
+            r#"{"type":"list_conversations","before":{"last_activity":9007199254740993,"id":"c"}}"#,
+        ] {
+            assert_eq!(page(bad).unwrap_err().0, ErrorCode::Invalid, "{bad}");
+        }
+        assert_eq!(
+            ClientMsg::decode(r#"{"type":"list_conversations","before":{"id":"c"}}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::Invalid
         );
     }
 

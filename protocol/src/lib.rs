@@ -37,7 +37,7 @@ pub use context::{Cart, Context, Identity, LineItem, Order, Page, Utm};
 pub use handoff::{HandedOff, Handoff, HandoffReason, Owner, Priority};
 pub use message::{ChatMessage, Sender, SenderKind};
 pub use rich::{Button, Card, Price, QuickReply, Rich};
-pub use server::{ConversationSummary, ServerMsg, VisitorMsg};
+pub use server::{ConversationSummary, InboxCursor, ServerMsg, VisitorMsg};
 
 /// The protocol version a client announces in `hello`. The relay refuses a different major
 /// version with [`CloseCode::PROTOCOL_VERSION`]; additions within a version are backwards

@@ -25,7 +25,8 @@ pub const MAX_TOKEN_BYTES: usize = 256;
 pub const MAX_ID_BYTES: usize = 64;
 /// Most messages the relay sends in one catch-up before the client asks for more.
 pub const MAX_HISTORY_BATCH: usize = 500;
-/// Most conversations in the agent's initial inbox list.
+/// Most conversations in one inbox page: the agent's list at connect, and each answer to
+/// `list_conversations` (the largest `limit` it accepts).
 pub const MAX_INBOX: usize = 200;
 /// Most quick-reply chips on one message.
 pub const MAX_QUICK_REPLIES: usize = 10;

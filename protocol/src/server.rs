@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Role;
 use crate::context::Context;
 use crate::handoff::{HandedOff, Owner};
+use crate::limits::MAX_ID_BYTES;
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
 
@@ -91,8 +92,21 @@ server_msgs! {
             conversation_id: String,
             context: Context,
         },
-        /// Agents only: the inbox at connect time, newest activity first.
-        Conversations { items: Vec<ConversationSummary> },
+        /// Agents only: a page of the inbox, newest activity first: at connect (the newest
+        /// page), and as the answer to `list_conversations`.
+        Conversations {
+            items: Vec<ConversationSummary>,
+            /// The cursor this page answers; absent for the newest page, which replaces the
+            /// client's list (a page with `before` is appended to it).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            before: Option<InboxCursor>,
+            /// Older conversations exist: ask for them with `before` = `next`.
+            #[serde(default)]
+            more: bool,
+            /// Where this page ends in the inbox's order; present exactly when `more` is.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            next: Option<InboxCursor>,
+        },
         /// Agents only: one conversation was created or changed; replace it in the inbox.
         Conversation(ConversationSummary),
         /// Bots only: this conversation is now the bot's to answer (a new conversation under a
@@ -166,6 +180,38 @@ pub struct ConversationSummary {
     /// The latest handoff from a bot, shown above the transcript.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<HandedOff>,
+}
+
+/// A position in an inbox: the inbox is ordered by `last_activity`, newest first, and among
+/// equal times by `id`, descending. A page `before` a cursor holds what comes strictly after it
+/// in that order, so paging neither skips nor repeats a conversation that stays quiet; one
+/// that becomes active meanwhile moves to the top, where the agent hears of it live.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxCursor {
+    pub last_activity: Millis,
+    pub id: String,
+}
+
+/// Largest `last_activity` a cursor may hold: Redis keeps inbox times as doubles, which are
+/// exact up to 2^53 (a millisecond clock reaches that in the year 287396).
+pub const MAX_CURSOR_MILLIS: Millis = 1 << 53;
+
+impl InboxCursor {
+    pub fn validate(&self) -> Result<(), (ErrorCode, String)> {
+        if self.id.is_empty() || self.id.len() > MAX_ID_BYTES {
+            return Err((
+                ErrorCode::Invalid,
+                format!("before.id must be 1-{MAX_ID_BYTES} bytes"),
+            ));
+        }
+        if self.last_activity > MAX_CURSOR_MILLIS {
+            return Err((
+                ErrorCode::Invalid,
+                format!("before.last_activity must be at most {MAX_CURSOR_MILLIS}"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The start of the latest message, for the inbox list.
@@ -249,6 +295,8 @@ mod tests {
         for json in [
             released.to_json(),
             r#"{"type":"conversations","items":[]}"#.into(),
+            r#"{"type":"conversations","items":[],"more":true,"next":{"last_activity":1,"id":"c"}}"#
+                .into(),
             r#"{"type":"from_the_future","x":1}"#.into(),
         ] {
             let read: VisitorMsg = serde_json::from_str(&json).unwrap();

@@ -70,9 +70,10 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         ClientMsg::Send(_) | ClientMsg::Postback { .. } => Class::Messages,
         ClientMsg::SetContext { .. } => Class::Context,
         ClientMsg::Handoff { .. } | ClientMsg::HandBack { .. } => Class::Messages,
-        ClientMsg::Typing { .. } | ClientMsg::Sync { .. } | ClientMsg::Ping { .. } => {
-            Class::Control
-        }
+        ClientMsg::Typing { .. }
+        | ClientMsg::Sync { .. }
+        | ClientMsg::Ping { .. }
+        | ClientMsg::ListConversations { .. } => Class::Control,
     })
 }
 
@@ -84,7 +85,7 @@ pub struct FrameRates {
     pub messages: Rate,
     /// `set_context`: each one is pushed whole to every agent of the site.
     pub context: Rate,
-    /// `typing`, `sync`, `ping`.
+    /// `typing`, `sync`, `ping`, `list_conversations`.
     pub control: Rate,
 }
 

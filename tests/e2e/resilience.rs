@@ -93,7 +93,7 @@ async fn relay_inbox(relay: &RelayProcess) -> String {
         let Some(Ok(Message::Text(t))) = ws.next().await else {
             panic!("agent connection ended")
         };
-        if let Ok(switchboard_protocol::ServerMsg::Conversations { items }) =
+        if let Ok(switchboard_protocol::ServerMsg::Conversations { items, .. }) =
             serde_json::from_str(t.as_str())
         {
             return items.first().expect("a conversation").id.clone();

@@ -68,8 +68,8 @@ pub async fn resume_webhook_bots(state: AppState) {
     }
     sites.sort();
     sites.dedup();
-    let inbox = match state.broker.inbox(&sites, MAX_INBOX).await {
-        Ok(inbox) => inbox,
+    let inbox = match state.broker.inbox(&sites, None, MAX_INBOX).await {
+        Ok(page) => page.items,
         Err(e) => {
             tracing::warn!(error = %e, "could not resume webhook bots");
             return;

@@ -21,8 +21,8 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use switchboard_protocol::{
-    ChatMessage, Context, ConversationSummary, HandedOff, Millis, Owner, Rich, Sender, SenderKind,
-    ServerMsg,
+    ChatMessage, Context, ConversationSummary, HandedOff, InboxCursor, Millis, Owner, Rich, Sender,
+    SenderKind, ServerMsg,
 };
 
 /// A visitor as stored: one per browser (per relay-issued token) and site.
@@ -84,6 +84,16 @@ pub struct Appended {
     /// The conversation's owner when the message was stored (read in the same atomic step),
     /// so the sender's node knows which bot, if any, the message is for.
     pub owner: Owner,
+}
+
+/// One page of an inbox.
+#[derive(Debug, Default)]
+pub struct InboxPage {
+    pub items: Vec<ConversationSummary>,
+    /// The position of the page's last entry when older conversations exist. Taken from the
+    /// index the page was read from, not from `items`: a summary read a moment later may
+    /// already show newer activity.
+    pub next: Option<InboxCursor>,
 }
 
 /// What a change of owner does to the stored handoff.
@@ -196,10 +206,16 @@ pub trait Broker: Send + Sync + 'static {
         since: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>>;
-    /// Conversations of these sites that have at least one message, newest activity first.
+    /// Conversations of these sites that have at least one message, newest activity first
+    /// (ties: higher id first), at most `limit`, after `before` in that order when given.
     /// Each site has its own index, so a busy site never pushes a quiet one's conversations
     /// out of its agents' list.
-    async fn inbox(&self, sites: &[String], limit: usize) -> Result<Vec<ConversationSummary>>;
+    async fn inbox(
+        &self,
+        sites: &[String],
+        before: Option<&InboxCursor>,
+        limit: usize,
+    ) -> Result<InboxPage>;
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>>;
 }
 

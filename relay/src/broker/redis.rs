@@ -29,12 +29,12 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Value};
 use switchboard_protocol::{
-    ChatMessage, CloseCode, Context, ConversationSummary, Millis, ServerMsg,
+    ChatMessage, CloseCode, Context, ConversationSummary, InboxCursor, Millis, ServerMsg,
 };
 
 use super::{
     kind_str, owner_str, parse_context, parse_owner, Appended, Audience, Broker, Conversation,
-    Event, HandoffChange, NewMessage, Result, StoreError, SummaryFields, Visitor,
+    Event, HandoffChange, InboxPage, NewMessage, Result, StoreError, SummaryFields, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -647,24 +647,57 @@ impl Broker for RedisBroker {
             .collect())
     }
 
-    async fn inbox(&self, sites: &[String], limit: usize) -> Result<Vec<ConversationSummary>> {
+    async fn inbox(
+        &self,
+        sites: &[String],
+        before: Option<&InboxCursor>,
+        limit: usize,
+    ) -> Result<InboxPage> {
         if sites.is_empty() || limit == 0 {
-            return Ok(Vec::new());
+            return Ok(InboxPage::default());
         }
-        // Each site's newest `limit`, in one round trip, then merged by activity.
+        // Each site's first `limit + 1` after the cursor, in one round trip, then merged in
+        // inbox order; the extra one says whether older conversations exist. Scores order
+        // only by time, so the entries tied with the cursor's time (few: one site's
+        // conversations active in that millisecond) are read whole and those with a smaller id
+        // than the cursor's kept.
         let mut pipe = redis::pipe();
         for site in sites {
-            pipe.zrevrange_withscores(inbox_key(site), 0, limit as isize - 1);
+            let key = inbox_key(site);
+            match before {
+                None => pipe.zrevrange_withscores(key, 0, limit as isize),
+                Some(c) => pipe
+                    .zrevrangebyscore_withscores(&key, c.last_activity, c.last_activity)
+                    .zrevrangebyscore_limit_withscores(
+                        key,
+                        format!("({}", c.last_activity),
+                        "-inf",
+                        0,
+                        limit as isize + 1,
+                    ),
+            };
         }
-        let per_site: Vec<Vec<(String, f64)>> = pipe
+        let lists: Vec<Vec<(String, f64)>> = pipe
             .query_async(&mut self.conn.clone())
             .await
             .map_err(backend)?;
-        let mut newest: Vec<(String, f64)> = per_site.into_iter().flatten().collect();
-        newest.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let mut newest: Vec<(String, Millis)> = lists
+            .into_iter()
+            .flatten()
+            .map(|(id, score)| (id, score as Millis))
+            .filter(|(id, at)| {
+                before.is_none_or(|c| (*at, id.as_str()) < (c.last_activity, c.id.as_str()))
+            })
+            .collect();
+        newest.sort_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0)));
+        let more = newest.len() > limit;
         newest.truncate(limit);
+        let next = newest.last().filter(|_| more).map(|(id, at)| InboxCursor {
+            last_activity: *at,
+            id: id.clone(),
+        });
         if newest.is_empty() {
-            return Ok(Vec::new());
+            return Ok(InboxPage::default());
         }
         // Then every meta hash, then every visitor's context: two more round trips for the
         // whole list, not two per conversation.
@@ -681,18 +714,22 @@ impl Broker for RedisBroker {
             .filter(|f| f.last_seq > 0)
             .collect();
         if found.is_empty() {
-            return Ok(Vec::new());
+            return Ok(InboxPage {
+                items: Vec::new(),
+                next,
+            });
         }
         let mut pipe = redis::pipe();
         for f in &found {
             pipe.hget(visitor_key(&f.visitor_id), "context");
         }
         let contexts: Vec<Option<String>> = pipe.query_async(&mut c).await.map_err(backend)?;
-        Ok(found
+        let items = found
             .into_iter()
             .zip(contexts)
             .map(|(f, raw)| f.into_summary(&stored_context(raw.as_deref())))
-            .collect())
+            .collect();
+        Ok(InboxPage { items, next })
     }
 
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>> {

@@ -24,11 +24,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
-use switchboard_protocol::{ChatMessage, Context, ConversationSummary, Millis, Sender, ServerMsg};
+use switchboard_protocol::{
+    ChatMessage, Context, ConversationSummary, InboxCursor, Millis, Sender, ServerMsg,
+};
 
 use super::{
     kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience, Broker,
-    Conversation, Event, HandoffChange, NewMessage, Result, StoreError, SummaryFields, Visitor,
+    Conversation, Event, HandoffChange, InboxPage, NewMessage, Result, StoreError, SummaryFields,
+    Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -449,17 +452,40 @@ impl Broker for SqliteBroker {
         .await
     }
 
-    async fn inbox(&self, sites: &[String], limit: usize) -> Result<Vec<ConversationSummary>> {
+    async fn inbox(
+        &self,
+        sites: &[String],
+        before: Option<&InboxCursor>,
+        limit: usize,
+    ) -> Result<InboxPage> {
+        if limit == 0 {
+            return Ok(InboxPage::default());
+        }
         let sites: Vec<Value> = sites.iter().cloned().map(Value::from).collect();
-        self.with(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "{SUMMARY_SELECT} WHERE c.site IN rarray(?1) AND c.last_seq > 0 \
-                 ORDER BY c.last_activity DESC LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![Rc::new(sites), limit as i64], summary)?;
-            rows.collect()
-        })
-        .await
+        // No cursor: a position after every stored time, so one statement serves both.
+        let (at, id) = before.map_or((i64::MAX, String::new()), |c| {
+            (c.last_activity as i64, c.id.clone())
+        });
+        // One more than asked tells whether older conversations exist.
+        let mut items: Vec<ConversationSummary> = self
+            .with(move |c| {
+                let mut stmt = c.prepare_cached(&format!(
+                    "{SUMMARY_SELECT} WHERE c.site IN rarray(?1) AND c.last_seq > 0 \
+                     AND (c.last_activity, c.id) < (?2, ?3) \
+                     ORDER BY c.last_activity DESC, c.id DESC LIMIT ?4"
+                ))?;
+                let rows =
+                    stmt.query_map(params![Rc::new(sites), at, id, limit as i64 + 1], summary)?;
+                rows.collect()
+            })
+            .await?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = items.last().filter(|_| more).map(|s| InboxCursor {
+            last_activity: s.last_activity,
+            id: s.id.clone(),
+        });
+        Ok(InboxPage { items, next })
     }
 
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>> {

@@ -8,7 +8,8 @@ use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_INBOX;
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, ErrorCode, Owner, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, ErrorCode, InboxCursor, Owner, Role, Sender, SenderKind, ServerMsg,
+    PROTOCOL_VERSION,
 };
 
 use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
@@ -68,13 +69,17 @@ impl Handler for AgentSession {
         // arrives twice is harmless (the console upserts).
         state.hub.join_agents(outbox.clone(), agent.clone());
         state.presence_changed.notify_one();
-        let sites = state.config.sites_served_by(&agent);
-        let items = state.broker.inbox(&sites, MAX_INBOX).await.map_err(|e| {
-            tracing::error!(error = %e, "inbox failed");
-            CloseCode::UNAVAILABLE
-        })?;
-        outbox.send(&ServerMsg::Conversations { items });
-        Ok(AgentSession { agent })
+        let session = AgentSession { agent };
+        session
+            .send_inbox(state, None, MAX_INBOX, outbox)
+            .await
+            .map_err(|r| {
+                // Said before closing, as for visitors: a client tells "storage down, come
+                // back later" from a refusal of its token.
+                outbox.send(&ServerMsg::error(r.code, r.message));
+                CloseCode::UNAVAILABLE
+            })?;
+        Ok(session)
     }
 
     async fn handle(
@@ -159,6 +164,10 @@ impl Handler for AgentSession {
                 outbox.send(&ServerMsg::Pong { nonce });
                 Ok(())
             }
+            ClientMsg::ListConversations { before, limit } => {
+                self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)
+                    .await
+            }
         }
     }
 }
@@ -171,6 +180,25 @@ impl AgentSession {
             name: Some(self.agent.name.clone()),
             avatar: None,
         }
+    }
+
+    /// One page of the inbox of every site this agent serves.
+    async fn send_inbox(
+        &self,
+        state: &AppState,
+        before: Option<InboxCursor>,
+        limit: usize,
+        outbox: &Outbox,
+    ) -> Result<(), Refusal> {
+        let sites = state.config.sites_served_by(&self.agent);
+        let page = state.broker.inbox(&sites, before.as_ref(), limit).await?;
+        outbox.send(&ServerMsg::Conversations {
+            items: page.items,
+            before,
+            more: page.next.is_some(),
+            next: page.next,
+        });
+        Ok(())
     }
 
     /// The conversation, if it exists and belongs to a site this agent serves.

@@ -67,15 +67,19 @@ impl Handler for BotSession {
         state.hub.join_bot(outbox.clone(), &bot.id);
         let fail = |e| {
             tracing::error!(error = %e, "bot start failed");
+            outbox.send(&ServerMsg::error(
+                ErrorCode::Unavailable,
+                "storage is unavailable",
+            ));
             CloseCode::UNAVAILABLE
         };
         let me = Owner::Bot { id: bot.id.clone() };
         let inbox = state
             .broker
-            .inbox(std::slice::from_ref(&bot.site), MAX_INBOX)
+            .inbox(std::slice::from_ref(&bot.site), None, MAX_INBOX)
             .await
             .map_err(fail)?;
-        for c in inbox.into_iter().filter(|c| c.owner == me) {
+        for c in inbox.items.into_iter().filter(|c| c.owner == me) {
             outbox.send(&routing::routed_from(state, c).await.map_err(fail)?);
         }
         Ok(BotSession { bot })
@@ -157,7 +161,8 @@ impl Handler for BotSession {
             }
             other @ (ClientMsg::SetContext { .. }
             | ClientMsg::Postback { .. }
-            | ClientMsg::HandBack { .. }) => Err(Refusal::new(
+            | ClientMsg::HandBack { .. }
+            | ClientMsg::ListConversations { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),
