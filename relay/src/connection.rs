@@ -15,7 +15,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::{Sink, SinkExt, Stream};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use switchboard_protocol::{ClientMsg, CloseCode, DecodeError};
 use tokio::time::{Instant, Sleep};
 
@@ -193,6 +193,18 @@ impl Connection {
             // Behind every frame already written into the socket's buffer, so acks get out.
             let close = self.socket.send(Message::Close(Some(frame)));
             let _ = tokio::time::timeout(CLOSE_GRACE, close).await;
+            // The closing handshake: read (and drop) what the client still sends until its
+            // own close. Closing the socket with unread bytes in it would make the kernel
+            // answer with a reset, which can destroy our close frame before the client reads
+            // it, and a flooding client would then never learn why (4029) it was closed.
+            let drain = async {
+                while let Some(Ok(m)) = self.socket.next().await {
+                    if matches!(m, Message::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
         }
         let _ = tokio::time::timeout(CLOSE_GRACE, self.socket.close()).await;
     }

@@ -1,5 +1,5 @@
-//! Typed errors of the HTTP endpoints, rendered as `{"error": code, "message": …}` with a
-//! matching status. Internal details are logged, never sent.
+//! Typed errors of the HTTP endpoints, rendered as `{"error": code, "code": code, "message": …}`
+//! with a matching status. Internal details are logged, never sent.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,9 @@ pub enum ApiError {
     /// Over a rate limit; the value is the wait in milliseconds.
     #[error("too many requests; retry later")]
     RateLimited(u64),
+    /// A body announced larger than any endpoint takes.
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
     /// The relay keeps its last connections for agents and health checks.
     #[error("the relay is at capacity; retry later")]
     Busy,
@@ -32,6 +35,7 @@ impl ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
         }
     }
 }
@@ -39,7 +43,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
-        let mut body = serde_json::json!({ "error": code, "message": self.to_string() });
+        // `code` as in the bot API's error bodies (the `error` frame), `error` as before.
+        let mut body = serde_json::json!({
+            "error": code,
+            "code": code,
+            "message": self.to_string(),
+        });
         let mut response = match self {
             ApiError::RateLimited(ms) => {
                 body["retry_after_ms"] = ms.into();
@@ -59,5 +68,23 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
         }
         response
+    }
+}
+
+/// Refuses a request whose `Content-Length` is over the largest body any endpoint takes,
+/// before its body is read, with the typed error.
+pub async fn refuse_large_bodies(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let max = switchboard_protocol::limits::MAX_HTTP_BODY_BYTES;
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match announced {
+        Some(n) if n > max as u64 => ApiError::TooLarge(max).into_response(),
+        _ => next.run(req).await,
     }
 }

@@ -129,12 +129,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(endpoints::healthz))
         .merge(assets::routes(&state.config.assets_dir))
         .fallback(|| async { error::ApiError::NotFound })
-        // No endpoint takes more than the bot API's largest body: an announced larger one is
-        // refused (413) from its Content-Length, before a byte of it is read, and a body that
-        // trickles in is cut off.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            switchboard_protocol::limits::MAX_HTTP_BODY_BYTES,
-        ))
+        // A body that trickles in is cut off; one announced larger than any endpoint takes is
+        // refused before a byte of it is read (the bot API also limits what it reads, for
+        // bodies without a length).
+        .layer(axum::middleware::from_fn(error::refuse_large_bodies))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             body_timeout,
         ))
