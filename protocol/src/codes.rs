@@ -31,6 +31,13 @@ pub enum ErrorCode {
     NotOwner,
     /// An HTTP API request without a valid bot token.
     Unauthorized,
+    /// A lifecycle change was sent with an `expected_version` that is no longer the
+    /// conversation's: someone changed it first. Nothing changed; look again and decide.
+    Conflict,
+    /// The team named is not a team of the conversation's site.
+    UnknownTeam,
+    /// The agent named is not an agent of the conversation's site (or of the team named).
+    UnknownAgent,
 }
 
 impl ErrorCode {
@@ -47,6 +54,9 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::NotOwner => "not_owner",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::UnknownTeam => "unknown_team",
+            ErrorCode::UnknownAgent => "unknown_agent",
         }
     }
 }

@@ -141,7 +141,12 @@ impl Handler for VisitorSession {
                 new.postback = Some(payload);
                 self.store(state, outbox, new).await
             }
-            other @ (ClientMsg::Handoff { .. } | ClientMsg::HandBack { .. }) => Err(Refusal::new(
+            other @ (ClientMsg::Handoff { .. }
+            | ClientMsg::HandBack { .. }
+            | ClientMsg::Assign { .. }
+            | ClientMsg::Transfer { .. }
+            | ClientMsg::SetStatus { .. }
+            | ClientMsg::SetPriority { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for visitors", other.kind()),
             )),
