@@ -599,6 +599,16 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_has_a_default_team() {
+        let config = Config::load(Args::parse_from(["switchboard-relay", "--demo"])).unwrap();
+        let site = config.site("demo").unwrap();
+        let team = config
+            .team("demo", site.default_team.as_deref().unwrap())
+            .unwrap();
+        assert!(team.has_member("demo-agent"));
+    }
+
+    #[test]
     fn bad_teams_are_refused_at_load_saying_why() {
         let cases = [
             (

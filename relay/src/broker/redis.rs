@@ -19,6 +19,8 @@
 //!
 //! The hot path is one round trip: a pipeline of the append script (dedupe, next seq, XADD,
 //! meta, PUBLISH — atomic, so publishes leave Redis in seq order) and the inbox ZADD.
+//! A lifecycle change reads the conversation's meta, computes the new state, then runs the
+//! CHANGE script, which applies it only if `version` is still the one read (compare-and-set).
 //! Acknowledged means Redis answered; how durable that is depends on Redis' persistence
 //! (`appendonly yes` with `appendfsync always` loses nothing acknowledged, even on a Redis crash).
 
