@@ -730,13 +730,16 @@ async fn lifecycle_changes_are_compare_and_set_and_logged_in_seq_order(backend: 
 /// visitor keeps writing: exactly one assignment lands, the others are conflicts, and the log
 /// has no gap.
 async fn concurrent_changes_on_one_version_exactly_one_wins(backend: &impl Backend) {
-    let (a, _) = backend.open().await;
-    let (b, _) = if a.name() == "redis" {
+    let (a, hub_a) = backend.open().await;
+    let (b, hub_b) = if a.name() == "redis" {
         backend.open().await
     } else {
-        (a.clone(), Arc::new(Hub::default()))
+        (a.clone(), hub_a.clone())
     };
     let conv = conversation(&*a).await;
+    // Every node hears the event with the messages, in seq order.
+    let mut live = listen(&hub_b, &conv);
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut tasks = Vec::new();
     for i in 0..20 {
         let node = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -778,6 +781,14 @@ async fn concurrent_changes_on_one_version_exactly_one_wins(backend: &impl Backe
             by: winner.clone()
         }]
     );
+    a.publish(Event::new(
+        Audience::Visitors,
+        "shop",
+        &conv,
+        &ServerMsg::Pong { nonce: Some(1) },
+    ))
+    .await;
+    assert_eq!(collect(&mut live, 21).await, (1..=21).collect::<Vec<_>>());
 }
 
 /// Ten agents (on two nodes, with Redis) make five changes each, starting from a stale version
