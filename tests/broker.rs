@@ -6,10 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_protocol::context::{Identity, Page};
-use switchboard_protocol::{Context, InboxCursor, Owner, Sender, SenderKind, ServerMsg};
+use switchboard_protocol::{
+    Context, InboxCursor, Owner, Priority, Sender, SenderKind, ServerMsg, Status, SystemEvent,
+};
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
-use switchboard_relay::broker::{Audience, Broker, Event, NewMessage, StoreError};
+use switchboard_relay::broker::{
+    Audience, Broker, Change, Event, Lifecycle, NewMessage, State, StoreError,
+};
 use switchboard_relay::hub::Hub;
 use switchboard_relay::outbox::{Outbox, OutboxRx, Outgoing};
 
@@ -77,6 +81,11 @@ conformance!(appends_are_published_in_seq_order_to_every_node);
 conformance!(inbox_lists_active_conversations_newest_first);
 conformance!(inboxes_are_per_site);
 conformance!(inbox_pages_by_activity_then_id_without_skips_or_repeats);
+conformance!(lifecycle_changes_are_compare_and_set_and_logged_in_seq_order);
+conformance!(concurrent_changes_on_one_version_exactly_one_wins);
+conformance!(changes_retried_on_conflict_are_never_lost);
+conformance!(a_visitor_message_reopens_in_the_same_step);
+conformance!(a_snooze_ends_on_read_once_its_time_has_passed);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -635,4 +644,457 @@ async fn sqlite_checkpoints_the_wal_into_the_database_in_the_background() {
         "database file {} bytes, {before} before 150 KB of messages",
         size()
     );
+}
+
+fn change(by: &str, what: Lifecycle) -> Change {
+    Change {
+        by: by.into(),
+        at: switchboard_relay::clock::now(),
+        what,
+    }
+}
+
+fn agent_message(conv: &str, client_id: &str, text: &str) -> NewMessage {
+    let mut msg = new_message(conv, "alex", client_id, text);
+    msg.sender.kind = SenderKind::Agent;
+    msg
+}
+
+fn assign(to: &str) -> Lifecycle {
+    Lifecycle::Assign(Some(to.into()))
+}
+
+/// The conversation's stored lifecycle state and last seq, read back.
+async fn stored_state(b: &dyn Broker, conv: &str) -> (State, u64) {
+    let c = b.conversation(conv).await.unwrap().unwrap();
+    (c.state, c.last_seq)
+}
+
+/// Every entry of the log: `Ok(event)` for system messages, `Err(text)` for chat messages,
+/// after checking that seqs run 1, 2, 3, ... with no gap.
+async fn log(b: &dyn Broker, conv: &str) -> Vec<Result<SystemEvent, String>> {
+    let h = b.history(conv, 0, 1000).await.unwrap();
+    assert_eq!(
+        h.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=h.len() as u64).collect::<Vec<_>>()
+    );
+    h.into_iter()
+        .map(|m| match (m.sender.kind, m.event) {
+            (SenderKind::System, Some(e)) => Ok(*e),
+            (_, None) => Err(m.text),
+            (kind, e) => panic!("{kind:?} message with event {e:?}"),
+        })
+        .collect()
+}
+
+async fn lifecycle_changes_are_compare_and_set_and_logged_in_seq_order(backend: &impl Backend) {
+    let (b, hub) = backend.open().await;
+    let conv = conversation(&*b).await;
+    let mut live = listen(&hub, &conv);
+    b.append("shop", new_message(&conv, "v", "m1", "help"))
+        .await
+        .unwrap();
+    assert_eq!(stored_state(&*b, &conv).await.0, State::default());
+
+    let done = b
+        .change(&conv, 0, change("alex", assign("alex")))
+        .await
+        .unwrap();
+    assert_eq!(done.message.seq, 2);
+    assert_eq!(
+        (done.state.assignee.as_deref(), done.state.version),
+        (Some("alex"), 1)
+    );
+    assert_eq!(stored_state(&*b, &conv).await, (done.state.clone(), 2));
+
+    // A change made on version 0 after the assignment: refused with the current state,
+    // nothing stored, nothing published.
+    let err = b
+        .change(&conv, 0, change("olga", assign("olga")))
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::Conflict(current) => assert_eq!(*current, done.state),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(stored_state(&*b, &conv).await, (done.state.clone(), 2));
+    // A change that would change nothing is refused the same way.
+    let err = b
+        .change(&conv, 1, change("alex", assign("alex")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(stored_state(&*b, &conv).await, (done.state.clone(), 2));
+
+    b.append("shop", agent_message(&conv, "a1", "on it"))
+        .await
+        .unwrap();
+    let transfer = Lifecycle::Transfer {
+        to_agent: None,
+        to_team: Some("billing".into()),
+        note: Some("refund over the limit".into()),
+    };
+    let at = switchboard_relay::clock::now();
+    let until = at + 3_600_000;
+    let steps = [
+        transfer,
+        Lifecycle::Priority(Priority::Urgent),
+        assign("bea"),
+        Lifecycle::Status(Status::Pending),
+        Lifecycle::Status(Status::Snoozed { until }),
+        Lifecycle::Status(Status::Resolved),
+        Lifecycle::Status(Status::Open),
+        Lifecycle::Assign(None),
+    ];
+    for (i, what) in steps.into_iter().enumerate() {
+        let done = b
+            .change(&conv, 1 + i as u64, change("alex", what))
+            .await
+            .unwrap();
+        assert_eq!(done.state.version, 2 + i as u64);
+        assert_eq!(stored_state(&*b, &conv).await.0, done.state);
+    }
+    let (state, last_seq) = stored_state(&*b, &conv).await;
+    assert_eq!(
+        state,
+        State {
+            status: Status::Open,
+            assignee: None,
+            team: Some("billing".into()),
+            priority: Priority::Urgent,
+            note: Some("refund over the limit".into()),
+            version: 9,
+        }
+    );
+    assert_eq!(last_seq, 11);
+    let by = || "alex".to_string();
+    assert_eq!(
+        log(&*b, &conv).await,
+        vec![
+            Err("help".into()),
+            Ok(SystemEvent::Assigned {
+                agent: "alex".into(),
+                by: by()
+            }),
+            Err("on it".into()),
+            Ok(SystemEvent::Transferred {
+                from: Some("alex".into()),
+                to_agent: None,
+                to_team: Some("billing".into()),
+                by: by()
+            }),
+            Ok(SystemEvent::Priority {
+                priority: Priority::Urgent,
+                by: by()
+            }),
+            Ok(SystemEvent::Assigned {
+                agent: "bea".into(),
+                by: by()
+            }),
+            Ok(SystemEvent::Pending { by: by() }),
+            Ok(SystemEvent::Snoozed { until, by: by() }),
+            Ok(SystemEvent::Resolved { by: by() }),
+            Ok(SystemEvent::Reopened { by: Some(by()) }),
+            Ok(SystemEvent::Unassigned { by: by() }),
+        ]
+    );
+    // The inbox line carries the state and the version to send back.
+    let line = b.summary(&conv).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            line.status,
+            line.assignee,
+            line.team.as_deref(),
+            line.priority,
+            line.note.as_deref(),
+            line.version
+        ),
+        (
+            Status::Open,
+            None,
+            Some("billing"),
+            Priority::Urgent,
+            Some("refund over the limit"),
+            9
+        )
+    );
+    assert_eq!(
+        b.inbox(&shop(), None, 10).await.unwrap().items[0].version,
+        9
+    );
+    // Live, every change left in seq order with the messages.
+    b.publish(Event::new(
+        Audience::Visitors,
+        "shop",
+        &conv,
+        &ServerMsg::Pong { nonce: Some(1) },
+    ))
+    .await;
+    assert_eq!(collect(&mut live, 11).await, (1..=11).collect::<Vec<_>>());
+
+    let missing = b
+        .change("c_missing", 0, change("alex", assign("alex")))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
+}
+
+/// Twenty agents (on two nodes, with Redis) take the same conversation at once, while the
+/// visitor keeps writing: exactly one assignment lands, the others are conflicts, and the log
+/// has no gap.
+async fn concurrent_changes_on_one_version_exactly_one_wins(backend: &impl Backend) {
+    let (a, hub_a) = backend.open().await;
+    let (b, hub_b) = if a.name() == "redis" {
+        backend.open().await
+    } else {
+        (a.clone(), hub_a.clone())
+    };
+    let conv = conversation(&*a).await;
+    // Every node hears the event with the messages, in seq order.
+    let mut live = listen(&hub_b, &conv);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let conv = conv.clone();
+        tasks.push(tokio::spawn(async move {
+            let agent = format!("agent-{i}");
+            let visitor = async {
+                node.append("shop", new_message(&conv, "v", &format!("m{i}"), "hi"))
+                    .await
+                    .unwrap()
+            };
+            let assigned = node.change(&conv, 0, change(&agent, assign(&agent)));
+            let (_, assigned) = tokio::join!(visitor, assigned);
+            (agent, assigned)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (agent, result) = t.await.unwrap();
+        match result {
+            Ok(done) => winners.push((agent, done)),
+            Err(StoreError::Conflict(current)) => assert_eq!(current.version, 1),
+            Err(other) => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one assignment lands");
+    let (winner, done) = &winners[0];
+    let (state, last_seq) = stored_state(&*a, &conv).await;
+    assert_eq!(
+        (state.assignee.as_deref(), state.version, last_seq),
+        (Some(winner.as_str()), 1, 21)
+    );
+    assert_eq!(state, done.state);
+    let events: Vec<SystemEvent> = log(&*b, &conv).await.into_iter().flatten().collect();
+    assert_eq!(
+        events,
+        vec![SystemEvent::Assigned {
+            agent: winner.clone(),
+            by: winner.clone()
+        }]
+    );
+    a.publish(Event::new(
+        Audience::Visitors,
+        "shop",
+        &conv,
+        &ServerMsg::Pong { nonce: Some(1) },
+    ))
+    .await;
+    assert_eq!(collect(&mut live, 21).await, (1..=21).collect::<Vec<_>>());
+}
+
+/// Ten agents (on two nodes, with Redis) make five changes each, starting from a stale version
+/// and retrying with the version each conflict reports: every change lands exactly once, the
+/// version counts them, and the log holds one event per change with no gap.
+async fn changes_retried_on_conflict_are_never_lost(backend: &impl Backend) {
+    let (a, _) = backend.open().await;
+    let (b, _) = if a.name() == "redis" {
+        backend.open().await
+    } else {
+        (a.clone(), Arc::new(Hub::default()))
+    };
+    let conv = conversation(&*a).await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let conv = conv.clone();
+        tasks.push(tokio::spawn(async move {
+            for j in 0..5 {
+                // A distinct assignee each time, so no change is ever a no-op.
+                let agent = format!("agent-{i}-{j}");
+                let mut version = 0;
+                loop {
+                    match node
+                        .change(&conv, version, change("ada", assign(&agent)))
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(StoreError::Conflict(current)) => version = current.version,
+                        Err(other) => panic!("{other:?}"),
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (state, last_seq) = stored_state(&*a, &conv).await;
+    assert_eq!((state.version, last_seq), (50, 50));
+    let mut assigned: Vec<String> = log(&*b, &conv)
+        .await
+        .into_iter()
+        .map(|e| match e {
+            Ok(SystemEvent::Assigned { agent, .. }) => agent,
+            other => panic!("unexpected log entry {other:?}"),
+        })
+        .collect();
+    assert_eq!(state.assignee.as_ref(), assigned.last());
+    assigned.sort();
+    let mut expected: Vec<String> = (0..10)
+        .flat_map(|i| (0..5).map(move |j| format!("agent-{i}-{j}")))
+        .collect();
+    expected.sort();
+    assert_eq!(assigned, expected, "every change landed exactly once");
+}
+
+async fn a_visitor_message_reopens_in_the_same_step(backend: &impl Backend) {
+    let (b, hub) = backend.open().await;
+    let conv = conversation(&*b).await;
+    let mut live = listen(&hub, &conv);
+    b.append("shop", new_message(&conv, "v", "m1", "hi"))
+        .await
+        .unwrap();
+    b.change(
+        &conv,
+        0,
+        change("alex", Lifecycle::Status(Status::Resolved)),
+    )
+    .await
+    .unwrap();
+    // An agent's message does not reopen.
+    let agent = b
+        .append("shop", agent_message(&conv, "a1", "bye"))
+        .await
+        .unwrap();
+    assert!(agent.reopened.is_none());
+    assert_eq!(stored_state(&*b, &conv).await.0.status, Status::Resolved);
+
+    let back = b
+        .append("shop", new_message(&conv, "v", "m2", "one more thing"))
+        .await
+        .unwrap();
+    let reopened = back.reopened.expect("the visitor's message reopens");
+    assert_eq!(
+        (
+            reopened.seq,
+            back.message.seq,
+            reopened.event.as_deref().cloned()
+        ),
+        (4, 5, Some(SystemEvent::Reopened { by: None }))
+    );
+    let (state, last_seq) = stored_state(&*b, &conv).await;
+    assert_eq!(
+        (state.status, state.version, last_seq),
+        (Status::Open, 2, 5)
+    );
+    // A resend is a duplicate: it reopens nothing again.
+    let again = b
+        .append("shop", new_message(&conv, "v", "m2", "one more thing"))
+        .await
+        .unwrap();
+    assert!(again.duplicate && again.reopened.is_none());
+    // A change based on the state before the visitor came back is stale.
+    let stale = b
+        .change(&conv, 1, change("alex", Lifecycle::Status(Status::Pending)))
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict(_)), "{stale:?}");
+
+    // Pending (waiting on the visitor) and snoozed end the same way.
+    for (i, status) in [
+        Status::Pending,
+        Status::Snoozed {
+            until: switchboard_relay::clock::now() + 3_600_000,
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let version = stored_state(&*b, &conv).await.0.version;
+        b.change(&conv, version, change("alex", Lifecycle::Status(status)))
+            .await
+            .unwrap();
+        let back = b
+            .append("shop", new_message(&conv, "v", &format!("w{i}"), "hello?"))
+            .await
+            .unwrap();
+        assert!(back.reopened.is_some(), "{status:?}");
+        assert_eq!(stored_state(&*b, &conv).await.0.status, Status::Open);
+    }
+    assert_eq!(
+        log(&*b, &conv)
+            .await
+            .into_iter()
+            .map(|e| match e {
+                Ok(SystemEvent::Reopened { by: None }) => "reopened",
+                Ok(_) => "change",
+                Err(_) => "message",
+            })
+            .collect::<Vec<_>>(),
+        [
+            "message", "change", "message", "reopened", "message", "change", "reopened", "message",
+            "change", "reopened", "message"
+        ]
+    );
+    b.publish(Event::new(
+        Audience::Visitors,
+        "shop",
+        &conv,
+        &ServerMsg::Pong { nonce: Some(1) },
+    ))
+    .await;
+    assert_eq!(collect(&mut live, 11).await, (1..=11).collect::<Vec<_>>());
+}
+
+/// Snoozed until a time: the inbox line reads open once it has passed (evaluated on read);
+/// the stored state keeps the snooze until the next change or the visitor's next message.
+async fn a_snooze_ends_on_read_once_its_time_has_passed(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    let conv = conversation(&*b).await;
+    b.append("shop", new_message(&conv, "v", "m1", "hi"))
+        .await
+        .unwrap();
+    let until = switchboard_relay::clock::now() + 300;
+    b.change(
+        &conv,
+        0,
+        change("alex", Lifecycle::Status(Status::Snoozed { until })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        b.summary(&conv).await.unwrap().unwrap().status,
+        Status::Snoozed { until }
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        b.summary(&conv).await.unwrap().unwrap().status,
+        Status::Open
+    );
+    let refused = b
+        .change(&conv, 1, change("alex", Lifecycle::Status(Status::Open)))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Invalid(_)), "{refused:?}");
+    let done = b
+        .change(
+            &conv,
+            1,
+            change("alex", Lifecycle::Status(Status::Resolved)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.state.status, Status::Resolved);
 }

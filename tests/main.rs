@@ -3,6 +3,7 @@
 //! - `relay_ws`: a real relay in-process, real WebSocket clients: happy path, every bad-input
 //!   class, origins and tokens, persistence through the store;
 //! - `broker`: the conformance suite of the broker seam, run against SQLite and a real Redis;
+//! - `helpdesk`: assignment, transfer, status and priority over WebSocket, and their refusals;
 //! - `cluster`: relay nodes sharing one Redis: cross-node chat, node loss, Redis restart;
 //! - `delivery`: nothing lost, nothing duplicated: SIGKILL, cut connections, slow consumers,
 //!   SIGTERM under load, dead connections (scripted `peer` clients that resume and resend);
@@ -23,6 +24,7 @@ mod cluster;
 mod delivery;
 mod e2e;
 mod example_bots;
+mod helpdesk;
 mod peer;
 mod process;
 mod protocol_answers;

@@ -9,7 +9,9 @@ use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{ClientMsg, Context, ServerMsg, PROTOCOL_VERSION};
-use switchboard_relay::config::{Agent, Bot, Config, Limits, Routing, Site};
+use switchboard_relay::config::{
+    Agent, AgentRole, Bot, Config, Limits, Policy, Routing, Site, Team,
+};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -53,6 +55,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 routing: Routing::HumansOnly,
                 bot: Some(BOT.into()),
                 bot_after_secs: 60,
+                default_team: Some(TEAM.into()),
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -61,6 +64,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 routing: Routing::HumansOnly,
                 bot: Some(OTHER_BOT.into()),
                 bot_after_secs: 60,
+                default_team: None,
             },
         ],
         agents: vec![
@@ -69,12 +73,14 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 name: "Alex".into(),
                 token: AGENT_TOKEN.into(),
                 sites: vec![SITE.into()],
+                role: AgentRole::Agent,
             },
             Agent {
                 id: "olga".into(),
                 name: "Olga".into(),
                 token: OTHER_AGENT_TOKEN.into(),
                 sites: vec![OTHER_SITE.into()],
+                role: AgentRole::Agent,
             },
         ],
         bots: vec![
@@ -97,6 +103,14 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 webhook_secret: None,
             },
         ],
+        teams: vec![Team {
+            id: TEAM.into(),
+            name: "Support".into(),
+            site: SITE.into(),
+            members: vec!["alex".into()],
+            policy: Policy::Manual,
+            capacity: 5,
+        }],
         demo: None,
         tuning: Default::default(),
         // Every test client comes from 127.0.0.1: per-address limits would count a whole test
@@ -112,6 +126,9 @@ pub fn test_config(data_dir: PathBuf) -> Config {
 
 /// Unlocks `/healthz`'s details in tests.
 pub const OPERATOR_TOKEN: &str = "operator-token-0123456789abcdef0123456789";
+
+/// The default team of [`SITE`]; its one member is the agent of [`AGENT_TOKEN`].
+pub const TEAM: &str = "support";
 
 /// The bot of [`SITE`] and its token; [`OTHER_BOT`] serves [`OTHER_SITE`].
 pub const BOT: &str = "shopbot";

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use switchboard_protocol::rich::Rich;
 use switchboard_protocol::server::Preview;
 use switchboard_protocol::{
-    ChatMessage, ClientMsg, Context, ConversationSummary, Millis, SenderKind,
+    ChatMessage, ClientMsg, Context, ConversationSummary, Millis, SenderKind, SystemEvent,
 };
 
 /// sessionStorage: the agent token survives a reload but not the browser session.
@@ -70,7 +70,10 @@ impl Line {
             client_id: m.client_id,
             kind: m.sender.kind,
             name: m.sender.name,
-            text: m.text,
+            text: match &m.event {
+                Some(event) => event_text(event),
+                None => m.text,
+            },
             at: m.at,
             delivery: Delivery::Sent,
             error: None,
@@ -82,6 +85,33 @@ impl Line {
     /// `<For>` key: a line is re-rendered when it gets its seq or changes delivery state.
     pub fn render_key(&self) -> String {
         format!("{}|{:?}|{:?}", self.client_id, self.seq, self.delivery)
+    }
+}
+
+/// A system event as the transcript's note (the console speaks English).
+fn event_text(event: &SystemEvent) -> String {
+    let or_queue = |a: &Option<String>| a.clone().unwrap_or_else(|| "the queue".into());
+    match event {
+        SystemEvent::Assigned { agent, by } => format!("Assigned to {agent} by {by}"),
+        SystemEvent::Unassigned { by } => format!("Unassigned by {by}"),
+        SystemEvent::Transferred {
+            to_agent,
+            to_team,
+            by,
+            ..
+        } => match to_team {
+            Some(team) => format!("Transferred to {} ({team}) by {by}", or_queue(to_agent)),
+            None => format!("Transferred to {} by {by}", or_queue(to_agent)),
+        },
+        SystemEvent::HandedOff { team, priority, by } => {
+            format!("Handed off by {by} to {} ({priority:?})", or_queue(team))
+        }
+        SystemEvent::Pending { by } => format!("Set to pending by {by}"),
+        SystemEvent::Snoozed { by, .. } => format!("Snoozed by {by}"),
+        SystemEvent::Resolved { by } => format!("Resolved by {by}"),
+        SystemEvent::Reopened { by: Some(by) } => format!("Reopened by {by}"),
+        SystemEvent::Reopened { by: None } => "Reopened by the visitor".into(),
+        SystemEvent::Priority { priority, by } => format!("Priority {priority:?}, set by {by}"),
     }
 }
 

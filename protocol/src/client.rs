@@ -7,9 +7,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
-use crate::handoff::Handoff;
+use crate::handoff::{Handoff, Priority};
+use crate::lifecycle::Status;
 use crate::limits::{
-    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_INBOX, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
+    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_INBOX, MAX_NOTE_BYTES, MAX_TEXT_BYTES,
+    MAX_TOKEN_BYTES,
 };
 use crate::rich::Rich;
 use crate::server::InboxCursor;
@@ -75,6 +77,39 @@ pub enum ClientMsg {
         before: Option<InboxCursor>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<usize>,
+    },
+    /// Agent only: assign the conversation to `agent` (yourself, to take it), or unassign it
+    /// (`agent` absent). Like every lifecycle change, applied only if the conversation is
+    /// still at `expected_version` (its summary's `version`), else refused with `conflict`.
+    Assign {
+        conversation_id: String,
+        expected_version: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// Agent only: move the conversation to another agent, another team's queue, or both,
+    /// with a note for agents.
+    Transfer {
+        conversation_id: String,
+        expected_version: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_agent: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_team: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Agent only: open, pending, snoozed until a time, or resolved.
+    SetStatus {
+        conversation_id: String,
+        expected_version: u64,
+        status: Status,
+    },
+    /// Agent only.
+    SetPriority {
+        conversation_id: String,
+        expected_version: u64,
+        priority: Priority,
     },
 }
 
@@ -151,6 +186,10 @@ const KNOWN_TYPES: &[&str] = &[
     "handoff",
     "hand_back",
     "list_conversations",
+    "assign",
+    "transfer",
+    "set_status",
+    "set_priority",
 ];
 
 impl ClientMsg {
@@ -213,6 +252,44 @@ impl ClientMsg {
                 handoff.validate()
             }
             ClientMsg::HandBack { conversation_id } => id("conversation_id", conversation_id),
+            ClientMsg::Assign {
+                conversation_id,
+                agent,
+                ..
+            } => {
+                id("conversation_id", conversation_id)?;
+                agent.as_deref().map_or(Ok(()), |a| id("agent", a))
+            }
+            ClientMsg::Transfer {
+                conversation_id,
+                to_agent,
+                to_team,
+                note,
+                ..
+            } => {
+                id("conversation_id", conversation_id)?;
+                if to_agent.is_none() && to_team.is_none() {
+                    return Err((
+                        ErrorCode::Invalid,
+                        "transfer needs to_agent, to_team or both".into(),
+                    ));
+                }
+                to_agent.as_deref().map_or(Ok(()), |a| id("to_agent", a))?;
+                to_team.as_deref().map_or(Ok(()), |t| id("to_team", t))?;
+                match note {
+                    Some(n) if n.len() > MAX_NOTE_BYTES => Err((
+                        ErrorCode::TooLarge,
+                        format!("note is {} bytes, limit {MAX_NOTE_BYTES}", n.len()),
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            ClientMsg::SetStatus {
+                conversation_id, ..
+            }
+            | ClientMsg::SetPriority {
+                conversation_id, ..
+            } => id("conversation_id", conversation_id),
             ClientMsg::Typing {
                 conversation_id, ..
             }
@@ -243,6 +320,10 @@ impl ClientMsg {
             ClientMsg::Handoff { .. } => "handoff",
             ClientMsg::HandBack { .. } => "hand_back",
             ClientMsg::ListConversations { .. } => "list_conversations",
+            ClientMsg::Assign { .. } => "assign",
+            ClientMsg::Transfer { .. } => "transfer",
+            ClientMsg::SetStatus { .. } => "set_status",
+            ClientMsg::SetPriority { .. } => "set_priority",
         }
     }
 
@@ -379,5 +460,42 @@ mod tests {
             rich: None,
         });
         assert_eq!(bad.validate().unwrap_err().0, ErrorCode::Invalid);
+    }
+
+    #[test]
+    fn lifecycle_frames_round_trip_and_validate() {
+        let json = r#"{"type":"set_status","conversation_id":"c1","expected_version":3,"status":{"state":"snoozed","until":99}}"#;
+        let msg = ClientMsg::decode(json).unwrap();
+        assert_eq!(
+            msg,
+            ClientMsg::SetStatus {
+                conversation_id: "c1".into(),
+                expected_version: 3,
+                status: Status::Snoozed { until: 99 },
+            }
+        );
+        assert_eq!(msg.to_json(), json);
+        // A lifecycle frame without its version is a known type with bad fields.
+        let stale = r#"{"type":"assign","conversation_id":"c1","agent":"alex"}"#;
+        assert_eq!(
+            ClientMsg::decode(stale).unwrap_err().code(),
+            ErrorCode::Invalid
+        );
+        let nowhere = ClientMsg::Transfer {
+            conversation_id: "c1".into(),
+            expected_version: 0,
+            to_agent: None,
+            to_team: None,
+            note: None,
+        };
+        assert_eq!(nowhere.validate().unwrap_err().0, ErrorCode::Invalid);
+        let long = ClientMsg::Transfer {
+            conversation_id: "c1".into(),
+            expected_version: 0,
+            to_agent: None,
+            to_team: Some("billing".into()),
+            note: Some("x".repeat(MAX_NOTE_BYTES + 1)),
+        };
+        assert_eq!(long.validate().unwrap_err().0, ErrorCode::TooLarge);
     }
 }

@@ -34,6 +34,13 @@ pub enum ErrorCode {
     /// Too many frames of this kind, connections or attempts: nothing changed. The `error`
     /// frame's `retry_after_ms` says when the same frame would be accepted.
     RateLimited,
+    /// A lifecycle change was sent with an `expected_version` that is no longer the
+    /// conversation's: someone changed it first. Nothing changed; look again and decide.
+    Conflict,
+    /// The team named is not a team of the conversation's site.
+    UnknownTeam,
+    /// The agent named is not an agent of the conversation's site (or of the team named).
+    UnknownAgent,
 }
 
 impl ErrorCode {
@@ -51,6 +58,9 @@ impl ErrorCode {
             ErrorCode::NotOwner => "not_owner",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::UnknownTeam => "unknown_team",
+            ErrorCode::UnknownAgent => "unknown_agent",
         }
     }
 }

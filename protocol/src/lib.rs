@@ -12,6 +12,7 @@
 //! - [`server`]: frames the relay sends;
 //! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
 //! - [`handoff`]: who owns a conversation (a bot or humans) and the typed bot-to-human handoff;
+//! - [`lifecycle`]: a conversation's status and the system events that record its changes;
 //! - [`webhook`]: the envelope, signature headers and HTTP API bodies for webhook bots;
 //! - [`linkify`]: the one rule for turning message text into text and safe links;
 //! - [`client_id`]: the client ids browsers put on what they send (`browser` feature).
@@ -24,6 +25,7 @@ pub mod client_id;
 pub mod codes;
 pub mod context;
 pub mod handoff;
+pub mod lifecycle;
 pub mod limits;
 pub mod linkify;
 pub mod message;
@@ -35,6 +37,7 @@ pub use client::{ClientMsg, DecodeError, Role};
 pub use codes::{CloseCode, ErrorCode};
 pub use context::{Cart, Context, Identity, LineItem, Order, Page, Utm};
 pub use handoff::{HandedOff, Handoff, HandoffReason, Owner, Priority};
+pub use lifecycle::{Status, SystemEvent};
 pub use message::{ChatMessage, Sender, SenderKind};
 pub use rich::{Button, Card, Price, QuickReply, Rich};
 pub use server::{ConversationSummary, InboxCursor, ServerMsg, VisitorMsg};

@@ -46,3 +46,5 @@ pub const MAX_SUMMARY_BYTES: usize = 2048;
 pub const MAX_HANDOFF_FIELDS: usize = 20;
 /// Largest body the bot HTTP API accepts.
 pub const MAX_HTTP_BODY_BYTES: usize = 64 * 1024;
+/// Longest transfer note an agent leaves for the next one.
+pub const MAX_NOTE_BYTES: usize = 1024;

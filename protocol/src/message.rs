@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::lifecycle::SystemEvent;
 use crate::rich::Rich;
 use crate::Millis;
 
@@ -12,7 +13,7 @@ pub enum SenderKind {
     Visitor,
     Agent,
     Bot,
-    /// The relay itself (e.g. "Alex joined").
+    /// The relay itself: a lifecycle change, with its `event` (the text is empty).
     System,
 }
 
@@ -49,4 +50,8 @@ pub struct ChatMessage {
     /// `text` is then the button's label, so the transcript reads naturally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postback: Option<String>,
+    /// System messages only: the lifecycle change this entry of the log records. Boxed: every
+    /// message frame carries the field and few carry an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Box<SystemEvent>>,
 }

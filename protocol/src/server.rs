@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::Role;
 use crate::context::Context;
-use crate::handoff::{HandedOff, Owner};
+use crate::handoff::{HandedOff, Owner, Priority};
+use crate::lifecycle::Status;
 use crate::limits::MAX_ID_BYTES;
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
@@ -180,6 +181,23 @@ pub struct ConversationSummary {
     /// The latest handoff from a bot, shown above the transcript.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<HandedOff>,
+    #[serde(default)]
+    pub status: Status,
+    /// The agent it is assigned to; none: it waits in its team's queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The team whose queue it is in; none: the site's default team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(default)]
+    pub priority: Priority,
+    /// The note of the latest transfer, for agents only (never in the visitor's log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Bumped by every lifecycle change; sent back as `expected_version` so a change made on
+    /// a stale view is refused with `conflict` instead of overwriting another agent's.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// A position in an inbox: the inbox is ordered by `last_activity`, newest first, and among

@@ -114,6 +114,8 @@ struct FileConfig {
     agents: Vec<Agent>,
     #[serde(default)]
     bots: Vec<Bot>,
+    #[serde(default)]
+    teams: Vec<Team>,
 }
 
 /// A website that embeds the widget.
@@ -135,6 +137,10 @@ pub struct Site {
     /// `humans_first`: seconds a visitor's message may wait unanswered before the bot takes it.
     #[serde(default = "default_bot_after_secs")]
     pub bot_after_secs: u64,
+    /// The team (an id from `[[teams]]` of this site) whose queue a conversation is in until
+    /// someone routes it elsewhere.
+    #[serde(default)]
+    pub default_team: Option<String>,
 }
 
 fn default_bot_after_secs() -> u64 {
@@ -186,6 +192,57 @@ impl Bot {
     }
 }
 
+/// A group of agents of one site with one queue of conversations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub site: String,
+    /// Agent ids; each must serve the site.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// How the team's queue is handed out.
+    #[serde(default)]
+    pub policy: Policy,
+    /// Most conversations one member holds at once (for automatic assignment).
+    #[serde(default = "default_capacity")]
+    pub capacity: u32,
+}
+
+fn default_capacity() -> u32 {
+    5
+}
+
+/// How a team's queue reaches its members.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    RoundRobin,
+    LeastBusy,
+    /// Agents take conversations from the queue themselves.
+    #[default]
+    Manual,
+}
+
+impl Team {
+    pub fn has_member(&self, agent: &str) -> bool {
+        self.members.iter().any(|m| m == agent)
+    }
+}
+
+/// What an agent may do beyond its own conversations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRole {
+    /// Acts on unassigned conversations and its own.
+    #[default]
+    Agent,
+    /// Also reassigns anyone's conversation.
+    Admin,
+}
+
 /// A human agent who signs into the console.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -198,6 +255,8 @@ pub struct Agent {
     /// Site keys this agent serves; `*` for all.
     #[serde(default = "all_sites")]
     pub sites: Vec<String>,
+    #[serde(default)]
+    pub role: AgentRole,
 }
 
 fn all_sites() -> Vec<String> {
@@ -215,6 +274,7 @@ pub struct Config {
     pub sites: Vec<Site>,
     pub agents: Vec<Agent>,
     pub bots: Vec<Bot>,
+    pub teams: Vec<Team>,
     pub demo: Option<Demo>,
     /// Shared, not copied: every connection keeps a handle to it.
     pub tuning: Arc<Tuning>,
@@ -269,6 +329,7 @@ impl Config {
             sites: file.sites,
             agents: file.agents,
             bots: file.bots,
+            teams: file.teams,
             demo: None,
             tuning: Arc::new(Tuning {
                 ping_interval: Duration::from_millis(args.ping_interval_ms.max(100)),
@@ -322,6 +383,15 @@ impl Config {
                 routing: Routing::HumansOnly,
                 bot: None,
                 bot_after_secs: default_bot_after_secs(),
+                default_team: Some("demo-support".into()),
+            });
+            self.teams.push(Team {
+                id: "demo-support".into(),
+                name: "Support".into(),
+                site: "demo".into(),
+                members: vec!["demo-agent".into()],
+                policy: Policy::Manual,
+                capacity: default_capacity(),
             });
         }
         self.agents.push(Agent {
@@ -329,6 +399,7 @@ impl Config {
             name: "Alex".into(),
             token: agent_token.clone(),
             sites: all_sites(),
+            role: AgentRole::Admin,
         });
         self.demo = Some(Demo {
             listen,
@@ -412,7 +483,59 @@ impl Config {
                 (None, None) => {}
             }
         }
+        self.check_teams()
+    }
+
+    fn check_teams(&self) -> anyhow::Result<()> {
+        for (i, team) in self.teams.iter().enumerate() {
+            if team.id.is_empty() || team.id.len() > 64 || team.id.contains(['\n', ':']) {
+                bail!(
+                    "team id {:?} must be 1-64 bytes without ':' or newlines",
+                    team.id
+                );
+            }
+            if self.teams[..i].iter().any(|t| t.id == team.id) {
+                bail!("team id {:?} is used twice", team.id);
+            }
+            if self.site(&team.site).is_none() {
+                bail!("team {:?} belongs to unknown site {:?}", team.id, team.site);
+            }
+            for member in &team.members {
+                match self.agents.iter().find(|a| &a.id == member) {
+                    None => bail!("team {:?} lists unknown agent {member:?}", team.id),
+                    Some(a) if !a.serves(&team.site) => bail!(
+                        "team {:?} lists agent {member:?}, who does not serve site {:?}",
+                        team.id,
+                        team.site
+                    ),
+                    Some(_) => {}
+                }
+            }
+            if team.capacity == 0 {
+                bail!("team {:?} has capacity 0", team.id);
+            }
+        }
+        for site in &self.sites {
+            if let Some(id) = &site.default_team {
+                if self.team(&site.key, id).is_none() {
+                    bail!(
+                        "site {:?} names default team {id:?}, which is not a team of that site",
+                        site.key
+                    );
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The team with this id, if it is one of the site's.
+    pub fn team(&self, site: &str, id: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.id == id && t.site == site)
+    }
+
+    /// The agent with this id, if it serves the site.
+    pub fn agent_of(&self, site: &str, id: &str) -> Option<&Agent> {
+        self.agents.iter().find(|a| a.id == id && a.serves(site))
     }
 
     pub fn site(&self, key: &str) -> Option<&Site> {
@@ -483,4 +606,102 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+        [[sites]]
+        key = "shop"
+        allowed_origins = ["*"]
+        default_team = "support"
+        [[sites]]
+        key = "other"
+        allowed_origins = ["*"]
+        [[agents]]
+        id = "alex"
+        name = "Alex"
+        token = "alex-token-123"
+        sites = ["shop"]
+        role = "admin"
+        [[agents]]
+        id = "olga"
+        name = "Olga"
+        token = "olga-token-123"
+        sites = ["other"]
+        [[teams]]
+        id = "support"
+        site = "shop"
+        members = ["alex"]
+        policy = "round_robin"
+    "#;
+
+    fn load(toml: &str) -> anyhow::Result<Config> {
+        let path = std::env::temp_dir().join(format!(
+            "sb-config-{}-{}.toml",
+            std::process::id(),
+            crate::token::random_id("t")
+        ));
+        std::fs::write(&path, toml).unwrap();
+        let args = Args::parse_from(["switchboard-relay", "--config", path.to_str().unwrap()]);
+        let config = Config::load(args);
+        std::fs::remove_file(&path).unwrap();
+        config
+    }
+
+    #[test]
+    fn teams_and_roles_load() {
+        let config = load(BASE).unwrap();
+        let team = config.team("shop", "support").unwrap();
+        assert_eq!((team.policy, team.capacity), (Policy::RoundRobin, 5));
+        assert!(config.team("other", "support").is_none());
+        assert_eq!(config.agents[0].role, AgentRole::Admin);
+        assert_eq!(config.agents[1].role, AgentRole::Agent);
+        assert!(config.agent_of("shop", "alex").is_some());
+        assert!(config.agent_of("shop", "olga").is_none());
+    }
+
+    #[test]
+    fn the_demo_has_a_default_team() {
+        let config = Config::load(Args::parse_from(["switchboard-relay", "--demo"])).unwrap();
+        let site = config.site("demo").unwrap();
+        let team = config
+            .team("demo", site.default_team.as_deref().unwrap())
+            .unwrap();
+        assert!(team.has_member("demo-agent"));
+    }
+
+    #[test]
+    fn bad_teams_are_refused_at_load_saying_why() {
+        let cases = [
+            (
+                "[[teams]]\nid = \"support\"\nsite = \"shop\"",
+                "team id \"support\" is used twice",
+            ),
+            (
+                "[[teams]]\nid = \"x\"\nsite = \"shop\"\nmembers = [\"nobody\"]",
+                "team \"x\" lists unknown agent \"nobody\"",
+            ),
+            (
+                "[[teams]]\nid = \"x\"\nsite = \"shop\"\nmembers = [\"olga\"]",
+                "does not serve site \"shop\"",
+            ),
+            (
+                "[[teams]]\nid = \"x\"\nsite = \"nowhere\"",
+                "unknown site \"nowhere\"",
+            ),
+        ];
+        for (extra, why) in cases {
+            let err = load(&format!("{BASE}\n{extra}")).unwrap_err().to_string();
+            assert!(err.contains(why), "{extra}: {err}");
+        }
+        let elsewhere = BASE.replace(
+            "allowed_origins = [\"*\"]\n        [[agents]]",
+            "allowed_origins = [\"*\"]\n        default_team = \"support\"\n        [[agents]]",
+        );
+        let err = load(&elsewhere).unwrap_err().to_string();
+        assert!(err.contains("not a team of that site"), "{err}");
+    }
 }

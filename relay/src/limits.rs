@@ -69,7 +69,13 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         ClientMsg::Hello(_) => return None,
         ClientMsg::Send(_) | ClientMsg::Postback { .. } => Class::Messages,
         ClientMsg::SetContext { .. } => Class::Context,
-        ClientMsg::Handoff { .. } | ClientMsg::HandBack { .. } => Class::Messages,
+        // Each stores a system event and reaches every agent and the visitor.
+        ClientMsg::Handoff { .. }
+        | ClientMsg::HandBack { .. }
+        | ClientMsg::Assign { .. }
+        | ClientMsg::Transfer { .. }
+        | ClientMsg::SetStatus { .. }
+        | ClientMsg::SetPriority { .. } => Class::Messages,
         ClientMsg::Typing { .. }
         | ClientMsg::Sync { .. }
         | ClientMsg::Ping { .. }
@@ -81,7 +87,8 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FrameRates {
-    /// `send`, `postback` (and a bot's `handoff`/`hand_back`): what is stored and fanned out.
+    /// `send`, `postback`, a bot's `handoff`/`hand_back`, an agent's lifecycle changes: what
+    /// is stored and fanned out.
     pub messages: Rate,
     /// `set_context`: each one is pushed whole to every agent of the site.
     pub context: Rate,

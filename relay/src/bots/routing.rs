@@ -8,7 +8,9 @@ use switchboard_protocol::server::Routed;
 use switchboard_protocol::{ConversationSummary, Owner, SenderKind, ServerMsg};
 
 use super::{notify, presence};
-use crate::broker::{Appended, Audience, Conversation, Event, HandoffChange, Result};
+use crate::broker::{
+    Appended, Audience, Change, Conversation, Event, HandoffChange, Lifecycle, Result, StoreError,
+};
 use crate::config::{Routing, Site};
 use crate::{clock, AppState};
 
@@ -91,6 +93,33 @@ pub async fn resume_webhook_bots(state: AppState) {
             }
         }
     }
+}
+
+/// After a bot's handoff: the conversation enters the handoff's team queue at its priority.
+/// The handoff has happened, so this must land whatever agents changed meanwhile: a conflict
+/// is retried on the state it reports. A handoff that changes nothing of the lifecycle (no
+/// team, the priority it had) records nothing.
+pub async fn enter_queue(
+    state: &AppState,
+    conv: &Conversation,
+    bot: &str,
+    route: Lifecycle,
+) -> Result<()> {
+    let mut version = conv.state.version;
+    for _ in 0..5 {
+        let change = Change {
+            by: bot.to_owned(),
+            at: clock::now(),
+            what: route.clone(),
+        };
+        match state.broker.change(&conv.id, version, change).await {
+            Ok(_) | Err(StoreError::Invalid(_)) => return Ok(()),
+            Err(StoreError::Conflict(current)) => version = current.version,
+            Err(e) => return Err(e),
+        }
+    }
+    tracing::warn!(conversation = %conv.id, "handoff routing kept conflicting; left as it is");
+    Ok(())
 }
 
 /// Tells the site's agents (and so the console) that a conversation's line changed.

@@ -12,14 +12,21 @@
 //! starting at 1 with no gaps; and it is published to every node's local connections, in seq
 //! order per conversation (append and publish are one atomic step). Appending a
 //! `(sender, client_id)` pair that is already stored returns the stored message with
-//! `duplicate = true`, stores nothing and publishes nothing. [`Broker::publish`] is live-only
+//! `duplicate = true`, stores nothing and publishes nothing. A visitor's message to a pending,
+//! snoozed or resolved conversation reopens it in the same atomic step: a `reopened` system
+//! message takes the seq before the visitor's. [`Broker::change`] (assignment, transfer,
+//! status, priority) is a compare-and-set on the conversation's lifecycle version that stores
+//! the new state and appends and publishes its system message in one atomic step, in seq
+//! order with the messages. [`Broker::publish`] is live-only
 //! and at-most-once (typing, context, inbox updates): a client that misses one loses nothing
 //! stored.
 
+pub mod lifecycle;
 pub mod redis;
 pub mod sqlite;
 
 use async_trait::async_trait;
+pub use lifecycle::{Change, Changed, Lifecycle, State};
 use switchboard_protocol::{
     ChatMessage, Context, ConversationSummary, HandedOff, InboxCursor, Millis, Owner, Rich, Sender,
     SenderKind, ServerMsg,
@@ -41,6 +48,8 @@ pub struct Conversation {
     pub visitor_id: String,
     pub last_seq: u64,
     pub owner: Owner,
+    /// Status, assignee, team, priority and their version, read in the same step.
+    pub state: State,
 }
 
 pub struct NewMessage {
@@ -84,6 +93,9 @@ pub struct Appended {
     /// The conversation's owner when the message was stored (read in the same atomic step),
     /// so the sender's node knows which bot, if any, the message is for.
     pub owner: Owner,
+    /// The `reopened` system message stored (and published) just before this one, when a
+    /// visitor's message reopened the conversation.
+    pub reopened: Option<ChatMessage>,
 }
 
 /// One page of an inbox.
@@ -147,6 +159,12 @@ pub enum StoreError {
     NotFound(String),
     #[error("the conversation is owned by {0:?}")]
     NotOwner(Owner),
+    /// A lifecycle change on a stale version; holds the current state.
+    #[error("the conversation is at version {}, not the one expected", .0.version)]
+    Conflict(Box<State>),
+    /// A lifecycle change that would change nothing.
+    #[error("{0}")]
+    Invalid(String),
     #[error("storage failed: {0}")]
     Backend(String),
 }
@@ -197,6 +215,16 @@ pub trait Broker: Send + Sync + 'static {
     /// Durably stores a message of a conversation of `site` and publishes it; see the module
     /// docs for the contract.
     async fn append(&self, site: &str, msg: NewMessage) -> Result<Appended>;
+    /// Applies one lifecycle change if the conversation is still at `expected_version`
+    /// (else [`StoreError::Conflict`] with the current state, nothing changed): stores the
+    /// new state, appends the change's system message with the next seq and publishes it to
+    /// the conversation's visitors and the site's agents, as one atomic step.
+    async fn change(
+        &self,
+        conversation_id: &str,
+        expected_version: u64,
+        change: Change,
+    ) -> Result<Changed>;
     /// Sends a live event to the matching connections on every node; at-most-once.
     async fn publish(&self, event: Event);
     /// Messages with `seq > since`, in order, at most `limit`.
@@ -277,6 +305,7 @@ pub(crate) struct SummaryFields {
     pub last_text: Option<String>,
     pub owner: Option<String>,
     pub handoff: Option<String>,
+    pub state: State,
 }
 
 impl SummaryFields {
@@ -305,6 +334,12 @@ impl SummaryFields {
             },
             owner: self.owner.as_deref().map(parse_owner).unwrap_or_default(),
             handoff: parse_handoff(self.handoff.as_deref()),
+            status: self.state.status.at(crate::clock::now()),
+            assignee: self.state.assignee,
+            team: self.state.team,
+            priority: self.state.priority,
+            note: self.state.note,
+            version: self.state.version,
         }
     }
 }

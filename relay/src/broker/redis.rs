@@ -4,7 +4,8 @@
 //! Keys (hash tags keep each conversation's and each visitor's keys in one Redis Cluster slot,
 //! so the append script touches one slot):
 //! - `sb:{c:ID}:meta`  hash: site, visitor_id, created_at, last_activity, last_seq, last_sender, last_text,
-//!   `owner` (`humans` or `bot:ID`) and `handoff` (JSON);
+//!   `owner` (`humans` or `bot:ID`) and `handoff` (JSON); the lifecycle: `status`,
+//!   `snoozed_until`, `assignee`, `team`, `priority`, `note` and `version`;
 //! - `sb:{c:ID}:log`   stream, entry id `SEQ-1`, field `m` = the `message` frame as sent to clients;
 //! - `sb:{c:ID}:ids`   hash `sender_id:client_id` → seq (resends are recognised for as long as
 //!   the conversation is stored);
@@ -18,6 +19,8 @@
 //!
 //! The hot path is one round trip: a pipeline of the append script (dedupe, next seq, XADD,
 //! meta, PUBLISH — atomic, so publishes leave Redis in seq order) and the inbox ZADD.
+//! A lifecycle change reads the conversation's meta, computes the new state, then runs the
+//! CHANGE script, which applies it only if `version` is still the one read (compare-and-set).
 //! Acknowledged means Redis answered; how durable that is depends on Redis' persistence
 //! (`appendonly yes` with `appendfsync always` loses nothing acknowledged, even on a Redis crash).
 
@@ -29,12 +32,15 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Value};
 use switchboard_protocol::{
-    ChatMessage, CloseCode, Context, ConversationSummary, InboxCursor, Millis, ServerMsg,
+    ChatMessage, CloseCode, Context, ConversationSummary, InboxCursor, Millis, SenderKind,
+    ServerMsg, SystemEvent,
 };
 
+use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
-    kind_str, owner_str, parse_context, parse_owner, Appended, Audience, Broker, Conversation,
-    Event, HandoffChange, InboxPage, NewMessage, Result, StoreError, SummaryFields, Visitor,
+    kind_str, owner_str, parse_context, parse_owner, Appended, Audience, Broker, Change, Changed,
+    Conversation, Event, HandoffChange, InboxPage, NewMessage, Result, StoreError, SummaryFields,
+    Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -43,26 +49,96 @@ use switchboard_protocol::Owner;
 const CHANNEL: &str = "sb:events";
 const PREVIEW_CHARS: usize = 140;
 
-/// Dedupe, owner check, sequence, store, publish — one atomic step. Returns
-/// `{status, seq, frame, owner}`: status 1 stored, 0 duplicate, -1 no conversation, -2 the
-/// required owner (ARGV[9], empty for none) does not own it.
+/// Dedupe, owner check, reopening, sequence, store, publish — one atomic step. Returns
+/// `{status, seq, frame, owner, reopened}`: status 1 stored, 0 duplicate, -1 no conversation,
+/// -2 the required owner (ARGV[9], empty for none) does not own it. A visitor's message
+/// (ARGV[10] and ARGV[11], the `reopened` frame around its seq, are given) to a pending,
+/// snoozed or resolved conversation first stores and publishes that frame, with its own seq.
 const APPEND: &str = r#"
 local owner = redis.call('HGET', KEYS[1], 'owner') or 'humans'
 local seq = redis.call('HGET', KEYS[3], ARGV[1])
 if seq then
   local e = redis.call('XRANGE', KEYS[2], seq .. '-1', seq .. '-1')
-  return {0, tonumber(seq), e[1][2][2], owner}
+  return {0, tonumber(seq), e[1][2][2], owner, ''}
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, '', owner} end
-if ARGV[9] ~= '' and ARGV[9] ~= owner then return {-2, 0, '', owner} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, '', owner, ''} end
+if ARGV[9] ~= '' and ARGV[9] ~= owner then return {-2, 0, '', owner, ''} end
+local reopened = ''
+local status = redis.call('HGET', KEYS[1], 'status')
+if ARGV[10] ~= '' and (status == 'pending' or status == 'snoozed' or status == 'resolved') then
+  local r = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
+  reopened = ARGV[10] .. r .. ARGV[11]
+  redis.call('XADD', KEYS[2], r .. '-1', 'm', reopened)
+  redis.call('HSET', KEYS[1], 'status', 'open')
+  redis.call('HDEL', KEYS[1], 'snoozed_until')
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+  redis.call('PUBLISH', ARGV[7], ARGV[8] .. reopened)
+end
 seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
 local frame = ARGV[2] .. seq .. ARGV[3]
 redis.call('XADD', KEYS[2], seq .. '-1', 'm', frame)
 redis.call('HSET', KEYS[3], ARGV[1], seq)
 redis.call('HSET', KEYS[1], 'last_activity', ARGV[4], 'last_sender', ARGV[5], 'last_text', ARGV[6])
 redis.call('PUBLISH', ARGV[7], ARGV[8] .. frame)
-return {1, seq, frame, owner}
+return {1, seq, frame, owner, reopened}
 "#;
+
+/// Compare-and-set of the lifecycle: if the version is still ARGV[1], store the new state,
+/// append the change's system message (ARGV[2] .. seq .. ARGV[3]) and publish it (channel
+/// ARGV[4], header ARGV[5]). ARGV[6] is the number of field/value pairs to set that follow;
+/// the fields after them are deleted. Returns `{1, seq, frame}`, `{-1}` no conversation,
+/// `{-3}` another version.
+const CHANGE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, ''} end
+if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') ~= tonumber(ARGV[1]) then
+  return {-3, 0, ''}
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
+local frame = ARGV[2] .. seq .. ARGV[3]
+redis.call('XADD', KEYS[2], seq .. '-1', 'm', frame)
+local n = tonumber(ARGV[6])
+for i = 7, 6 + 2 * n, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+for i = 7 + 2 * n, #ARGV do
+  redis.call('HDEL', KEYS[1], ARGV[i])
+end
+redis.call('PUBLISH', ARGV[4], ARGV[5] .. frame)
+return {1, seq, frame}
+"#;
+
+/// The lifecycle fields of a conversation's meta hash, in the order [`state_of`] reads them.
+const STATE_FIELDS: [&str; 7] = [
+    "status",
+    "snoozed_until",
+    "assignee",
+    "team",
+    "priority",
+    "note",
+    "version",
+];
+
+type StateFields = (
+    Option<String>,
+    Option<u64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+);
+
+fn state_of(f: StateFields) -> State {
+    State::from_stored(
+        f.0.as_deref(),
+        f.1,
+        f.2,
+        f.3,
+        f.4.as_deref(),
+        f.5,
+        f.6.unwrap_or(0),
+    )
+}
 
 /// Compare-and-set of the owner: `1` changed, `0` someone else owns it, `-1` no conversation.
 /// ARGV: expected, new, handoff action (`keep`, `set`, `clear`), handoff JSON.
@@ -84,6 +160,7 @@ pub struct RedisBroker {
     conn: ConnectionManager,
     append: redis::Script,
     set_owner: redis::Script,
+    change: redis::Script,
     /// Keeps the subscriber connection (and so its task) alive as long as the broker.
     _subscriber: ConnectionManager,
 }
@@ -151,6 +228,7 @@ impl RedisBroker {
             conn,
             append: redis::Script::new(APPEND),
             set_owner: redis::Script::new(SET_OWNER),
+            change: redis::Script::new(CHANGE),
             _subscriber: subscriber,
         })
     }
@@ -199,6 +277,15 @@ fn summary_fields(id: &str, fields: &[(String, String)]) -> SummaryFields {
         last_text: get("last_text"),
         owner: get("owner"),
         handoff: get("handoff"),
+        state: state_of((
+            get("status"),
+            get("snoozed_until").and_then(|v| v.parse().ok()),
+            get("assignee"),
+            get("team"),
+            get("priority"),
+            get("note"),
+            Some(num("version")),
+        )),
     }
 }
 
@@ -436,6 +523,7 @@ impl Broker for RedisBroker {
             visitor_id: visitor_id.to_owned(),
             last_seq: 0,
             owner: owner.clone(),
+            state: State::default(),
         })
     }
 
@@ -502,10 +590,12 @@ impl Broker for RedisBroker {
 
     async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
         type Fields = (Option<String>, Option<String>, Option<u64>, Option<String>);
-        let (site, visitor_id, last_seq, owner): Fields = self
-            .conn
-            .clone()
-            .hmget(meta(id), &["site", "visitor_id", "last_seq", "owner"])
+        // One round trip, as before the lifecycle: this runs on every agent message.
+        let mut pipe = redis::pipe();
+        pipe.hmget(meta(id), &["site", "visitor_id", "last_seq", "owner"])
+            .hmget(meta(id), &STATE_FIELDS);
+        let ((site, visitor_id, last_seq, owner), state): (Fields, StateFields) = pipe
+            .query_async(&mut self.conn.clone())
             .await
             .map_err(backend)?;
         Ok(match (site, visitor_id) {
@@ -515,6 +605,7 @@ impl Broker for RedisBroker {
                 visitor_id,
                 last_seq: last_seq.unwrap_or(0),
                 owner: owner.as_deref().map(parse_owner).unwrap_or_default(),
+                state: state_of(state),
             }),
             _ => None,
         })
@@ -544,6 +635,7 @@ impl Broker for RedisBroker {
             at: msg.at,
             rich: msg.rich,
             postback: msg.postback,
+            event: None,
         };
         let required = msg
             .require_owner
@@ -551,6 +643,19 @@ impl Broker for RedisBroker {
             .map(owner_str)
             .unwrap_or_default();
         let (prefix, suffix) = frame_around_seq(&chat);
+        // Only a visitor's message reopens; the frame goes along in case it does (the script
+        // decides, in the same step).
+        let (reopen_prefix, reopen_suffix) = if chat.sender.kind == SenderKind::Visitor {
+            frame_around_seq(&lifecycle::system_message(
+                &conv,
+                0,
+                lifecycle::reopen_client_id(&chat.client_id),
+                chat.at,
+                SystemEvent::Reopened { by: None },
+            ))
+        } else {
+            Default::default()
+        };
         let preview: String = chat.text.chars().take(PREVIEW_CHARS).collect();
         let mut invocation = self.append.prepare_invoke();
         invocation
@@ -565,7 +670,9 @@ impl Broker for RedisBroker {
             .arg(preview)
             .arg(CHANNEL)
             .arg(header(Audience::Both, site, &conv))
-            .arg(required);
+            .arg(required)
+            .arg(reopen_prefix)
+            .arg(reopen_suffix);
         let mut c = self.conn.clone();
         // One round trip: the script (EVALSHA) and the inbox update, pipelined. A script cache
         // emptied by a Redis restart answers NOSCRIPT; then the script is loaded and the
@@ -574,14 +681,14 @@ impl Broker for RedisBroker {
         // A conditional append (a bot's) may be refused; its inbox update waits for the answer
         // so a refused message changes nothing. Bots are not the hot path.
         let conditional = msg.require_owner.is_some();
-        let (status, seq, frame, owner): (i64, u64, String, String) = loop {
+        let (status, seq, frame, owner, reopened): (i64, u64, String, String, String) = loop {
             let mut pipe = redis::pipe();
             pipe.invoke_script(&invocation);
             if !conditional {
                 pipe.zadd(inbox_key(site), &conv, chat.at).ignore();
             }
             let result = pipe
-                .query_async::<((i64, u64, String, String),)>(&mut c)
+                .query_async::<((i64, u64, String, String, String),)>(&mut c)
                 .await;
             match result {
                 Ok((r,)) => break r,
@@ -612,6 +719,76 @@ impl Broker for RedisBroker {
                     message,
                     duplicate: s == 0,
                     owner,
+                    reopened: parse_message(&reopened),
+                })
+            }
+        }
+    }
+
+    async fn change(
+        &self,
+        conversation_id: &str,
+        expected_version: u64,
+        change: Change,
+    ) -> Result<Changed> {
+        let Some(conv) = self.conversation(conversation_id).await? else {
+            return Err(StoreError::NotFound("conversation".into()));
+        };
+        // The rule runs here, on the state just read; the script applies its result only if
+        // the version is still the one read, so no change is computed from a stale state.
+        if conv.state.version != expected_version {
+            return Err(StoreError::Conflict(Box::new(conv.state)));
+        }
+        let (next, event) = conv.state.apply(&change).map_err(StoreError::Invalid)?;
+        let client_id = lifecycle::change_client_id(next.version);
+        let message = lifecycle::system_message(conversation_id, 0, client_id, change.at, event);
+        let (prefix, suffix) = frame_around_seq(&message);
+        let until = snoozed_until(next.status).map(|t| t.to_string());
+        let mut set = vec![
+            ("status", Some(status_str(next.status).to_owned())),
+            ("snoozed_until", until),
+            ("assignee", next.assignee.clone()),
+            ("team", next.team.clone()),
+            ("priority", Some(priority_str(next.priority).to_owned())),
+            ("note", next.note.clone()),
+            ("version", Some(next.version.to_string())),
+        ];
+        // Fields set come first (counted), then the fields to delete.
+        set.sort_by_key(|(_, v)| v.is_none());
+        let pairs = set.iter().filter(|(_, v)| v.is_some()).count();
+        let mut invocation = self.change.key(meta(conversation_id));
+        invocation
+            .key(log(conversation_id))
+            .arg(expected_version)
+            .arg(prefix)
+            .arg(suffix)
+            .arg(CHANNEL)
+            .arg(header(Audience::Both, &conv.site, conversation_id))
+            .arg(pairs);
+        for (field, value) in &set {
+            match value {
+                Some(v) => invocation.arg(*field).arg(v),
+                None => invocation.arg(*field),
+            };
+        }
+        let (status, _seq, frame): (i64, u64, String) = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        match status {
+            -1 => Err(StoreError::NotFound("conversation".into())),
+            -3 => {
+                let current = self.conversation(conversation_id).await?;
+                Err(StoreError::Conflict(Box::new(
+                    current.map(|c| c.state).unwrap_or_default(),
+                )))
+            }
+            _ => {
+                let message = parse_message(&frame)
+                    .ok_or_else(|| StoreError::Backend("stored frame unreadable".into()))?;
+                Ok(Changed {
+                    message,
+                    state: next,
                 })
             }
         }

@@ -25,13 +25,15 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_protocol::{
-    ChatMessage, Context, ConversationSummary, InboxCursor, Millis, Sender, ServerMsg,
+    ChatMessage, Context, ConversationSummary, InboxCursor, Millis, Sender, SenderKind, ServerMsg,
+    SystemEvent,
 };
 
+use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
     kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience, Broker,
-    Conversation, Event, HandoffChange, InboxPage, NewMessage, Result, StoreError, SummaryFields,
-    Visitor,
+    Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage, Result, StoreError,
+    SummaryFields, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -42,7 +44,7 @@ use switchboard_protocol::Owner;
 macro_rules! message_select {
     () => {
         "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at,
-        sender_avatar, rich, postback FROM messages"
+        sender_avatar, rich, postback, event FROM messages"
     };
 }
 
@@ -98,6 +100,27 @@ CREATE INDEX IF NOT EXISTS conversations_by_site_activity ON conversations(site,
 PRAGMA user_version = 3;
 ";
 
+/// Lifecycle: status, assignee, team, priority and their version on conversations; system
+/// events on messages.
+const MIGRATE_V4: &str = "
+ALTER TABLE conversations ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+ALTER TABLE conversations ADD COLUMN snoozed_until INTEGER;
+ALTER TABLE conversations ADD COLUMN assignee TEXT;
+ALTER TABLE conversations ADD COLUMN team TEXT;
+ALTER TABLE conversations ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';
+ALTER TABLE conversations ADD COLUMN note TEXT;
+ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN event TEXT;
+PRAGMA user_version = 4;
+";
+
+/// The lifecycle columns of `conversations`, in the order [`state`] reads them.
+macro_rules! state_columns {
+    () => {
+        "status, snoozed_until, assignee, team, priority, note, version"
+    };
+}
+
 /// Longest inbox preview, in characters.
 const PREVIEW_CHARS: usize = 140;
 
@@ -119,14 +142,14 @@ impl SqliteBroker {
     async fn append_row(&self, msg: NewMessage) -> Result<Appended> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let current: Option<(i64, String)> = tx
+            let current: Option<(i64, String, String)> = tx
                 .query_row(
-                    "SELECT last_seq, owner FROM conversations WHERE id = ?1",
+                    "SELECT last_seq, owner, status FROM conversations WHERE id = ?1",
                     params![msg.conversation_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let Some((last, owner)) = current else { return Ok(Err(StoreError::NotFound("conversation".into()))) };
+            let Some((mut last, owner, status)) = current else { return Ok(Err(StoreError::NotFound("conversation".into()))) };
             let owner = parse_owner(&owner);
             // Cached: this runs on every append.
             let existing = tx
@@ -137,11 +160,27 @@ impl SqliteBroker {
                 .query_row(params![msg.conversation_id, msg.sender.id, msg.client_id], message)
                 .optional()?;
             if let Some(message) = existing {
-                return Ok(Ok(Appended { message, duplicate: true, owner }));
+                return Ok(Ok(Appended { message, duplicate: true, owner, reopened: None }));
             }
             if msg.require_owner.as_ref().is_some_and(|r| *r != owner) {
                 return Ok(Err(StoreError::NotOwner(owner)));
             }
+            let reopens = msg.sender.kind == SenderKind::Visitor
+                && lifecycle::REOPENED_BY_VISITOR.contains(&status.as_str());
+            let reopened = if reopens {
+                last += 1;
+                let event = SystemEvent::Reopened { by: None };
+                let client_id = lifecycle::reopen_client_id(&msg.client_id);
+                let m = lifecycle::system_message(&msg.conversation_id, last as u64, client_id, msg.at, event);
+                insert_system(&tx, &m)?;
+                tx.execute(
+                    "UPDATE conversations SET status = 'open', snoozed_until = NULL, version = version + 1 WHERE id = ?1",
+                    params![msg.conversation_id],
+                )?;
+                Some(m)
+            } else {
+                None
+            };
             let seq = last as u64 + 1;
             tx.execute(
                 "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at,
@@ -177,8 +216,9 @@ impl SqliteBroker {
                 at: msg.at,
                 rich: msg.rich,
                 postback: msg.postback,
+                event: None,
             };
-            Ok(Ok(Appended { message, duplicate: false, owner }))
+            Ok(Ok(Appended { message, duplicate: false, owner, reopened }))
         })
         .await?
     }
@@ -201,6 +241,9 @@ impl SqliteBroker {
         }
         if version < 3 {
             conn.execute_batch(MIGRATE_V3)?;
+        }
+        if version < 4 {
+            conn.execute_batch(MIGRATE_V4)?;
         }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
@@ -314,8 +357,8 @@ impl Broker for SqliteBroker {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let found = tx
                 .query_row(
-                    "SELECT id, site, visitor_id, last_seq, owner FROM conversations
-                     WHERE visitor_id = ?1 AND open = 1 ORDER BY created_at DESC LIMIT 1",
+                    concat!("SELECT id, site, visitor_id, last_seq, owner, ", state_columns!(), " FROM conversations
+                     WHERE visitor_id = ?1 AND open = 1 ORDER BY created_at DESC LIMIT 1"),
                     params![visitor_id],
                     conversation,
                 )
@@ -329,6 +372,7 @@ impl Broker for SqliteBroker {
                         visitor_id,
                         last_seq: 0,
                         owner,
+                        state: State::default(),
                     };
                     tx.execute(
                         "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity, owner)
@@ -348,7 +392,11 @@ impl Broker for SqliteBroker {
         let id = id.to_owned();
         self.with(move |c| {
             c.query_row(
-                "SELECT id, site, visitor_id, last_seq, owner FROM conversations WHERE id = ?1",
+                concat!(
+                    "SELECT id, site, visitor_id, last_seq, owner, ",
+                    state_columns!(),
+                    " FROM conversations WHERE id = ?1"
+                ),
                 params![id],
                 conversation,
             )
@@ -417,6 +465,15 @@ impl Broker for SqliteBroker {
         // Held until the message is handed to the hub, so live frames leave in seq order.
         let _order = self.hub.order(&msg.conversation_id).await;
         let appended = self.append_row(msg).await?;
+        if let Some(reopened) = &appended.reopened {
+            let frame = ServerMsg::Message(reopened.clone());
+            self.hub.deliver(&Event::new(
+                Audience::Both,
+                site,
+                &reopened.conversation_id,
+                &frame,
+            ));
+        }
         if !appended.duplicate {
             let m = &appended.message;
             let frame = ServerMsg::Message(m.clone());
@@ -428,6 +485,63 @@ impl Broker for SqliteBroker {
             ));
         }
         Ok(appended)
+    }
+
+    async fn change(
+        &self,
+        conversation_id: &str,
+        expected_version: u64,
+        change: Change,
+    ) -> Result<Changed> {
+        // Held until the event is handed to the hub, like an append's: one order for both.
+        let _order = self.hub.order(conversation_id).await;
+        let id = conversation_id.to_owned();
+        let (site, changed) = self
+            .with(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let current = tx
+                    .query_row(
+                        concat!("SELECT site, last_seq, ", state_columns!(), " FROM conversations WHERE id = ?1"),
+                        params![id],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, state(r, 2)?)),
+                    )
+                    .optional()?;
+                let Some((site, last, current)) = current else {
+                    return Ok(Err(StoreError::NotFound("conversation".into())));
+                };
+                if current.version != expected_version {
+                    return Ok(Err(StoreError::Conflict(Box::new(current))));
+                }
+                let (next, event) = match current.apply(&change) {
+                    Ok(applied) => applied,
+                    Err(why) => return Ok(Err(StoreError::Invalid(why))),
+                };
+                let client_id = lifecycle::change_client_id(next.version);
+                let message = lifecycle::system_message(&id, last + 1, client_id, change.at, event);
+                insert_system(&tx, &message)?;
+                tx.execute(
+                    "UPDATE conversations SET last_seq = ?2, status = ?3, snoozed_until = ?4, assignee = ?5,
+                     team = ?6, priority = ?7, note = ?8, version = ?9 WHERE id = ?1",
+                    params![
+                        id,
+                        message.seq as i64,
+                        status_str(next.status),
+                        snoozed_until(next.status).map(|t| t as i64),
+                        next.assignee,
+                        next.team,
+                        priority_str(next.priority),
+                        next.note,
+                        next.version as i64,
+                    ],
+                )?;
+                tx.commit()?;
+                Ok(Ok((site, Changed { message, state: next })))
+            })
+            .await??;
+        let frame = ServerMsg::Message(changed.message.clone());
+        self.hub
+            .deliver(&Event::new(Audience::Both, &site, conversation_id, &frame));
+        Ok(changed)
     }
 
     async fn publish(&self, event: Event) {
@@ -503,7 +617,8 @@ impl Broker for SqliteBroker {
 }
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, v.context, c.created_at, c.last_activity,
-    c.last_seq, c.last_sender, c.last_text, c.owner, c.handoff FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
+    c.last_seq, c.last_sender, c.last_text, c.owner, c.handoff, c.status, c.snoozed_until, c.assignee,
+    c.team, c.priority, c.note, c.version FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
     let fields = SummaryFields {
@@ -517,6 +632,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
         last_text: r.get(8)?,
         owner: r.get(9)?,
         handoff: r.get(10)?,
+        state: state(r, 11)?,
     };
     Ok(fields.into_summary(&parse_context(&r.get::<_, String>(3)?)))
 }
@@ -528,7 +644,40 @@ fn conversation(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
         visitor_id: r.get(2)?,
         last_seq: r.get::<_, i64>(3)? as u64,
         owner: parse_owner(&r.get::<_, String>(4)?),
+        state: state(r, 5)?,
     })
+}
+
+/// The [`state_columns!`] starting at column `at`.
+fn state(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<State> {
+    Ok(State::from_stored(
+        Some(r.get::<_, String>(at)?.as_str()),
+        r.get::<_, Option<i64>>(at + 1)?.map(|t| t as u64),
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        Some(r.get::<_, String>(at + 4)?.as_str()),
+        r.get(at + 5)?,
+        r.get::<_, i64>(at + 6)? as u64,
+    ))
+}
+
+/// Stores a system message (one that has its seq already) in the caller's transaction.
+fn insert_system(tx: &rusqlite::Transaction<'_>, m: &ChatMessage) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, text, at, event)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            m.conversation_id,
+            m.seq as i64,
+            m.client_id,
+            kind_str(m.sender.kind),
+            m.sender.id,
+            m.text,
+            m.at as i64,
+            m.event.as_ref().map(|e| serde_json::to_string(e).expect("events serialize")),
+        ],
+    )
+    .map(drop)
 }
 
 fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
@@ -548,6 +697,9 @@ fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
             .get::<_, Option<String>>(9)?
             .and_then(|s| serde_json::from_str(&s).ok()),
         postback: r.get(10)?,
+        event: r
+            .get::<_, Option<String>>(11)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
@@ -577,7 +729,7 @@ mod tests {
     }
 
     /// A file from before per-site inboxes (schema 2, one activity index for every site)
-    /// opens as schema 3 with the per-site index instead.
+    /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle).
     #[test]
     fn a_schema_2_file_gets_the_per_site_inbox_index() {
         let dir = std::env::temp_dir().join(format!("sb-sqlite-migrate-{}", std::process::id()));
@@ -589,6 +741,14 @@ mod tests {
             .execute_batch(
                 "DROP INDEX conversations_by_site_activity;
                  CREATE INDEX conversations_by_activity ON conversations(last_activity DESC);
+                 ALTER TABLE conversations DROP COLUMN status;
+                 ALTER TABLE conversations DROP COLUMN snoozed_until;
+                 ALTER TABLE conversations DROP COLUMN assignee;
+                 ALTER TABLE conversations DROP COLUMN team;
+                 ALTER TABLE conversations DROP COLUMN priority;
+                 ALTER TABLE conversations DROP COLUMN note;
+                 ALTER TABLE conversations DROP COLUMN version;
+                 ALTER TABLE messages DROP COLUMN event;
                  PRAGMA user_version = 2;",
             )
             .unwrap();
@@ -606,7 +766,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -12,13 +12,13 @@ use switchboard_protocol::{
     PROTOCOL_VERSION,
 };
 
-use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
+use super::{deliver, lifecycle, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{notify, routing};
-use crate::broker::{Audience, Conversation, HandoffChange, NewMessage};
+use crate::broker::{Audience, Change, Conversation, HandoffChange, NewMessage, StoreError};
 use crate::config::Agent;
 use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
-use crate::{token, AppState};
+use crate::{clock, token, AppState};
 
 pub struct AgentSession {
     agent: Arc<Agent>,
@@ -127,6 +127,10 @@ impl Handler for AgentSession {
                 routing::publish_summary(state, &conv.id).await?;
                 Ok(())
             }
+            m @ (ClientMsg::Assign { .. }
+            | ClientMsg::Transfer { .. }
+            | ClientMsg::SetStatus { .. }
+            | ClientMsg::SetPriority { .. }) => self.change(state, &m).await,
             other @ (ClientMsg::Postback { .. } | ClientMsg::Handoff { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for agents", other.kind()),
@@ -173,6 +177,30 @@ impl Handler for AgentSession {
 }
 
 impl AgentSession {
+    /// A lifecycle frame: authorized on the state it would change, then one compare-and-set.
+    async fn change(&self, state: &AppState, msg: &ClientMsg) -> Result<(), Refusal> {
+        let (conversation_id, expected_version, what) =
+            lifecycle::requested(msg).expect("called with lifecycle frames only");
+        let conv = self.conversation(state, conversation_id).await?;
+        // A stale view is a conflict before anything else: the agent looks again, and what it
+        // may do is judged on what it then sees.
+        if conv.state.version != expected_version {
+            return Err(StoreError::Conflict(Box::new(conv.state)).into());
+        }
+        lifecycle::authorize(&state.config, &self.agent, &conv, &what)?;
+        let change = Change {
+            by: self.agent.id.clone(),
+            at: clock::now(),
+            what,
+        };
+        state
+            .broker
+            .change(&conv.id, expected_version, change)
+            .await?;
+        routing::publish_summary(state, &conv.id).await?;
+        Ok(())
+    }
+
     fn sender(&self) -> Sender {
         Sender {
             kind: SenderKind::Agent,

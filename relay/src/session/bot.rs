@@ -15,7 +15,7 @@ use switchboard_protocol::{
 
 use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::bots::{self, routing};
-use crate::broker::{Audience, Conversation, HandoffChange, NewMessage};
+use crate::broker::{Audience, Conversation, HandoffChange, Lifecycle, NewMessage};
 use crate::config::Bot;
 use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
@@ -123,6 +123,18 @@ impl Handler for BotSession {
                 handoff,
             } => {
                 let conv = self.conversation(state, &conversation_id).await?;
+                if let Some(team) = &handoff.team {
+                    if state.config.team(&conv.site, team).is_none() {
+                        return Err(Refusal::new(
+                            ErrorCode::UnknownTeam,
+                            format!("{team} is not a team of this site"),
+                        ));
+                    }
+                }
+                let route = Lifecycle::HandedOff {
+                    team: handoff.team.clone(),
+                    priority: handoff.priority,
+                };
                 let record = HandedOff {
                     by: self.bot.id.clone(),
                     at: clock::now(),
@@ -141,6 +153,7 @@ impl Handler for BotSession {
                     return Err(Refusal::not_owner());
                 }
                 tracing::info!(conversation = %conv.id, bot = %self.bot.id, "handed off to humans");
+                routing::enter_queue(state, &conv, &self.bot.id, route).await?;
                 routing::publish_summary(state, &conv.id).await?;
                 outbox.send(&ServerMsg::Released {
                     conversation_id,
@@ -162,7 +175,11 @@ impl Handler for BotSession {
             other @ (ClientMsg::SetContext { .. }
             | ClientMsg::Postback { .. }
             | ClientMsg::HandBack { .. }
-            | ClientMsg::ListConversations { .. }) => Err(Refusal::new(
+            | ClientMsg::ListConversations { .. }
+            | ClientMsg::Assign { .. }
+            | ClientMsg::Transfer { .. }
+            | ClientMsg::SetStatus { .. }
+            | ClientMsg::SetPriority { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),

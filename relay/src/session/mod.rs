@@ -6,6 +6,7 @@
 
 mod agent;
 mod bot;
+mod lifecycle;
 mod visitor;
 
 use std::future::Future;
@@ -86,6 +87,14 @@ impl From<StoreError> for Refusal {
                 Refusal::new(ErrorCode::NotFound, format!("{what} not found"))
             }
             StoreError::NotOwner(_) => Refusal::not_owner(),
+            StoreError::Conflict(current) => Refusal::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the conversation changed meanwhile (now version {}); look again",
+                    current.version
+                ),
+            ),
+            StoreError::Invalid(why) => Refusal::new(ErrorCode::Invalid, why),
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failed");
                 Refusal::new(
@@ -335,6 +344,11 @@ async fn deliver(
         at: m.at,
         duplicate: appended.duplicate,
     });
+    if appended.reopened.is_some() {
+        // Agents see the status change in the line; not the hot path (only a conversation
+        // someone set aside pays for it).
+        routing::publish_summary(state, &conv.id).await?;
+    }
     if !appended.duplicate && m.seq == 1 {
         // The conversation just entered the inbox: agents need its line and context. Later
         // messages update the line from the `message` frame itself, which keeps the hot path at

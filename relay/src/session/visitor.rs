@@ -154,7 +154,11 @@ impl Handler for VisitorSession {
             }
             other @ (ClientMsg::Handoff { .. }
             | ClientMsg::HandBack { .. }
-            | ClientMsg::ListConversations { .. }) => Err(Refusal::new(
+            | ClientMsg::ListConversations { .. }
+            | ClientMsg::Assign { .. }
+            | ClientMsg::Transfer { .. }
+            | ClientMsg::SetStatus { .. }
+            | ClientMsg::SetPriority { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for visitors", other.kind()),
             )),

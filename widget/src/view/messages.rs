@@ -29,8 +29,10 @@ pub fn list(w: Widget) -> impl IntoView {
             <Show when=move || w.lines.with(|l| l.is_empty())>
                 <li class="sb-empty">{w.strings.empty}</li>
             </Show>
+            // System events (assignment, status) stay in `lines`, which tracks gap-free seqs,
+            // but are not shown until the widget has words for them.
             <For
-                each=move || w.lines.get()
+                each=move || w.lines.with(|l| l.iter().filter(|l| l.kind != SenderKind::System).cloned().collect::<Vec<_>>())
                 key=|line| line.render_key()
                 children=move |line| row(w, line)
             />

@@ -1,0 +1,113 @@
+//! A conversation's lifecycle as agents manage it: its status, and the system events that
+//! record every change in the conversation's log.
+//!
+//! Events are codes with parameters, never English text, so the widget and the console render
+//! them in their own language.
+
+use serde::{Deserialize, Serialize};
+
+use crate::handoff::Priority;
+use crate::Millis;
+
+/// Where a conversation stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Status {
+    /// Someone on the helpdesk side has to act.
+    #[default]
+    Open,
+    /// Waiting on the visitor; the visitor's next message opens it again.
+    Pending,
+    /// Put aside until `until`; open again once that time has passed, or at the visitor's next
+    /// message.
+    Snoozed { until: Millis },
+    /// Done; the visitor's next message reopens it.
+    Resolved,
+}
+
+impl Status {
+    /// The status as it stands at `now`: a snooze whose time has passed reads as open.
+    pub fn at(self, now: Millis) -> Status {
+        match self {
+            Status::Snoozed { until } if until <= now => Status::Open,
+            s => s,
+        }
+    }
+}
+
+/// One change of a conversation's lifecycle, as stored in its log (a `message` whose sender
+/// kind is `system`). `by` is the agent (or bot) that made the change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum SystemEvent {
+    Assigned {
+        agent: String,
+        by: String,
+    },
+    Unassigned {
+        by: String,
+    },
+    /// To another agent, another team, or both. The transfer note is not here: it is for
+    /// agents, and the log is also the visitor's.
+    Transferred {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_agent: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_team: Option<String>,
+        by: String,
+    },
+    /// A bot handed the conversation to humans: it enters this team's queue.
+    HandedOff {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team: Option<String>,
+        priority: Priority,
+        by: String,
+    },
+    Pending {
+        by: String,
+    },
+    Snoozed {
+        until: Millis,
+        by: String,
+    },
+    Resolved {
+        by: String,
+    },
+    /// Open again: by an agent, or (no `by`) by the visitor's message.
+    Reopened {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    Priority {
+        priority: Priority,
+        by: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_codes_with_parameters() {
+        let e = SystemEvent::Transferred {
+            from: Some("alex".into()),
+            to_agent: None,
+            to_team: Some("billing".into()),
+            by: "alex".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"code":"transferred","from":"alex","to_team":"billing","by":"alex"}"#
+        );
+        let s = Status::Snoozed { until: 5 };
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"state":"snoozed","until":5}"#
+        );
+        assert_eq!(s.at(4), s);
+        assert_eq!(s.at(5), Status::Open);
+    }
+}

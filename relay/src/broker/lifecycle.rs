@@ -1,0 +1,321 @@
+//! A conversation's lifecycle state (status, assignee, team, priority) and the one rule for
+//! what a change does to it. Both brokers apply a change through [`State::apply`] and only
+//! differ in how they make "check the version, store the new state, append the event, publish
+//! it" one atomic step; who may ask for a change is the session's business.
+
+use switchboard_protocol::{
+    ChatMessage, Millis, Priority, Sender, SenderKind, Status, SystemEvent,
+};
+
+/// The sender id of system messages.
+pub const SYSTEM: &str = "system";
+
+/// What agents manage about a conversation, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct State {
+    /// As stored: a snooze whose time has passed still says snoozed here (see [`Status::at`]).
+    pub status: Status,
+    pub assignee: Option<String>,
+    pub team: Option<String>,
+    pub priority: Priority,
+    /// The note of the latest transfer, for agents.
+    pub note: Option<String>,
+    /// Bumped by every change, the visitor's reopening message included.
+    pub version: u64,
+}
+
+/// One change an agent (or a bot's handoff) asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// To this agent, or back to the team's queue (`None`).
+    Assign(Option<String>),
+    Transfer {
+        to_agent: Option<String>,
+        to_team: Option<String>,
+        note: Option<String>,
+    },
+    Status(Status),
+    Priority(Priority),
+    /// A bot handed off: the conversation enters `team`'s queue (the current team's if none)
+    /// at `priority`, open.
+    HandedOff {
+        team: Option<String>,
+        priority: Priority,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// The agent or bot id that asks.
+    pub by: String,
+    pub at: Millis,
+    pub what: Lifecycle,
+}
+
+/// A change that was stored: the system message it appended (already published) and the new
+/// state.
+#[derive(Clone, Debug)]
+pub struct Changed {
+    pub message: ChatMessage,
+    pub state: State,
+}
+
+impl State {
+    /// The state after `change` and the event that records it, or why it would change nothing
+    /// (assigning to the current assignee, resolving a resolved conversation, ...).
+    pub fn apply(&self, change: &Change) -> Result<(State, SystemEvent), String> {
+        let mut next = self.clone();
+        next.version = self.version + 1;
+        let by = change.by.clone();
+        let event = match &change.what {
+            Lifecycle::Assign(Some(agent)) => {
+                if self.assignee.as_ref() == Some(agent) {
+                    return Err(format!("already assigned to {agent}"));
+                }
+                next.assignee = Some(agent.clone());
+                SystemEvent::Assigned {
+                    agent: agent.clone(),
+                    by,
+                }
+            }
+            Lifecycle::Assign(None) => {
+                if self.assignee.is_none() {
+                    return Err("not assigned to anyone".into());
+                }
+                next.assignee = None;
+                SystemEvent::Unassigned { by }
+            }
+            Lifecycle::Transfer {
+                to_agent,
+                to_team,
+                note,
+            } => {
+                let team = to_team.clone().or_else(|| self.team.clone());
+                if *to_agent == self.assignee && team == self.team {
+                    return Err("the conversation is there already".into());
+                }
+                next.assignee = to_agent.clone();
+                next.team = team;
+                next.note = note.clone();
+                SystemEvent::Transferred {
+                    from: self.assignee.clone(),
+                    to_agent: to_agent.clone(),
+                    to_team: to_team.clone(),
+                    by,
+                }
+            }
+            Lifecycle::Status(status) => {
+                if *status == self.status.at(change.at) {
+                    return Err("the conversation has that status already".into());
+                }
+                next.status = *status;
+                match *status {
+                    Status::Open => SystemEvent::Reopened { by: Some(by) },
+                    Status::Pending => SystemEvent::Pending { by },
+                    Status::Snoozed { until } if until <= change.at => {
+                        return Err("a snooze must end in the future".into())
+                    }
+                    Status::Snoozed { until } => SystemEvent::Snoozed { until, by },
+                    Status::Resolved => SystemEvent::Resolved { by },
+                }
+            }
+            Lifecycle::Priority(priority) => {
+                if *priority == self.priority {
+                    return Err("the conversation has that priority already".into());
+                }
+                next.priority = *priority;
+                SystemEvent::Priority {
+                    priority: *priority,
+                    by,
+                }
+            }
+            Lifecycle::HandedOff { team, priority } => {
+                let moves = team.is_some() && *team != self.team;
+                if !moves && *priority == self.priority && self.status.at(change.at) == Status::Open
+                {
+                    return Err("the handoff changes nothing here".into());
+                }
+                if moves {
+                    // Another team's queue: whoever held it in the old team no longer does.
+                    next.assignee = None;
+                    next.team = team.clone();
+                }
+                next.priority = *priority;
+                next.status = Status::Open;
+                SystemEvent::HandedOff {
+                    team: team.clone(),
+                    priority: *priority,
+                    by,
+                }
+            }
+        };
+        Ok((next, event))
+    }
+
+    /// The state as both brokers store it (strings, an optional snooze end).
+    pub(crate) fn from_stored(
+        status: Option<&str>,
+        snoozed_until: Option<Millis>,
+        assignee: Option<String>,
+        team: Option<String>,
+        priority: Option<&str>,
+        note: Option<String>,
+        version: u64,
+    ) -> State {
+        State {
+            status: parse_status(status.unwrap_or("open"), snoozed_until),
+            assignee,
+            team,
+            priority: priority.map(parse_priority).unwrap_or_default(),
+            note,
+            version,
+        }
+    }
+}
+
+/// The stored name of a status (its snooze end is stored beside it).
+pub(crate) fn status_str(status: Status) -> &'static str {
+    match status {
+        Status::Open => "open",
+        Status::Pending => "pending",
+        Status::Snoozed { .. } => "snoozed",
+        Status::Resolved => "resolved",
+    }
+}
+
+pub(crate) fn snoozed_until(status: Status) -> Option<Millis> {
+    match status {
+        Status::Snoozed { until } => Some(until),
+        _ => None,
+    }
+}
+
+/// An unknown name (a newer version's) reads as open: someone looks at it.
+fn parse_status(s: &str, until: Option<Millis>) -> Status {
+    match (s, until) {
+        ("pending", _) => Status::Pending,
+        ("snoozed", Some(until)) => Status::Snoozed { until },
+        ("resolved", _) => Status::Resolved,
+        _ => Status::Open,
+    }
+}
+
+/// The stored statuses a visitor's message ends: it is the visitor's turn no longer, or the
+/// visitor came back early or after the end. Both brokers check this inside the append.
+pub(crate) const REOPENED_BY_VISITOR: [&str; 3] = ["pending", "snoozed", "resolved"];
+
+pub(crate) fn priority_str(priority: Priority) -> &'static str {
+    match priority {
+        Priority::Low => "low",
+        Priority::Normal => "normal",
+        Priority::High => "high",
+        Priority::Urgent => "urgent",
+    }
+}
+
+fn parse_priority(s: &str) -> Priority {
+    match s {
+        "low" => Priority::Low,
+        "high" => Priority::High,
+        "urgent" => Priority::Urgent,
+        _ => Priority::Normal,
+    }
+}
+
+/// A system message recording `event`. Its client id is unique in the conversation (the new
+/// version for a change, the visitor's client id for a reopening), so the `(sender,
+/// client_id)` uniqueness of the log holds for system messages too.
+pub(crate) fn system_message(
+    conversation_id: &str,
+    seq: u64,
+    client_id: String,
+    at: Millis,
+    event: SystemEvent,
+) -> ChatMessage {
+    ChatMessage {
+        conversation_id: conversation_id.to_owned(),
+        seq,
+        client_id,
+        sender: Sender {
+            kind: SenderKind::System,
+            id: SYSTEM.into(),
+            name: None,
+            avatar: None,
+        },
+        text: String::new(),
+        at,
+        rich: None,
+        postback: None,
+        event: Some(Box::new(event)),
+    }
+}
+
+/// The client id of the `reopened` event a visitor's message with this client id causes.
+pub(crate) fn reopen_client_id(visitor_client_id: &str) -> String {
+    format!("r-{visitor_client_id}")
+}
+
+/// The client id of the event of the change that produced `version`.
+pub(crate) fn change_client_id(version: u64) -> String {
+    format!("v{version}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(what: Lifecycle) -> Change {
+        Change {
+            by: "alex".into(),
+            at: 100,
+            what,
+        }
+    }
+
+    #[test]
+    fn a_change_bumps_the_version_and_names_who_made_it() {
+        let s = State::default();
+        let (s, e) = s
+            .apply(&change(Lifecycle::Assign(Some("olga".into()))))
+            .unwrap();
+        assert_eq!((s.assignee.as_deref(), s.version), (Some("olga"), 1));
+        assert_eq!(
+            e,
+            SystemEvent::Assigned {
+                agent: "olga".into(),
+                by: "alex".into()
+            }
+        );
+        assert!(s
+            .apply(&change(Lifecycle::Assign(Some("olga".into()))))
+            .is_err());
+        let (s, _) = s
+            .apply(&change(Lifecycle::Transfer {
+                to_agent: None,
+                to_team: Some("billing".into()),
+                note: Some("refund".into()),
+            }))
+            .unwrap();
+        assert_eq!(
+            (s.assignee, s.team.as_deref(), s.note.as_deref(), s.version),
+            (None, Some("billing"), Some("refund"), 2)
+        );
+    }
+
+    #[test]
+    fn a_passed_snooze_reads_as_open() {
+        let s = State {
+            status: Status::Snoozed { until: 50 },
+            ..State::default()
+        };
+        assert!(s.apply(&change(Lifecycle::Status(Status::Open))).is_err());
+        let (s, e) = s
+            .apply(&change(Lifecycle::Status(Status::Resolved)))
+            .unwrap();
+        assert_eq!(s.status, Status::Resolved);
+        assert_eq!(e, SystemEvent::Resolved { by: "alex".into() });
+        assert!(s
+            .apply(&change(Lifecycle::Status(Status::Snoozed { until: 100 })))
+            .is_err());
+    }
+}

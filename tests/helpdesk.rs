@@ -1,0 +1,380 @@
+//! Assignment, transfer, status and priority over real WebSocket connections: what agents,
+//! admins, visitors and bots see, and every refusal (another site's agent, an unknown team, a
+//! non-admin taking someone else's conversation, a stale version) typed and changing nothing,
+//! checked by reading the store back.
+
+use switchboard_protocol::{
+    ClientMsg, ConversationSummary, ErrorCode, Handoff, HandoffReason, Owner, Priority, SenderKind,
+    ServerMsg, Status, SystemEvent,
+};
+use switchboard_relay::broker::State;
+use switchboard_relay::config::{Agent, AgentRole, Config, Policy, Routing, Team};
+
+use crate::util::*;
+
+const SAM_TOKEN: &str = "agent-token-sam-0123456789";
+const ADA_TOKEN: &str = "agent-token-ada-0123456789";
+
+/// Sam (an agent in the billing team) and Ada (an admin) join Alex on the shop; the other
+/// site has a team of its own.
+fn helpdesk(config: &mut Config) {
+    for (id, token, role) in [
+        ("sam", SAM_TOKEN, AgentRole::Agent),
+        ("ada", ADA_TOKEN, AgentRole::Admin),
+    ] {
+        config.agents.push(Agent {
+            id: id.into(),
+            name: id.into(),
+            token: token.into(),
+            sites: vec![SITE.into()],
+            role,
+        });
+    }
+    for (id, site, member) in [("billing", SITE, "sam"), ("elsewhere", OTHER_SITE, "olga")] {
+        config.teams.push(Team {
+            id: id.into(),
+            name: id.into(),
+            site: site.into(),
+            members: vec![member.into()],
+            policy: Policy::Manual,
+            capacity: 5,
+        });
+    }
+}
+
+fn error_code(m: &ServerMsg) -> Option<ErrorCode> {
+    match m {
+        ServerMsg::Error { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+fn assign(conv: &str, version: u64, agent: Option<&str>) -> ClientMsg {
+    ClientMsg::Assign {
+        conversation_id: conv.into(),
+        expected_version: version,
+        agent: agent.map(Into::into),
+    }
+}
+
+fn transfer(conv: &str, version: u64, to_agent: Option<&str>, to_team: Option<&str>) -> ClientMsg {
+    ClientMsg::Transfer {
+        conversation_id: conv.into(),
+        expected_version: version,
+        to_agent: to_agent.map(Into::into),
+        to_team: to_team.map(Into::into),
+        note: None,
+    }
+}
+
+fn set_status(conv: &str, version: u64, status: Status) -> ClientMsg {
+    ClientMsg::SetStatus {
+        conversation_id: conv.into(),
+        expected_version: version,
+        status,
+    }
+}
+
+/// What the store holds: the lifecycle state, the last seq, the owner.
+async fn stored(relay: &TestRelay, conv: &str) -> (State, u64, Owner) {
+    let c = relay
+        .relay
+        .state
+        .broker
+        .conversation(conv)
+        .await
+        .unwrap()
+        .unwrap();
+    (c.state, c.last_seq, c.owner)
+}
+
+/// The inbox line of `conv` once it reaches `version`.
+async fn line(agent: &mut Client, conv: &str, version: u64) -> ConversationSummary {
+    agent
+        .until(|m| match m {
+            ServerMsg::Conversation(s) if s.id == conv && s.version == version => Some(s.clone()),
+            _ => None,
+        })
+        .await
+}
+
+/// The next system event on this connection, and the frame as it arrived.
+async fn event(c: &mut Client) -> (SystemEvent, String) {
+    c.until(|m| match m {
+        ServerMsg::Message(msg) if msg.sender.kind == SenderKind::System => Some((
+            *msg.event
+                .clone()
+                .expect("system messages carry their event"),
+            m.to_json(),
+        )),
+        _ => None,
+    })
+    .await
+}
+
+/// A visitor who said hello, and an agent who saw the conversation arrive.
+async fn conversation(relay: &TestRelay, agent: &mut Client) -> (Client, String) {
+    let mut visitor = relay.visitor().await;
+    let conv = visitor.conversation_id();
+    visitor.say("m1", "I was charged twice").await;
+    assert_eq!(line(agent, &conv, 0).await.status, Status::Open);
+    (visitor, conv)
+}
+
+#[tokio::test]
+async fn agents_assign_transfer_and_resolve_and_the_visitor_reopens() {
+    let relay = TestRelay::start_with(helpdesk).await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    let (mut visitor, conv) = conversation(&relay, &mut alex).await;
+
+    alex.send(&assign(&conv, 0, Some("alex"))).await;
+    let assigned = SystemEvent::Assigned {
+        agent: "alex".into(),
+        by: "alex".into(),
+    };
+    assert_eq!(event(&mut visitor).await.0, assigned);
+    assert_eq!(event(&mut alex).await.0, assigned);
+    assert_eq!(
+        line(&mut alex, &conv, 1).await.assignee.as_deref(),
+        Some("alex")
+    );
+
+    // The note is for agents: on the inbox line, never in a frame the visitor gets.
+    alex.send(&ClientMsg::Transfer {
+        conversation_id: conv.clone(),
+        expected_version: 1,
+        to_agent: Some("sam".into()),
+        to_team: Some("billing".into()),
+        note: Some("VIP customer, refund approved".into()),
+    })
+    .await;
+    let (seen, frame) = event(&mut visitor).await;
+    assert_eq!(
+        seen,
+        SystemEvent::Transferred {
+            from: Some("alex".into()),
+            to_agent: Some("sam".into()),
+            to_team: Some("billing".into()),
+            by: "alex".into(),
+        }
+    );
+    assert!(!frame.contains("VIP"), "{frame}");
+    let moved = line(&mut alex, &conv, 2).await;
+    assert_eq!(
+        (
+            moved.assignee.as_deref(),
+            moved.team.as_deref(),
+            moved.note.as_deref()
+        ),
+        (
+            Some("sam"),
+            Some("billing"),
+            Some("VIP customer, refund approved")
+        )
+    );
+
+    let mut sam = relay.agent(SAM_TOKEN).await;
+    sam.send(&ClientMsg::SetPriority {
+        conversation_id: conv.clone(),
+        expected_version: 2,
+        priority: Priority::High,
+    })
+    .await;
+    assert_eq!(line(&mut sam, &conv, 3).await.priority, Priority::High);
+    sam.send(&set_status(&conv, 3, Status::Resolved)).await;
+    assert_eq!(line(&mut sam, &conv, 4).await.status, Status::Resolved);
+
+    // The visitor writes again: reopened (its own seq, before the message), then the ack.
+    visitor.say("m2", "It happened again").await;
+    let reopened = visitor
+        .until(|m| match m {
+            ServerMsg::Message(msg)
+                if msg.event.as_deref() == Some(&SystemEvent::Reopened { by: None }) =>
+            {
+                Some(msg.seq)
+            }
+            _ => None,
+        })
+        .await;
+    let ack = visitor
+        .until(|m| match m {
+            ServerMsg::Ack { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .await;
+    assert_eq!((reopened, ack), (6, 7));
+    let open = line(&mut sam, &conv, 5).await;
+    assert_eq!((open.status, open.last_seq), (Status::Open, ack));
+    let (state, last_seq, _) = stored(&relay, &conv).await;
+    assert_eq!(
+        (state.status, state.version, last_seq),
+        (Status::Open, 5, 7)
+    );
+}
+
+#[tokio::test]
+async fn refused_lifecycle_changes_are_typed_and_change_nothing() {
+    let relay = TestRelay::start_with(helpdesk).await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    let (mut visitor, conv) = conversation(&relay, &mut alex).await;
+    let refused = async |c: &mut Client, frame: ClientMsg, code: ErrorCode| {
+        let before = stored(&relay, &conv).await;
+        c.send(&frame).await;
+        assert_eq!(c.until(error_code).await, code, "{frame:?}");
+        assert_eq!(
+            stored(&relay, &conv).await,
+            before,
+            "{frame:?} changed the store"
+        );
+    };
+
+    // Assign to an agent of another site, or to nobody known.
+    refused(
+        &mut alex,
+        assign(&conv, 0, Some("olga")),
+        ErrorCode::UnknownAgent,
+    )
+    .await;
+    refused(
+        &mut alex,
+        assign(&conv, 0, Some("nobody")),
+        ErrorCode::UnknownAgent,
+    )
+    .await;
+    // Transfer to an unknown team, or to another site's team.
+    refused(
+        &mut alex,
+        transfer(&conv, 0, None, Some("nope")),
+        ErrorCode::UnknownTeam,
+    )
+    .await;
+    refused(
+        &mut alex,
+        transfer(&conv, 0, None, Some("elsewhere")),
+        ErrorCode::UnknownTeam,
+    )
+    .await;
+    // A team member that is not in the team named.
+    refused(
+        &mut alex,
+        transfer(&conv, 0, Some("alex"), Some("billing")),
+        ErrorCode::UnknownAgent,
+    )
+    .await;
+    refused(
+        &mut alex,
+        transfer(&conv, 0, None, None),
+        ErrorCode::Invalid,
+    )
+    .await;
+    // A non-admin may take an unassigned conversation for itself only.
+    refused(
+        &mut alex,
+        assign(&conv, 0, Some("sam")),
+        ErrorCode::Forbidden,
+    )
+    .await;
+
+    // The admin gives it to Sam; now it is someone else's for Alex.
+    let mut ada = relay.agent(ADA_TOKEN).await;
+    ada.send(&assign(&conv, 0, Some("sam"))).await;
+    line(&mut ada, &conv, 1).await;
+    refused(
+        &mut alex,
+        assign(&conv, 1, Some("alex")),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    refused(&mut alex, assign(&conv, 1, None), ErrorCode::Forbidden).await;
+    refused(
+        &mut alex,
+        transfer(&conv, 1, Some("alex"), None),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    refused(
+        &mut alex,
+        set_status(&conv, 1, Status::Resolved),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    // A stale version, even from an admin who may do anything.
+    refused(
+        &mut ada,
+        assign(&conv, 0, Some("alex")),
+        ErrorCode::Conflict,
+    )
+    .await;
+    // Another site's agent, a visitor: not theirs to manage at all.
+    let mut olga = relay.agent(OTHER_AGENT_TOKEN).await;
+    refused(
+        &mut olga,
+        assign(&conv, 1, Some("olga")),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    refused(
+        &mut visitor,
+        set_status(&conv, 1, Status::Resolved),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    let mut bot = relay.bot(BOT_TOKEN).await;
+    refused(&mut bot, assign(&conv, 1, None), ErrorCode::Forbidden).await;
+
+    // The admin may reassign anyone's conversation.
+    ada.send(&assign(&conv, 1, Some("alex"))).await;
+    assert_eq!(
+        line(&mut ada, &conv, 2).await.assignee.as_deref(),
+        Some("alex")
+    );
+    let (state, last_seq, _) = stored(&relay, &conv).await;
+    assert_eq!((state.assignee.as_deref(), last_seq), (Some("alex"), 3));
+}
+
+#[tokio::test]
+async fn a_bots_handoff_enters_its_teams_queue_at_its_priority() {
+    let relay = TestRelay::start_with(|c| {
+        helpdesk(c);
+        c.sites[0].routing = Routing::BotFirst;
+    })
+    .await;
+    let mut bot = relay.bot(BOT_TOKEN).await;
+    let mut visitor = relay.visitor().await;
+    let conv = visitor.conversation_id();
+    visitor.say("m1", "I want a refund").await;
+    bot.until(|m| matches!(m, ServerMsg::Routed(_)).then_some(()))
+        .await;
+    let handoff = |team: &str| ClientMsg::Handoff {
+        conversation_id: conv.clone(),
+        handoff: Handoff {
+            reason: HandoffReason::Policy,
+            summary: "Refund above the bot's limit.".into(),
+            team: Some(team.into()),
+            priority: Priority::Urgent,
+            fields: Default::default(),
+        },
+    };
+
+    let before = stored(&relay, &conv).await;
+    bot.send(&handoff("nope")).await;
+    assert_eq!(bot.until(error_code).await, ErrorCode::UnknownTeam);
+    assert_eq!(stored(&relay, &conv).await, before);
+
+    bot.send(&handoff("billing")).await;
+    bot.until(|m| matches!(m, ServerMsg::Released { .. }).then_some(()))
+        .await;
+    let (state, _, owner) = stored(&relay, &conv).await;
+    assert_eq!(
+        (owner, state.team.as_deref(), state.priority, state.version),
+        (Owner::Humans, Some("billing"), Priority::Urgent, 1)
+    );
+    assert_eq!(
+        event(&mut visitor).await.0,
+        SystemEvent::HandedOff {
+            team: Some("billing".into()),
+            priority: Priority::Urgent,
+            by: BOT.into(),
+        }
+    );
+}
