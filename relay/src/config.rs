@@ -623,13 +623,13 @@ mod tests {
         [[agents]]
         id = "alex"
         name = "Alex"
-        token = "alex-token-123"
+        token = "alex-token-0123456789abcdef0123456789"
         sites = ["shop"]
         role = "admin"
         [[agents]]
         id = "olga"
         name = "Olga"
-        token = "olga-token-123"
+        token = "olga-token-0123456789abcdef0123456789"
         sites = ["other"]
         [[teams]]
         id = "support"

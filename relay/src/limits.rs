@@ -199,7 +199,10 @@ pub struct FrameLimits {
     messages: Direct,
     context: Direct,
     control: Direct,
+    /// Refusals since a frame of the refused class last passed. Other classes passing do not
+    /// reset it, or a flood interleaved with pings would never be closed.
     refused_in_a_row: u32,
+    refused_class: Option<Class>,
 }
 
 /// What the session does with a frame after the limits looked at it.
@@ -218,6 +221,7 @@ impl FrameLimits {
             context: direct(rates.context),
             control: direct(rates.control),
             refused_in_a_row: 0,
+            refused_class: None,
         }
     }
 
@@ -232,11 +236,15 @@ impl FrameLimits {
         };
         match limiter.check() {
             Ok(()) => {
-                self.refused_in_a_row = 0;
+                if self.refused_class == Some(class) {
+                    self.refused_in_a_row = 0;
+                    self.refused_class = None;
+                }
                 Verdict::Pass
             }
             Err(nu) => {
                 self.refused_in_a_row += 1;
+                self.refused_class = Some(class);
                 let r = refusal(nu, what);
                 if self.refused_in_a_row >= close_after.max(1) {
                     Verdict::Close(r)
@@ -400,7 +408,7 @@ mod tests {
             }
             _ => panic!("the fourth message passed"),
         }
-        // Another class is not held back by this one.
+        // Another class is not held back by this one, and does not excuse the flood.
         assert!(matches!(limits.check(&ping, 3), Verdict::Pass));
         assert!(matches!(limits.check(&send, 3), Verdict::Refuse(_)));
         assert!(matches!(limits.check(&send, 3), Verdict::Close(_)));
