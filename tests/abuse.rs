@@ -16,15 +16,14 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::process::{RelayProcess, AGENT_TOKEN};
 use crate::util::{Client, Event};
 
-/// A relay with the per-address limits on (the tests' default turns them off) and a short
-/// header deadline, plus a file for `[limits]`.
+/// A relay with its rate limits on (the tests' default turns them off), with `[limits]`
+/// from the given TOML lines.
 async fn relay(limits: &str) -> (RelayProcess, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("relay.toml");
     std::fs::write(&file, format!("[limits]\n{limits}\n")).unwrap();
     let file = file.to_str().unwrap().to_owned();
-    let relay =
-        RelayProcess::start_with(&["--per-address-limits", "true", "--config", &file]).await;
+    let relay = RelayProcess::start_with(&["--rate-limits", "true", "--config", &file]).await;
     (relay, dir)
 }
 

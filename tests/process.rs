@@ -71,9 +71,9 @@ impl RelayProcess {
             .arg(workspace().join("demo-site"))
             .args(["--demo-agent-token", AGENT_TOKEN])
             .args(["--operator-token", OPERATOR_TOKEN])
-            // Every test client shares 127.0.0.1; a test that wants the limits passes
-            // `--per-address-limits true`, which comes later and wins.
-            .args(["--per-address-limits", "false"])
+            // Test clients share 127.0.0.1 and stream faster than people type; a test that
+            // wants the limits passes `--rate-limits true`, which comes later and wins.
+            .args(["--rate-limits", "false"])
             .args(&self.extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

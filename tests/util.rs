@@ -113,10 +113,10 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         }],
         demo: None,
         tuning: Default::default(),
-        // Every test client comes from 127.0.0.1: per-address limits would count a whole test
-        // as one visitor's address. The abuse tests turn them back on.
+        // Test clients share 127.0.0.1 and stream faster than people type; the abuse tests
+        // and the rate-limit tests turn the limits back on.
         limits: Limits {
-            per_address: false,
+            enabled: false,
             ..Limits::default()
         },
         trusted_proxies: Vec::new(),

@@ -66,8 +66,8 @@ pub async fn relay(relay: &RelayCmd, redis: Option<&str>) -> anyhow::Result<Proc
         .arg(&config)
         .arg("--data-dir")
         .arg(dir.path().join("data"))
-        // Every generated client comes from 127.0.0.1.
-        .args(["--per-address-limits", "false"])
+        // Every generated client comes from 127.0.0.1 and streams faster than people type.
+        .args(["--rate-limits", "false"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     if let Some(url) = redis {

@@ -15,10 +15,11 @@
 //! - [`lifecycle`]: a conversation's status and the system events that record its changes;
 //! - [`webhook`]: the envelope, signature headers and HTTP API bodies for webhook bots;
 //! - [`linkify`]: the one rule for turning message text into text and safe links;
-//! - [`client_id`]: the client ids browsers put on what they send (`browser` feature).
+//! - [`client_id`]: the client ids browsers put on what they send (`browser` feature);
+//! - `signature`: signing and verifying webhook POSTs (`signature` feature).
 //!
-//! This crate depends on serde only (and, with the `browser` feature, on web-sys for random
-//! ids), so the browser bundles and any bot can use it.
+//! This crate depends on serde only (with the `browser` feature, on web-sys for random ids;
+//! with `signature`, on hmac and sha2), so the browser bundles and any bot can use it.
 
 pub mod client;
 pub mod client_id;
@@ -31,6 +32,8 @@ pub mod linkify;
 pub mod message;
 pub mod rich;
 pub mod server;
+#[cfg(feature = "signature")]
+pub mod signature;
 pub mod webhook;
 
 pub use client::{ClientMsg, DecodeError, Role};

@@ -143,7 +143,7 @@ pub async fn serve(s: Serve) {
             _ = s.stop.cancelled() => break,
         };
         let from_proxy = s.proxies.iter().any(|n| n.contains(&peer.ip()));
-        let per_address = s.limits.per_address && !from_proxy;
+        let per_address = s.limits.enabled && !from_proxy;
         let Some(admitted) = s.budget.admit(peer.ip(), &s.limits, per_address) else {
             tracing::debug!(%peer, "connection refused: over budget");
             drop(tcp);

@@ -88,10 +88,11 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Per-address limits (connections, new visitors, failed sign-ins). Turn off only for
-    /// load tests, where every client comes from one address.
-    #[arg(long, env = "SWITCHBOARD_PER_ADDRESS_LIMITS", action = clap::ArgAction::Set, default_value_t = true, overrides_with = "per_address_limits")]
-    pub per_address_limits: bool,
+    /// Rate limits (per connection, address, site and token; see `[limits]`). Turn off only
+    /// for load tests, where every client comes from one address and streams far faster
+    /// than a person types.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMITS", action = clap::ArgAction::Set, default_value_t = true, overrides_with = "rate_limits")]
+    pub rate_limits: bool,
 }
 
 /// The file form. Every key is optional.
@@ -341,7 +342,7 @@ impl Config {
                 write_coalesce: Duration::from_micros(args.write_coalesce_us.min(100_000)),
             }),
             limits: Limits {
-                per_address: file.limits.per_address && args.per_address_limits,
+                enabled: file.limits.enabled && args.rate_limits,
                 ..file.limits
             },
             trusted_proxies: [file.trusted_proxies, args.trusted_proxies].concat(),

@@ -4,11 +4,13 @@
 //! - `demo`: `dist`, then run the relay in demo mode (shop, console, printed token);
 //! - `test`: install what is missing, then every check and test (what CI runs);
 //! - `sizes`: what a visitor's browser downloads, raw / gzip / brotli;
-//! - `bench`: the load generator (`bench/`) against release relays.
+//! - `bench`: the load generator (`bench/`) against release relays;
+//! - `fuzz`: the fuzz targets in `fuzz/` for a number of executions each.
 //!
 //! Each task lives in its own module; [`tools`] installs and finds external programs.
 
 mod dist;
+mod fuzz;
 mod sizes;
 mod test;
 mod tools;
@@ -42,6 +44,14 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Run the fuzz targets (cargo-fuzz on the stable toolchain) from their seeds.
+    Fuzz {
+        /// Executions per target.
+        #[arg(long, default_value_t = 1_000_000)]
+        runs: u64,
+        /// Targets to run (default: all).
+        targets: Vec<String>,
+    },
 }
 
 fn main() {
@@ -52,6 +62,7 @@ fn main() {
         Task::Test => test::run(),
         Task::Sizes => sizes::run().map(drop),
         Task::Bench { args } => bench(&args),
+        Task::Fuzz { runs, targets } => fuzz::run(runs, &targets),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e:#}");

@@ -19,6 +19,8 @@ const NATIVE: &[&str] = &[
     "-p",
     "xtask",
 ];
+/// Executions per fuzz target in CI: enough to exercise every seed's neighbourhood, seconds.
+const FUZZ_SMOKE_RUNS: u64 = 200_000;
 const BROWSER: &[&str] = &["-p", "switchboard-widget", "-p", "switchboard-console"];
 
 pub fn run() -> anyhow::Result<()> {
@@ -106,6 +108,9 @@ pub fn run() -> anyhow::Result<()> {
         "bots/faq-python",
         "-v",
     ]))?;
+    // A short smoke of every fuzz target (the long runs are `cargo xtask fuzz --runs …`):
+    // a crash fails CI like a failed test.
+    crate::fuzz::run(FUZZ_SMOKE_RUNS, &[])?;
     // One closing line for all of it: the last test binary cargo runs may be an empty one.
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     anyhow::ensure!(tally.passed > 0, "no test ran");

@@ -45,7 +45,7 @@ fn show(cmd: &Command) -> String {
     s
 }
 
-fn output(program: &str, args: &[&str]) -> Option<String> {
+pub fn output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
     out.status
         .success()

@@ -9,10 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use rand::Rng;
 use reqwest::StatusCode;
-use sha2::Sha256;
 use switchboard_protocol::webhook::{
     WebhookEvent, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
@@ -74,14 +72,7 @@ impl Webhooks {
     }
 }
 
-/// `v1=` and the lowercase hex HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`.
-pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1={}", token::hex(&mac.finalize().into_bytes()))
-}
+pub use switchboard_protocol::signature::sign;
 
 /// Whether a bot should get this event again: it was not reached, failed, or asked to wait.
 /// Any other 4xx is the bot refusing this event for good (it would refuse a retry too).

@@ -196,9 +196,15 @@ pub(crate) fn run<H: Handler>(
                         break;
                     }
                 };
-                let rates = H::rates(&state.limiters.config);
-                let limits = limits.get_or_insert_with(|| Box::new(FrameLimits::new(rates)));
-                match limits.check(&msg, state.limiters.config.close_after_refusals) {
+                let config = &state.limiters.config;
+                let limits =
+                    limits.get_or_insert_with(|| Box::new(FrameLimits::new(H::rates(config))));
+                let verdict = if config.enabled {
+                    limits.check(&msg, config.close_after_refusals)
+                } else {
+                    Verdict::Pass
+                };
+                match verdict {
                     Verdict::Pass => {}
                     Verdict::Refuse(mut r) => {
                         r.client_id = client_id_of(&msg);
