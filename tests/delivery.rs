@@ -154,7 +154,9 @@ pub async fn transcript(base: &str, conversation: &str) -> BTreeMap<u64, ChatMes
     let mut last = 0;
     loop {
         reader.pump(Duration::from_millis(300)).await;
-        if reader.last_seq() == last {
+        // Done when the catch-up has ended and nothing more came: a loaded machine may pause
+        // a catch-up longer than one pump.
+        if reader.caught_up() && reader.last_seq() == last {
             return reader.seen;
         }
         last = reader.last_seq();

@@ -271,6 +271,11 @@ impl Peer {
     }
 
     /// Keeps (re)connecting and pumping until nothing is pending and `seen` reaches `last_seq`.
+    /// Whether the last catch-up has ended (its final `synced`, without `more`, arrived).
+    pub fn caught_up(&self) -> bool {
+        !self.syncing
+    }
+
     pub async fn settle(&mut self, want_last_seq: u64, patience: Duration) {
         let deadline = tokio::time::Instant::now() + patience;
         while !self.pending.is_empty() || self.last_seq() < want_last_seq {
