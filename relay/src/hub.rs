@@ -179,6 +179,15 @@ impl Hub {
         }
     }
 
+    /// Closes this node's visitor connections of one conversation with `code`, behind what
+    /// they have queued (the conversation was deleted).
+    pub fn close_conversation(&self, conversation_id: &str, code: CloseCode) {
+        let inner = self.lock();
+        for outbox in inner.conversations.get(conversation_id).into_iter().flatten() {
+            outbox.close(code);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
