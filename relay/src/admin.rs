@@ -59,7 +59,11 @@ fn limited(r: Refusal) -> ApiError {
 }
 
 /// Authenticates (counting failures against the address), then applies the admin's quota.
-fn authenticate(state: &AppState, addr: ClientAddr, headers: &HeaderMap) -> Result<Admin, ApiError> {
+fn authenticate(
+    state: &AppState,
+    addr: ClientAddr,
+    headers: &HeaderMap,
+) -> Result<Admin, ApiError> {
     state.limiters.auth_allowed(addr.0).map_err(limited)?;
     let given = headers
         .get(header::AUTHORIZATION)
@@ -132,7 +136,11 @@ async fn export(
     let id = visitor_id(path)?;
     // Checked before the transcript is read: a foreign visitor costs what an unknown one does.
     visible_site(&state, &admin, &id).await?;
-    let export = state.broker.export_visitor(&id).await.map_err(unavailable)?;
+    let export = state
+        .broker
+        .export_visitor(&id)
+        .await
+        .map_err(unavailable)?;
     let Some(export) = export.filter(|e| admin.serves(&e.visitor.site)) else {
         return Err(ApiError::NotFound);
     };
@@ -158,7 +166,12 @@ async fn delete(
     let admin = authenticate(&state, addr, &headers)?;
     let id = visitor_id(path)?;
     visible_site(&state, &admin, &id).await?;
-    let Some(deleted) = state.broker.delete_visitor(&id).await.map_err(unavailable)? else {
+    let Some(deleted) = state
+        .broker
+        .delete_visitor(&id)
+        .await
+        .map_err(unavailable)?
+    else {
         // Deleted by someone else since the check.
         return Err(ApiError::NotFound);
     };

@@ -81,7 +81,11 @@ pub struct Args {
     #[arg(long, env = "SWITCHBOARD_OPERATOR_TOKEN")]
     pub operator_token: Option<String>,
     /// Milliseconds between retention purges (sites with `retention_days`).
-    #[arg(long, env = "SWITCHBOARD_PURGE_INTERVAL_MS", default_value_t = 3_600_000)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PURGE_INTERVAL_MS",
+        default_value_t = 3_600_000
+    )]
     pub purge_interval_ms: u64,
     /// A reverse proxy (address or CIDR range) whose `X-Forwarded-For` is believed; repeat for
     /// several. Adds to `trusted_proxies` in the file.
@@ -692,7 +696,14 @@ mod tests {
             )
         };
         assert_ne!(with("30"), BASE, "the replacement found its place");
-        assert_eq!(load(&with("30")).unwrap().site("other").unwrap().retention_days, Some(30));
+        assert_eq!(
+            load(&with("30"))
+                .unwrap()
+                .site("other")
+                .unwrap()
+                .retention_days,
+            Some(30)
+        );
         let err = load(&with("0")).unwrap_err().to_string();
         assert!(err.contains("retention_days must be at least 1"), "{err}");
         assert!(load(&with("-1")).is_err());

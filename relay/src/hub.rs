@@ -183,7 +183,12 @@ impl Hub {
     /// they have queued (the conversation was deleted).
     pub fn close_conversation(&self, conversation_id: &str, code: CloseCode) {
         let inner = self.lock();
-        for outbox in inner.conversations.get(conversation_id).into_iter().flatten() {
+        for outbox in inner
+            .conversations
+            .get(conversation_id)
+            .into_iter()
+            .flatten()
+        {
             outbox.close(code);
         }
     }

@@ -85,6 +85,9 @@ mod tests {
     fn the_cutoff_is_days_before_now_and_never_wraps() {
         assert_eq!(cutoff(10 * DAY_MS + 5, 3), 7 * DAY_MS + 5);
         assert_eq!(cutoff(DAY_MS, 30), 0);
-        assert_eq!(cutoff(Millis::MAX, u32::MAX), Millis::MAX - u64::from(u32::MAX) * DAY_MS);
+        assert_eq!(
+            cutoff(Millis::MAX, u32::MAX),
+            Millis::MAX - u64::from(u32::MAX) * DAY_MS
+        );
     }
 }

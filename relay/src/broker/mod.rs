@@ -283,7 +283,10 @@ pub trait Broker: Send + Sync + 'static {
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>>;
     /// The visitor's stored record and the ids of all their conversations; `None` if no
     /// such visitor is stored.
-    async fn visitor_record(&self, visitor_id: &str) -> Result<Option<(VisitorRecord, Vec<String>)>>;
+    async fn visitor_record(
+        &self,
+        visitor_id: &str,
+    ) -> Result<Option<(VisitorRecord, Vec<String>)>>;
     /// Deletes the visitor and everything stored about them: conversations with their
     /// messages, resend records and inbox lines, the token mapping, the open-conversation
     /// pointer and the context. Publishes nothing. Returns the ids of the conversations

@@ -1046,10 +1046,10 @@ impl Broker for RedisBroker {
         pipe.hgetall(visitor_key(visitor_id))
             .smembers(convs_key(visitor_id))
             .get(open_key(visitor_id));
-        let (fields, mut convs, open): (Vec<(String, String)>, Vec<String>, Option<String>) =
-            pipe.query_async(&mut self.conn.clone())
-                .await
-                .map_err(backend)?;
+        let (fields, mut convs, open): (Vec<(String, String)>, Vec<String>, Option<String>) = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
         if fields.is_empty() {
             return Ok(None);
         }
@@ -1124,7 +1124,8 @@ impl Broker for RedisBroker {
                 // Newer than its score says (an append's ZADD is on its way): move it, so
                 // it does not stay at the head of the range.
                 None => {
-                    let at: Option<u64> = c.hget(meta(&id), "last_activity").await.map_err(backend)?;
+                    let at: Option<u64> =
+                        c.hget(meta(&id), "last_activity").await.map_err(backend)?;
                     if let Some(at) = at {
                         c.zadd::<_, _, _, ()>(inbox_key(site), &id, at)
                             .await
@@ -1143,11 +1144,16 @@ impl Broker for RedisBroker {
             let convs: Vec<String> = c.smembers(convs_key(&visitor)).await.map_err(backend)?;
             let mut latest: Option<Millis> = None;
             for id in convs {
-                if self.drop_conversation(&id, before, &visitor).await?.is_some() {
+                if self
+                    .drop_conversation(&id, before, &visitor)
+                    .await?
+                    .is_some()
+                {
                     self.forget_conversation(site, &visitor, &id).await?;
                     purged.conversations += 1;
                 } else {
-                    let at: Option<u64> = c.hget(meta(&id), "last_activity").await.map_err(backend)?;
+                    let at: Option<u64> =
+                        c.hget(meta(&id), "last_activity").await.map_err(backend)?;
                     latest = latest.max(at);
                 }
             }

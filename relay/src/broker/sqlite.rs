@@ -635,7 +635,9 @@ impl Broker for SqliteBroker {
                     },
                 )
                 .optional()?;
-            let Some(record) = record else { return Ok(None) };
+            let Some(record) = record else {
+                return Ok(None);
+            };
             let mut stmt = c.prepare_cached(
                 "SELECT id FROM conversations WHERE visitor_id = ?1 ORDER BY created_at, id",
             )?;
@@ -662,7 +664,10 @@ impl Broker for SqliteBroker {
                  (SELECT id FROM conversations WHERE visitor_id = ?1)",
                 params![id],
             )?;
-            tx.execute("DELETE FROM conversations WHERE visitor_id = ?1", params![id])?;
+            tx.execute(
+                "DELETE FROM conversations WHERE visitor_id = ?1",
+                params![id],
+            )?;
             let visitors = tx.execute("DELETE FROM visitors WHERE id = ?1", params![id])?;
             tx.commit()?;
             Ok((visitors > 0 || !ids.is_empty()).then_some(ids))
