@@ -162,6 +162,32 @@ async fn an_admin_exports_and_deletes_a_visitor_on_redis() {
 }
 
 #[tokio::test]
+async fn a_delete_on_one_node_closes_the_visitors_socket_on_another() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let node = |url: String| {
+        TestRelay::start_with(move |c| {
+            with_admins(c);
+            c.redis_url = Some(url);
+        })
+    };
+    let (a, b) = (node(url.clone()).await, node(url).await);
+    let (mut v, _, conv, visitor) = chatting_visitor(&a).await;
+    let (status, _, body) = request(
+        reqwest::Method::DELETE,
+        &b.http(&format!("/v1/admin/visitors/{visitor}")),
+        Some(&bearer(ADMIN_TOKEN)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(v.closed().await, Some(4012));
+    assert!(a.stored(&conv).await.is_empty());
+    a.stop().await;
+    b.stop().await;
+    drop(redis);
+}
+
+#[tokio::test]
 async fn only_admins_of_the_visitors_site_get_anything_and_bad_requests_are_typed() {
     let relay = TestRelay::start_with(with_admins).await;
     let (_v, _, conv, visitor) = chatting_visitor(&relay).await;

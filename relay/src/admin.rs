@@ -1,7 +1,7 @@
 //! The admin HTTP API, for privacy requests:
 //! - `GET /v1/admin/visitors/{id}`: everything stored about a visitor, as a JSON download;
-//! - `DELETE /v1/admin/visitors/{id}`: deletes it all, and closes the visitor's sockets on this
-//!   node with 4012 (`reconnect now`): the widget reconnects with a token that no longer
+//! - `DELETE /v1/admin/visitors/{id}`: deletes it all, and closes the visitor's sockets on
+//!   every node with 4012 (`reconnect now`, published like a live event, at most once): the widget reconnects with a token that no longer
 //!   exists and starts over as a new visitor, so no client keeps a deleted conversation open.
 //!
 //! `Authorization: Bearer TOKEN` of an agent whose role is `admin`, or the operator token. An
@@ -17,8 +17,8 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use switchboard_protocol::CloseCode;
 
+use crate::broker::{Audience, Event};
 use crate::client_addr::ClientAddr;
 use crate::config::{Agent, AgentRole};
 use crate::error::ApiError;
@@ -176,9 +176,16 @@ async fn delete(
         return Err(ApiError::NotFound);
     };
     for conversation in &deleted {
+        // To every node: the visitor may be connected to another one.
         state
-            .hub
-            .close_conversation(conversation, CloseCode::RECONNECT_NOW);
+            .broker
+            .publish(Event {
+                audience: Audience::Deleted,
+                site: String::new(),
+                conversation_id: conversation.clone(),
+                frame: "".into(),
+            })
+            .await;
     }
     tracing::info!(admin = admin.key(), visitor = %id, conversations = deleted.len(), "visitor deleted");
     Ok(Json(serde_json::json!({

@@ -135,6 +135,9 @@ impl Hub {
 
     /// Hands a live event to the matching local connections.
     pub fn deliver(&self, event: &Event) {
+        if event.audience == Audience::Deleted {
+            return self.close_conversation(&event.conversation_id, CloseCode::RECONNECT_NOW);
+        }
         let inner = self.lock();
         if event.audience == Audience::Bot {
             for (outbox, bot) in inner.bots.values() {

@@ -162,6 +162,9 @@ pub enum Audience {
     Both,
     /// The connections of one bot; the event's `site` field then holds the bot id.
     Bot,
+    /// Not a frame to send: the conversation was deleted, so its visitor connections on every
+    /// node are closed (4012), and their clients start over with no stale state.
+    Deleted,
 }
 
 /// A live frame on its way to connections, serialized once where it is created.

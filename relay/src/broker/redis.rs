@@ -463,6 +463,7 @@ fn header(audience: Audience, site: &str, conversation_id: &str) -> String {
         Audience::Agents => 'A',
         Audience::Both => 'B',
         Audience::Bot => 'T',
+        Audience::Deleted => 'X',
     };
     format!("{a}\n{site}\n{conversation_id}\n")
 }
@@ -475,6 +476,7 @@ fn decode_event(payload: &[u8]) -> Option<Event> {
         "A" => Audience::Agents,
         "B" => Audience::Both,
         "T" => Audience::Bot,
+        "X" => Audience::Deleted,
         _ => return None,
     };
     let site = parts.next()?.to_owned();
