@@ -1,8 +1,9 @@
 //! The admin HTTP API, for privacy requests:
 //! - `GET /v1/admin/visitors/{id}`: everything stored about a visitor, as a JSON download;
 //! - `DELETE /v1/admin/visitors/{id}`: deletes it all, and closes the visitor's sockets on
-//!   every node with 4012 (`reconnect now`, published like a live event, at most once): the widget reconnects with a token that no longer
-//!   exists and starts over as a new visitor, so no client keeps a deleted conversation open.
+//!   every node with 4012 (`reconnect now`; published like a live event): the widget
+//!   reconnects with a token that no longer exists and starts over as a new visitor, so no
+//!   client keeps a deleted conversation open.
 //!
 //! `Authorization: Bearer TOKEN` of an agent whose role is `admin`, or the operator token. An
 //! admin acts only on visitors of the sites it serves; any other visitor is `not_found`, as an
@@ -46,10 +47,11 @@ impl Admin {
         }
     }
 
-    fn key(&self) -> &str {
+    /// Its quota's key; prefixed, so an agent named `operator` has a quota of its own.
+    fn key(&self) -> String {
         match self {
-            Admin::Operator => "operator",
-            Admin::Agent(a) => &a.id,
+            Admin::Operator => "operator".into(),
+            Admin::Agent(a) => format!("agent:{}", a.id),
         }
     }
 }
@@ -91,7 +93,7 @@ fn authenticate(
             return Err(ApiError::Unauthorized);
         }
     };
-    state.limiters.admin_api(admin.key()).map_err(limited)?;
+    state.limiters.admin_api(&admin.key()).map_err(limited)?;
     Ok(admin)
 }
 
@@ -144,7 +146,7 @@ async fn export(
     let Some(export) = export.filter(|e| admin.serves(&e.visitor.site)) else {
         return Err(ApiError::NotFound);
     };
-    tracing::info!(admin = admin.key(), visitor = %id, "visitor exported");
+    tracing::info!(admin = %admin.key(), visitor = %id, "visitor exported");
     let disposition = format!("attachment; filename=\"visitor-{id}.json\"");
     let mut response = Json(export).into_response();
     let h = response.headers_mut();
@@ -187,7 +189,7 @@ async fn delete(
             })
             .await;
     }
-    tracing::info!(admin = admin.key(), visitor = %id, conversations = deleted.len(), "visitor deleted");
+    tracing::info!(admin = %admin.key(), visitor = %id, conversations = deleted.len(), "visitor deleted");
     Ok(Json(serde_json::json!({
         "deleted": true,
         "visitor_id": id,

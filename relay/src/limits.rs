@@ -367,7 +367,7 @@ impl Limiters {
             .map_err(|nu| refusal(nu, "requests for this bot"))
     }
 
-    /// An admin API request by this (valid) admin: an agent id, or `operator`.
+    /// An admin API request by this (valid) admin (`agent:ID` or `operator`).
     pub fn admin_api(&self, who: &str) -> Result<(), Refusal> {
         self.admin_api
             .check_key(&who.to_owned())

@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (conversation_id, seq),
     UNIQUE (conversation_id, sender_id, client_id)
 ) WITHOUT ROWID;
+-- Retention's visitor round (per site, by age); idempotent, so it needs no schema version.
+CREATE INDEX IF NOT EXISTS visitors_by_site_created ON visitors(site, created_at);
 ";
 
 /// Bots: conversation owner and handoff, rich content and postbacks on messages.
