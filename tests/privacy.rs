@@ -336,17 +336,44 @@ async fn repeated_failures_and_floods_are_refused_with_429() {
     relay.stop().await;
 }
 
+/// Retention of a day on [`SITE`], passes every 2 s: long enough for a test's setup to finish
+/// before the first pass.
+fn with_retention(c: &mut Config) {
+    c.sites[0].retention_days = Some(1);
+    c.purge_interval = Duration::from_secs(2);
+}
+
 #[tokio::test]
-async fn the_purge_job_deletes_old_conversations_while_the_relay_runs() {
+async fn the_purge_job_runs_in_a_relay_on_sqlite() {
+    purge_job(TestRelay::start_with(with_retention).await).await;
+}
+
+#[tokio::test]
+async fn the_purge_job_runs_in_a_relay_on_redis() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
     let relay = TestRelay::start_with(|c| {
-        c.sites[0].retention_days = Some(1);
-        c.purge_interval = Duration::from_millis(100);
+        with_retention(c);
+        c.redis_url = Some(url);
     })
     .await;
+    purge_job(relay).await;
+    drop(redis);
+}
+
+/// Old conversations of the site go (a tab still on one is closed), recent ones and another
+/// site's stay.
+async fn purge_job(relay: TestRelay) {
     let broker = relay.relay.state.broker.clone();
     let long_ago = switchboard_relay::clock::now() - 3 * 86_400_000;
     let mut old = Vec::new();
-    for (site, hash) in [(SITE, "hash-a"), (SITE, "hash-b"), (OTHER_SITE, "hash-c")] {
+    let token = "visitor-token-of-a-tab-left-open-for-days".to_owned();
+    let hash_a = switchboard_relay::token::hash(&token);
+    for (site, hash) in [
+        (SITE, hash_a.as_str()),
+        (SITE, "hash-b"),
+        (OTHER_SITE, "hash-c"),
+    ] {
         let v = broker
             .create_visitor(site, hash, Context::default())
             .await
@@ -366,6 +393,9 @@ async fn the_purge_job_deletes_old_conversations_while_the_relay_runs() {
         old.push(conv.id);
     }
     let (_v, _, recent, _) = chatting_visitor(&relay).await;
+    // A tab still connected to an old conversation (connecting is no activity).
+    let mut tab = relay.visitor_with(Some(token), None).await;
+    assert_eq!(tab.conversation_id(), old[0]);
     eventually("the old conversations of the site are purged", WAIT, || {
         let (broker, old) = (broker.clone(), old.clone());
         async move {
@@ -376,6 +406,7 @@ async fn the_purge_job_deletes_old_conversations_while_the_relay_runs() {
     })
     .await;
     assert!(relay.stored(&old[0]).await.is_empty());
+    assert_eq!(tab.closed().await, Some(4012), "the tab starts over");
     assert_eq!(
         relay.stored(&recent).await.len(),
         2,

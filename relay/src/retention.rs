@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use switchboard_protocol::Millis;
 
+use crate::broker::{Audience, Event};
 use crate::AppState;
 
 /// Conversations (and visitors) deleted per broker call.
@@ -56,10 +57,23 @@ async fn pass(state: &AppState) {
             }
             match state.broker.purge(&site.key, before, BATCH).await {
                 Ok(p) => {
-                    conversations += p.conversations;
+                    conversations += p.conversations.len();
                     visitors += p.visitors;
-                    if p.conversations == 0 && p.visitors == 0 {
+                    if p.conversations.is_empty() && p.visitors == 0 {
                         break;
+                    }
+                    // A tab left open for the whole retention still holds the conversation:
+                    // it is closed (4012) and starts over, as after a deletion.
+                    for id in p.conversations {
+                        state
+                            .broker
+                            .publish(Event {
+                                audience: Audience::Deleted,
+                                site: site.key.clone(),
+                                conversation_id: id,
+                                frame: "".into(),
+                            })
+                            .await;
                     }
                 }
                 Err(e) => {

@@ -135,9 +135,10 @@ pub struct VisitorExport {
 }
 
 /// What one purge round deleted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
-    pub conversations: usize,
+    /// The ids, so the caller can close what is still connected to them.
+    pub conversations: Vec<String>,
     pub visitors: usize,
 }
 

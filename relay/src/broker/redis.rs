@@ -1121,7 +1121,7 @@ impl Broker for RedisBroker {
             match self.drop_conversation(&id, before, "").await? {
                 Some(visitor) => {
                     self.forget_conversation(site, &visitor, &id).await?;
-                    purged.conversations += 1;
+                    purged.conversations.push(id);
                 }
                 // Newer than its score says (an append's ZADD is on its way): move it, so
                 // it does not stay at the head of the range.
@@ -1152,7 +1152,7 @@ impl Broker for RedisBroker {
                     .is_some()
                 {
                     self.forget_conversation(site, &visitor, &id).await?;
-                    purged.conversations += 1;
+                    purged.conversations.push(id);
                 } else {
                     let at: Option<u64> =
                         c.hget(meta(&id), "last_activity").await.map_err(backend)?;

@@ -690,11 +690,15 @@ impl Broker for SqliteBroker {
                 [],
             )?;
             tx.execute("DELETE FROM purging", [])?;
-            let conversations = tx.execute(
+            tx.execute(
                 "INSERT INTO purging SELECT id FROM conversations
                  WHERE site = ?1 AND last_activity < ?2 LIMIT ?3",
                 params![site, before, batch],
             )?;
+            let conversations = tx
+                .prepare("SELECT id FROM purging")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
             tx.execute(
                 "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM purging)",
                 [],
