@@ -299,7 +299,8 @@ pub trait Broker: Send + Sync + 'static {
     /// One bounded round of retention: deletes at most `batch` conversations of `site` whose
     /// last activity is before `before` (with everything `delete_visitor` deletes for a
     /// conversation), then at most `batch` visitors of the site created before `before` that
-    /// have no conversation left. Call again while it returns `batch` of either.
+    /// have no conversation left. Call again until a round deletes nothing (a round may
+    /// delete more conversations than `batch`: a visitor's, on Redis).
     async fn purge(&self, site: &str, before: Millis, batch: usize) -> Result<Purged>;
 
     /// Everything stored about the visitor, conversations oldest first, each with its whole
