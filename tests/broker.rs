@@ -23,6 +23,13 @@ use crate::redis_server::RedisServer;
 /// shared state, so a second `open` is a second relay node, or the same node after a restart.
 trait Backend {
     async fn open(&self) -> (Arc<dyn Broker>, Arc<Hub>);
+    /// Every stored key or row that mentions one of `needles` (in its name or its content),
+    /// read from the store itself rather than through the broker.
+    async fn mentions(&self, needles: &[String]) -> Vec<String>;
+}
+
+fn mentioned(text: &str, needles: &[String]) -> bool {
+    needles.iter().any(|n| text.contains(n.as_str()))
 }
 
 struct Sqlite(tempfile::TempDir);
@@ -34,6 +41,39 @@ impl Backend for Sqlite {
             Arc::new(SqliteBroker::open(self.0.path(), hub.clone()).unwrap()),
             hub,
         )
+    }
+
+    async fn mentions(&self, needles: &[String]) -> Vec<String> {
+        let db = rusqlite::Connection::open(self.0.path().join("switchboard.db")).unwrap();
+        let tables: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(tables.iter().any(|t| t == "messages"), "{tables:?}");
+        let mut found = Vec::new();
+        for table in tables {
+            let mut stmt = db.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+            let columns = stmt.column_count();
+            let mut rows = stmt.query([]).unwrap();
+            while let Some(row) = rows.next().unwrap() {
+                let text = (0..columns)
+                    .map(|i| match row.get_ref(i).unwrap() {
+                        rusqlite::types::ValueRef::Text(t) => {
+                            String::from_utf8_lossy(t).into_owned()
+                        }
+                        other => format!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|");
+                if mentioned(&text, needles) {
+                    found.push(format!("{table}: {text}"));
+                }
+            }
+        }
+        found
     }
 }
 
@@ -50,6 +90,80 @@ impl Backend for Redis {
             ),
             hub,
         )
+    }
+
+    async fn mentions(&self, needles: &[String]) -> Vec<String> {
+        let client = redis::Client::open(self.0.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            keys.extend(page);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert!(!keys.is_empty(), "the store holds something to search");
+        let mut found = Vec::new();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE")
+                .arg(&key)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            let content: Vec<String> = match kind.as_str() {
+                "string" => vec![redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap()],
+                "hash" => redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap(),
+                "set" => redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap(),
+                "zset" => redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap(),
+                "stream" => {
+                    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                        .arg(&key)
+                        .arg("-")
+                        .arg("+")
+                        .query_async(&mut c)
+                        .await
+                        .unwrap();
+                    entries
+                        .into_iter()
+                        .flat_map(|(_, f)| f)
+                        .map(|(k, v)| k + &v)
+                        .collect()
+                }
+                other => vec![format!("(a {other})")],
+            };
+            let content = content.join("|");
+            if mentioned(&key, needles) || mentioned(&content, needles) {
+                found.push(format!("{key}: {content}"));
+            }
+        }
+        found
     }
 }
 
@@ -86,6 +200,9 @@ conformance!(concurrent_changes_on_one_version_exactly_one_wins);
 conformance!(changes_retried_on_conflict_are_never_lost);
 conformance!(a_visitor_message_reopens_in_the_same_step);
 conformance!(a_snooze_ends_on_read_once_its_time_has_passed);
+conformance!(an_export_holds_every_message_the_lifecycle_and_the_context);
+conformance!(deleting_a_visitor_leaves_nothing_of_it_and_keeps_the_others);
+conformance!(purge_removes_exactly_what_is_older_than_the_cutoff_in_bounded_rounds);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -1097,4 +1214,249 @@ async fn a_snooze_ends_on_read_once_its_time_has_passed(backend: &impl Backend) 
         .await
         .unwrap();
     assert_eq!(done.state.status, Status::Resolved);
+}
+
+/// A visitor with a context, a conversation opened at `at`, `messages` visitor messages at
+/// `at` and one assignment; returns (visitor id, conversation id).
+async fn chatted(
+    b: &dyn Broker,
+    site: &str,
+    token_hash: &str,
+    at: u64,
+    messages: usize,
+) -> (String, String) {
+    // Names and client ids without the token hash, so a search for it finds only the token.
+    let label = token_hash.trim_start_matches("hash-");
+    let context = Context {
+        identity: Some(Identity {
+            name: Some(format!("Name of {label}")),
+            email: Some(format!("{label}@mail.example")),
+            ..Identity::default()
+        }),
+        ..Context::default()
+    };
+    let v = b.create_visitor(site, token_hash, context).await.unwrap();
+    let conv = b
+        .open_conversation(site, &v.id, at, &Owner::Humans)
+        .await
+        .unwrap();
+    for i in 0..messages {
+        let mut m = new_message(
+            &conv.id,
+            &v.id,
+            &format!("{label}-{i}"),
+            &format!("text {i}"),
+        );
+        m.at = at;
+        b.append(site, m).await.unwrap();
+    }
+    let mut assign = change("alex", Lifecycle::Assign(Some("alex".into())));
+    assign.at = at;
+    let version = b
+        .conversation(&conv.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+        .version;
+    b.change(&conv.id, version, assign).await.unwrap();
+    (v.id, conv.id)
+}
+
+async fn an_export_holds_every_message_the_lifecycle_and_the_context(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    // Past one export page (500), so paging is exercised.
+    let (visitor, conv) = chatted(&*b, "shop", "hash-export", 1_000, 520).await;
+    let (_, other_conv) = chatted(&*b, "shop", "hash-bystander", 1_000, 2).await;
+    let export = b.export_visitor(&visitor).await.unwrap().expect("stored");
+    assert_eq!(export.visitor.id, visitor);
+    assert_eq!(export.visitor.site, "shop");
+    assert!(export.visitor.created_at > 0);
+    let identity = export.visitor.context.identity.as_ref().unwrap();
+    assert_eq!(identity.email.as_deref(), Some("export@mail.example"));
+    assert_eq!(export.conversations.len(), 1, "not the bystander's");
+    let c = &export.conversations[0];
+    assert_eq!(c.summary.id, conv);
+    assert_eq!(c.summary.assignee.as_deref(), Some("alex"));
+    assert_eq!(c.summary.version, 1);
+    assert_eq!(
+        c.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=521).collect::<Vec<u64>>()
+    );
+    assert_eq!(c.messages[519].text, "text 519");
+    assert!(matches!(
+        c.messages[520].event.as_deref(),
+        Some(SystemEvent::Assigned { .. })
+    ));
+    // The JSON the admin API sends: the inbox fields flattened beside the messages.
+    let json = serde_json::to_value(&export).unwrap();
+    assert_eq!(json["conversations"][0]["id"], conv.as_str());
+    assert_eq!(
+        json["conversations"][0]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        521
+    );
+    assert_eq!(
+        json["visitor"]["context"]["identity"]["name"],
+        "Name of export"
+    );
+    assert!(!json.to_string().contains(&other_conv));
+    assert!(
+        !json.to_string().contains("hash-export"),
+        "no token hash in the export"
+    );
+    assert!(b
+        .export_visitor("v_0000000000000000")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn deleting_a_visitor_leaves_nothing_of_it_and_keeps_the_others(backend: &impl Backend) {
+    let (b, hub) = backend.open().await;
+    let (victim, conv) = chatted(&*b, "shop", "hash-victim", 1_000, 5).await;
+    let (kept, kept_conv) = chatted(&*b, "shop", "hash-kept", 2_000, 3).await;
+    let needles = vec![
+        victim.clone(),
+        conv.clone(),
+        "hash-victim".to_owned(),
+        "victim@mail.example".to_owned(),
+    ];
+    assert!(
+        backend.mentions(&needles).await.len() >= 3,
+        "the search finds what is stored"
+    );
+    let deleted = b.delete_visitor(&victim).await.unwrap();
+    assert_eq!(deleted, Some(vec![conv.clone()]));
+    assert_eq!(backend.mentions(&needles).await, Vec::<String>::new());
+    assert!(b
+        .visitor_by_token("shop", "hash-victim")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(b.conversation(&conv).await.unwrap().is_none());
+    assert!(b.history(&conv, 0, 100).await.unwrap().is_empty());
+    assert!(b.export_visitor(&victim).await.unwrap().is_none());
+    // A resend to the deleted conversation stores nothing and brings nothing back.
+    let resend = b
+        .append("shop", new_message(&conv, &victim, "victim-0", "again"))
+        .await;
+    assert!(matches!(resend, Err(StoreError::NotFound(_))), "{resend:?}");
+    assert_eq!(backend.mentions(&needles).await, Vec::<String>::new());
+    assert_eq!(b.delete_visitor(&victim).await.unwrap(), None);
+    // The other visitor is whole.
+    let inbox = b.inbox(&shop(), None, 10).await.unwrap();
+    assert_eq!(
+        inbox
+            .items
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        [kept_conv.as_str()]
+    );
+    let export = b.export_visitor(&kept).await.unwrap().unwrap();
+    assert_eq!(export.conversations[0].messages.len(), 4);
+    assert!(b
+        .visitor_by_token("shop", "hash-kept")
+        .await
+        .unwrap()
+        .is_some());
+    // A restarted node (or another) sees the same.
+    let (b2, _) = backend.open().await;
+    assert!(b2.conversation(&conv).await.unwrap().is_none());
+    drop(hub);
+}
+
+async fn purge_removes_exactly_what_is_older_than_the_cutoff_in_bounded_rounds(
+    backend: &impl Backend,
+) {
+    let (b, _) = backend.open().await;
+    let now = switchboard_relay::clock::now();
+    const DAY: u64 = 86_400_000;
+    // Visitors are created at the wall clock's now, so the cutoff is set an hour after it
+    // and "recent" activity is put two hours after it.
+    let cutoff = now + DAY / 24;
+    let recent = now + 2 * DAY / 24;
+    let mut old = Vec::new();
+    for i in 0..3 {
+        old.push(chatted(&*b, "shop", &format!("hash-old-{i}"), now - 10 * DAY, 3).await);
+    }
+    let (recent_visitor, recent_conv) = chatted(&*b, "shop", "hash-recent", recent, 3).await;
+    // Only visited, never chatted (no conversation at all).
+    let idle = b
+        .create_visitor("shop", "hash-idle", Context::default())
+        .await
+        .unwrap();
+    // Another site's old data is that site's retention's business.
+    let (other_visitor, other_conv) = chatted(&*b, "other", "hash-other", now - 10 * DAY, 2).await;
+
+    let first = b.purge("shop", cutoff, 2).await.unwrap();
+    assert!(
+        !first.conversations.is_empty() && first.visitors <= 2,
+        "{first:?}"
+    );
+    let (mut conversations, mut visitors) = (first.conversations, first.visitors);
+    let mut rounds = 1;
+    loop {
+        let p = b.purge("shop", cutoff, 2).await.unwrap();
+        if p.conversations.is_empty() && p.visitors == 0 {
+            break;
+        }
+        conversations.extend(p.conversations);
+        visitors += p.visitors;
+        rounds += 1;
+        assert!(rounds < 20, "purge rounds end");
+    }
+    assert!(rounds >= 2, "a batch of 2 takes more than one round");
+    conversations.sort();
+    let mut expected: Vec<String> = old.iter().map(|(_, c)| c.clone()).collect();
+    expected.sort();
+    assert_eq!((conversations, visitors), (expected, 4));
+
+    let mut needles = vec![idle.id.clone(), "hash-idle".to_owned()];
+    for (i, (v, c)) in old.iter().enumerate() {
+        needles.extend([v.clone(), c.clone(), format!("hash-old-{i}")]);
+        assert!(b.conversation(c).await.unwrap().is_none());
+    }
+    assert_eq!(backend.mentions(&needles).await, Vec::<String>::new());
+    let inbox = b.inbox(&shop(), None, 10).await.unwrap();
+    assert_eq!(
+        inbox
+            .items
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        [recent_conv.as_str()]
+    );
+    let export = b.export_visitor(&recent_visitor).await.unwrap().unwrap();
+    assert_eq!(export.conversations[0].messages.len(), 4);
+    let export = b.export_visitor(&other_visitor).await.unwrap().unwrap();
+    assert_eq!(export.conversations[0].summary.id, other_conv);
+    assert!(b
+        .visitor_by_token("shop", "hash-recent")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(b
+        .visitor_by_token("other", "hash-other")
+        .await
+        .unwrap()
+        .is_some());
+
+    // Once the recent conversation is old too, it goes with its visitor.
+    let later = b.purge("shop", recent + 1, 10).await.unwrap();
+    assert_eq!(
+        later,
+        switchboard_relay::broker::Purged {
+            conversations: vec![recent_conv.clone()],
+            visitors: 1
+        }
+    );
+    assert!(b.export_visitor(&recent_visitor).await.unwrap().is_none());
+    assert_eq!(
+        b.purge("shop", recent + 1, 10).await.unwrap(),
+        Default::default()
+    );
 }

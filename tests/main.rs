@@ -13,6 +13,8 @@
 //!   process with its limits on; security headers;
 //! - `protocol_answers`: each answer `docs/protocol.md` gives a client implementer, pinned
 //!   against a real relay;
+//! - `privacy`: the admin API (export, delete a visitor) and its refusals, and the retention
+//!   job, against a real relay on SQLite and on Redis;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -26,6 +28,7 @@ mod e2e;
 mod example_bots;
 mod helpdesk;
 mod peer;
+mod privacy;
 mod process;
 mod protocol_answers;
 mod redis_server;

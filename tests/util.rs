@@ -56,6 +56,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 bot: Some(BOT.into()),
                 bot_after_secs: 60,
                 default_team: Some(TEAM.into()),
+                retention_days: None,
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -65,6 +66,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 bot: Some(OTHER_BOT.into()),
                 bot_after_secs: 60,
                 default_team: None,
+                retention_days: None,
             },
         ],
         agents: vec![
@@ -121,6 +123,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         },
         trusted_proxies: Vec::new(),
         operator_token: Some(OPERATOR_TOKEN.into()),
+        purge_interval: Duration::from_secs(3600),
     }
 }
 

@@ -80,6 +80,13 @@ pub struct Args {
     /// only `ok` or `degraded`.
     #[arg(long, env = "SWITCHBOARD_OPERATOR_TOKEN")]
     pub operator_token: Option<String>,
+    /// Milliseconds between retention purges (sites with `retention_days`).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PURGE_INTERVAL_MS",
+        default_value_t = 3_600_000
+    )]
+    pub purge_interval_ms: u64,
     /// A reverse proxy (address or CIDR range) whose `X-Forwarded-For` is believed; repeat for
     /// several. Adds to `trusted_proxies` in the file.
     #[arg(
@@ -142,6 +149,11 @@ pub struct Site {
     /// someone routes it elsewhere.
     #[serde(default)]
     pub default_team: Option<String>,
+    /// Days a conversation is kept after its last activity (then deleted with its messages,
+    /// and its visitor once nothing of theirs is left). Absent: kept until deleted through
+    /// the admin API.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 fn default_bot_after_secs() -> u64 {
@@ -283,6 +295,8 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub operator_token: Option<String>,
+    /// How often the retention purge runs.
+    pub purge_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -347,6 +361,7 @@ impl Config {
             },
             trusted_proxies: [file.trusted_proxies, args.trusted_proxies].concat(),
             operator_token: args.operator_token.or(file.operator_token),
+            purge_interval: Duration::from_millis(args.purge_interval_ms.max(10)),
         };
         if args.demo {
             let token = args
@@ -385,6 +400,7 @@ impl Config {
                 bot: None,
                 bot_after_secs: default_bot_after_secs(),
                 default_team: Some("demo-support".into()),
+                retention_days: None,
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -431,6 +447,12 @@ impl Config {
         for site in &self.sites {
             if site.key.is_empty() || site.key.len() > 64 {
                 bail!("site key {:?} must be 1-64 bytes", site.key);
+            }
+            if site.retention_days == Some(0) {
+                bail!(
+                    "site {:?}: retention_days must be at least 1 (leave it out to keep forever)",
+                    site.key
+                );
             }
             match (&site.bot, site.routing) {
                 (None, Routing::BotFirst | Routing::HumansFirst) => {
@@ -662,6 +684,31 @@ mod tests {
         assert_eq!(config.agents[1].role, AgentRole::Agent);
         assert!(config.agent_of("shop", "alex").is_some());
         assert!(config.agent_of("shop", "olga").is_none());
+    }
+
+    #[test]
+    fn retention_is_optional_and_at_least_a_day() {
+        let config = load(BASE).unwrap();
+        assert_eq!(config.site("shop").unwrap().retention_days, None);
+        let with = |days: &str| {
+            BASE.replace(
+                "allowed_origins = [\"*\"]\n        [[agents]]",
+                &format!("allowed_origins = [\"*\"]\n        retention_days = {days}\n        [[agents]]"),
+            )
+        };
+        assert_ne!(with("30"), BASE, "the replacement found its place");
+        assert_eq!(
+            load(&with("30"))
+                .unwrap()
+                .site("other")
+                .unwrap()
+                .retention_days,
+            Some(30)
+        );
+        let err = load(&with("0")).unwrap_err().to_string();
+        assert!(err.contains("retention_days must be at least 1"), "{err}");
+        assert!(load(&with("-1")).is_err());
+        assert!(load(&with("\"thirty\"")).is_err());
     }
 
     #[test]

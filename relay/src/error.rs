@@ -25,6 +25,18 @@ pub enum ApiError {
     /// The relay keeps its last connections for agents and health checks.
     #[error("the relay is at capacity; retry later")]
     Busy,
+    /// No credentials, or ones that are not valid.
+    #[error("Authorization: Bearer <token> is missing or not valid")]
+    Unauthorized,
+    /// Valid credentials without the right to do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A request that is malformed (a bad id, say).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store did not answer.
+    #[error("the store is unavailable; retry later")]
+    Unavailable,
 }
 
 impl ApiError {
@@ -36,6 +48,10 @@ impl ApiError {
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
 }

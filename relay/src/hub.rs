@@ -135,6 +135,9 @@ impl Hub {
 
     /// Hands a live event to the matching local connections.
     pub fn deliver(&self, event: &Event) {
+        if event.audience == Audience::Deleted {
+            return self.close_conversation(&event.conversation_id, CloseCode::RECONNECT_NOW);
+        }
         let inner = self.lock();
         if event.audience == Audience::Bot {
             for (outbox, bot) in inner.bots.values() {
@@ -176,6 +179,20 @@ impl Hub {
             if seen.insert(outbox.id) {
                 outbox.close(code);
             }
+        }
+    }
+
+    /// Closes this node's visitor connections of one conversation with `code`, behind what
+    /// they have queued (the conversation was deleted).
+    pub fn close_conversation(&self, conversation_id: &str, code: CloseCode) {
+        let inner = self.lock();
+        for outbox in inner
+            .conversations
+            .get(conversation_id)
+            .into_iter()
+            .flatten()
+        {
+            outbox.close(code);
         }
     }
 

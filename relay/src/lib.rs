@@ -9,6 +9,8 @@
 //! - [`session`]: one task per socket (`hello`, then visitor, agent or bot handling);
 //! - [`bots`]: bot registry, routing policies and handoff, webhooks, the bot HTTP API, agent
 //!   presence;
+//! - [`admin`]: the admin HTTP API (a visitor's data: export, delete); [`retention`]: the
+//!   purge job for sites with `retention_days`;
 //! - [`connection`]: socket ↔ typed protocol frames, bounded outbound queue, pings;
 //! - [`hub`]: in-process fan-out of live frames to connections;
 //! - [`broker`]: the seam for durable state and cross-node fan-out: embedded SQLite (default)
@@ -16,6 +18,7 @@
 //! - [`token`], [`clock`], [`error`]: tokens and ids, time, typed HTTP errors.
 
 pub mod accept;
+pub mod admin;
 pub mod assets;
 pub mod bots;
 pub mod broker;
@@ -30,6 +33,7 @@ pub mod headers;
 pub mod hub;
 pub mod limits;
 pub mod outbox;
+pub mod retention;
 pub mod server;
 pub mod session;
 pub mod token;
@@ -126,6 +130,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agent", get(endpoints::agent_ws))
         .route("/v1/bot", get(endpoints::bot_ws))
         .merge(bots::api::routes())
+        .merge(admin::routes())
         .route("/healthz", get(endpoints::healthz))
         .merge(assets::routes(&state.config.assets_dir))
         .fallback(|| async { error::ApiError::NotFound })

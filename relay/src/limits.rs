@@ -150,6 +150,8 @@ pub struct Limits {
     pub new_conversations_per_site: Rate,
     /// Bot HTTP API requests per bot token.
     pub bot_api_per_token: Rate,
+    /// Admin API requests (export, delete) per admin agent or operator token.
+    pub admin_api_per_token: Rate,
     /// Open connections in all; visitors are refused (503) at this less `reserved`, which is
     /// kept for agents, bots and health checks.
     pub max_connections: u32,
@@ -175,6 +177,8 @@ impl Default for Limits {
             auth_failures_per_address: Rate::new(10, 10),
             new_conversations_per_site: Rate::new(300, 1200),
             bot_api_per_token: Rate::new(200, 6000),
+            // A person working through requests, or a script doing a backlog slowly.
+            admin_api_per_token: Rate::new(30, 120),
             max_connections: 60_000,
             reserved: 1_000,
             header_timeout_secs: 10,
@@ -283,6 +287,7 @@ pub struct Limiters {
     auth_blocked: dashmap::DashMap<IpAddr, Instant>,
     new_conversations: Keyed<String>,
     bot_api: Keyed<String>,
+    admin_api: Keyed<String>,
 }
 
 impl Limiters {
@@ -298,6 +303,10 @@ impl Limiters {
                 MonotonicClock,
             ),
             bot_api: Keyed::dashmap_with_clock(config.bot_api_per_token.quota(), MonotonicClock),
+            admin_api: Keyed::dashmap_with_clock(
+                config.admin_api_per_token.quota(),
+                MonotonicClock,
+            ),
             config,
         }
     }
@@ -366,6 +375,13 @@ impl Limiters {
             .map_err(|nu| refusal(nu, "requests for this bot"))
     }
 
+    /// An admin API request by this (valid) admin (`agent:ID` or `operator`).
+    pub fn admin_api(&self, who: &str) -> Result<(), Refusal> {
+        self.admin_api
+            .check_key(&who.to_owned())
+            .map_err(|nu| refusal(nu, "admin requests"))
+    }
+
     /// Forgets keys whose quotas are full again, so the maps hold only recent clients.
     pub fn sweep(&self) {
         self.connects.retain_recent();
@@ -373,6 +389,7 @@ impl Limiters {
         self.auth_failures.retain_recent();
         self.new_conversations.retain_recent();
         self.bot_api.retain_recent();
+        self.admin_api.retain_recent();
         let now = MonotonicClock.now();
         self.auth_blocked.retain(|_, until| *until > now);
     }

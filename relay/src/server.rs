@@ -68,6 +68,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     tokio::spawn(crate::bots::presence::run(state.clone()));
     tokio::spawn(crate::bots::routing::resume_webhook_bots(state.clone()));
     tokio::spawn(crate::limits::sweep(state.clone()));
+    tokio::spawn(crate::retention::run(state.clone()));
     let (budget, limits) = (state.budget.clone(), state.config.limits.clone());
     let proxies = state.config.trusted_proxies.clone();
     let shutdown = state.shutdown.clone();

@@ -108,6 +108,43 @@ pub struct InboxPage {
     pub next: Option<InboxCursor>,
 }
 
+/// A visitor as the privacy export shows it: everything stored about them besides their
+/// conversations (the token is stored only as a hash and is not part of it).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VisitorRecord {
+    pub id: String,
+    pub site: String,
+    pub created_at: Millis,
+    pub context: Context,
+}
+
+/// One conversation in a visitor's export: its inbox line (lifecycle fields included) and
+/// its whole log, system events too.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ConversationExport {
+    #[serde(flatten)]
+    pub summary: ConversationSummary,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// Everything stored about one visitor (`GET /v1/admin/visitors/{id}`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VisitorExport {
+    pub visitor: VisitorRecord,
+    pub conversations: Vec<ConversationExport>,
+}
+
+/// What one purge round deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// The ids, so the caller can close what is still connected to them.
+    pub conversations: Vec<String>,
+    pub visitors: usize,
+}
+
+/// How many messages an export reads per call, so a long conversation is not one huge read.
+const EXPORT_PAGE: usize = 500;
+
 /// What a change of owner does to the stored handoff.
 #[derive(Clone, Debug)]
 pub enum HandoffChange {
@@ -126,6 +163,9 @@ pub enum Audience {
     Both,
     /// The connections of one bot; the event's `site` field then holds the bot id.
     Bot,
+    /// Not a frame to send: the conversation was deleted, so its visitor connections on every
+    /// node are closed (4012), and their clients start over with no stale state.
+    Deleted,
 }
 
 /// A live frame on its way to connections, serialized once where it is created.
@@ -245,6 +285,56 @@ pub trait Broker: Send + Sync + 'static {
         limit: usize,
     ) -> Result<InboxPage>;
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>>;
+    /// The visitor's stored record and the ids of all their conversations; `None` if no
+    /// such visitor is stored.
+    async fn visitor_record(
+        &self,
+        visitor_id: &str,
+    ) -> Result<Option<(VisitorRecord, Vec<String>)>>;
+    /// Deletes the visitor and everything stored about them: conversations with their
+    /// messages, resend records and inbox lines, the token mapping, the open-conversation
+    /// pointer and the context. Publishes nothing. Returns the ids of the conversations
+    /// deleted, or `None` if no such visitor was stored.
+    async fn delete_visitor(&self, visitor_id: &str) -> Result<Option<Vec<String>>>;
+    /// One bounded round of retention: deletes at most `batch` conversations of `site` whose
+    /// last activity is before `before` (with everything `delete_visitor` deletes for a
+    /// conversation), then at most `batch` visitors of the site created before `before` that
+    /// have no conversation left. Call again until a round deletes nothing (a round may
+    /// delete more conversations than `batch`: a visitor's, on Redis).
+    async fn purge(&self, site: &str, before: Millis, batch: usize) -> Result<Purged>;
+
+    /// Everything stored about the visitor, conversations oldest first, each with its whole
+    /// log; `None` if no such visitor is stored.
+    async fn export_visitor(&self, visitor_id: &str) -> Result<Option<VisitorExport>> {
+        let Some((visitor, ids)) = self.visitor_record(visitor_id).await? else {
+            return Ok(None);
+        };
+        let mut conversations = Vec::with_capacity(ids.len());
+        for id in ids {
+            // Deleted between the two reads (retention): nothing left to export.
+            let Some(summary) = self.summary(&id).await? else {
+                continue;
+            };
+            let mut messages: Vec<ChatMessage> = Vec::new();
+            loop {
+                let since = messages.last().map_or(0, |m| m.seq);
+                let page = self.history(&id, since, EXPORT_PAGE).await?;
+                let done = page.len() < EXPORT_PAGE;
+                messages.extend(page);
+                if done {
+                    break;
+                }
+            }
+            conversations.push(ConversationExport { summary, messages });
+        }
+        conversations.sort_by(|a, b| {
+            (a.summary.created_at, &a.summary.id).cmp(&(b.summary.created_at, &b.summary.id))
+        });
+        Ok(Some(VisitorExport {
+            visitor,
+            conversations,
+        }))
+    }
 }
 
 /// The stored name of a sender kind (both brokers keep it as text).

@@ -9,8 +9,13 @@
 //! - `sb:{c:ID}:log`   stream, entry id `SEQ-1`, field `m` = the `message` frame as sent to clients;
 //! - `sb:{c:ID}:ids`   hash `sender_id:client_id` → seq (resends are recognised for as long as
 //!   the conversation is stored);
-//! - `sb:{v:ID}`       hash: site, context, created_at; `sb:{v:ID}:open` → the open conversation;
+//! - `sb:{v:ID}`       hash: site, context, created_at, `token` (the token's SHA-256, so
+//!   deleting the visitor finds its token key); `sb:{v:ID}:open` → the open conversation;
+//!   `sb:{v:ID}:convs` set of all the visitor's conversation ids (export, delete, retention);
 //! - `sb:token:SITE:SHA256` → visitor id;
+//! - `sb:visitors:{SITE}` sorted set of the site's visitor ids by creation (retention finds
+//!   visitors that never opened a conversation; a visitor kept because of a recent
+//!   conversation is moved to that conversation's activity);
 //! - `sb:inbox:{SITE}`  sorted set of the site's conversation ids by last activity (one per
 //!   site, so a busy site never crowds a quiet one out of its agents' inbox);
 //! - `sb:presence:{SITE}` sorted set of node ids with agents online for the site, scored by
@@ -39,8 +44,8 @@ use switchboard_protocol::{
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
     kind_str, owner_str, parse_context, parse_owner, Appended, Audience, Broker, Change, Changed,
-    Conversation, Event, HandoffChange, InboxPage, NewMessage, Result, StoreError, SummaryFields,
-    Visitor,
+    Conversation, Event, HandoffChange, InboxPage, NewMessage, Purged, Result, StoreError,
+    SummaryFields, Visitor, VisitorRecord,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -140,6 +145,38 @@ fn state_of(f: StateFields) -> State {
     )
 }
 
+/// Deletes a conversation's keys (one slot) if its last activity is before ARGV[1] and, when
+/// ARGV[2] is not empty, it belongs to that visitor. Returns `{1, visitor_id}` deleted (also
+/// when only orphaned log or ids keys were left), `{0, ''}` kept.
+const DROP_CONVERSATION: &str = r#"
+local la = redis.call('HGET', KEYS[1], 'last_activity')
+if la and tonumber(la) >= tonumber(ARGV[1]) then return {0, ''} end
+local v = redis.call('HGET', KEYS[1], 'visitor_id') or ''
+if ARGV[2] ~= '' and la and v ~= ARGV[2] then return {0, ''} end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return {1, v}
+"#;
+
+/// Removes conversation ARGV[1] from its visitor's keys (one slot): the set of conversations
+/// and the open pointer if it points there.
+const FORGET_CONVERSATION: &str = r#"
+redis.call('SREM', KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+"#;
+
+/// Deletes a visitor's keys (one slot) unless ARGV[1] is `0` and it still has a conversation
+/// or an open pointer. Returns `{1, site, token hash}` deleted, `{0, '', ''}` kept.
+const DROP_VISITOR: &str = r#"
+if ARGV[1] == '0' and (redis.call('SCARD', KEYS[2]) > 0 or redis.call('EXISTS', KEYS[3]) == 1) then
+  return {0, '', ''}
+end
+local site = redis.call('HGET', KEYS[1], 'site') or ''
+local token = redis.call('HGET', KEYS[1], 'token') or ''
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return {1, site, token}
+"#;
+
 /// Compare-and-set of the owner: `1` changed, `0` someone else owns it, `-1` no conversation.
 /// ARGV: expected, new, handoff action (`keep`, `set`, `clear`), handoff JSON.
 const SET_OWNER: &str = r#"
@@ -161,6 +198,9 @@ pub struct RedisBroker {
     append: redis::Script,
     set_owner: redis::Script,
     change: redis::Script,
+    drop_conversation: redis::Script,
+    forget_conversation: redis::Script,
+    drop_visitor: redis::Script,
     /// Keeps the subscriber connection (and so its task) alive as long as the broker.
     _subscriber: ConnectionManager,
 }
@@ -179,6 +219,12 @@ fn visitor_key(id: &str) -> String {
 }
 fn open_key(id: &str) -> String {
     format!("sb:{{v:{id}}}:open")
+}
+fn convs_key(id: &str) -> String {
+    format!("sb:{{v:{id}}}:convs")
+}
+fn visitors_key(site: &str) -> String {
+    format!("sb:visitors:{{{site}}}")
 }
 fn token_key(site: &str, hash: &str) -> String {
     format!("sb:token:{site}:{hash}")
@@ -229,6 +275,9 @@ impl RedisBroker {
             append: redis::Script::new(APPEND),
             set_owner: redis::Script::new(SET_OWNER),
             change: redis::Script::new(CHANGE),
+            drop_conversation: redis::Script::new(DROP_CONVERSATION),
+            forget_conversation: redis::Script::new(FORGET_CONVERSATION),
+            drop_visitor: redis::Script::new(DROP_VISITOR),
             _subscriber: subscriber,
         })
     }
@@ -244,6 +293,71 @@ impl RedisBroker {
         let fields = summary_fields(id, &fields);
         let context = self.context_of(&fields.visitor_id).await?;
         Ok(Some(fields.into_summary(&context)))
+    }
+
+    /// Runs [`DROP_CONVERSATION`]; the visitor id when the conversation's keys were deleted.
+    async fn drop_conversation(
+        &self,
+        id: &str,
+        before: Millis,
+        visitor: &str,
+    ) -> Result<Option<String>> {
+        let (done, v): (i64, String) = self
+            .drop_conversation
+            .key(meta(id))
+            .key(log(id))
+            .key(ids(id))
+            .arg(before)
+            .arg(visitor)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok((done == 1).then_some(v))
+    }
+
+    /// What is left of a deleted conversation outside its slot: its inbox line and its
+    /// entries on the visitor's keys (another slot each, so separate calls on a cluster).
+    async fn forget_conversation(&self, site: &str, visitor: &str, id: &str) -> Result<()> {
+        let mut c = self.conn.clone();
+        c.zrem::<_, _, ()>(inbox_key(site), id)
+            .await
+            .map_err(backend)?;
+        if !visitor.is_empty() {
+            self.forget_conversation
+                .key(convs_key(visitor))
+                .key(open_key(visitor))
+                .arg(id)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Runs [`DROP_VISITOR`], then deletes the token key and the retention index entry
+    /// (other slots). Whether the visitor was deleted.
+    async fn drop_visitor(&self, visitor: &str, force: bool) -> Result<bool> {
+        let mut c = self.conn.clone();
+        let (done, site, token): (i64, String, String) = self
+            .drop_visitor
+            .key(visitor_key(visitor))
+            .key(convs_key(visitor))
+            .key(open_key(visitor))
+            .arg(if force { "1" } else { "0" })
+            .invoke_async(&mut c)
+            .await
+            .map_err(backend)?;
+        if done == 1 && !site.is_empty() {
+            let mut pipe = redis::pipe();
+            pipe.zrem(visitors_key(&site), visitor).ignore();
+            // Visitors stored before the hash kept the token's hash cannot find their token
+            // key; it maps to a visitor that no longer exists, which reads as unknown.
+            if !token.is_empty() {
+                pipe.del(token_key(&site, &token)).ignore();
+            }
+            pipe.query_async::<()>(&mut c).await.map_err(backend)?;
+        }
+        Ok(done == 1)
     }
 
     async fn context_of(&self, visitor_id: &str) -> Result<Context> {
@@ -349,6 +463,7 @@ fn header(audience: Audience, site: &str, conversation_id: &str) -> String {
         Audience::Agents => 'A',
         Audience::Both => 'B',
         Audience::Bot => 'T',
+        Audience::Deleted => 'X',
     };
     format!("{a}\n{site}\n{conversation_id}\n")
 }
@@ -361,6 +476,7 @@ fn decode_event(payload: &[u8]) -> Option<Event> {
         "A" => Audience::Agents,
         "B" => Audience::Both,
         "T" => Audience::Bot,
+        "X" => Audience::Deleted,
         _ => return None,
     };
     let site = parts.next()?.to_owned();
@@ -448,9 +564,11 @@ impl Broker for RedisBroker {
                     ("site", site),
                     ("context", &ctx),
                     ("created_at", &now.to_string()),
+                    ("token", token_hash),
                 ],
             )
             .set(token_key(site, token_hash), &v.id)
+            .zadd(visitors_key(site), &v.id, now)
             .query_async::<()>(&mut self.conn.clone())
             .await
             .map_err(backend)?;
@@ -497,6 +615,8 @@ impl Broker for RedisBroker {
                     ("owner", &owner_str(owner)),
                 ],
             )
+            // Before the open pointer: a conversation is never reachable but unlisted.
+            .sadd(convs_key(visitor_id), &id)
             .query_async::<()>(&mut c)
             .await
             .map_err(backend)?;
@@ -511,6 +631,7 @@ impl Broker for RedisBroker {
             .is_some();
         if !won {
             let _: () = c.del(meta(&id)).await.map_err(backend)?;
+            let _: () = c.srem(convs_key(visitor_id), &id).await.map_err(backend)?;
             let winner: String = c.get(open_key(visitor_id)).await.map_err(backend)?;
             return self
                 .conversation(&winner)
@@ -917,5 +1038,141 @@ impl Broker for RedisBroker {
             .await
             .map_err(backend)?;
         self.summary_of(conversation_id, fields).await
+    }
+
+    async fn visitor_record(
+        &self,
+        visitor_id: &str,
+    ) -> Result<Option<(VisitorRecord, Vec<String>)>> {
+        let mut pipe = redis::pipe();
+        pipe.hgetall(visitor_key(visitor_id))
+            .smembers(convs_key(visitor_id))
+            .get(open_key(visitor_id));
+        let (fields, mut convs, open): (Vec<(String, String)>, Vec<String>, Option<String>) = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        // A visitor stored before the set of conversations existed has only its open one.
+        if let Some(open) = open.filter(|o| !convs.contains(o)) {
+            convs.push(open);
+        }
+        let record = VisitorRecord {
+            id: visitor_id.to_owned(),
+            site: get("site").unwrap_or_default().to_owned(),
+            created_at: get("created_at").and_then(|v| v.parse().ok()).unwrap_or(0),
+            context: stored_context(get("context")),
+        };
+        Ok(Some((record, convs)))
+    }
+
+    async fn delete_visitor(&self, visitor_id: &str) -> Result<Option<Vec<String>>> {
+        let mut pipe = redis::pipe();
+        pipe.hget(visitor_key(visitor_id), "site")
+            .smembers(convs_key(visitor_id))
+            .get(open_key(visitor_id));
+        let (site, mut convs, open): (Option<String>, Vec<String>, Option<String>) = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        if let Some(open) = open.filter(|o| !convs.contains(o)) {
+            convs.push(open);
+        }
+        if site.is_none() && convs.is_empty() {
+            return Ok(None);
+        }
+        let mut deleted = Vec::with_capacity(convs.len());
+        // One call per slot: each conversation's keys, then the visitor's.
+        for id in convs {
+            let conv_site: Option<String> = self
+                .conn
+                .clone()
+                .hget(meta(&id), "site")
+                .await
+                .map_err(backend)?;
+            if self
+                .drop_conversation(&id, Millis::MAX, visitor_id)
+                .await?
+                .is_some()
+            {
+                if let Some(s) = conv_site.as_deref().or(site.as_deref()) {
+                    self.forget_conversation(s, visitor_id, &id).await?;
+                }
+                deleted.push(id);
+            }
+        }
+        self.drop_visitor(visitor_id, true).await?;
+        Ok(Some(deleted))
+    }
+
+    async fn purge(&self, site: &str, before: Millis, batch: usize) -> Result<Purged> {
+        let mut c = self.conn.clone();
+        let mut purged = Purged::default();
+        let older = format!("({before}");
+        // Conversations with messages, by the inbox's activity scores.
+        let old: Vec<String> = c
+            .zrangebyscore_limit(inbox_key(site), "-inf", &older, 0, batch as isize)
+            .await
+            .map_err(backend)?;
+        for id in old {
+            match self.drop_conversation(&id, before, "").await? {
+                Some(visitor) => {
+                    self.forget_conversation(site, &visitor, &id).await?;
+                    purged.conversations.push(id);
+                }
+                // Newer than its score says (an append's ZADD is on its way): move it, so
+                // it does not stay at the head of the range.
+                None => {
+                    let at: Option<u64> =
+                        c.hget(meta(&id), "last_activity").await.map_err(backend)?;
+                    if let Some(at) = at {
+                        c.zadd::<_, _, _, ()>(inbox_key(site), &id, at)
+                            .await
+                            .map_err(backend)?;
+                    }
+                }
+            }
+        }
+        // Visitors created before the cutoff: their conversations without messages (never in
+        // the inbox) go here, then the visitor if nothing newer is left.
+        let old: Vec<String> = c
+            .zrangebyscore_limit(visitors_key(site), "-inf", &older, 0, batch as isize)
+            .await
+            .map_err(backend)?;
+        for visitor in old {
+            let convs: Vec<String> = c.smembers(convs_key(&visitor)).await.map_err(backend)?;
+            let mut latest: Option<Millis> = None;
+            for id in convs {
+                if self
+                    .drop_conversation(&id, before, &visitor)
+                    .await?
+                    .is_some()
+                {
+                    self.forget_conversation(site, &visitor, &id).await?;
+                    purged.conversations.push(id);
+                } else {
+                    let at: Option<u64> =
+                        c.hget(meta(&id), "last_activity").await.map_err(backend)?;
+                    latest = latest.max(at);
+                }
+            }
+            if self.drop_visitor(&visitor, false).await? {
+                // Also when the hash was gone already (deleted through the admin API while
+                // listed here), so the entry does not stay at the head of the range.
+                c.zrem::<_, _, ()>(visitors_key(site), &visitor)
+                    .await
+                    .map_err(backend)?;
+                purged.visitors += 1;
+            } else {
+                // Kept for a newer conversation: looked at again once that one is old.
+                c.zadd::<_, _, _, ()>(visitors_key(site), &visitor, latest.unwrap_or(before))
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        Ok(purged)
     }
 }

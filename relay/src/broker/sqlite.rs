@@ -32,8 +32,8 @@ use switchboard_protocol::{
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
     kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience, Broker,
-    Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage, Result, StoreError,
-    SummaryFields, Visitor,
+    Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage, Purged, Result,
+    StoreError, SummaryFields, Visitor, VisitorRecord,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (conversation_id, seq),
     UNIQUE (conversation_id, sender_id, client_id)
 ) WITHOUT ROWID;
+-- Retention's visitor round (per site, by age); idempotent, so it needs no schema version.
+CREATE INDEX IF NOT EXISTS visitors_by_site_created ON visitors(site, created_at);
 ";
 
 /// Bots: conversation owner and handoff, rich content and postbacks on messages.
@@ -611,6 +613,113 @@ impl Broker for SqliteBroker {
                 summary,
             )
             .optional()
+        })
+        .await
+    }
+
+    async fn visitor_record(
+        &self,
+        visitor_id: &str,
+    ) -> Result<Option<(VisitorRecord, Vec<String>)>> {
+        let id = visitor_id.to_owned();
+        self.with(move |c| {
+            let record = c
+                .query_row(
+                    "SELECT id, site, created_at, context FROM visitors WHERE id = ?1",
+                    params![id],
+                    |r| {
+                        Ok(VisitorRecord {
+                            id: r.get(0)?,
+                            site: r.get(1)?,
+                            created_at: r.get::<_, i64>(2)? as u64,
+                            context: parse_context(&r.get::<_, String>(3)?),
+                        })
+                    },
+                )
+                .optional()?;
+            let Some(record) = record else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT id FROM conversations WHERE visitor_id = ?1 ORDER BY created_at, id",
+            )?;
+            let ids = stmt
+                .query_map(params![id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(Some((record, ids)))
+        })
+        .await
+    }
+
+    async fn delete_visitor(&self, visitor_id: &str) -> Result<Option<Vec<String>>> {
+        let id = visitor_id.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let ids = tx
+                .prepare_cached("SELECT id FROM conversations WHERE visitor_id = ?1")?
+                .query_map(params![id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            // Messages hold the resend records too (their unique client ids); the inbox is
+            // the conversations table itself.
+            tx.execute(
+                "DELETE FROM messages WHERE conversation_id IN
+                 (SELECT id FROM conversations WHERE visitor_id = ?1)",
+                params![id],
+            )?;
+            tx.execute(
+                "DELETE FROM conversations WHERE visitor_id = ?1",
+                params![id],
+            )?;
+            let visitors = tx.execute("DELETE FROM visitors WHERE id = ?1", params![id])?;
+            tx.commit()?;
+            Ok((visitors > 0 || !ids.is_empty()).then_some(ids))
+        })
+        .await
+    }
+
+    async fn purge(&self, site: &str, before: Millis, batch: usize) -> Result<Purged> {
+        let site = site.to_owned();
+        let (before, batch) = (before.min(i64::MAX as u64) as i64, batch as i64);
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // The per-site activity index finds them; the same statement's result decides
+            // what both deletes take, in one transaction, so an append in between is not
+            // possible (the writer lock is held).
+            tx.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS purging (id TEXT PRIMARY KEY) WITHOUT ROWID",
+                [],
+            )?;
+            tx.execute("DELETE FROM purging", [])?;
+            tx.execute(
+                "INSERT INTO purging SELECT id FROM conversations
+                 WHERE site = ?1 AND last_activity < ?2 LIMIT ?3",
+                params![site, before, batch],
+            )?;
+            let conversations = tx
+                .prepare("SELECT id FROM purging")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            tx.execute(
+                "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM purging)",
+                [],
+            )?;
+            tx.execute(
+                "DELETE FROM conversations WHERE id IN (SELECT id FROM purging)",
+                [],
+            )?;
+            tx.execute("DELETE FROM purging", [])?;
+            let visitors = tx.execute(
+                "DELETE FROM visitors WHERE id IN (SELECT v.id FROM visitors v
+                 WHERE v.site = ?1 AND v.created_at < ?2
+                 AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.visitor_id = v.id)
+                 LIMIT ?3)",
+                params![site, before, batch],
+            )?;
+            tx.commit()?;
+            Ok(Purged {
+                conversations,
+                visitors,
+            })
         })
         .await
     }
