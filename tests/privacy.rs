@@ -292,6 +292,7 @@ async fn only_admins_of_the_visitors_site_get_anything_and_bad_requests_are_type
 async fn repeated_failures_and_floods_are_refused_with_429() {
     let relay = TestRelay::start_with(|c| {
         with_admins(c);
+        c.limits.enabled = true;
         c.limits.auth_failures_per_address = Rate::new(3, 1);
         c.limits.admin_api_per_token = Rate::new(4, 1);
     })
