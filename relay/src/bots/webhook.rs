@@ -44,10 +44,11 @@ const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 /// Events the worker reads from the broker at a time: its whole memory, whatever the backlog.
 pub const BATCH: usize = 64;
-/// How long a node's right to deliver a bot's queue lasts unless renewed. Longer than the
-/// longest wait between two renewals (a backoff with its jitter, then a POST), so a live node
-/// keeps it; a dead node's passes to another node this long after its last renewal.
-pub const LEASE: Duration = Duration::from_secs(60);
+/// How long a node's right to deliver a bot's queue lasts unless renewed. A live node renews
+/// it every third of this, also while it waits to retry, and a POST times out sooner, so it
+/// keeps it; a dead node's passes to another node (or to itself, restarted) this long after
+/// its last renewal. A node that shuts down gives it up at once.
+pub const LEASE: Duration = Duration::from_secs(15);
 /// How often a node without the lease asks for it again.
 const LEASE_RETRY: Duration = Duration::from_secs(2);
 /// How often an idle worker looks at its queue without being woken: events queued on another
@@ -182,7 +183,7 @@ struct Lease {
 
 impl Lease {
     /// Whether this node may deliver now; asks the broker when the last renewal is a third of
-    /// the lease old, so a busy queue costs one renewal per 20 s, not one per event.
+    /// the lease old, so a busy queue costs one renewal per 5 s, not one per event.
     async fn held(&mut self, state: &AppState, bot: &str) -> bool {
         if self.renewed.is_some_and(|t| t.elapsed() < LEASE / 3) {
             return true;
@@ -205,11 +206,39 @@ impl Lease {
             }
         }
     }
+
+    /// Gives the lease up (a lease of 1 ms), so another node, or this one restarted, delivers
+    /// at once rather than after it lapses.
+    async fn release(&mut self, state: &AppState, bot: &str) {
+        if self.renewed.take().is_some() {
+            let _ = state.broker.bot_lease(bot, &state.node_id, 1).await;
+        }
+    }
+
+    /// Waits `wait` (unless the relay shuts down: false), renewing the lease meanwhile; false
+    /// also if it went to another node.
+    async fn wait(&mut self, state: &AppState, bot: &str, wait: Duration) -> bool {
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            let step = (until - Instant::now()).min(LEASE / 3);
+            if !pause(state, step).await || !self.held(state, bot).await {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 async fn worker(state: AppState, bot: Arc<Bot>) {
-    let queue = &state.webhooks.bots[&bot.id];
     let mut lease = Lease { renewed: None };
+    deliver_queue(&state, &bot, &mut lease).await;
+    lease.release(&state, &bot.id).await;
+}
+
+/// Delivers the bot's queue until shutdown.
+async fn deliver_queue(state: &AppState, bot: &Bot, lease: &mut Lease) {
+    let state = state.clone();
+    let queue = &state.webhooks.bots[&bot.id];
     while !state.shutdown.is_cancelled() {
         if !lease.held(&state, &bot.id).await {
             if !pause(&state, LEASE_RETRY).await {
@@ -230,7 +259,7 @@ async fn worker(state: AppState, bot: Arc<Bot>) {
         if batch.is_empty() {
             // Caught up: only now is a re-offer useful (it queues behind nothing).
             if reoffer_due(&state, &bot.id, queue).await {
-                reoffer(&state, &bot).await;
+                reoffer(&state, bot).await;
                 continue;
             }
             tokio::select! {
@@ -241,7 +270,7 @@ async fn worker(state: AppState, bot: Arc<Bot>) {
             continue;
         }
         for event in batch {
-            if !deliver(&state, &bot, &mut lease, &event).await {
+            if !deliver(&state, bot, lease, &event).await {
                 break;
             }
             if let Err(e) = state.broker.ack_bot_event(&bot.id, event.position).await {
@@ -349,7 +378,7 @@ async fn deliver(state: &AppState, bot: &Bot, lease: &mut Lease, event: &BotEven
             }
         }
         let jitter = rand::rng().random_range(0..=wait.as_millis() as u64 / 2);
-        if !pause(state, wait + Duration::from_millis(jitter)).await {
+        if !lease.wait(state, &bot.id, wait + Duration::from_millis(jitter)).await {
             return false;
         }
         wait = (wait * 2).min(MAX_RETRY);

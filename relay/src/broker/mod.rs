@@ -270,7 +270,8 @@ pub trait Broker: Send + Sync + 'static {
     async fn take_bot_overflow(&self, bot: &str) -> Result<bool>;
     /// Takes or renews the right to deliver the bot's queue for `ttl_ms`: true if `node` holds
     /// it now (it was free, expired, or already this node's). A node that dies stops renewing,
-    /// so another takes over once the lease expires.
+    /// so another takes over once the lease expires. The holder gives it up with a `ttl_ms`
+    /// of 1.
     async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool>;
 }
 
