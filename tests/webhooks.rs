@@ -275,3 +275,132 @@ async fn a_restarted_relay_delivers_what_was_queued_before() {
     assert_eq!(routed, want);
     server.abort();
 }
+
+/// Conversations waiting on the bot: `n` visitors each asked one question (acknowledged).
+pub async fn waiting_conversations(relay: &TestRelay, n: usize) -> Vec<String> {
+    let mut convs = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut v = relay.visitor().await;
+        v.say("q1", &format!("question {i}")).await;
+        v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+            .await;
+        convs.push(v.conversation_id());
+    }
+    convs
+}
+
+/// The case: a webhook bot down for 10,000 events loses none of them, gets them once
+/// each and in order, and when it is back gets every conversation waiting on it (more than
+/// the 200 of one inbox page). What comes past the bound (here a visitor's first message) is
+/// refused out loud, counted, and its conversation offered again.
+#[tokio::test]
+async fn a_bot_down_for_10000_events_loses_none_and_gets_every_waiting_conversation() {
+    const BOUND: usize = 10_000;
+    const CONVERSATIONS: usize = 250;
+    let port = free_port();
+    let relay = webhook_relay(port).await;
+    let state = relay.relay.state.clone();
+    let started = std::time::Instant::now();
+    let convs = waiting_conversations(&relay, CONVERSATIONS).await;
+    eprintln!("{CONVERSATIONS} conversations in {:?}", started.elapsed());
+    // The rest of the backlog: message events as a visitor's messages queue them, generated
+    // here to keep the test short (each one a real queued event of the real delivery path).
+    for i in CONVERSATIONS..BOUND {
+        let conv = &convs[i % CONVERSATIONS];
+        let seq = 1 + (i / CONVERSATIONS) as u64;
+        let message = switchboard_protocol::ChatMessage {
+            conversation_id: conv.clone(),
+            seq,
+            client_id: format!("gen-{i}"),
+            sender: switchboard_protocol::Sender {
+                kind: SenderKind::Visitor,
+                id: "v".into(),
+                name: None,
+                avatar: None,
+            },
+            text: "x".into(),
+            at: 1,
+            rich: None,
+            postback: None,
+            event: None,
+        };
+        switchboard_relay::bots::webhook::enqueue(&state, BOT, ServerMsg::Message(message)).await;
+    }
+    let h = health(&relay).await;
+    eprintln!("backlog of {BOUND} after {:?}", started.elapsed());
+    assert_eq!(h["webhook_backlog"][BOT], BOUND, "{h}");
+    assert_eq!(h["webhook_refused"], 0, "{h}");
+
+    // Past the bound: a new visitor's first message is stored and acknowledged, but its event
+    // is refused, counted, and the conversation marked to be offered again.
+    let late = waiting_conversations(&relay, 1).await.remove(0);
+    let h = eventually("the refusal counted", WAIT, || async {
+        let h = health(&relay).await;
+        (h["webhook_refused"] == 1).then_some(h)
+    })
+    .await;
+    assert_eq!(h["webhook_backlog"][BOT], BOUND, "{h}");
+
+    let seen = Shared::default();
+    let server = serve_bot(([127, 0, 0, 1], port).into(), seen.clone()).await;
+    let all = CONVERSATIONS + 1;
+    let accepted = eventually(
+        "the backlog and the re-offer",
+        Duration::from_secs(240),
+        || async {
+            let a = accepted(&seen);
+            (a.len() >= BOUND + all).then_some(a)
+        },
+    )
+    .await;
+    eprintln!("all delivered after {:?}", started.elapsed());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let attempts = seen.lock().unwrap().attempts.len();
+    assert_eq!(accepted.len(), BOUND + all, "events after the re-offer");
+    assert_eq!(attempts, BOUND + all, "an accepted event was sent again");
+    let mut ids: Vec<&str> = accepted.iter().map(|a| a.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), BOUND + all, "an event id came twice");
+    assert!(accepted.iter().all(|a| a.signed && a.fresh));
+
+    // The backlog, in order per conversation: its `routed`, then its messages by seq.
+    let (backlog, reoffer) = accepted.split_at(BOUND);
+    let mut last: std::collections::HashMap<&str, u64> = Default::default();
+    for a in backlog {
+        let e = &a.body["event"];
+        let (conv, seq) = match e["type"].as_str().unwrap() {
+            "routed" => (e["conversation"]["id"].as_str().unwrap(), 1),
+            "message" => (e["conversation_id"].as_str().unwrap(), e["seq"].as_u64().unwrap()),
+            other => panic!("unexpected {other}"),
+        };
+        let before = last.insert(conv, seq);
+        assert_eq!(before.map_or(1, |s| s + 1), seq, "{conv} out of order");
+    }
+    assert_eq!(last.len(), CONVERSATIONS);
+    assert!(last.values().all(|s| *s == (BOUND / CONVERSATIONS) as u64));
+
+    // Then every conversation waiting on the bot, the late one included, with its question.
+    let mut offered: Vec<String> = reoffer
+        .iter()
+        .map(|a| {
+            assert_eq!(a.body["event"]["type"], "routed");
+            a.body["event"]["conversation"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let late_offer = reoffer
+        .iter()
+        .find(|a| a.body["event"]["conversation"]["id"] == late.as_str())
+        .expect("the refused first message's conversation is offered");
+    assert_eq!(
+        late_offer.body["event"]["transcript"][0]["text"],
+        "question 0"
+    );
+    offered.sort();
+    let mut want: Vec<String> = convs.iter().cloned().chain([late]).collect();
+    want.sort();
+    assert_eq!(offered, want);
+    let h = health(&relay).await;
+    assert_eq!(h["webhook_backlog"][BOT], 0, "{h}");
+    server.abort();
+}
