@@ -1115,10 +1115,17 @@ async fn bot_events_queue_in_order_bounded_and_deleted_once_taken(backend: &impl
         positions.push(p);
     }
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
-    assert_eq!(b.push_bot_event("bot-a", 1, "event-5", 5).await.unwrap(), None);
+    assert_eq!(
+        b.push_bot_event("bot-a", 1, "event-5", 5).await.unwrap(),
+        None
+    );
     assert_eq!(b.bot_backlog("bot-a").await.unwrap(), 5);
     // Another bot's queue is its own.
-    assert!(b.push_bot_event("bot-b", 1, "other", 5).await.unwrap().is_some());
+    assert!(b
+        .push_bot_event("bot-b", 1, "other", 5)
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(b.bot_backlog("bot-b").await.unwrap(), 1);
 
     let first = b.bot_events("bot-a", 3).await.unwrap();

@@ -266,7 +266,10 @@ async fn a_restarted_relay_delivers_what_was_queued_before() {
         .iter()
         .map(|a| {
             assert_eq!(a.body["event"]["type"], "routed");
-            a.body["event"]["conversation"]["id"].as_str().unwrap().to_owned()
+            a.body["event"]["conversation"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         })
         .collect();
     routed.sort();
@@ -371,7 +374,10 @@ async fn a_bot_down_for_10000_events_loses_none_and_gets_every_waiting_conversat
         let e = &a.body["event"];
         let (conv, seq) = match e["type"].as_str().unwrap() {
             "routed" => (e["conversation"]["id"].as_str().unwrap(), 1),
-            "message" => (e["conversation_id"].as_str().unwrap(), e["seq"].as_u64().unwrap()),
+            "message" => (
+                e["conversation_id"].as_str().unwrap(),
+                e["seq"].as_u64().unwrap(),
+            ),
             other => panic!("unexpected {other}"),
         };
         let before = last.insert(conv, seq);
@@ -385,7 +391,10 @@ async fn a_bot_down_for_10000_events_loses_none_and_gets_every_waiting_conversat
         .iter()
         .map(|a| {
             assert_eq!(a.body["event"]["type"], "routed");
-            a.body["event"]["conversation"]["id"].as_str().unwrap().to_owned()
+            a.body["event"]["conversation"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         })
         .collect();
     let late_offer = reoffer
@@ -403,4 +412,104 @@ async fn a_bot_down_for_10000_events_loses_none_and_gets_every_waiting_conversat
     let h = health(&relay).await;
     assert_eq!(h["webhook_backlog"][BOT], 0, "{h}");
     server.abort();
+}
+
+/// The relay as a process, its webhook bot down while visitors' messages queue 10,000 events:
+/// the backlog lives in the store, so the relay's memory does not grow with it.
+#[tokio::test]
+async fn a_relay_process_stays_small_while_a_webhook_backlog_builds() {
+    use crate::process::RelayProcess;
+    use switchboard_protocol::client::Hello;
+    use switchboard_protocol::{ClientMsg, PROTOCOL_VERSION};
+
+    const VISITORS: usize = 50;
+    const EACH: usize = 200;
+    let down = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[limits]
+new_conversations_per_site = {{ burst = 100000, per_minute = 100000 }}
+[limits.visitor]
+messages = {{ burst = 100000, per_minute = 100000 }}
+
+[[sites]]
+key = "hooks"
+allowed_origins = ["https://hooks.example"]
+routing = "bot_first"
+bot = "hookbot"
+
+[[bots]]
+id = "hookbot"
+name = "Hookbot"
+site = "hooks"
+token = "hookbot-token-0123456789abcdef0123"
+webhook_url = "http://127.0.0.1:{down}/hook"
+webhook_secret = "{SECRET}"
+"#
+        ),
+    )
+    .unwrap();
+    let relay = RelayProcess::start_with(&["--config", path.to_str().unwrap()]).await;
+    let backlog = || async {
+        crate::process::healthz(relay.port).await.unwrap()["webhook_backlog"]["hookbot"]
+            .as_u64()
+            .unwrap()
+    };
+
+    let mut rss = vec![("started", relay.rss())];
+    let mut tasks = Vec::new();
+    for v in 0..VISITORS {
+        let url = relay.ws("/v1/visitor?site=hooks");
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(&url, Some("https://hooks.example"))
+                .await
+                .unwrap();
+            c.send(&ClientMsg::Hello(Hello {
+                protocol: PROTOCOL_VERSION,
+                token: None,
+                context: None,
+            }))
+            .await;
+            let mut c = c.welcome().await;
+            for i in 0..EACH {
+                c.say(&format!("m{v}-{i}"), &format!("message {i} of visitor {v}"))
+                    .await;
+                c.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+                    .await;
+            }
+        }));
+        if v == VISITORS / 10 {
+            // A first part of the backlog, so the baseline includes what any backlog costs
+            // (the store's page cache, the connections).
+            for t in tasks.drain(..) {
+                t.await.unwrap();
+            }
+            rss.push(("first 10%", relay.rss()));
+        }
+    }
+    let mut peak = 0;
+    for t in tasks {
+        t.await.unwrap();
+        peak = peak.max(relay.rss());
+    }
+    let queued = eventually("10,000 events queued", WAIT, || async {
+        let n = backlog().await;
+        (n == (VISITORS * EACH) as u64).then_some(n)
+    })
+    .await;
+    rss.push(("10,000 queued", relay.rss()));
+    eprintln!("relay RSS (bytes): {rss:?}, peak while queueing {peak}; backlog {queued}");
+    let h = crate::process::healthz(relay.port).await.unwrap();
+    assert_eq!(h["webhook_refused"], 0, "{h}");
+    let base = rss[1].1;
+    let grown = peak.max(rss[2].1).saturating_sub(base);
+    assert!(
+        grown < 8 << 20,
+        "RSS grew by {} MiB while 90% of the backlog was queued: {rss:?}",
+        grown >> 20
+    );
 }

@@ -79,7 +79,10 @@ impl Owned {
 
     /// The owner's conversations among the next [`MAX_INBOX`] of the site (possibly none);
     /// `None` once every page was read.
-    pub async fn next_page(&mut self, state: &AppState) -> Result<Option<Vec<ConversationSummary>>> {
+    pub async fn next_page(
+        &mut self,
+        state: &AppState,
+    ) -> Result<Option<Vec<ConversationSummary>>> {
         if self.done {
             return Ok(None);
         }
@@ -90,7 +93,10 @@ impl Owned {
         self.done = page.next.is_none();
         self.cursor = page.next;
         Ok(Some(
-            page.items.into_iter().filter(|c| c.owner == self.owner).collect(),
+            page.items
+                .into_iter()
+                .filter(|c| c.owner == self.owner)
+                .collect(),
         ))
     }
 }

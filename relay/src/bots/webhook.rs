@@ -360,7 +360,10 @@ async fn deliver(state: &AppState, bot: &Bot, lease: &mut Lease, event: &BotEven
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(EVENT_ID_HEADER, &id)
             .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(SIGNATURE_HEADER, sign(secret, timestamp, event.body.as_bytes()))
+            .header(
+                SIGNATURE_HEADER,
+                sign(secret, timestamp, event.body.as_bytes()),
+            )
             .body(event.body.clone())
             .send()
             .await;
@@ -378,7 +381,10 @@ async fn deliver(state: &AppState, bot: &Bot, lease: &mut Lease, event: &BotEven
             }
         }
         let jitter = rand::rng().random_range(0..=wait.as_millis() as u64 / 2);
-        if !lease.wait(state, &bot.id, wait + Duration::from_millis(jitter)).await {
+        if !lease
+            .wait(state, &bot.id, wait + Duration::from_millis(jitter))
+            .await
+        {
             return false;
         }
         wait = (wait * 2).min(MAX_RETRY);

@@ -75,7 +75,11 @@ impl Handler for BotSession {
         // The first page here, so storage trouble refuses the connection as before; the
         // rest in a task of its own, paced by the connection's queue (see `replay`).
         let mut owned = routing::Owned::new(&bot.site, Owner::Bot { id: bot.id.clone() });
-        let first = owned.next_page(state).await.map_err(fail)?.unwrap_or_default();
+        let first = owned
+            .next_page(state)
+            .await
+            .map_err(fail)?
+            .unwrap_or_default();
         tokio::spawn(replay(state.clone(), owned, first, outbox.clone()));
         Ok(BotSession { bot })
     }
