@@ -513,3 +513,60 @@ webhook_secret = "{SECRET}"
         grown >> 20
     );
 }
+
+/// Two relay nodes on one Redis: events from both go into the bot's one queue and only the
+/// node holding its lease delivers them (each event POSTed once, never by both nodes); when
+/// that node shuts down, the other takes delivery over.
+#[tokio::test]
+async fn two_nodes_deliver_each_event_once_and_hand_delivery_over() {
+    let redis = crate::redis_server::RedisServer::start().await;
+    let port = free_port();
+    let seen = Shared::default();
+    let server = serve_bot(([127, 0, 0, 1], port).into(), seen.clone()).await;
+    let url = redis.url();
+    let on_redis = |c: &mut switchboard_relay::config::Config| {
+        webhook_bot(port)(c);
+        c.redis_url = Some(url.clone());
+    };
+    // The first node takes the lease before the second exists.
+    let a = TestRelay::start_with(on_redis).await;
+    waiting_conversations(&a, 1).await;
+    eventually("the first event", WAIT, || async {
+        (accepted(&seen).len() == 1).then_some(())
+    })
+    .await;
+    let b = TestRelay::start_with(on_redis).await;
+    let mut convs = Vec::new();
+    for _ in 0..5 {
+        convs.extend(waiting_conversations(&a, 1).await);
+        convs.extend(waiting_conversations(&b, 1).await);
+    }
+    eventually("events from both nodes", WAIT, || async {
+        (accepted(&seen).len() == 11).then_some(())
+    })
+    .await;
+
+    a.stop().await;
+    convs.extend(waiting_conversations(&b, 3).await);
+    eventually("delivery handed over", WAIT, || async {
+        (accepted(&seen).len() == 14).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let attempts = seen.lock().unwrap().attempts.clone();
+    assert_eq!(attempts.len(), 14, "an event was POSTed twice");
+    let mut routed: Vec<String> = attempts[1..]
+        .iter()
+        .map(|a| {
+            a.body["event"]["conversation"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    routed.sort();
+    convs.sort();
+    assert_eq!(routed, convs);
+    drop(b);
+    server.abort();
+}
