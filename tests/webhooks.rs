@@ -570,3 +570,51 @@ async fn two_nodes_deliver_each_event_once_and_hand_delivery_over() {
     drop(b);
     server.abort();
 }
+
+/// More conversations waiting than the backlog holds: the re-offer fills the backlog, then
+/// goes on where it stopped once the bot has taken those, so each is offered and none twice.
+#[tokio::test]
+async fn a_reoffer_larger_than_the_backlog_goes_out_a_backlog_at_a_time() {
+    const BOUND: u64 = 50;
+    const WAITING: usize = 120;
+    let port = free_port();
+    let relay = TestRelay::start_with(|c| {
+        webhook_bot(port)(c);
+        c.limits.webhook_backlog = BOUND;
+    })
+    .await;
+    let convs = waiting_conversations(&relay, WAITING).await;
+    let h = eventually("the refusals counted", WAIT, || async {
+        let h = health(&relay).await;
+        (h["webhook_refused"] == WAITING as u64 - BOUND).then_some(h)
+    })
+    .await;
+    assert_eq!(h["webhook_backlog"][BOT], BOUND, "{h}");
+
+    let seen = Shared::default();
+    let server = serve_bot(([127, 0, 0, 1], port).into(), seen.clone()).await;
+    let total = BOUND as usize + WAITING;
+    eventually(
+        "the backlog, then every waiting conversation",
+        Duration::from_secs(120),
+        || async { (accepted(&seen).len() >= total).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = accepted(&seen);
+    assert_eq!(all.len(), total, "offered more than once");
+    let mut offered: Vec<String> = all[BOUND as usize..]
+        .iter()
+        .map(|a| {
+            a.body["event"]["conversation"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    offered.sort();
+    let mut want = convs;
+    want.sort();
+    assert_eq!(offered, want);
+    server.abort();
+}

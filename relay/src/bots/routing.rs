@@ -69,10 +69,15 @@ pub struct Owned {
 
 impl Owned {
     pub fn new(site: &str, owner: Owner) -> Owned {
+        Owned::after(site, owner, None)
+    }
+
+    /// The same, from a position in the inbox (exclusive) on.
+    pub fn after(site: &str, owner: Owner, cursor: Option<InboxCursor>) -> Owned {
         Owned {
             sites: [site.to_owned()],
             owner,
-            cursor: None,
+            cursor,
             done: false,
         }
     }

@@ -13,7 +13,9 @@
 //!   counted (`/healthz`: `webhook_refused`) and marks the bot's queue as overflowed. Once the
 //!   bot has taken its backlog, the delivering node offers it `routed` again for every
 //!   conversation it owns whose last word is the visitor's (paging through all of them): its
-//!   transcript holds the messages the bot never got.
+//!   transcript holds the messages the bot never got. More of them than the bound fill the
+//!   backlog again: the re-offer stops there and goes on from that conversation once the bot
+//!   has taken those.
 //!
 //! Memory does not grow with the backlog: the worker holds one batch of [`BATCH`] events.
 
@@ -29,7 +31,7 @@ use sha2::Sha256;
 use switchboard_protocol::webhook::{
     WebhookEvent, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use switchboard_protocol::{Owner, ServerMsg};
+use switchboard_protocol::{InboxCursor, Owner, ServerMsg};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -70,6 +72,10 @@ struct Queue {
     /// An event the bot needed could not be queued and the overflow mark could not be stored
     /// either (the store failed): re-offer from here.
     lost: AtomicBool,
+    /// Where an interrupted re-offer goes on (past the last conversation it queued), so one
+    /// with more waiting conversations than the bound makes progress instead of offering the
+    /// newest ones again and again.
+    resume: std::sync::Mutex<Option<InboxCursor>>,
 }
 
 impl Webhooks {
@@ -106,10 +112,11 @@ fn essential(msg: &ServerMsg) -> bool {
     !matches!(msg, ServerMsg::Typing { .. } | ServerMsg::Context { .. })
 }
 
-/// Queues an event for a webhook bot, under the backlog policy in the module docs.
-pub async fn enqueue(state: &AppState, bot_id: &str, msg: ServerMsg) {
+/// Queues an event for a webhook bot, under the backlog policy in the module docs; whether it
+/// was queued.
+pub async fn enqueue(state: &AppState, bot_id: &str, msg: ServerMsg) -> bool {
     let Some(queue) = state.webhooks.bots.get(bot_id) else {
-        return;
+        return false;
     };
     let max = state.config.limits.webhook_backlog.max(1);
     let essential = essential(&msg);
@@ -128,7 +135,7 @@ pub async fn enqueue(state: &AppState, bot_id: &str, msg: ServerMsg) {
     match pushed {
         Ok(Some(_)) => {
             queue.wake.notify_one();
-            return;
+            return true;
         }
         Ok(None) if !essential => {
             tracing::info!(bot = bot_id, event = %event.id, "webhook backlog half full; live hint not queued");
@@ -148,6 +155,7 @@ pub async fn enqueue(state: &AppState, bot_id: &str, msg: ServerMsg) {
             queue.wake.notify_one();
         }
     }
+    false
 }
 
 /// `v1=` and the lowercase hex HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`.
@@ -302,37 +310,52 @@ async fn reoffer_due(state: &AppState, bot: &str, queue: &Queue) -> bool {
 }
 
 /// Offers the bot `routed` again for every conversation it owns that waits for its answer.
+/// Stops where the backlog fills up again (the refusal marked the queue) and goes on from
+/// there once the bot has taken what was queued.
 async fn reoffer(state: &AppState, bot: &Bot) {
-    let mut owned = routing::Owned::new(&bot.site, Owner::Bot { id: bot.id.clone() });
+    let queue = &state.webhooks.bots[&bot.id];
+    let mut done = queue
+        .resume
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    let me = Owner::Bot { id: bot.id.clone() };
+    let mut owned = routing::Owned::after(&bot.site, me, done.clone());
     let mut offered = 0usize;
-    loop {
+    let interrupted = 'pages: loop {
         let page = match owned.next_page(state).await {
             Ok(Some(page)) => page,
-            Ok(None) => break,
+            Ok(None) => break false,
             Err(e) => {
                 tracing::warn!(bot = %bot.id, error = %e, "re-offer interrupted; retried");
-                state.webhooks.bots[&bot.id]
-                    .lost
-                    .store(true, Ordering::Relaxed);
-                return;
+                queue.lost.store(true, Ordering::Relaxed);
+                break true;
             }
         };
         for c in page.into_iter().filter(routing::awaits_answer) {
-            match routing::routed_from(state, c).await {
-                Ok(frame) => {
-                    enqueue(state, &bot.id, frame).await;
-                    offered += 1;
-                }
+            let at = InboxCursor {
+                last_activity: c.last_activity,
+                id: c.id.clone(),
+            };
+            let queued = match routing::routed_from(state, c).await {
+                Ok(frame) => enqueue(state, &bot.id, frame).await,
                 Err(e) => {
                     tracing::warn!(bot = %bot.id, error = %e, "conversation not re-offered; retried");
-                    state.webhooks.bots[&bot.id]
-                        .lost
-                        .store(true, Ordering::Relaxed);
+                    queue.lost.store(true, Ordering::Relaxed);
+                    false
                 }
+            };
+            if !queued {
+                break 'pages true;
             }
+            offered += 1;
+            done = Some(at);
         }
+    };
+    if interrupted {
+        *queue.resume.lock().unwrap_or_else(|p| p.into_inner()) = done;
     }
-    tracing::info!(bot = %bot.id, offered, "conversations waiting on the bot offered again");
+    tracing::info!(bot = %bot.id, offered, interrupted, "conversations waiting on the bot offered again");
 }
 
 /// POSTs one event until the bot takes or refuses it; false if this node must stop
