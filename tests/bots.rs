@@ -613,3 +613,59 @@ mod http {
         assert_eq!(relay.stored(&conv).await.len(), 2);
     }
 }
+
+/// A bot that connects while it owns more conversations than one inbox page (200) is given
+/// every one of them, without its connection being closed as slow for the burst.
+#[tokio::test]
+async fn a_connecting_bot_gets_every_conversation_it_owns_beyond_one_page() {
+    const OWNED: usize = 260;
+    let relay = TestRelay::start_with(|c| {
+        bot_first(c);
+        // Smaller than the replay, so it must be paced by what the bot reads.
+        c.tuning = std::sync::Arc::new(switchboard_relay::connection::Tuning {
+            outbox_capacity: 64,
+            ..*c.tuning
+        });
+    })
+    .await;
+    let mut want = crate::webhooks::waiting_conversations(&relay, OWNED).await;
+    // One conversation the bot handed off is not its own any more.
+    let mut bot = relay.bot(BOT_TOKEN).await;
+    let given = want.pop().unwrap();
+    bot.send(&ClientMsg::Handoff {
+        conversation_id: given.clone(),
+        handoff: Handoff {
+            reason: HandoffReason::Requested,
+            summary: "wants a human".into(),
+            team: None,
+            priority: Priority::default(),
+            fields: Default::default(),
+        },
+    })
+    .await;
+    bot.until(|m| matches!(m, ServerMsg::Released { .. }).then_some(()))
+        .await;
+    drop(bot);
+
+    let mut bot = relay.bot(BOT_TOKEN).await;
+    let mut got = std::collections::HashSet::new();
+    while got.len() < want.len() {
+        match bot.recv().await {
+            ServerMsg::Routed(r) => {
+                assert!(got.insert(r.conversation.id.clone()), "given twice");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let mut got: Vec<String> = got.into_iter().collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(!got.contains(&given));
+    // Nothing more follows: the handed-off conversation is not given.
+    bot.send(&ClientMsg::Ping { nonce: Some(7) }).await;
+    match bot.recv().await {
+        ServerMsg::Pong { nonce: Some(7) } => {}
+        other => panic!("expected the pong, got {other:?}"),
+    }
+}

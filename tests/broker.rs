@@ -203,6 +203,8 @@ conformance!(a_snooze_ends_on_read_once_its_time_has_passed);
 conformance!(an_export_holds_every_message_the_lifecycle_and_the_context);
 conformance!(deleting_a_visitor_leaves_nothing_of_it_and_keeps_the_others);
 conformance!(purge_removes_exactly_what_is_older_than_the_cutoff_in_bounded_rounds);
+conformance!(bot_events_queue_in_order_bounded_and_deleted_once_taken);
+conformance!(bot_queue_overflow_mark_and_delivery_lease);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -1459,4 +1461,90 @@ async fn purge_removes_exactly_what_is_older_than_the_cutoff_in_bounded_rounds(
         b.purge("shop", recent + 1, 10).await.unwrap(),
         Default::default()
     );
+}
+
+/// A webhook bot's queue: ordered, per bot, bounded (a full queue stores nothing and says so),
+/// read from the oldest in batches, deleted one by one, and the same on another node.
+async fn bot_events_queue_in_order_bounded_and_deleted_once_taken(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    let mut positions = Vec::new();
+    for i in 0..5 {
+        let p = b
+            .push_bot_event("bot-a", 1, &format!("event-{i}"), 5)
+            .await
+            .unwrap()
+            .expect("room in the queue");
+        positions.push(p);
+    }
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert_eq!(
+        b.push_bot_event("bot-a", 1, "event-5", 5).await.unwrap(),
+        None
+    );
+    assert_eq!(b.bot_backlog("bot-a").await.unwrap(), 5);
+    // Another bot's queue is its own.
+    assert!(b
+        .push_bot_event("bot-b", 1, "other", 5)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(b.bot_backlog("bot-b").await.unwrap(), 1);
+
+    let first = b.bot_events("bot-a", 3).await.unwrap();
+    let bodies: Vec<_> = first.iter().map(|e| e.body.as_str()).collect();
+    assert_eq!(bodies, ["event-0", "event-1", "event-2"]);
+    assert_eq!(first[0].position, positions[0]);
+    for e in &first[..2] {
+        b.ack_bot_event("bot-a", e.position).await.unwrap();
+    }
+    // Deleting twice is harmless (a redelivered event's second acknowledgement).
+    b.ack_bot_event("bot-a", first[0].position).await.unwrap();
+    assert_eq!(b.bot_backlog("bot-a").await.unwrap(), 3);
+
+    // Room again: the next event goes behind the ones still waiting.
+    let last = b
+        .push_bot_event("bot-a", 2, "event-6", 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(last > positions[4]);
+    let (other, _) = backend.open().await;
+    let rest: Vec<_> = other
+        .bot_events("bot-a", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.body)
+        .collect();
+    assert_eq!(rest, ["event-2", "event-3", "event-4", "event-6"]);
+    assert_eq!(other.bot_backlog("bot-b").await.unwrap(), 1);
+    assert_eq!(other.bot_backlog("nobody").await.unwrap(), 0);
+    assert!(other.bot_events("nobody", 10).await.unwrap().is_empty());
+}
+
+/// The overflow mark is kept until taken, once; the delivery lease is one node's until it
+/// lapses, then another node's, and the first cannot renew it.
+async fn bot_queue_overflow_mark_and_delivery_lease(backend: &impl Backend) {
+    let (a, _) = backend.open().await;
+    let (b, _) = backend.open().await;
+    assert!(!a.take_bot_overflow("bot-a").await.unwrap());
+    a.set_bot_overflow("bot-a").await.unwrap();
+    a.set_bot_overflow("bot-a").await.unwrap();
+    assert!(!b.take_bot_overflow("bot-b").await.unwrap());
+    assert!(b.take_bot_overflow("bot-a").await.unwrap());
+    assert!(!a.take_bot_overflow("bot-a").await.unwrap());
+
+    assert!(a.bot_lease("bot-a", "node-a", 400).await.unwrap());
+    assert!(!b.bot_lease("bot-a", "node-b", 400).await.unwrap());
+    // Another bot's lease is its own.
+    assert!(b.bot_lease("bot-b", "node-b", 400).await.unwrap());
+    // Renewed before it lapses, it stays node a's.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(a.bot_lease("bot-a", "node-a", 400).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(!b.bot_lease("bot-a", "node-b", 400).await.unwrap());
+    // Node a stops renewing (it died): node b takes over, and a cannot take it back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(b.bot_lease("bot-a", "node-b", 400).await.unwrap());
+    assert!(!a.bot_lease("bot-a", "node-a", 400).await.unwrap());
 }

@@ -150,7 +150,17 @@ pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Respo
         given.is_some_and(|g| token::hash(g) == token::hash(t))
     });
     let body = if operator {
+        // Each webhook bot's queue, and what could not be queued: a bot that is down shows here
+        // long before anything is refused.
+        let mut backlog = serde_json::Map::new();
+        for bot in state.webhooks.bots() {
+            if let Ok(n) = state.broker.bot_backlog(bot).await {
+                backlog.insert(bot.to_owned(), n.into());
+            }
+        }
         Json(serde_json::json!({
+            "webhook_backlog": backlog,
+            "webhook_refused": state.webhooks.refused(),
             "status": status,
             "broker": state.broker.name(),
             "broker_ok": store.is_ok(),

@@ -106,7 +106,7 @@ impl AppState {
         let shutdown = CancellationToken::new();
         AppState(Arc::new(Shared {
             bots: Arc::new(Bots::new(&config.bots)),
-            webhooks: Arc::new(Webhooks::start(&config.bots, shutdown.clone())),
+            webhooks: Arc::new(Webhooks::new(&config.bots)),
             limiters: Limiters::new(config.limits.clone()),
             budget: Arc::default(),
             config: Arc::new(config),

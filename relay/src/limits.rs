@@ -160,6 +160,9 @@ pub struct Limits {
     pub header_timeout_secs: u64,
     /// How long a client may take to send a request's body.
     pub body_timeout_secs: u64,
+    /// Events one webhook bot may have queued (in the broker) while it does not take them;
+    /// see `bots::webhook` for what happens past it.
+    pub webhook_backlog: u64,
 }
 
 impl Default for Limits {
@@ -183,6 +186,7 @@ impl Default for Limits {
             reserved: 1_000,
             header_timeout_secs: 10,
             body_timeout_secs: 10,
+            webhook_backlog: 10_000,
         }
     }
 }

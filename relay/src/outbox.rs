@@ -110,6 +110,13 @@ impl Outbox {
         self.enqueue(Outgoing::Close(code));
     }
 
+    /// Free places in the queue; `None` once the connection is gone. For a producer that can
+    /// wait (a replay), so it never fills the queue and closes its own connection as slow.
+    pub fn room(&self) -> Option<usize> {
+        let queue = self.shared.lock();
+        (!queue.gone).then(|| queue.capacity.saturating_sub(queue.items.len()))
+    }
+
     fn enqueue(&self, item: Outgoing) -> bool {
         {
             let mut queue = self.shared.lock();

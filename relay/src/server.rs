@@ -66,7 +66,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let demo_addr = demo.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
     let state = AppState::new(config, broker, hub);
     tokio::spawn(crate::bots::presence::run(state.clone()));
-    tokio::spawn(crate::bots::routing::resume_webhook_bots(state.clone()));
+    crate::bots::webhook::run(&state);
     tokio::spawn(crate::limits::sweep(state.clone()));
     tokio::spawn(crate::retention::run(state.clone()));
     let (budget, limits) = (state.budget.clone(), state.config.limits.clone());

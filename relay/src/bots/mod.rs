@@ -62,7 +62,7 @@ pub async fn notify(state: &AppState, bot_id: &str, conversation_id: &str, msg: 
         return;
     };
     if bot.webhook().is_some() {
-        state.webhooks.enqueue(bot_id, msg);
+        webhook::enqueue(state, bot_id, msg).await;
     } else {
         state
             .broker

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use switchboard_protocol::limits::{MAX_HISTORY_BATCH, MAX_INBOX};
 use switchboard_protocol::server::Routed;
-use switchboard_protocol::{ConversationSummary, Owner, SenderKind, ServerMsg};
+use switchboard_protocol::{ConversationSummary, InboxCursor, Owner, SenderKind, ServerMsg};
 
 use super::{notify, presence};
 use crate::broker::{
@@ -56,42 +56,53 @@ pub async fn route(state: &AppState, conversation_id: &str, bot_id: &str) -> Res
     Ok(())
 }
 
-/// Webhook events wait in this process's memory, so a restart loses those not yet delivered.
-/// On start each webhook bot therefore gets `routed` again for every conversation it owns
-/// whose last word is the visitor's: the transcript holds what it may never have heard, and
-/// bots key on the conversation and seq, so one that did hear it answers nothing twice.
-pub async fn resume_webhook_bots(state: AppState) {
-    let mut sites: Vec<String> = (state.config.bots.iter())
-        .filter(|b| b.webhook().is_some())
-        .map(|b| b.site.clone())
-        .collect();
-    if sites.is_empty() {
-        return;
+/// Every conversation of a site that one owner owns, a page at a time (newest activity first):
+/// memory bounded by a page however many there are, and no cap on how many. Reads the site's
+/// inbox with its cursor and keeps the owner's; a conversation that becomes active while the
+/// pages are read moves ahead of the cursor and is not read again (it had its live event).
+pub struct Owned {
+    sites: [String; 1],
+    owner: Owner,
+    cursor: Option<InboxCursor>,
+    done: bool,
+}
+
+impl Owned {
+    pub fn new(site: &str, owner: Owner) -> Owned {
+        Owned::after(site, owner, None)
     }
-    sites.sort();
-    sites.dedup();
-    let inbox = match state.broker.inbox(&sites, None, MAX_INBOX).await {
-        Ok(page) => page.items,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not resume webhook bots");
-            return;
+
+    /// The same, from a position in the inbox (exclusive) on.
+    pub fn after(site: &str, owner: Owner, cursor: Option<InboxCursor>) -> Owned {
+        Owned {
+            sites: [site.to_owned()],
+            owner,
+            cursor,
+            done: false,
         }
-    };
-    for c in inbox {
-        let Owner::Bot { id } = c.owner.clone() else {
-            continue;
-        };
-        let webhook = state.bots.get(&id).is_some_and(|b| b.webhook().is_some());
-        if !webhook || !awaits_answer(&c) {
-            continue;
+    }
+
+    /// The owner's conversations among the next [`MAX_INBOX`] of the site (possibly none);
+    /// `None` once every page was read.
+    pub async fn next_page(
+        &mut self,
+        state: &AppState,
+    ) -> Result<Option<Vec<ConversationSummary>>> {
+        if self.done {
+            return Ok(None);
         }
-        let conversation_id = c.id.clone();
-        match routed_from(&state, c).await {
-            Ok(frame) => notify(&state, &id, &conversation_id, frame).await,
-            Err(e) => {
-                tracing::warn!(error = %e, conversation = %conversation_id, "could not resume a webhook bot")
-            }
-        }
+        let page = state
+            .broker
+            .inbox(&self.sites, self.cursor.as_ref(), MAX_INBOX)
+            .await?;
+        self.done = page.next.is_none();
+        self.cursor = page.next;
+        Ok(Some(
+            page.items
+                .into_iter()
+                .filter(|c| c.owner == self.owner)
+                .collect(),
+        ))
     }
 }
 
@@ -143,7 +154,7 @@ pub async fn publish_line(state: &AppState, summary: ConversationSummary) {
 }
 
 /// Whether the conversation's last word is the visitor's: a question still to answer.
-fn awaits_answer(summary: &ConversationSummary) -> bool {
+pub(crate) fn awaits_answer(summary: &ConversationSummary) -> bool {
     summary
         .last_message
         .as_ref()

@@ -335,6 +335,43 @@ pub trait Broker: Send + Sync + 'static {
             conversations,
         }))
     }
+
+    // A webhook bot's durable event queue: ordered per bot, positions increasing, read from
+    // the oldest, deleted once the bot took an event. See `bots::webhook` for the policy.
+
+    /// Queues `body` (a serialized `WebhookEvent`) for `bot` if its backlog is below `limit`,
+    /// as one atomic step; its position, or `None` (nothing stored) when the backlog is full.
+    async fn push_bot_event(
+        &self,
+        bot: &str,
+        at: Millis,
+        body: &str,
+        limit: u64,
+    ) -> Result<Option<u64>>;
+    /// The bot's oldest queued events, in order, at most `limit`.
+    async fn bot_events(&self, bot: &str, limit: usize) -> Result<Vec<BotEvent>>;
+    /// Deletes one delivered event; deleting one that is gone already is not an error.
+    async fn ack_bot_event(&self, bot: &str, position: u64) -> Result<()>;
+    /// How many events wait for the bot.
+    async fn bot_backlog(&self, bot: &str) -> Result<u64>;
+    /// Marks that an event the bot needed was refused for a full backlog (kept until taken).
+    async fn set_bot_overflow(&self, bot: &str) -> Result<()>;
+    /// Whether the overflow mark was set; clears it.
+    async fn take_bot_overflow(&self, bot: &str) -> Result<bool>;
+    /// Takes or renews the right to deliver the bot's queue for `ttl_ms`: true if `node` holds
+    /// it now (it was free, expired, or already this node's). A node that dies stops renewing,
+    /// so another takes over once the lease expires. The holder gives it up with a `ttl_ms`
+    /// of 1.
+    async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool>;
+}
+
+/// One queued webhook event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BotEvent {
+    /// Its place in the bot's queue (what [`Broker::ack_bot_event`] takes).
+    pub position: u64,
+    /// The serialized `WebhookEvent`, exactly as it is POSTed.
+    pub body: String,
 }
 
 /// The stored name of a sender kind (both brokers keep it as text).

@@ -20,6 +20,10 @@
 //!   site, so a busy site never crowds a quiet one out of its agents' inbox);
 //! - `sb:presence:{SITE}` sorted set of node ids with agents online for the site, scored by
 //!   when that claim expires (a renewal also drops expired claims: a crashed node's);
+//! - `sb:{b:BOT}:events` stream: a webhook bot's queued events, entry id `POSITION-0`, fields
+//!   `b` (the event as POSTed) and `at`; `sb:{b:BOT}:next` the last position given;
+//!   `sb:{b:BOT}:overflow` set while an event was refused for a full backlog;
+//!   `sb:{b:BOT}:lease` the node delivering the queue, with an expiry (`PX`);
 //! - channel `sb:events`: every live event, `AUDIENCE\nSITE\nCONVERSATION\nFRAME`.
 //!
 //! The hot path is one round trip: a pipeline of the append script (dedupe, next seq, XADD,
@@ -43,8 +47,8 @@ use switchboard_protocol::{
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
-    kind_str, owner_str, parse_context, parse_owner, Appended, Audience, Broker, Change, Changed,
-    Conversation, Event, HandoffChange, InboxPage, NewMessage, Purged, Result, StoreError,
+    kind_str, owner_str, parse_context, parse_owner, Appended, Audience, BotEvent, Broker, Change,
+    Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage, Purged, Result, StoreError,
     SummaryFields, Visitor, VisitorRecord,
 };
 use crate::hub::Hub;
@@ -192,6 +196,25 @@ end
 return 1
 "#;
 
+/// Queues a bot event if the backlog (KEYS[1]) is below ARGV[1]: the next position from
+/// KEYS[2], XADD with it. Returns the position, or 0 when full (nothing stored).
+const PUSH_BOT_EVENT: &str = r#"
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+local n = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], n .. '-0', 'b', ARGV[2], 'at', ARGV[3])
+return n
+"#;
+
+/// Takes or renews a lease (KEYS[1]) for node ARGV[1], ARGV[2] ms: 1 if it is that node's now.
+const LEASE: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"#;
+
 #[derive(Clone)]
 pub struct RedisBroker {
     conn: ConnectionManager,
@@ -201,6 +224,8 @@ pub struct RedisBroker {
     drop_conversation: redis::Script,
     forget_conversation: redis::Script,
     drop_visitor: redis::Script,
+    push_bot_event: redis::Script,
+    lease: redis::Script,
     /// Keeps the subscriber connection (and so its task) alive as long as the broker.
     _subscriber: ConnectionManager,
 }
@@ -234,6 +259,10 @@ fn inbox_key(site: &str) -> String {
 }
 fn presence_key(site: &str) -> String {
     format!("sb:presence:{{{site}}}")
+}
+
+fn bot_key(bot: &str, what: &str) -> String {
+    format!("sb:{{b:{bot}}}:{what}")
 }
 
 fn is_noscript(e: &redis::RedisError) -> bool {
@@ -278,6 +307,8 @@ impl RedisBroker {
             drop_conversation: redis::Script::new(DROP_CONVERSATION),
             forget_conversation: redis::Script::new(FORGET_CONVERSATION),
             drop_visitor: redis::Script::new(DROP_VISITOR),
+            push_bot_event: redis::Script::new(PUSH_BOT_EVENT),
+            lease: redis::Script::new(LEASE),
             _subscriber: subscriber,
         })
     }
@@ -1174,5 +1205,96 @@ impl Broker for RedisBroker {
             }
         }
         Ok(purged)
+    }
+
+    async fn push_bot_event(
+        &self,
+        bot: &str,
+        at: Millis,
+        body: &str,
+        limit: u64,
+    ) -> Result<Option<u64>> {
+        // `invoke_async` loads the script itself after a NOSCRIPT (a restarted Redis).
+        let n: u64 = self
+            .push_bot_event
+            .key(bot_key(bot, "events"))
+            .key(bot_key(bot, "next"))
+            .arg(limit)
+            .arg(body)
+            .arg(at)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok((n > 0).then_some(n))
+    }
+
+    async fn bot_events(&self, bot: &str, limit: usize) -> Result<Vec<BotEvent>> {
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(bot_key(bot, "events"))
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        entries
+            .into_iter()
+            .map(|(id, fields)| {
+                let position = id.split('-').next().and_then(|n| n.parse().ok());
+                let body = fields.into_iter().find(|(f, _)| f == "b").map(|(_, v)| v);
+                match (position, body) {
+                    (Some(position), Some(body)) => Ok(BotEvent { position, body }),
+                    _ => Err(StoreError::Backend(format!("unreadable bot event {id}"))),
+                }
+            })
+            .collect()
+    }
+
+    async fn ack_bot_event(&self, bot: &str, position: u64) -> Result<()> {
+        redis::cmd("XDEL")
+            .arg(bot_key(bot, "events"))
+            .arg(format!("{position}-0"))
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(backend)
+    }
+
+    async fn bot_backlog(&self, bot: &str) -> Result<u64> {
+        self.conn
+            .clone()
+            .xlen(bot_key(bot, "events"))
+            .await
+            .map_err(backend)
+    }
+
+    async fn set_bot_overflow(&self, bot: &str) -> Result<()> {
+        self.conn
+            .clone()
+            .set(bot_key(bot, "overflow"), 1)
+            .await
+            .map_err(backend)
+    }
+
+    async fn take_bot_overflow(&self, bot: &str) -> Result<bool> {
+        let n: u64 = self
+            .conn
+            .clone()
+            .del(bot_key(bot, "overflow"))
+            .await
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool> {
+        let held: i64 = self
+            .lease
+            .key(bot_key(bot, "lease"))
+            .arg(node)
+            .arg(ttl_ms.max(1))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(held == 1)
     }
 }

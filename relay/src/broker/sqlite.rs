@@ -31,9 +31,9 @@ use switchboard_protocol::{
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
-    kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience, Broker,
-    Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage, Purged, Result,
-    StoreError, SummaryFields, Visitor, VisitorRecord,
+    kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience, BotEvent,
+    Broker, Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage, Purged,
+    Result, StoreError, SummaryFields, Visitor, VisitorRecord,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
@@ -114,6 +114,25 @@ ALTER TABLE conversations ADD COLUMN note TEXT;
 ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN event TEXT;
 PRAGMA user_version = 4;
+";
+
+/// Webhook bots' durable event queues (one self-contained step: it only creates its own
+/// tables, so it commutes with other migrations).
+const MIGRATE_V5: &str = "
+CREATE TABLE IF NOT EXISTS bot_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    bot TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bot_events_by_bot ON bot_events(bot, id);
+CREATE TABLE IF NOT EXISTS bot_queues (
+    bot TEXT PRIMARY KEY,
+    overflow INTEGER NOT NULL DEFAULT 0,
+    lease_node TEXT,
+    lease_until INTEGER NOT NULL DEFAULT 0
+);
+PRAGMA user_version = 5;
 ";
 
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
@@ -246,6 +265,9 @@ impl SqliteBroker {
         }
         if version < 4 {
             conn.execute_batch(MIGRATE_V4)?;
+        }
+        if version < 5 {
+            conn.execute_batch(MIGRATE_V5)?;
         }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
@@ -723,6 +745,125 @@ impl Broker for SqliteBroker {
         })
         .await
     }
+
+    async fn push_bot_event(
+        &self,
+        bot: &str,
+        at: Millis,
+        body: &str,
+        limit: u64,
+    ) -> Result<Option<u64>> {
+        self.queue_push(bot, at, body, limit).await
+    }
+
+    async fn bot_events(&self, bot: &str, limit: usize) -> Result<Vec<BotEvent>> {
+        let bot = bot.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, body FROM bot_events WHERE bot = ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![bot, limit as i64], |r| {
+                Ok(BotEvent {
+                    position: r.get::<_, i64>(0)? as u64,
+                    body: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn ack_bot_event(&self, bot: &str, position: u64) -> Result<()> {
+        let bot = bot.to_owned();
+        self.with(move |c| {
+            c.prepare_cached("DELETE FROM bot_events WHERE bot = ?1 AND id = ?2")?
+                .execute(params![bot, position as i64])
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn bot_backlog(&self, bot: &str) -> Result<u64> {
+        let bot = bot.to_owned();
+        self.with(move |c| {
+            c.prepare_cached("SELECT COUNT(*) FROM bot_events WHERE bot = ?1")?
+                .query_row(params![bot], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn set_bot_overflow(&self, bot: &str) -> Result<()> {
+        let bot = bot.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO bot_queues (bot, overflow) VALUES (?1, 1)
+                 ON CONFLICT(bot) DO UPDATE SET overflow = 1",
+                params![bot],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn take_bot_overflow(&self, bot: &str) -> Result<bool> {
+        let bot = bot.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE bot_queues SET overflow = 0 WHERE bot = ?1 AND overflow = 1",
+                params![bot],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool> {
+        let (bot, node) = (bot.to_owned(), node.to_owned());
+        let now = crate::clock::now() as i64;
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO bot_queues (bot, lease_node, lease_until) VALUES (?1, ?2, ?3 + ?4)
+                 ON CONFLICT(bot) DO UPDATE SET lease_node = excluded.lease_node,
+                     lease_until = excluded.lease_until
+                 WHERE bot_queues.lease_node IS NULL OR bot_queues.lease_node = excluded.lease_node
+                     OR bot_queues.lease_until <= ?3",
+                params![bot, node, now, ttl_ms as i64],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+}
+
+impl SqliteBroker {
+    /// The bot-queue methods of [`Broker`], kept together.
+    async fn queue_push(
+        &self,
+        bot: &str,
+        at: Millis,
+        body: &str,
+        limit: u64,
+    ) -> Result<Option<u64>> {
+        let (bot, body) = (bot.to_owned(), body.to_owned());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let n: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM bot_events WHERE bot = ?1")?
+                .query_row(params![bot], |r| r.get(0))?;
+            if n as u64 >= limit {
+                return Ok(None);
+            }
+            tx.prepare_cached(
+                "INSERT INTO bot_events (bot, created_at, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![bot, at as i64, body])?;
+            let id = tx.last_insert_rowid() as u64;
+            tx.commit()?;
+            Ok(Some(id))
+        })
+        .await
+    }
 }
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, v.context, c.created_at, c.last_activity,
@@ -875,7 +1016,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, 5);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::handoff::HandedOff;
-use switchboard_protocol::limits::MAX_INBOX;
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
     ClientMsg, CloseCode, ErrorCode, Owner, Role, ServerMsg, PROTOCOL_VERSION,
@@ -73,15 +72,15 @@ impl Handler for BotSession {
             ));
             CloseCode::UNAVAILABLE
         };
-        let me = Owner::Bot { id: bot.id.clone() };
-        let inbox = state
-            .broker
-            .inbox(std::slice::from_ref(&bot.site), None, MAX_INBOX)
+        // The first page here, so storage trouble refuses the connection as before; the
+        // rest in a task of its own, paced by the connection's queue (see `replay`).
+        let mut owned = routing::Owned::new(&bot.site, Owner::Bot { id: bot.id.clone() });
+        let first = owned
+            .next_page(state)
             .await
-            .map_err(fail)?;
-        for c in inbox.items.into_iter().filter(|c| c.owner == me) {
-            outbox.send(&routing::routed_from(state, c).await.map_err(fail)?);
-        }
+            .map_err(fail)?
+            .unwrap_or_default();
+        tokio::spawn(replay(state.clone(), owned, first, outbox.clone()));
         Ok(BotSession { bot })
     }
 
@@ -218,5 +217,65 @@ impl BotSession {
             )),
             Some(c) => Ok(c),
         }
+    }
+}
+
+/// Gives a bot that (re)connects `routed` for every conversation it owns, a page at a time. The
+/// connection writes only once its session runs, so this waits for room in its queue before
+/// each frame (keeping half free for live frames) rather than filling it: a bot owning
+/// thousands of conversations gets all of them without being closed as slow. Ends with the
+/// connection.
+async fn replay(
+    state: AppState,
+    mut owned: routing::Owned,
+    first: Vec<switchboard_protocol::ConversationSummary>,
+    outbox: Outbox,
+) {
+    let mut page = first;
+    loop {
+        for c in page {
+            loop {
+                match outbox.room() {
+                    None => return,
+                    Some(free) if free > state.config.tuning.outbox_capacity / 2 => break,
+                    Some(_) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+                            _ = state.shutdown.cancelled() => return,
+                        }
+                    }
+                }
+            }
+            let id = c.id.clone();
+            match routing::routed_from(&state, c).await {
+                Ok(frame) => {
+                    if !outbox.send(&frame) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, conversation = %id, "replay to a bot failed");
+                    outbox.send(&ServerMsg::error(
+                        ErrorCode::Unavailable,
+                        "storage is unavailable",
+                    ));
+                    outbox.close(CloseCode::UNAVAILABLE);
+                    return;
+                }
+            }
+        }
+        page = match owned.next_page(&state).await {
+            Ok(Some(page)) => page,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "replay to a bot failed");
+                outbox.send(&ServerMsg::error(
+                    ErrorCode::Unavailable,
+                    "storage is unavailable",
+                ));
+                outbox.close(CloseCode::UNAVAILABLE);
+                return;
+            }
+        };
     }
 }
