@@ -35,6 +35,17 @@ impl Status {
     }
 }
 
+/// Whether an agent takes conversations now. `away` is connected but not taking new ones (no
+/// automatic assignment); `offline` is no connection for a grace period, or chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    #[default]
+    Online,
+    Away,
+    Offline,
+}
+
 /// One change of a conversation's lifecycle, as stored in its log (a `message` whose sender
 /// kind is `system`). `by` is the agent (or bot) that made the change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Role;
 use crate::context::Context;
 use crate::handoff::{HandedOff, Owner, Priority};
-use crate::lifecycle::Status;
+use crate::lifecycle::{Presence, Status};
 use crate::limits::MAX_ID_BYTES;
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
@@ -85,6 +85,11 @@ server_msgs! {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             nonce: Option<u64>,
         },
+        /// Whether an agent of the site is online now: after `welcome`, and whenever it changes.
+        Availability { online: bool },
+        /// The visitor's conversation waits for an agent; `position` 1 is next. Sent while it
+        /// waits, when the position changes (approximately: at each assignment pass).
+        Queue { conversation_id: String, position: u32 },
     }
     others {
         /// Agents only: the visitor's context for a conversation (after `sync`, and on every
@@ -120,6 +125,13 @@ server_msgs! {
         Released {
             conversation_id: String,
             owner: Owner,
+        },
+        /// Agents only: an agent of the site went online, away or offline (after a grace
+        /// period without a connection). Sent for every agent after `welcome`, then on changes.
+        Presence {
+            site: String,
+            agent: String,
+            status: Presence,
         },
     }
 }

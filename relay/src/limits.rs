@@ -75,7 +75,8 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         | ClientMsg::Assign { .. }
         | ClientMsg::Transfer { .. }
         | ClientMsg::SetStatus { .. }
-        | ClientMsg::SetPriority { .. } => Class::Messages,
+        | ClientMsg::SetPriority { .. }
+        | ClientMsg::SetPresence { .. } => Class::Messages,
         ClientMsg::Typing { .. }
         | ClientMsg::Sync { .. }
         | ClientMsg::Ping { .. }

@@ -66,6 +66,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let demo_addr = demo.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
     let state = AppState::new(config, broker, hub);
     tokio::spawn(crate::bots::presence::run(state.clone()));
+    tokio::spawn(crate::assignment::run(state.clone()));
     tokio::spawn(crate::bots::routing::resume_webhook_bots(state.clone()));
     tokio::spawn(crate::limits::sweep(state.clone()));
     let (budget, limits) = (state.budget.clone(), state.config.limits.clone());

@@ -38,13 +38,13 @@ use switchboard_protocol::{
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
-    kind_str, owner_str, parse_context, parse_owner, Appended, Audience, Broker, Change, Changed,
-    Conversation, Event, HandoffChange, InboxPage, NewMessage, Result, StoreError, SummaryFields,
-    Visitor,
+    best_presence, kind_str, owner_str, parse_context, parse_owner, parse_presence, presence_str,
+    Appended, Audience, Broker, Change, Changed, Conversation, Event, HandoffChange, InboxPage,
+    NewMessage, Result, StoreError, SummaryFields, Visitor,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
-use switchboard_protocol::Owner;
+use switchboard_protocol::{Owner, Presence};
 
 const CHANNEL: &str = "sb:events";
 const PREVIEW_CHARS: usize = 140;
@@ -161,6 +161,7 @@ pub struct RedisBroker {
     append: redis::Script,
     set_owner: redis::Script,
     change: redis::Script,
+    lease: redis::Script,
     /// Keeps the subscriber connection (and so its task) alive as long as the broker.
     _subscriber: ConnectionManager,
 }
@@ -189,6 +190,23 @@ fn inbox_key(site: &str) -> String {
 fn presence_key(site: &str) -> String {
     format!("sb:presence:{{{site}}}")
 }
+/// Hash `AGENT NODE` → `STATUS UNTIL`; shares the site's slot with its presence and lease.
+fn agents_key(site: &str) -> String {
+    format!("sb:agents:{{{site}}}")
+}
+fn lease_key(site: &str) -> String {
+    format!("sb:lease:{{{site}}}")
+}
+
+/// Takes the lease if it is free or already this node's, and sets its expiry.
+const LEASE: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
 
 fn is_noscript(e: &redis::RedisError) -> bool {
     e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
@@ -229,6 +247,7 @@ impl RedisBroker {
             append: redis::Script::new(APPEND),
             set_owner: redis::Script::new(SET_OWNER),
             change: redis::Script::new(CHANGE),
+            lease: redis::Script::new(LEASE),
             _subscriber: subscriber,
         })
     }
@@ -473,6 +492,18 @@ impl Broker for RedisBroker {
         now: Millis,
         owner: &Owner,
     ) -> Result<Conversation> {
+        self.open_queued_conversation(site, visitor_id, now, owner, None)
+            .await
+    }
+
+    async fn open_queued_conversation(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        now: Millis,
+        owner: &Owner,
+        team: Option<&str>,
+    ) -> Result<Conversation> {
         let mut c = self.conn.clone();
         if let Some(id) = c
             .get::<_, Option<String>>(open_key(visitor_id))
@@ -485,18 +516,20 @@ impl Broker for RedisBroker {
         }
         let id = random_id("c");
         let now = now.to_string();
+        let owner_s = owner_str(owner);
+        let mut fields = vec![
+            ("site", site),
+            ("visitor_id", visitor_id),
+            ("created_at", &now),
+            ("last_activity", &now),
+            ("last_seq", "0"),
+            ("owner", &owner_s),
+        ];
+        if let Some(team) = team {
+            fields.push(("team", team));
+        }
         redis::pipe()
-            .hset_multiple(
-                meta(&id),
-                &[
-                    ("site", site),
-                    ("visitor_id", visitor_id),
-                    ("created_at", &now),
-                    ("last_activity", &now),
-                    ("last_seq", "0"),
-                    ("owner", &owner_str(owner)),
-                ],
-            )
+            .hset_multiple(meta(&id), &fields)
             .query_async::<()>(&mut c)
             .await
             .map_err(backend)?;
@@ -523,7 +556,10 @@ impl Broker for RedisBroker {
             visitor_id: visitor_id.to_owned(),
             last_seq: 0,
             owner: owner.clone(),
-            state: State::default(),
+            state: State {
+                team: team.map(str::to_owned),
+                ..State::default()
+            },
         })
     }
 
@@ -576,6 +612,63 @@ impl Broker for RedisBroker {
             None => c.zrem::<_, _, ()>(&key, node).await,
         }
         .map_err(backend)
+    }
+
+    async fn set_agent_presence(
+        &self,
+        site: &str,
+        agent: &str,
+        node: &str,
+        status: Presence,
+        until: Millis,
+    ) -> Result<()> {
+        let value = format!("{} {until}", presence_str(status));
+        self.conn
+            .clone()
+            .hset::<_, _, _, ()>(agents_key(site), format!("{agent} {node}"), value)
+            .await
+            .map_err(backend)
+    }
+
+    async fn agent_presence(&self, site: &str, now: Millis) -> Result<Vec<(String, Presence)>> {
+        let mut c = self.conn.clone();
+        let all: Vec<(String, String)> = c.hgetall(agents_key(site)).await.map_err(backend)?;
+        let mut claims = Vec::new();
+        let mut expired = Vec::new();
+        for (field, value) in all {
+            let (status, until) = value.split_once(' ').unwrap_or((&value, "0"));
+            let agent = field.split_once(' ').map_or(field.as_str(), |(a, _)| a);
+            if until.parse::<Millis>().unwrap_or(0) >= now {
+                claims.push((agent.to_owned(), parse_presence(status)));
+            } else {
+                expired.push(field.clone());
+            }
+        }
+        if !expired.is_empty() {
+            // Claims of nodes that went away; a renewal racing this delete is rewritten by
+            // that node's next renewal, well within the grace period.
+            let _: () = c.hdel(agents_key(site), expired).await.map_err(backend)?;
+        }
+        Ok(best_presence(claims))
+    }
+
+    async fn assignment_lease(
+        &self,
+        site: &str,
+        node: &str,
+        until: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        let ttl = until.saturating_sub(now).max(1);
+        let won: i64 = self
+            .lease
+            .key(lease_key(site))
+            .arg(node)
+            .arg(ttl)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(won == 1)
     }
 
     async fn present_elsewhere(&self, site: &str, node: &str, now: Millis) -> Result<bool> {

@@ -179,7 +179,8 @@ impl Handler for BotSession {
             | ClientMsg::Assign { .. }
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }
-            | ClientMsg::SetPriority { .. }) => Err(Refusal::new(
+            | ClientMsg::SetPriority { .. }
+            | ClientMsg::SetPresence { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),
