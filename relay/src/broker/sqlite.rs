@@ -490,7 +490,9 @@ impl Broker for SqliteBroker {
 
     async fn agent_presence(&self, site: &str, now: Millis) -> Result<Vec<(String, Presence)>> {
         let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        local.presence.retain(|_, (_, until)| *until >= now);
+        local
+            .presence
+            .retain(|(s, _, _), (_, until)| s != site || *until >= now);
         let claims = (local.presence.iter())
             .filter(|((s, _, _), _)| s == site)
             .map(|((_, agent, _), (p, _))| (agent.clone(), *p));
