@@ -4,8 +4,8 @@
 //! checked by reading the store back.
 
 use switchboard_protocol::{
-    ClientMsg, ConversationSummary, ErrorCode, Handoff, HandoffReason, Owner, Priority, SenderKind,
-    ServerMsg, Status, SystemEvent,
+    ClientMsg, ConversationSummary, ErrorCode, Handoff, HandoffReason, Owner, Presence, Priority,
+    SenderKind, ServerMsg, Status, SystemEvent,
 };
 use switchboard_relay::broker::State;
 use switchboard_relay::config::{Agent, AgentRole, Config, Policy, Routing, Team};
@@ -377,4 +377,172 @@ async fn a_bots_handoff_enters_its_teams_queue_at_its_priority() {
             by: BOT.into(),
         }
     );
+}
+
+/// The shop's support team assigns by itself: round robin, one conversation per agent; the
+/// relay passes often and forgets a dropped agent within a second.
+fn auto(config: &mut Config) {
+    config.teams[0].policy = Policy::RoundRobin;
+    config.teams[0].capacity = 1;
+    config.tuning = std::sync::Arc::new(switchboard_relay::config::Tuning {
+        assign_interval: std::time::Duration::from_millis(100),
+        presence_grace: std::time::Duration::from_millis(900),
+        ..Default::default()
+    });
+}
+
+/// Waits for `who` to be announced with `status`; earlier announcements may come first.
+async fn presence_of(c: &mut Client, who: &str, want: Presence) {
+    c.until(|m| match m {
+        ServerMsg::Presence { agent, status, .. } if agent == who && *status == want => Some(()),
+        _ => None,
+    })
+    .await
+}
+
+async fn availability(c: &mut Client) -> bool {
+    c.until(|m| match m {
+        ServerMsg::Availability { online } => Some(*online),
+        _ => None,
+    })
+    .await
+}
+
+/// A visitor who said hello and sees live state.
+async fn asking(relay: &TestRelay, client_id: &str) -> (Client, String) {
+    let mut v = relay.visitor().await;
+    v.live_state = true;
+    let conv = v.conversation_id();
+    v.say(client_id, "anyone there?").await;
+    (v, conv)
+}
+
+#[tokio::test]
+async fn new_conversations_wait_in_the_default_team_and_are_assigned_by_presence_and_capacity() {
+    let relay = TestRelay::start_with(|c| {
+        helpdesk(c);
+        auto(c);
+    })
+    .await;
+    let mut watcher = relay.agent(ADA_TOKEN).await;
+    watcher.live_state = true;
+    // The admin watches without counting as available.
+    watcher
+        .send(&ClientMsg::SetPresence {
+            status: Presence::Away,
+        })
+        .await;
+    presence_of(&mut watcher, "ada", Presence::Away).await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    presence_of(&mut watcher, "alex", Presence::Online).await;
+
+    // Online, with room: assigned at once, by the system, in the default team.
+    let (mut v1, c1) = asking(&relay, "m1").await;
+    assert!(availability(&mut v1).await);
+    assert_eq!(
+        event(&mut v1).await.0,
+        SystemEvent::Assigned {
+            agent: "alex".into(),
+            by: "system".into()
+        }
+    );
+    let (state, _, _) = stored(&relay, &c1).await;
+    assert_eq!(
+        (state.assignee.as_deref(), state.team.as_deref()),
+        (Some("alex"), Some(TEAM))
+    );
+
+    // At capacity: the next one waits, first in the queue.
+    let (mut v2, c2) = asking(&relay, "m1").await;
+    let position = v2
+        .until(|m| match m {
+            ServerMsg::Queue {
+                conversation_id,
+                position,
+            } if *conversation_id == c2 => Some(*position),
+            _ => None,
+        })
+        .await;
+    assert_eq!(position, 1);
+    assert_eq!(stored(&relay, &c2).await.0.assignee, None);
+
+    // Away: nothing new, and visitors are told nobody is online.
+    alex.send(&ClientMsg::SetPresence {
+        status: Presence::Away,
+    })
+    .await;
+    presence_of(&mut watcher, "alex", Presence::Away).await;
+    assert!(!availability(&mut v2).await);
+    let (mut v3, c3) = asking(&relay, "m1").await;
+    assert!(!availability(&mut v3).await);
+    alex.send(&set_status(&c1, 1, Status::Resolved)).await;
+    line(&mut watcher, &c1, 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(stored(&relay, &c2).await.0.assignee, None);
+
+    // Online again with a free slot: the queue's head (the longest waiting) goes first.
+    alex.send(&ClientMsg::SetPresence {
+        status: Presence::Online,
+    })
+    .await;
+    presence_of(&mut watcher, "alex", Presence::Online).await;
+    assert!(matches!(
+        event(&mut v2).await.0,
+        SystemEvent::Assigned { agent, .. } if agent == "alex"
+    ));
+    assert_eq!(stored(&relay, &c3).await.0.assignee, None);
+    // The queue moved up: c3 is first now.
+    let position = v3
+        .until(|m| match m {
+            ServerMsg::Queue { position, .. } => (*position == 1).then_some(1),
+            _ => None,
+        })
+        .await;
+    assert_eq!(position, 1);
+
+    // Gone: after the grace period alex is offline for the others.
+    drop(alex);
+    presence_of(&mut watcher, "alex", Presence::Offline).await;
+}
+
+#[tokio::test]
+async fn set_presence_is_for_agents_with_a_known_status() {
+    let relay = TestRelay::start().await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    alex.raw(r#"{"type":"set_presence","status":"busy"}"#).await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::Invalid);
+    alex.raw(r#"{"type":"set_presence"}"#).await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::Invalid);
+    let big = format!(
+        r#"{{"type":"set_presence","status":"{}"}}"#,
+        "x".repeat(70_000)
+    );
+    alex.raw(&big).await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::TooLarge);
+    // Still connected and still online: the refused frames changed nothing.
+    let broker = &relay.relay.state.broker;
+    eventually(
+        "alex online",
+        std::time::Duration::from_secs(5),
+        || async move {
+            let now = switchboard_relay::clock::now();
+            let presence = broker.agent_presence(SITE, now).await.unwrap();
+            (presence == vec![("alex".to_owned(), Presence::Online)]).then_some(())
+        },
+    )
+    .await;
+
+    let mut visitor = relay.visitor().await;
+    visitor
+        .send(&ClientMsg::SetPresence {
+            status: Presence::Online,
+        })
+        .await;
+    assert_eq!(visitor.until(error_code).await, ErrorCode::Forbidden);
+    let mut bot = relay.bot(BOT_TOKEN).await;
+    bot.send(&ClientMsg::SetPresence {
+        status: Presence::Away,
+    })
+    .await;
+    assert_eq!(bot.until(error_code).await, ErrorCode::Forbidden);
 }
