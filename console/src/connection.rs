@@ -351,7 +351,12 @@ fn handle(console: Console, msg: ServerMsg) {
         ServerMsg::Typing { .. }
         | ServerMsg::Pong { .. }
         | ServerMsg::Routed(_)
-        | ServerMsg::Released { .. } => {}
+        | ServerMsg::Released { .. }
+        // Visitors' frames; an agent is never sent them.
+        | ServerMsg::Availability { .. }
+        | ServerMsg::Queue { .. }
+        // The console shows no presence yet.
+        | ServerMsg::Presence { .. } => {}
     }
 }
 
