@@ -4,8 +4,8 @@
 //! checked by reading the store back.
 
 use switchboard_protocol::{
-    ClientMsg, ConversationSummary, ErrorCode, Handoff, HandoffReason, Owner, Presence, Priority,
-    SenderKind, ServerMsg, Status, SystemEvent,
+    ClientMsg, ConversationSummary, ErrorCode, Handoff, HandoffReason, InboxCursor, Owner,
+    Presence, Priority, SenderKind, ServerMsg, Status, SystemEvent, View, ViewCounts,
 };
 use switchboard_relay::broker::State;
 use switchboard_relay::config::{Agent, AgentRole, Config, Policy, Routing, Team};
@@ -545,4 +545,110 @@ async fn set_presence_is_for_agents_with_a_known_status() {
     })
     .await;
     assert_eq!(bot.until(error_code).await, ErrorCode::Forbidden);
+}
+
+async fn view(
+    agent: &mut Client,
+    view: View,
+    before: Option<InboxCursor>,
+    limit: usize,
+) -> (Vec<String>, Option<InboxCursor>, ViewCounts) {
+    agent
+        .send(&ClientMsg::ListView {
+            view,
+            before,
+            limit: Some(limit),
+        })
+        .await;
+    agent
+        .until(|m| match m {
+            ServerMsg::View {
+                items,
+                next,
+                counts,
+                ..
+            } => Some((
+                items.iter().map(|c| c.id.clone()).collect(),
+                next.clone(),
+                *counts,
+            )),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn agents_list_views_with_counts_and_admins_see_every_team() {
+    let relay = TestRelay::start_with(helpdesk).await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    let mut sam = relay.agent(SAM_TOKEN).await;
+    let mut ada = relay.agent(ADA_TOKEN).await;
+    let (_v1, c1) = conversation(&relay, &mut alex).await;
+    let (_v2, c2) = conversation(&relay, &mut alex).await;
+    let (_v3, c3) = conversation(&relay, &mut alex).await;
+    let (_v4, c4) = conversation(&relay, &mut alex).await;
+    alex.send(&assign(&c2, 0, Some("alex"))).await;
+    line(&mut alex, &c2, 1).await;
+    alex.send(&set_status(&c3, 0, Status::Resolved)).await;
+    line(&mut alex, &c3, 1).await;
+    ada.send(&transfer(&c4, 0, None, Some("billing"))).await;
+    line(&mut alex, &c4, 1).await;
+
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let ids = |v: &[&String]| sorted(v.iter().map(|s| s.to_string()).collect());
+    let alex_counts = ViewCounts {
+        unassigned: 1,
+        mine: 1,
+        my_teams: 2,
+        all: 3,
+        resolved: 1,
+    };
+    for (v, want) in [
+        (View::Unassigned, ids(&[&c1])),
+        (View::Mine, ids(&[&c2])),
+        (View::MyTeams, ids(&[&c1, &c2])),
+        (View::All, ids(&[&c1, &c2, &c4])),
+        (View::Resolved, ids(&[&c3])),
+    ] {
+        let (items, _, counts) = view(&mut alex, v, None, 50).await;
+        assert_eq!((sorted(items), counts), (want, alex_counts), "{v:?}");
+    }
+    let (items, _, counts) = view(&mut sam, View::Unassigned, None, 50).await;
+    assert_eq!(items, vec![c4.clone()]);
+    assert_eq!((counts.mine, counts.my_teams, counts.all), (0, 1, 3));
+    // The admin sees every team's queue.
+    let (items, _, counts) = view(&mut ada, View::Unassigned, None, 50).await;
+    assert_eq!(sorted(items), ids(&[&c1, &c4]));
+    assert_eq!(counts.my_teams, 3);
+
+    // Paged like the inbox: no skips, no repeats.
+    let (first, next, _) = view(&mut alex, View::All, None, 2).await;
+    assert_eq!(first.len(), 2);
+    let (rest, end, _) = view(&mut alex, View::All, next, 2).await;
+    assert_eq!(end, None);
+    assert_eq!(
+        sorted(first.into_iter().chain(rest).collect()),
+        ids(&[&c1, &c2, &c4])
+    );
+
+    // Bad input is typed and the connection stays.
+    alex.raw(r#"{"type":"list_view","view":"nope"}"#).await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::Invalid);
+    alex.raw(r#"{"type":"list_view","view":"mine","limit":0}"#)
+        .await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::Invalid);
+    let mut visitor = relay.visitor().await;
+    visitor
+        .send(&ClientMsg::ListView {
+            view: View::All,
+            before: None,
+            limit: None,
+        })
+        .await;
+    assert_eq!(visitor.until(error_code).await, ErrorCode::Forbidden);
+    let (items, _, _) = view(&mut alex, View::Mine, None, 50).await;
+    assert_eq!(items, vec![c2]);
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::handoff::{Handoff, Priority};
-use crate::lifecycle::{Presence, Status};
+use crate::lifecycle::{Presence, Status, View};
 use crate::limits::{
     MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_INBOX, MAX_NOTE_BYTES, MAX_TEXT_BYTES,
     MAX_TOKEN_BYTES,
@@ -117,6 +117,15 @@ pub enum ClientMsg {
     SetPresence {
         status: Presence,
     },
+    /// Agent only: a page of one view of the inbox (same paging as `list_conversations`),
+    /// answered by `view` with every view's count.
+    ListView {
+        view: View,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<InboxCursor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
 }
 
 /// The first frame of every connection.
@@ -197,6 +206,7 @@ const KNOWN_TYPES: &[&str] = &[
     "set_status",
     "set_priority",
     "set_presence",
+    "list_view",
 ];
 
 impl ClientMsg {
@@ -305,7 +315,8 @@ impl ClientMsg {
             } => id("conversation_id", conversation_id),
             ClientMsg::SetContext { context } => context.validate(),
             ClientMsg::Ping { .. } | ClientMsg::SetPresence { .. } => Ok(()),
-            ClientMsg::ListConversations { before, limit } => {
+            ClientMsg::ListConversations { before, limit }
+            | ClientMsg::ListView { before, limit, .. } => {
                 if limit.is_some_and(|n| n == 0 || n > MAX_INBOX) {
                     return Err((ErrorCode::Invalid, format!("limit must be 1-{MAX_INBOX}")));
                 }
@@ -332,6 +343,7 @@ impl ClientMsg {
             ClientMsg::SetStatus { .. } => "set_status",
             ClientMsg::SetPriority { .. } => "set_priority",
             ClientMsg::SetPresence { .. } => "set_presence",
+            ClientMsg::ListView { .. } => "list_view",
         }
     }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Role;
 use crate::context::Context;
 use crate::handoff::{HandedOff, Owner, Priority};
-use crate::lifecycle::{Presence, Status};
+use crate::lifecycle::{Presence, Status, View, ViewCounts};
 use crate::limits::MAX_ID_BYTES;
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
@@ -112,6 +112,19 @@ server_msgs! {
             /// Where this page ends in the inbox's order; present exactly when `more` is.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             next: Option<InboxCursor>,
+        },
+        /// Agents only: a page of one view (the answer to `list_view`), paged like
+        /// `conversations`, with the count of every view.
+        View {
+            view: View,
+            items: Vec<ConversationSummary>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            before: Option<InboxCursor>,
+            #[serde(default)]
+            more: bool,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            next: Option<InboxCursor>,
+            counts: ViewCounts,
         },
         /// Agents only: one conversation was created or changed; replace it in the inbox.
         Conversation(ConversationSummary),

@@ -80,7 +80,8 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         ClientMsg::Typing { .. }
         | ClientMsg::Sync { .. }
         | ClientMsg::Ping { .. }
-        | ClientMsg::ListConversations { .. } => Class::Control,
+        | ClientMsg::ListConversations { .. }
+        | ClientMsg::ListView { .. } => Class::Control,
     })
 }
 

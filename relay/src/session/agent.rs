@@ -12,7 +12,7 @@ use switchboard_protocol::{
     ServerMsg, PROTOCOL_VERSION,
 };
 
-use super::{deliver, lifecycle, ping_interval_ms, publish, send_history, Handler, Refusal};
+use super::{deliver, lifecycle, ping_interval_ms, publish, send_history, views, Handler, Refusal};
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, NewMessage, StoreError};
 use crate::config::Agent;
@@ -180,6 +180,14 @@ impl Handler for AgentSession {
             ClientMsg::SetPresence { status } => {
                 state.assigner.choose(&self.agent.id, status);
                 Ok(())
+            }
+            ClientMsg::ListView {
+                view,
+                before,
+                limit,
+            } => {
+                let limit = limit.unwrap_or(MAX_INBOX);
+                views::send_view(state, &self.agent, view, before, limit, outbox).await
             }
             ClientMsg::ListConversations { before, limit } => {
                 self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)

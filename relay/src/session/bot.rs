@@ -176,6 +176,7 @@ impl Handler for BotSession {
             | ClientMsg::Postback { .. }
             | ClientMsg::HandBack { .. }
             | ClientMsg::ListConversations { .. }
+            | ClientMsg::ListView { .. }
             | ClientMsg::Assign { .. }
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }

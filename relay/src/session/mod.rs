@@ -7,6 +7,7 @@
 mod agent;
 mod bot;
 mod lifecycle;
+mod views;
 mod visitor;
 
 use std::future::Future;

@@ -163,6 +163,7 @@ impl Handler for VisitorSession {
             other @ (ClientMsg::Handoff { .. }
             | ClientMsg::HandBack { .. }
             | ClientMsg::ListConversations { .. }
+            | ClientMsg::ListView { .. }
             | ClientMsg::Assign { .. }
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }
