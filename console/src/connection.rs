@@ -355,8 +355,9 @@ fn handle(console: Console, msg: ServerMsg) {
         // Visitors' frames; an agent is never sent them.
         | ServerMsg::Availability { .. }
         | ServerMsg::Queue { .. }
-        // The console shows no presence yet.
-        | ServerMsg::Presence { .. } => {}
+        // The console shows no presence and asks for no views yet.
+        | ServerMsg::Presence { .. }
+        | ServerMsg::View { .. } => {}
     }
 }
 
