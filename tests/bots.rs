@@ -9,7 +9,7 @@ use switchboard_protocol::context::Order;
 use switchboard_protocol::rich::{Button, Card, Price, QuickReply, Rich};
 use switchboard_protocol::{
     ClientMsg, CloseCode, Context, ErrorCode, Handoff, HandoffReason, Owner, Priority, SenderKind,
-    ServerMsg,
+    ServerMsg, SystemEvent,
 };
 use switchboard_relay::config::{Config, Routing};
 
@@ -610,7 +610,18 @@ mod http {
             (s, v["code"].as_str()),
             (StatusCode::CONFLICT, Some("not_owner"))
         );
-        assert_eq!(relay.stored(&conv).await.len(), 2);
+        // The visitor's message, the bot's, and the handoff's entry into the site's default
+        // team's queue (the handoff named no team).
+        let stored = relay.stored(&conv).await;
+        assert_eq!(stored.len(), 3);
+        assert!(
+            matches!(
+                stored[2].event.as_deref(),
+                Some(SystemEvent::HandedOff { team: Some(t), .. }) if t == TEAM
+            ),
+            "{:?}",
+            stored[2]
+        );
     }
 }
 

@@ -205,6 +205,9 @@ conformance!(deleting_a_visitor_leaves_nothing_of_it_and_keeps_the_others);
 conformance!(purge_removes_exactly_what_is_older_than_the_cutoff_in_bounded_rounds);
 conformance!(bot_events_queue_in_order_bounded_and_deleted_once_taken);
 conformance!(bot_queue_overflow_mark_and_delivery_lease);
+conformance!(a_queued_conversation_is_created_in_its_team);
+conformance!(agent_presence_is_the_most_available_live_claim);
+conformance!(one_node_at_a_time_holds_a_sites_assignment_lease);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -1547,4 +1550,129 @@ async fn bot_queue_overflow_mark_and_delivery_lease(backend: &impl Backend) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(b.bot_lease("bot-a", "node-b", 400).await.unwrap());
     assert!(!a.bot_lease("bot-a", "node-a", 400).await.unwrap());
+}
+
+async fn a_queued_conversation_is_created_in_its_team(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    let v = b
+        .create_visitor("shop", "hash-q", Context::default())
+        .await
+        .unwrap();
+    let c = b
+        .open_queued_conversation("shop", &v.id, 1, &Owner::Humans, Some("support"))
+        .await
+        .unwrap();
+    assert_eq!(c.state.team.as_deref(), Some("support"));
+    let read = b.conversation(&c.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.state.team.as_deref(), read.state.version),
+        (Some("support"), 0)
+    );
+    // The visitor's open conversation is found again, team and all; no second one is made.
+    let again = b
+        .open_queued_conversation("shop", &v.id, 2, &Owner::Humans, Some("billing"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.id, again.state.team.as_deref()),
+        (c.id.clone(), Some("support"))
+    );
+    b.append("shop", new_message(&c.id, &v.id, "m1", "hi"))
+        .await
+        .unwrap();
+    let summary = b.summary(&c.id).await.unwrap().unwrap();
+    assert_eq!(summary.team.as_deref(), Some("support"));
+    // Without a team, none is stored.
+    let w = b
+        .create_visitor("shop", "hash-r", Context::default())
+        .await
+        .unwrap();
+    let d = b
+        .open_conversation("shop", &w.id, 1, &Owner::Humans)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.conversation(&d.id).await.unwrap().unwrap().state.team,
+        None
+    );
+}
+
+async fn agent_presence_is_the_most_available_live_claim(backend: &impl Backend) {
+    use switchboard_protocol::Presence::{Away, Offline, Online};
+    let (b, _) = backend.open().await;
+    let now = 1_000_000;
+    let claims = [
+        ("shop", "ann", "n1", Away, now + 100),
+        ("shop", "ann", "n2", Online, now + 50),
+        ("shop", "bob", "n1", Away, now + 100),
+        ("shop", "cy", "n1", Offline, now + 100),
+        ("shop", "dee", "n2", Online, now - 1),
+        ("other", "eve", "n1", Online, now + 100),
+    ];
+    for (site, agent, node, status, until) in claims {
+        b.set_agent_presence(site, agent, node, status, until)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        b.agent_presence("shop", now).await.unwrap(),
+        vec![
+            ("ann".into(), Online),
+            ("bob".into(), Away),
+            ("cy".into(), Offline)
+        ]
+    );
+    // ann's online claim lapses: her other node's away is what is left.
+    assert_eq!(
+        b.agent_presence("shop", now + 60).await.unwrap(),
+        vec![
+            ("ann".into(), Away),
+            ("bob".into(), Away),
+            ("cy".into(), Offline)
+        ]
+    );
+    // A renewal replaces the node's claim.
+    b.set_agent_presence("shop", "bob", "n1", Online, now + 200)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.agent_presence("shop", now + 150).await.unwrap(),
+        vec![("bob".into(), Online)]
+    );
+    assert_eq!(
+        b.agent_presence("other", now).await.unwrap(),
+        vec![("eve".into(), Online)]
+    );
+}
+
+async fn one_node_at_a_time_holds_a_sites_assignment_lease(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    let now = switchboard_relay::clock::now();
+    assert!(b
+        .assignment_lease("shop", "n1", now + 300, now)
+        .await
+        .unwrap());
+    assert!(!b
+        .assignment_lease("shop", "n2", now + 300, now)
+        .await
+        .unwrap());
+    // The holder renews; another site's lease is another matter.
+    assert!(b
+        .assignment_lease("shop", "n1", now + 300, now)
+        .await
+        .unwrap());
+    assert!(b
+        .assignment_lease("other", "n2", now + 300, now)
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let now = switchboard_relay::clock::now();
+    assert!(b
+        .assignment_lease("shop", "n2", now + 300, now)
+        .await
+        .unwrap());
+    assert!(!b
+        .assignment_lease("shop", "n1", now + 300, now)
+        .await
+        .unwrap());
 }

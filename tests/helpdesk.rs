@@ -4,8 +4,8 @@
 //! checked by reading the store back.
 
 use switchboard_protocol::{
-    ClientMsg, ConversationSummary, ErrorCode, Handoff, HandoffReason, Owner, Priority, SenderKind,
-    ServerMsg, Status, SystemEvent,
+    ClientMsg, ConversationSummary, ErrorCode, Handoff, HandoffReason, InboxCursor, Owner,
+    Presence, Priority, SenderKind, ServerMsg, Status, SystemEvent, View, ViewCounts,
 };
 use switchboard_relay::broker::State;
 use switchboard_relay::config::{Agent, AgentRole, Config, Policy, Routing, Team};
@@ -377,4 +377,278 @@ async fn a_bots_handoff_enters_its_teams_queue_at_its_priority() {
             by: BOT.into(),
         }
     );
+}
+
+/// The shop's support team assigns by itself: round robin, one conversation per agent; the
+/// relay passes often and forgets a dropped agent within a second.
+fn auto(config: &mut Config) {
+    config.teams[0].policy = Policy::RoundRobin;
+    config.teams[0].capacity = 1;
+    config.tuning = std::sync::Arc::new(switchboard_relay::config::Tuning {
+        assign_interval: std::time::Duration::from_millis(100),
+        presence_grace: std::time::Duration::from_millis(900),
+        ..Default::default()
+    });
+}
+
+/// Waits for `who` to be announced with `status`; earlier announcements may come first.
+async fn presence_of(c: &mut Client, who: &str, want: Presence) {
+    c.until(|m| match m {
+        ServerMsg::Presence { agent, status, .. } if agent == who && *status == want => Some(()),
+        _ => None,
+    })
+    .await
+}
+
+async fn availability(c: &mut Client) -> bool {
+    c.until(|m| match m {
+        ServerMsg::Availability { online } => Some(*online),
+        _ => None,
+    })
+    .await
+}
+
+/// A visitor who said hello and sees live state.
+async fn asking(relay: &TestRelay, client_id: &str) -> (Client, String) {
+    let mut v = relay.visitor().await;
+    v.live_state = true;
+    let conv = v.conversation_id();
+    v.say(client_id, "anyone there?").await;
+    (v, conv)
+}
+
+#[tokio::test]
+async fn new_conversations_wait_in_the_default_team_and_are_assigned_by_presence_and_capacity() {
+    let relay = TestRelay::start_with(|c| {
+        helpdesk(c);
+        auto(c);
+    })
+    .await;
+    let mut watcher = relay.agent(ADA_TOKEN).await;
+    watcher.live_state = true;
+    // The admin watches without counting as available.
+    watcher
+        .send(&ClientMsg::SetPresence {
+            status: Presence::Away,
+        })
+        .await;
+    presence_of(&mut watcher, "ada", Presence::Away).await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    presence_of(&mut watcher, "alex", Presence::Online).await;
+
+    // Online, with room: assigned at once, by the system, in the default team.
+    let (mut v1, c1) = asking(&relay, "m1").await;
+    assert!(availability(&mut v1).await);
+    assert_eq!(
+        event(&mut v1).await.0,
+        SystemEvent::Assigned {
+            agent: "alex".into(),
+            by: "system".into()
+        }
+    );
+    let (state, _, _) = stored(&relay, &c1).await;
+    assert_eq!(
+        (state.assignee.as_deref(), state.team.as_deref()),
+        (Some("alex"), Some(TEAM))
+    );
+
+    // At capacity: the next one waits, first in the queue.
+    let (mut v2, c2) = asking(&relay, "m1").await;
+    let position = v2
+        .until(|m| match m {
+            ServerMsg::Queue {
+                conversation_id,
+                position,
+            } if *conversation_id == c2 => Some(*position),
+            _ => None,
+        })
+        .await;
+    assert_eq!(position, 1);
+    assert_eq!(stored(&relay, &c2).await.0.assignee, None);
+
+    // Away: nothing new, and visitors are told nobody is online.
+    alex.send(&ClientMsg::SetPresence {
+        status: Presence::Away,
+    })
+    .await;
+    presence_of(&mut watcher, "alex", Presence::Away).await;
+    assert!(!availability(&mut v2).await);
+    let (mut v3, c3) = asking(&relay, "m1").await;
+    assert!(!availability(&mut v3).await);
+    alex.send(&set_status(&c1, 1, Status::Resolved)).await;
+    line(&mut watcher, &c1, 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(stored(&relay, &c2).await.0.assignee, None);
+
+    // Online again with a free slot: the queue's head (the longest waiting) goes first.
+    alex.send(&ClientMsg::SetPresence {
+        status: Presence::Online,
+    })
+    .await;
+    presence_of(&mut watcher, "alex", Presence::Online).await;
+    assert!(matches!(
+        event(&mut v2).await.0,
+        SystemEvent::Assigned { agent, .. } if agent == "alex"
+    ));
+    assert_eq!(stored(&relay, &c3).await.0.assignee, None);
+    // The queue moved up: c3 is first now.
+    let position = v3
+        .until(|m| match m {
+            ServerMsg::Queue { position, .. } => (*position == 1).then_some(1),
+            _ => None,
+        })
+        .await;
+    assert_eq!(position, 1);
+
+    // Gone: after the grace period alex is offline for the others.
+    drop(alex);
+    presence_of(&mut watcher, "alex", Presence::Offline).await;
+}
+
+#[tokio::test]
+async fn set_presence_is_for_agents_with_a_known_status() {
+    let relay = TestRelay::start().await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    alex.raw(r#"{"type":"set_presence","status":"busy"}"#).await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::Invalid);
+    alex.raw(r#"{"type":"set_presence"}"#).await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::Invalid);
+    let big = format!(
+        r#"{{"type":"set_presence","status":"{}"}}"#,
+        "x".repeat(70_000)
+    );
+    alex.raw(&big).await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::TooLarge);
+    // Still connected and still online: the refused frames changed nothing.
+    let broker = &relay.relay.state.broker;
+    eventually(
+        "alex online",
+        std::time::Duration::from_secs(5),
+        || async move {
+            let now = switchboard_relay::clock::now();
+            let presence = broker.agent_presence(SITE, now).await.unwrap();
+            (presence == vec![("alex".to_owned(), Presence::Online)]).then_some(())
+        },
+    )
+    .await;
+
+    let mut visitor = relay.visitor().await;
+    visitor
+        .send(&ClientMsg::SetPresence {
+            status: Presence::Online,
+        })
+        .await;
+    assert_eq!(visitor.until(error_code).await, ErrorCode::Forbidden);
+    let mut bot = relay.bot(BOT_TOKEN).await;
+    bot.send(&ClientMsg::SetPresence {
+        status: Presence::Away,
+    })
+    .await;
+    assert_eq!(bot.until(error_code).await, ErrorCode::Forbidden);
+}
+
+async fn view(
+    agent: &mut Client,
+    view: View,
+    before: Option<InboxCursor>,
+    limit: usize,
+) -> (Vec<String>, Option<InboxCursor>, ViewCounts) {
+    agent
+        .send(&ClientMsg::ListView {
+            view,
+            before,
+            limit: Some(limit),
+        })
+        .await;
+    agent
+        .until(|m| match m {
+            ServerMsg::View {
+                items,
+                next,
+                counts,
+                ..
+            } => Some((
+                items.iter().map(|c| c.id.clone()).collect(),
+                next.clone(),
+                *counts,
+            )),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn agents_list_views_with_counts_and_admins_see_every_team() {
+    let relay = TestRelay::start_with(helpdesk).await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    let mut sam = relay.agent(SAM_TOKEN).await;
+    let mut ada = relay.agent(ADA_TOKEN).await;
+    let (_v1, c1) = conversation(&relay, &mut alex).await;
+    let (_v2, c2) = conversation(&relay, &mut alex).await;
+    let (_v3, c3) = conversation(&relay, &mut alex).await;
+    let (_v4, c4) = conversation(&relay, &mut alex).await;
+    alex.send(&assign(&c2, 0, Some("alex"))).await;
+    line(&mut alex, &c2, 1).await;
+    alex.send(&set_status(&c3, 0, Status::Resolved)).await;
+    line(&mut alex, &c3, 1).await;
+    ada.send(&transfer(&c4, 0, None, Some("billing"))).await;
+    line(&mut alex, &c4, 1).await;
+
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let ids = |v: &[&String]| sorted(v.iter().map(|s| s.to_string()).collect());
+    let alex_counts = ViewCounts {
+        unassigned: 1,
+        mine: 1,
+        my_teams: 2,
+        all: 3,
+        resolved: 1,
+    };
+    for (v, want) in [
+        (View::Unassigned, ids(&[&c1])),
+        (View::Mine, ids(&[&c2])),
+        (View::MyTeams, ids(&[&c1, &c2])),
+        (View::All, ids(&[&c1, &c2, &c4])),
+        (View::Resolved, ids(&[&c3])),
+    ] {
+        let (items, _, counts) = view(&mut alex, v, None, 50).await;
+        assert_eq!((sorted(items), counts), (want, alex_counts), "{v:?}");
+    }
+    let (items, _, counts) = view(&mut sam, View::Unassigned, None, 50).await;
+    assert_eq!(items, vec![c4.clone()]);
+    assert_eq!((counts.mine, counts.my_teams, counts.all), (0, 1, 3));
+    // The admin sees every team's queue.
+    let (items, _, counts) = view(&mut ada, View::Unassigned, None, 50).await;
+    assert_eq!(sorted(items), ids(&[&c1, &c4]));
+    assert_eq!(counts.my_teams, 3);
+
+    // Paged like the inbox: no skips, no repeats.
+    let (first, next, _) = view(&mut alex, View::All, None, 2).await;
+    assert_eq!(first.len(), 2);
+    let (rest, end, _) = view(&mut alex, View::All, next, 2).await;
+    assert_eq!(end, None);
+    assert_eq!(
+        sorted(first.into_iter().chain(rest).collect()),
+        ids(&[&c1, &c2, &c4])
+    );
+
+    // Bad input is typed and the connection stays.
+    alex.raw(r#"{"type":"list_view","view":"nope"}"#).await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::Invalid);
+    alex.raw(r#"{"type":"list_view","view":"mine","limit":0}"#)
+        .await;
+    assert_eq!(alex.until(error_code).await, ErrorCode::Invalid);
+    let mut visitor = relay.visitor().await;
+    visitor
+        .send(&ClientMsg::ListView {
+            view: View::All,
+            before: None,
+            limit: None,
+        })
+        .await;
+    assert_eq!(visitor.until(error_code).await, ErrorCode::Forbidden);
+    let (items, _, _) = view(&mut alex, View::Mine, None, 50).await;
+    assert_eq!(items, vec![c2]);
 }

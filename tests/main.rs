@@ -20,6 +20,7 @@
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
 mod abuse;
+mod assignment;
 mod bots;
 mod broker;
 mod cluster;

@@ -213,10 +213,15 @@ impl TestRelay {
         }))
         .await;
         let mut c = c.welcome().await;
-        match c.recv().await {
-            ServerMsg::Conversations { items, .. } => (c, items),
-            other => panic!("expected the inbox, got {other:?}"),
-        }
+        // The agent joins the live feed before its inbox is read, so a live frame of a
+        // conversation that was just active may come first.
+        let items = c
+            .until(|m| match m {
+                ServerMsg::Conversations { items, .. } => Some(items.clone()),
+                _ => None,
+            })
+            .await;
+        (c, items)
     }
 }
 
@@ -251,6 +256,9 @@ impl TestRelay {
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub welcome: Option<Welcome>,
+    /// Whether `recv` returns presence, availability and queue frames. Off by default: they
+    /// are live state that arrives whenever it changes, between the frames a test awaits.
+    pub live_state: bool,
 }
 
 impl Client {
@@ -262,7 +270,11 @@ impl Client {
                 .insert("origin", HeaderValue::from_str(o).unwrap());
         }
         match tokio_tungstenite::connect_async(req).await {
-            Ok((ws, _)) => Ok(Client { ws, welcome: None }),
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                welcome: None,
+                live_state: false,
+            }),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
             Err(e) => panic!("connect failed: {e}"),
         }
@@ -296,10 +308,13 @@ impl Client {
 
     /// The next protocol frame (pongs and pings skipped); panics on close or after [`WAIT`].
     pub async fn recv(&mut self) -> ServerMsg {
-        match self.next_event().await {
-            Event::Msg(m) => *m,
-            Event::Closed(code) => {
-                panic!("connection closed ({code:?}) while a frame was expected")
+        loop {
+            match self.next_event().await {
+                Event::Msg(m) if !self.live_state && is_live_state(&m) => continue,
+                Event::Msg(m) => return *m,
+                Event::Closed(code) => {
+                    panic!("connection closed ({code:?}) while a frame was expected")
+                }
             }
         }
     }
@@ -364,6 +379,14 @@ impl Client {
             }
         }
     }
+}
+
+/// Presence, availability and queue position: frames that describe the state of the moment.
+pub fn is_live_state(m: &ServerMsg) -> bool {
+    matches!(
+        m,
+        ServerMsg::Presence { .. } | ServerMsg::Availability { .. } | ServerMsg::Queue { .. }
+    )
 }
 
 #[derive(Debug)]

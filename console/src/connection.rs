@@ -351,7 +351,13 @@ fn handle(console: Console, msg: ServerMsg) {
         ServerMsg::Typing { .. }
         | ServerMsg::Pong { .. }
         | ServerMsg::Routed(_)
-        | ServerMsg::Released { .. } => {}
+        | ServerMsg::Released { .. }
+        // Visitors' frames; an agent is never sent them.
+        | ServerMsg::Availability { .. }
+        | ServerMsg::Queue { .. }
+        // The console shows no presence and asks for no views yet.
+        | ServerMsg::Presence { .. }
+        | ServerMsg::View { .. } => {}
     }
 }
 

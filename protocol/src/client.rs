@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::handoff::{Handoff, Priority};
-use crate::lifecycle::Status;
+use crate::lifecycle::{Presence, Status, View};
 use crate::limits::{
     MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_INBOX, MAX_NOTE_BYTES, MAX_TEXT_BYTES,
     MAX_TOKEN_BYTES,
@@ -111,6 +111,21 @@ pub enum ClientMsg {
         expected_version: u64,
         priority: Priority,
     },
+    /// Agent only: online (takes conversations), away (connected, assigned nothing new) or
+    /// offline (appears offline). Applies to all of the agent's connections to this relay node;
+    /// a new connection starts online.
+    SetPresence {
+        status: Presence,
+    },
+    /// Agent only: a page of one view of the inbox (same paging as `list_conversations`),
+    /// answered by `view` with every view's count.
+    ListView {
+        view: View,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<InboxCursor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
 }
 
 /// The first frame of every connection.
@@ -190,6 +205,8 @@ const KNOWN_TYPES: &[&str] = &[
     "transfer",
     "set_status",
     "set_priority",
+    "set_presence",
+    "list_view",
 ];
 
 impl ClientMsg {
@@ -297,8 +314,9 @@ impl ClientMsg {
                 conversation_id, ..
             } => id("conversation_id", conversation_id),
             ClientMsg::SetContext { context } => context.validate(),
-            ClientMsg::Ping { .. } => Ok(()),
-            ClientMsg::ListConversations { before, limit } => {
+            ClientMsg::Ping { .. } | ClientMsg::SetPresence { .. } => Ok(()),
+            ClientMsg::ListConversations { before, limit }
+            | ClientMsg::ListView { before, limit, .. } => {
                 if limit.is_some_and(|n| n == 0 || n > MAX_INBOX) {
                     return Err((ErrorCode::Invalid, format!("limit must be 1-{MAX_INBOX}")));
                 }
@@ -324,6 +342,8 @@ impl ClientMsg {
             ClientMsg::Transfer { .. } => "transfer",
             ClientMsg::SetStatus { .. } => "set_status",
             ClientMsg::SetPriority { .. } => "set_priority",
+            ClientMsg::SetPresence { .. } => "set_presence",
+            ClientMsg::ListView { .. } => "list_view",
         }
     }
 

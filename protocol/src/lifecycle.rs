@@ -35,6 +35,43 @@ impl Status {
     }
 }
 
+/// Whether an agent takes conversations now. `away` is connected but not taking new ones (no
+/// automatic assignment); `offline` is no connection for a grace period, or chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    #[default]
+    Online,
+    Away,
+    Offline,
+}
+
+/// A filtered inbox an agent asks for with `list_view`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    /// Waiting for someone: not resolved, owned by the humans, assigned to nobody, in one of
+    /// the agent's teams (an admin: any team).
+    Unassigned,
+    /// Assigned to the agent, not resolved.
+    Mine,
+    /// In one of the agent's teams (an admin: any team), not resolved.
+    MyTeams,
+    /// Every conversation of the agent's sites that is not resolved.
+    All,
+    Resolved,
+}
+
+/// How many conversations each view holds now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewCounts {
+    pub unassigned: u32,
+    pub mine: u32,
+    pub my_teams: u32,
+    pub all: u32,
+    pub resolved: u32,
+}
+
 /// One change of a conversation's lifecycle, as stored in its log (a `message` whose sender
 /// kind is `system`). `by` is the agent (or bot) that made the change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Role;
 use crate::context::Context;
 use crate::handoff::{HandedOff, Owner, Priority};
-use crate::lifecycle::Status;
+use crate::lifecycle::{Presence, Status, View, ViewCounts};
 use crate::limits::MAX_ID_BYTES;
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
@@ -85,6 +85,11 @@ server_msgs! {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             nonce: Option<u64>,
         },
+        /// Whether an agent of the site is online now: after `welcome`, and whenever it changes.
+        Availability { online: bool },
+        /// The visitor's conversation waits for an agent; `position` 1 is next. Sent while it
+        /// waits, when the position changes (approximately: at each assignment pass).
+        Queue { conversation_id: String, position: u32 },
     }
     others {
         /// Agents only: the visitor's context for a conversation (after `sync`, and on every
@@ -108,6 +113,19 @@ server_msgs! {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             next: Option<InboxCursor>,
         },
+        /// Agents only: a page of one view (the answer to `list_view`), paged like
+        /// `conversations`, with the count of every view.
+        View {
+            view: View,
+            items: Vec<ConversationSummary>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            before: Option<InboxCursor>,
+            #[serde(default)]
+            more: bool,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            next: Option<InboxCursor>,
+            counts: ViewCounts,
+        },
         /// Agents only: one conversation was created or changed; replace it in the inbox.
         Conversation(ConversationSummary),
         /// Bots only: this conversation is now the bot's to answer (a new conversation under a
@@ -120,6 +138,13 @@ server_msgs! {
         Released {
             conversation_id: String,
             owner: Owner,
+        },
+        /// Agents only: an agent of the site went online, away or offline (after a grace
+        /// period without a connection). Sent for every agent after `welcome`, then on changes.
+        Presence {
+            site: String,
+            agent: String,
+            status: Presence,
         },
     }
 }

@@ -76,6 +76,13 @@ pub struct Args {
     /// fewer syscalls and wakeups per frame.
     #[arg(long, env = "SWITCHBOARD_WRITE_COALESCE_US", default_value_t = 0)]
     pub write_coalesce_us: u64,
+    /// Milliseconds an agent stays present after its last connection to a node dropped.
+    #[arg(long, env = "SWITCHBOARD_PRESENCE_GRACE_MS", default_value_t = 15_000)]
+    pub presence_grace_ms: u64,
+    /// Milliseconds between automatic assignment passes (a node also assigns at once on its own
+    /// events; other nodes' events wait for this).
+    #[arg(long, env = "SWITCHBOARD_ASSIGN_INTERVAL_MS", default_value_t = 1_000)]
+    pub assign_interval_ms: u64,
     /// Token that unlocks the details of `/healthz` (counts, broker); without it the answer is
     /// only `ok` or `degraded`.
     #[arg(long, env = "SWITCHBOARD_OPERATOR_TOKEN")]
@@ -354,6 +361,8 @@ impl Config {
                 outbox_capacity: args.outbox_capacity.max(16),
                 // Beyond 100 ms a batch would be a visible delay, not a saving.
                 write_coalesce: Duration::from_micros(args.write_coalesce_us.min(100_000)),
+                presence_grace: Duration::from_millis(args.presence_grace_ms.max(300)),
+                assign_interval: Duration::from_millis(args.assign_interval_ms.clamp(50, 60_000)),
             }),
             limits: Limits {
                 enabled: file.limits.enabled && args.rate_limits,

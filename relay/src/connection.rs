@@ -42,6 +42,12 @@ pub struct Tuning {
     /// After a write, frames queued within this window wait for its end and leave together
     /// (`--write-coalesce-us`; zero: every frame leaves at once).
     pub write_coalesce: Duration,
+    /// How long an agent counts as present after its last connection to a node dropped
+    /// (`--presence-grace-ms`); claims are renewed three times within it.
+    pub presence_grace: Duration,
+    /// How often a node runs an assignment pass for the sites whose lease it holds
+    /// (`--assign-interval-ms`); it also runs at once on its own events.
+    pub assign_interval: Duration,
 }
 
 impl Default for Tuning {
@@ -51,6 +57,8 @@ impl Default for Tuning {
             idle_timeout: Duration::from_secs(30),
             outbox_capacity: 1024,
             write_coalesce: Duration::ZERO,
+            presence_grace: Duration::from_secs(15),
+            assign_interval: Duration::from_secs(1),
         }
     }
 }

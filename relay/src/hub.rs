@@ -107,6 +107,19 @@ impl Hub {
         self.lock().agents.values().any(|(_, a)| a.serves(site))
     }
 
+    /// The agents connected to this node, once each.
+    pub fn connected_agents(&self) -> Vec<Arc<Agent>> {
+        let mut agents: Vec<Arc<Agent>> = self
+            .lock()
+            .agents
+            .values()
+            .map(|(_, a)| a.clone())
+            .collect();
+        agents.sort_by(|a, b| a.id.cmp(&b.id));
+        agents.dedup_by(|a, b| a.id == b.id);
+        agents
+    }
+
     /// The site patterns (`*` included) this node's agents serve, for presence announcements.
     pub fn agent_sites(&self) -> std::collections::BTreeSet<String> {
         let inner = self.lock();

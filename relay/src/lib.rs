@@ -6,6 +6,7 @@
 //! - [`endpoints`]: the WebSocket upgrades with their origin checks, `/healthz`;
 //! - [`assets`]: the loader, hashed widget assets, the console (static, precompressed);
 //! - [`demo`]: the demo shop on its own port;
+//! - [`assignment`]: agent presence, queues and automatic assignment;
 //! - [`session`]: one task per socket (`hello`, then visitor, agent or bot handling);
 //! - [`bots`]: bot registry, routing policies and handoff, webhooks, the bot HTTP API, agent
 //!   presence;
@@ -20,6 +21,7 @@
 pub mod accept;
 pub mod admin;
 pub mod assets;
+pub mod assignment;
 pub mod bots;
 pub mod broker;
 pub mod client_addr;
@@ -88,6 +90,8 @@ pub struct Shared {
     pub limiters: Limiters,
     /// Open connections (the accept loop's count), for the visitors' reserve.
     pub budget: Arc<Budget>,
+    /// This node's side of presence and automatic assignment.
+    pub assigner: Arc<assignment::Local>,
 }
 
 impl AppState {
@@ -118,6 +122,7 @@ impl AppState {
             shutdown,
             node_id: token::random_id("n"),
             presence_changed: Arc::new(Notify::new()),
+            assigner: Arc::default(),
         }))
     }
 }

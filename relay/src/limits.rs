@@ -75,11 +75,13 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         | ClientMsg::Assign { .. }
         | ClientMsg::Transfer { .. }
         | ClientMsg::SetStatus { .. }
-        | ClientMsg::SetPriority { .. } => Class::Messages,
+        | ClientMsg::SetPriority { .. }
+        | ClientMsg::SetPresence { .. } => Class::Messages,
         ClientMsg::Typing { .. }
         | ClientMsg::Sync { .. }
         | ClientMsg::Ping { .. }
-        | ClientMsg::ListConversations { .. } => Class::Control,
+        | ClientMsg::ListConversations { .. }
+        | ClientMsg::ListView { .. } => Class::Control,
     })
 }
 

@@ -67,6 +67,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let state = AppState::new(config, broker, hub);
     tokio::spawn(crate::bots::presence::run(state.clone()));
     crate::bots::webhook::run(&state);
+    tokio::spawn(crate::assignment::run(state.clone()));
     tokio::spawn(crate::limits::sweep(state.clone()));
     tokio::spawn(crate::retention::run(state.clone()));
     let (budget, limits) = (state.budget.clone(), state.config.limits.clone());

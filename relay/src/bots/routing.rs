@@ -116,6 +116,21 @@ pub async fn enter_queue(
     bot: &str,
     route: Lifecycle,
 ) -> Result<()> {
+    // A handoff naming no team, of a conversation in none, enters the site's default team's
+    // queue: every human-owned conversation waits in some queue.
+    let route = match route {
+        Lifecycle::HandedOff {
+            team: None,
+            priority,
+        } if conv.state.team.is_none() => Lifecycle::HandedOff {
+            team: state
+                .sites
+                .get(&conv.site)
+                .and_then(|s| s.default_team.clone()),
+            priority,
+        },
+        other => other,
+    };
     let mut version = conv.state.version;
     for _ in 0..5 {
         let change = Change {
@@ -124,7 +139,10 @@ pub async fn enter_queue(
             what: route.clone(),
         };
         match state.broker.change(&conv.id, version, change).await {
-            Ok(_) | Err(StoreError::Invalid(_)) => return Ok(()),
+            Ok(_) | Err(StoreError::Invalid(_)) => {
+                state.assigner.wake();
+                return Ok(());
+            }
             Err(StoreError::Conflict(current)) => version = current.version,
             Err(e) => return Err(e),
         }

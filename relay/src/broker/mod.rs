@@ -28,8 +28,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 pub use lifecycle::{Change, Changed, Lifecycle, State};
 use switchboard_protocol::{
-    ChatMessage, Context, ConversationSummary, HandedOff, InboxCursor, Millis, Owner, Rich, Sender,
-    SenderKind, ServerMsg,
+    ChatMessage, Context, ConversationSummary, HandedOff, InboxCursor, Millis, Owner, Presence,
+    Rich, Sender, SenderKind, ServerMsg,
 };
 
 /// A visitor as stored: one per browser (per relay-issued token) and site.
@@ -235,6 +235,16 @@ pub trait Broker: Send + Sync + 'static {
         now: Millis,
         owner: &Owner,
     ) -> Result<Conversation>;
+    /// [`Broker::open_conversation`], storing `team` on a conversation it creates: a new
+    /// humans-owned conversation enters its site's default team's queue from the start.
+    async fn open_queued_conversation(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        now: Millis,
+        owner: &Owner,
+        team: Option<&str>,
+    ) -> Result<Conversation>;
     /// Moves the conversation from `expected` to `new` owner if it is still owned by
     /// `expected` (compare-and-set); false if someone else changed it first.
     async fn set_owner(
@@ -249,6 +259,30 @@ pub trait Broker: Send + Sync + 'static {
     async fn set_presence(&self, site: &str, node: &str, until: Option<Millis>) -> Result<()>;
     /// Whether another node has an agent online for the site.
     async fn present_elsewhere(&self, site: &str, node: &str, now: Millis) -> Result<bool>;
+    /// Records one agent's presence for a site as seen by one node, valid until `until`
+    /// (renewed while the agent stays connected there, so it lapses a grace period after its
+    /// last connection to that node dropped).
+    async fn set_agent_presence(
+        &self,
+        site: &str,
+        agent: &str,
+        node: &str,
+        status: Presence,
+        until: Millis,
+    ) -> Result<()>;
+    /// The site's agents with a presence valid at `now`, each with its most available status
+    /// over all nodes (online, then away, then offline), sorted by agent id.
+    async fn agent_presence(&self, site: &str, now: Millis) -> Result<Vec<(String, Presence)>>;
+    /// Takes or renews the site's assignment lease for `node` until `until`: true if `node`
+    /// now holds it, false while another node's lease lasts. One node assigns a site's queue
+    /// at a time.
+    async fn assignment_lease(
+        &self,
+        site: &str,
+        node: &str,
+        until: Millis,
+        now: Millis,
+    ) -> Result<bool>;
     async fn conversation(&self, id: &str) -> Result<Option<Conversation>>;
     /// The context of the conversation's visitor.
     async fn conversation_context(&self, id: &str) -> Result<Context>;
@@ -401,6 +435,42 @@ pub(crate) fn parse_owner(s: &str) -> Owner {
 
 pub(crate) fn parse_handoff(s: Option<&str>) -> Option<HandedOff> {
     s.and_then(|s| serde_json::from_str(s).ok())
+}
+
+/// The stored name of a presence.
+pub(crate) fn presence_str(p: Presence) -> &'static str {
+    match p {
+        Presence::Online => "online",
+        Presence::Away => "away",
+        Presence::Offline => "offline",
+    }
+}
+
+pub(crate) fn parse_presence(s: &str) -> Presence {
+    match s {
+        "online" => Presence::Online,
+        "away" => Presence::Away,
+        _ => Presence::Offline,
+    }
+}
+
+/// Per agent, the most available of its claims (online before away before offline).
+pub(crate) fn best_presence(
+    claims: impl IntoIterator<Item = (String, Presence)>,
+) -> Vec<(String, Presence)> {
+    let rank = |p: Presence| match p {
+        Presence::Online => 0,
+        Presence::Away => 1,
+        Presence::Offline => 2,
+    };
+    let mut best = std::collections::BTreeMap::<String, Presence>::new();
+    for (agent, p) in claims {
+        let e = best.entry(agent).or_insert(p);
+        if rank(p) < rank(*e) {
+            *e = p;
+        }
+    }
+    best.into_iter().collect()
 }
 
 /// The inverse of [`kind_str`]; an unknown name (a newer version's) reads as `system`.

@@ -47,13 +47,13 @@ use switchboard_protocol::{
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
-    kind_str, owner_str, parse_context, parse_owner, Appended, Audience, BotEvent, Broker, Change,
-    Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage, Purged, Result, StoreError,
-    SummaryFields, Visitor, VisitorRecord,
+    best_presence, kind_str, owner_str, parse_context, parse_owner, parse_presence, presence_str,
+    Appended, Audience, BotEvent, Broker, Change, Changed, Conversation, Event, HandoffChange,
+    InboxPage, NewMessage, Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
-use switchboard_protocol::Owner;
+use switchboard_protocol::{Owner, Presence};
 
 const CHANNEL: &str = "sb:events";
 const PREVIEW_CHARS: usize = 140;
@@ -205,7 +205,8 @@ redis.call('XADD', KEYS[1], n .. '-0', 'b', ARGV[2], 'at', ARGV[3])
 return n
 "#;
 
-/// Takes or renews a lease (KEYS[1]) for node ARGV[1], ARGV[2] ms: 1 if it is that node's now.
+/// Takes or renews a lease (KEYS[1]) for node ARGV[1], ARGV[2] ms: 1 if it is that node's now
+/// (free, expired, or already its). A webhook bot's delivery and a site's assignment use it.
 const LEASE: &str = r#"
 local cur = redis.call('GET', KEYS[1])
 if cur == false or cur == ARGV[1] then
@@ -259,6 +260,13 @@ fn inbox_key(site: &str) -> String {
 }
 fn presence_key(site: &str) -> String {
     format!("sb:presence:{{{site}}}")
+}
+/// Hash `AGENT NODE` → `STATUS UNTIL`; shares the site's slot with its presence and lease.
+fn agents_key(site: &str) -> String {
+    format!("sb:agents:{{{site}}}")
+}
+fn lease_key(site: &str) -> String {
+    format!("sb:lease:{{{site}}}")
 }
 
 fn bot_key(bot: &str, what: &str) -> String {
@@ -622,6 +630,18 @@ impl Broker for RedisBroker {
         now: Millis,
         owner: &Owner,
     ) -> Result<Conversation> {
+        self.open_queued_conversation(site, visitor_id, now, owner, None)
+            .await
+    }
+
+    async fn open_queued_conversation(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        now: Millis,
+        owner: &Owner,
+        team: Option<&str>,
+    ) -> Result<Conversation> {
         let mut c = self.conn.clone();
         if let Some(id) = c
             .get::<_, Option<String>>(open_key(visitor_id))
@@ -634,18 +654,20 @@ impl Broker for RedisBroker {
         }
         let id = random_id("c");
         let now = now.to_string();
+        let owner_s = owner_str(owner);
+        let mut fields = vec![
+            ("site", site),
+            ("visitor_id", visitor_id),
+            ("created_at", &now),
+            ("last_activity", &now),
+            ("last_seq", "0"),
+            ("owner", &owner_s),
+        ];
+        if let Some(team) = team {
+            fields.push(("team", team));
+        }
         redis::pipe()
-            .hset_multiple(
-                meta(&id),
-                &[
-                    ("site", site),
-                    ("visitor_id", visitor_id),
-                    ("created_at", &now),
-                    ("last_activity", &now),
-                    ("last_seq", "0"),
-                    ("owner", &owner_str(owner)),
-                ],
-            )
+            .hset_multiple(meta(&id), &fields)
             // Before the open pointer: a conversation is never reachable but unlisted.
             .sadd(convs_key(visitor_id), &id)
             .query_async::<()>(&mut c)
@@ -675,7 +697,10 @@ impl Broker for RedisBroker {
             visitor_id: visitor_id.to_owned(),
             last_seq: 0,
             owner: owner.clone(),
-            state: State::default(),
+            state: State {
+                team: team.map(str::to_owned),
+                ..State::default()
+            },
         })
     }
 
@@ -728,6 +753,63 @@ impl Broker for RedisBroker {
             None => c.zrem::<_, _, ()>(&key, node).await,
         }
         .map_err(backend)
+    }
+
+    async fn set_agent_presence(
+        &self,
+        site: &str,
+        agent: &str,
+        node: &str,
+        status: Presence,
+        until: Millis,
+    ) -> Result<()> {
+        let value = format!("{} {until}", presence_str(status));
+        self.conn
+            .clone()
+            .hset::<_, _, _, ()>(agents_key(site), format!("{agent} {node}"), value)
+            .await
+            .map_err(backend)
+    }
+
+    async fn agent_presence(&self, site: &str, now: Millis) -> Result<Vec<(String, Presence)>> {
+        let mut c = self.conn.clone();
+        let all: Vec<(String, String)> = c.hgetall(agents_key(site)).await.map_err(backend)?;
+        let mut claims = Vec::new();
+        let mut expired = Vec::new();
+        for (field, value) in all {
+            let (status, until) = value.split_once(' ').unwrap_or((&value, "0"));
+            let agent = field.split_once(' ').map_or(field.as_str(), |(a, _)| a);
+            if until.parse::<Millis>().unwrap_or(0) >= now {
+                claims.push((agent.to_owned(), parse_presence(status)));
+            } else {
+                expired.push(field.clone());
+            }
+        }
+        if !expired.is_empty() {
+            // Claims of nodes that went away; a renewal racing this delete is rewritten by
+            // that node's next renewal, well within the grace period.
+            let _: () = c.hdel(agents_key(site), expired).await.map_err(backend)?;
+        }
+        Ok(best_presence(claims))
+    }
+
+    async fn assignment_lease(
+        &self,
+        site: &str,
+        node: &str,
+        until: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        let ttl = until.saturating_sub(now).max(1);
+        let won: i64 = self
+            .lease
+            .key(lease_key(site))
+            .arg(node)
+            .arg(ttl)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(won == 1)
     }
 
     async fn present_elsewhere(&self, site: &str, node: &str, now: Millis) -> Result<bool> {

@@ -31,13 +31,13 @@ use switchboard_protocol::{
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
-    kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience, BotEvent,
-    Broker, Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage, Purged,
-    Result, StoreError, SummaryFields, Visitor, VisitorRecord,
+    best_presence, kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience,
+    BotEvent, Broker, Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage,
+    Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
 };
 use crate::hub::Hub;
 use crate::token::random_id;
-use switchboard_protocol::Owner;
+use switchboard_protocol::{Owner, Presence};
 
 /// The columns [`message`] reads, as a literal so queries are built at compile time (the
 /// duplicate check runs on every append).
@@ -154,8 +154,19 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 pub struct SqliteBroker {
     conn: Arc<tokio::sync::Mutex<Connection>>,
     hub: Arc<Hub>,
+    /// Agent presence and assignment leases: the embedded broker is one node, so they need
+    /// not outlive the process (presence is renewed within seconds of a restart).
+    local: Arc<std::sync::Mutex<Local>>,
     /// Dropped with the last broker handle, which ends the checkpoint thread.
     _checkpoints: mpsc::Sender<()>,
+}
+
+#[derive(Default)]
+struct Local {
+    /// (site, agent, node) → status, valid until.
+    presence: std::collections::HashMap<(String, String, String), (Presence, Millis)>,
+    /// site → (node, until).
+    leases: std::collections::HashMap<String, (String, Millis)>,
 }
 
 impl SqliteBroker {
@@ -272,6 +283,7 @@ impl SqliteBroker {
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
             hub,
+            local: Default::default(),
             _checkpoints: checkpoints(&path)?,
         })
     }
@@ -376,7 +388,20 @@ impl Broker for SqliteBroker {
         now: Millis,
         owner: &Owner,
     ) -> Result<Conversation> {
+        self.open_queued_conversation(site, visitor_id, now, owner, None)
+            .await
+    }
+
+    async fn open_queued_conversation(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        now: Millis,
+        owner: &Owner,
+        team: Option<&str>,
+    ) -> Result<Conversation> {
         let (site, visitor_id, owner) = (site.to_owned(), visitor_id.to_owned(), owner.clone());
+        let team = team.map(str::to_owned);
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let found = tx
@@ -396,12 +421,15 @@ impl Broker for SqliteBroker {
                         visitor_id,
                         last_seq: 0,
                         owner,
-                        state: State::default(),
+                        state: State {
+                            team,
+                            ..State::default()
+                        },
                     };
                     tx.execute(
-                        "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity, owner)
-                         VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-                        params![conv.id, conv.site, conv.visitor_id, now as i64, owner_str(&conv.owner)],
+                        "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity, owner, team)
+                         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+                        params![conv.id, conv.site, conv.visitor_id, now as i64, owner_str(&conv.owner), conv.state.team],
                     )?;
                     conv
                 }
@@ -468,6 +496,47 @@ impl Broker for SqliteBroker {
 
     async fn present_elsewhere(&self, _: &str, _: &str, _: Millis) -> Result<bool> {
         Ok(false)
+    }
+
+    async fn set_agent_presence(
+        &self,
+        site: &str,
+        agent: &str,
+        node: &str,
+        status: Presence,
+        until: Millis,
+    ) -> Result<()> {
+        let key = (site.to_owned(), agent.to_owned(), node.to_owned());
+        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        local.presence.insert(key, (status, until));
+        Ok(())
+    }
+
+    async fn agent_presence(&self, site: &str, now: Millis) -> Result<Vec<(String, Presence)>> {
+        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        local
+            .presence
+            .retain(|(s, _, _), (_, until)| s != site || *until >= now);
+        let claims = (local.presence.iter())
+            .filter(|((s, _, _), _)| s == site)
+            .map(|((_, agent, _), (p, _))| (agent.clone(), *p));
+        Ok(best_presence(claims))
+    }
+
+    async fn assignment_lease(
+        &self,
+        site: &str,
+        node: &str,
+        until: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        let lease = local.leases.entry(site.to_owned()).or_default();
+        if lease.0 != node && lease.1 >= now {
+            return Ok(false);
+        }
+        *lease = (node.to_owned(), until);
+        Ok(true)
     }
 
     async fn conversation_context(&self, id: &str) -> Result<Context> {

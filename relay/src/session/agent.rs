@@ -8,17 +8,17 @@ use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_INBOX;
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, ErrorCode, InboxCursor, Owner, Role, Sender, SenderKind, ServerMsg,
-    PROTOCOL_VERSION,
+    ClientMsg, CloseCode, ErrorCode, InboxCursor, Owner, Presence, Role, Sender, SenderKind,
+    ServerMsg, PROTOCOL_VERSION,
 };
 
-use super::{deliver, lifecycle, ping_interval_ms, publish, send_history, Handler, Refusal};
+use super::{deliver, lifecycle, ping_interval_ms, publish, send_history, views, Handler, Refusal};
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, NewMessage, StoreError};
 use crate::config::Agent;
 use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
-use crate::{clock, token, AppState};
+use crate::{assignment, clock, token, AppState};
 
 pub struct AgentSession {
     agent: Arc<Agent>,
@@ -69,6 +69,7 @@ impl Handler for AgentSession {
         // arrives twice is harmless (the console upserts).
         state.hub.join_agents(outbox.clone(), agent.clone());
         state.presence_changed.notify_one();
+        state.assigner.choose(&agent.id, Presence::Online);
         let session = AgentSession { agent };
         session
             .send_inbox(state, None, MAX_INBOX, outbox)
@@ -79,6 +80,14 @@ impl Handler for AgentSession {
                 outbox.send(&ServerMsg::error(r.code, r.message));
                 CloseCode::UNAVAILABLE
             })?;
+        for site in state.config.sites_served_by(&session.agent) {
+            // Not worth closing the connection over: the next change is sent anyway.
+            if let Ok(frames) = assignment::presence_frames(state, &site).await {
+                for f in &frames {
+                    outbox.send(f);
+                }
+            }
+        }
         Ok(session)
     }
 
@@ -168,6 +177,18 @@ impl Handler for AgentSession {
                 outbox.send(&ServerMsg::Pong { nonce });
                 Ok(())
             }
+            ClientMsg::SetPresence { status } => {
+                state.assigner.choose(&self.agent.id, status);
+                Ok(())
+            }
+            ClientMsg::ListView {
+                view,
+                before,
+                limit,
+            } => {
+                let limit = limit.unwrap_or(MAX_INBOX);
+                views::send_view(state, &self.agent, view, before, limit, outbox).await
+            }
             ClientMsg::ListConversations { before, limit } => {
                 self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)
                     .await
@@ -197,6 +218,8 @@ impl AgentSession {
             .broker
             .change(&conv.id, expected_version, change)
             .await?;
+        // A conversation may have entered a queue or freed a slot.
+        state.assigner.wake();
         routing::publish_summary(state, &conv.id).await?;
         Ok(())
     }

@@ -175,10 +175,12 @@ impl Handler for BotSession {
             | ClientMsg::Postback { .. }
             | ClientMsg::HandBack { .. }
             | ClientMsg::ListConversations { .. }
+            | ClientMsg::ListView { .. }
             | ClientMsg::Assign { .. }
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }
-            | ClientMsg::SetPriority { .. }) => Err(Refusal::new(
+            | ClientMsg::SetPriority { .. }
+            | ClientMsg::SetPresence { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),

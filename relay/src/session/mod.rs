@@ -7,6 +7,7 @@
 mod agent;
 mod bot;
 mod lifecycle;
+mod views;
 mod visitor;
 
 use std::future::Future;
@@ -351,11 +352,14 @@ async fn deliver(
         duplicate: appended.duplicate,
     });
     if appended.reopened.is_some() {
+        state.assigner.wake();
         // Agents see the status change in the line; not the hot path (only a conversation
         // someone set aside pays for it).
         routing::publish_summary(state, &conv.id).await?;
     }
     if !appended.duplicate && m.seq == 1 {
+        // A new conversation entered its team's queue.
+        state.assigner.wake();
         // The conversation just entered the inbox: agents need its line and context. Later
         // messages update the line from the `message` frame itself, which keeps the hot path at
         // one broker round trip.

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, Context, ErrorCode, Role, Sender, SenderKind, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, Context, ErrorCode, Owner, Role, Sender, SenderKind, ServerMsg,
+    PROTOCOL_VERSION,
 };
 
 use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
+use crate::assignment;
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, NewMessage};
 use crate::config::Site;
@@ -84,14 +86,16 @@ impl Handler for VisitorSession {
                 visitor.context = context;
             }
         }
+        let owner = routing::initial_owner(&site);
+        // A conversation the humans own waits in the site's default team's queue from the
+        // start; a bot's enters a queue when the bot hands it off.
+        let team = match owner {
+            Owner::Humans => site.default_team.as_deref(),
+            Owner::Bot { .. } => None,
+        };
         let conversation = state
             .broker
-            .open_conversation(
-                &site.key,
-                &visitor.id,
-                clock::now(),
-                &routing::initial_owner(&site),
-            )
+            .open_queued_conversation(&site.key, &visitor.id, clock::now(), &owner, team)
             .await
             .map_err(fail)?;
         state
@@ -108,6 +112,10 @@ impl Handler for VisitorSession {
             name: None,
             ping_interval_ms: ping_interval_ms(state),
         }));
+        let online = assignment::available(state, &site.key)
+            .await
+            .map_err(fail)?;
+        outbox.send(&ServerMsg::Availability { online });
         let session = VisitorSession {
             name: identity_name(&visitor.context),
             conversation,
@@ -155,10 +163,12 @@ impl Handler for VisitorSession {
             other @ (ClientMsg::Handoff { .. }
             | ClientMsg::HandBack { .. }
             | ClientMsg::ListConversations { .. }
+            | ClientMsg::ListView { .. }
             | ClientMsg::Assign { .. }
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }
-            | ClientMsg::SetPriority { .. }) => Err(Refusal::new(
+            | ClientMsg::SetPriority { .. }
+            | ClientMsg::SetPresence { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for visitors", other.kind()),
             )),
