@@ -75,6 +75,7 @@ async fn visitor_on_one_node_and_agent_on_another_talk_both_ways() {
         protocol: PROTOCOL_VERSION,
         token: None,
         context: Some(context("order.html")),
+        identity_token: None,
     }))
     .await;
     let ServerMsg::Welcome(w) = v.recv().await else {
@@ -89,6 +90,7 @@ async fn visitor_on_one_node_and_agent_on_another_talk_both_ways() {
             protocol: PROTOCOL_VERSION,
             token: Some(AGENT_TOKEN.into()),
             context: None,
+            identity_token: None,
         }))
         .await;
     agent

@@ -28,6 +28,7 @@ fn hello(token: Option<String>) -> ClientMsg {
         protocol: PROTOCOL_VERSION,
         token,
         context: None,
+        identity_token: None,
     })
 }
 

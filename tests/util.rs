@@ -56,6 +56,9 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 bot: Some(BOT.into()),
                 bot_after_secs: 60,
                 default_team: Some(TEAM.into()),
+                identity: Default::default(),
+                identity_secret: None,
+                identity_public_key: None,
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -65,6 +68,9 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 bot: Some(OTHER_BOT.into()),
                 bot_after_secs: 60,
                 default_team: None,
+                identity: Default::default(),
+                identity_secret: None,
+                identity_public_key: None,
             },
         ],
         agents: vec![
@@ -188,6 +194,7 @@ impl TestRelay {
             protocol: PROTOCOL_VERSION,
             token,
             context,
+            identity_token: None,
         }))
         .await;
         c.welcome().await
@@ -207,6 +214,7 @@ impl TestRelay {
             protocol: PROTOCOL_VERSION,
             token: Some(token.into()),
             context: None,
+            identity_token: None,
         }))
         .await;
         let mut c = c.welcome().await;
@@ -225,6 +233,7 @@ impl TestRelay {
             protocol: PROTOCOL_VERSION,
             token: Some(token.into()),
             context: None,
+            identity_token: None,
         }))
         .await;
         c.welcome().await

@@ -28,6 +28,7 @@ pub mod endpoints;
 pub mod error;
 pub mod headers;
 pub mod hub;
+pub mod identity;
 pub mod limits;
 pub mod outbox;
 pub mod server;

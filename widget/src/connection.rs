@@ -168,6 +168,7 @@ async fn session(widget: Widget, ws: WebSocket) -> Option<u16> {
         protocol: PROTOCOL_VERSION,
         token: storage::get(&token_key()),
         context: Some(core(|c| c.context.clone())),
+        identity_token: None,
     });
     let _ = tx.unbounded_send(hello.to_json());
     core(|c| c.tx = Some(tx.clone()));
