@@ -86,6 +86,7 @@ conformance!(concurrent_changes_on_one_version_exactly_one_wins);
 conformance!(changes_retried_on_conflict_are_never_lost);
 conformance!(a_visitor_message_reopens_in_the_same_step);
 conformance!(a_snooze_ends_on_read_once_its_time_has_passed);
+conformance!(creations_under_chosen_ids_are_idempotent_and_counted);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -1098,3 +1099,49 @@ async fn a_snooze_ends_on_read_once_its_time_has_passed(backend: &impl Backend) 
         .unwrap();
     assert_eq!(done.state.status, Status::Resolved);
 }
+
+/// The session announces a visitor's and a conversation's ids in `welcome` and stores them at
+/// the first message; a retry (after a timeout, or a second tab racing) stores each once,
+/// with the latest context, and a token resolves to that visitor.
+async fn creations_under_chosen_ids_are_idempotent_and_counted(backend: &impl Backend) {
+    let (b, _hub) = backend.open().await;
+    assert_eq!(b.stored_counts("shop").await.unwrap(), (0, 0));
+    let latest = Context {
+        identity: Some(Identity {
+            name: Some("Ada".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    for ctx in [Context::default(), latest.clone()] {
+        let v = b
+            .create_visitor_with_id("shop", "chosen-hash", "v_chosen", ctx.clone())
+            .await
+            .unwrap();
+        assert_eq!(v.id, "v_chosen");
+        let c = b
+            .open_conversation_with_id("shop", "v_chosen", "c_chosen", 7, &Owner::Humans)
+            .await
+            .unwrap();
+        assert_eq!(c.id, "c_chosen");
+        assert_eq!(c.visitor_id, "v_chosen");
+    }
+    assert_eq!(b.stored_counts("shop").await.unwrap(), (1, 1));
+    assert_eq!(b.stored_counts("other").await.unwrap(), (0, 0));
+    let found = b
+        .visitor_by_token("shop", "chosen-hash")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, "v_chosen");
+    assert_eq!(found.context, latest);
+    assert_eq!(b.conversation_context("c_chosen").await.unwrap(), latest);
+    // Once a conversation is open, another chosen id finds that one rather than a second.
+    let again = b
+        .open_conversation_with_id("shop", "v_chosen", "c_other", 8, &Owner::Humans)
+        .await
+        .unwrap();
+    assert_eq!(again.id, "c_chosen");
+    assert_eq!(b.stored_counts("shop").await.unwrap(), (1, 1));
+}
+

@@ -227,14 +227,7 @@ impl Handler for VisitorSession {
                 since,
             } => {
                 self.own(state, &conversation_id).await?;
-                if self.provisional.is_some() {
-                    outbox.send(&ServerMsg::Synced {
-                        conversation_id,
-                        last_seq: since,
-                        more: false,
-                    });
-                    return Ok(());
-                }
+                // Before the first message the history is simply empty.
                 send_history(state, outbox, &conversation_id, since).await
             }
             ClientMsg::Ping { nonce } => {
