@@ -1144,4 +1144,3 @@ async fn creations_under_chosen_ids_are_idempotent_and_counted(backend: &impl Ba
     assert_eq!(again.id, "c_chosen");
     assert_eq!(b.stored_counts("shop").await.unwrap(), (1, 1));
 }
-

@@ -93,10 +93,7 @@ async fn identify(v: &mut Client, token: &str) -> Option<ErrorCode> {
 }
 
 /// The visitor's first message; the context and line agents get for it.
-async fn first_message(
-    relay: &TestRelay,
-    v: &mut Client,
-) -> (Context, ConversationSummary) {
+async fn first_message(relay: &TestRelay, v: &mut Client) -> (Context, ConversationSummary) {
     let mut agent = relay.agent(AGENT_TOKEN).await;
     v.say("first", "where is my order?").await;
     v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
@@ -134,7 +131,10 @@ async fn a_valid_token_marks_its_fields_verified_for_agents() {
         ..Default::default()
     };
     let mut v = relay.visitor_with(None, Some(forged.clone())).await;
-    assert_eq!(identify(&mut v, &hs256(&claims("cust-42"), SECRET)).await, None);
+    assert_eq!(
+        identify(&mut v, &hs256(&claims("cust-42"), SECRET)).await,
+        None
+    );
     // A later context from the page cannot undo or overwrite the verified fields.
     v.send(&ClientMsg::SetContext { context: forged }).await;
     let (context, line) = first_message(&relay, &mut v).await;
@@ -144,7 +144,12 @@ async fn a_valid_token_marks_its_fields_verified_for_agents() {
     assert_eq!(identity.email.as_deref(), Some("ada@shop.example"));
     assert_eq!(
         identity.verified,
-        vec![Verified::Id, Verified::Name, Verified::Email, Verified::Order]
+        vec![
+            Verified::Id,
+            Verified::Name,
+            Verified::Email,
+            Verified::Order
+        ]
     );
     assert_eq!(context.order.unwrap().number, "1042");
     assert_eq!(line.customer_id.as_deref(), Some("cust-42"));
@@ -184,12 +189,19 @@ async fn expired_forged_wrong_site_none_and_garbage_tokens_are_refused() {
     );
     // Expired and forged: the signature is checked first.
     assert_eq!(
-        identify(&mut fresh().await, &hs256(&expired, "not-the-shop-secret-0123456789abcdef")).await,
+        identify(
+            &mut fresh().await,
+            &hs256(&expired, "not-the-shop-secret-0123456789abcdef")
+        )
+        .await,
         Some(ErrorCode::IdentityInvalid)
     );
     assert_eq!(
-        identify(&mut fresh().await, &hs256(&claims("cust-42"), "not-the-shop-secret-0123456789abcdef"))
-            .await,
+        identify(
+            &mut fresh().await,
+            &hs256(&claims("cust-42"), "not-the-shop-secret-0123456789abcdef")
+        )
+        .await,
         Some(ErrorCode::IdentityInvalid)
     );
     // A token for the other site, signed with its own secret or (a leak) with this one.
@@ -241,9 +253,15 @@ async fn expired_forged_wrong_site_none_and_garbage_tokens_are_refused() {
             "{garbage:?}"
         );
     }
-    assert_eq!(identify(&mut fresh().await, "").await, Some(ErrorCode::Invalid));
+    assert_eq!(
+        identify(&mut fresh().await, "").await,
+        Some(ErrorCode::Invalid)
+    );
     let huge = "a".repeat(MAX_IDENTITY_TOKEN_BYTES + 1);
-    assert_eq!(identify(&mut fresh().await, &huge).await, Some(ErrorCode::TooLarge));
+    assert_eq!(
+        identify(&mut fresh().await, &huge).await,
+        Some(ErrorCode::TooLarge)
+    );
     // An oversized claim from a validly signed token is refused too.
     let mut long = claims("cust-42");
     long["name"] = json!("n".repeat(600));
@@ -277,8 +295,8 @@ async fn es256_tokens_verify_with_the_configured_public_key() {
     let relay = TestRelay::start_with(with_secrets).await;
     let mut v = relay.visitor().await;
     let key = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).unwrap();
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims("cust-7"), &key)
-        .unwrap();
+    let token =
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims("cust-7"), &key).unwrap();
     assert_eq!(identify(&mut v, &token).await, None);
     // The public key used as an HMAC secret (the classic confusion) is refused.
     assert_eq!(
@@ -320,15 +338,12 @@ async fn required_identity_refuses_messages_until_identified() {
             ..
         }
     ));
-    let stored = relay
-        .relay
-        .state
-        .broker
-        .stored_counts(SITE)
-        .await
-        .unwrap();
+    let stored = relay.relay.state.broker.stored_counts(SITE).await.unwrap();
     assert_eq!(stored, (0, 0), "nothing stored before the identity");
-    assert_eq!(identify(&mut v, &hs256(&claims("cust-42"), SECRET)).await, None);
+    assert_eq!(
+        identify(&mut v, &hs256(&claims("cust-42"), SECRET)).await,
+        None
+    );
     let (_, line) = first_message(&relay, &mut v).await;
     assert_eq!(line.customer_id.as_deref(), Some("cust-42"));
 }
@@ -361,7 +376,8 @@ async fn an_identity_token_in_hello() {
     bad.roundtrip().await;
 
     let mut v = Client::connect(&url, Some(SITE_ORIGIN)).await.unwrap();
-    v.send(&hello(None, hs256(&claims("cust-42"), SECRET))).await;
+    v.send(&hello(None, hs256(&claims("cust-42"), SECRET)))
+        .await;
     let mut v = v.welcome().await;
     let (_, line) = first_message(&relay, &mut v).await;
     assert_eq!(line.customer_id.as_deref(), Some("cust-42"));
@@ -371,7 +387,14 @@ async fn an_identity_token_in_hello() {
     let mut again = relay.visitor_with(token, Some(Context::default())).await;
     again.roundtrip().await;
     let conv = again.conversation_id();
-    let summary = relay.relay.state.broker.summary(&conv).await.unwrap().unwrap();
+    let summary = relay
+        .relay
+        .state
+        .broker
+        .summary(&conv)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(summary.customer_id.as_deref(), Some("cust-42"));
 }
 

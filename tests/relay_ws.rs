@@ -593,13 +593,7 @@ async fn transcript_survives_a_relay_restart_on_the_same_data_dir() {
 
 /// How many visitors and conversations of [`SITE`] the relay's store holds.
 async fn counts(relay: &TestRelay) -> (u64, u64) {
-    relay
-        .relay
-        .state
-        .broker
-        .stored_counts(SITE)
-        .await
-        .unwrap()
+    relay.relay.state.broker.stored_counts(SITE).await.unwrap()
 }
 
 /// 2,000 bare hellos (each with a context, as the widget sends) from one address: every one is
@@ -666,8 +660,9 @@ async fn two_thousand_bare_hellos_store_nothing_redis() {
         .await
         .unwrap();
     assert!(
-        keys.iter()
-            .all(|k| !k.starts_with("sb:{v:") && !k.starts_with("sb:{c:") && !k.starts_with("sb:token")),
+        keys.iter().all(|k| !k.starts_with("sb:{v:")
+            && !k.starts_with("sb:{c:")
+            && !k.starts_with("sb:token")),
         "{keys:?}"
     );
 }

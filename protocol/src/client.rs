@@ -10,8 +10,8 @@ use crate::context::Context;
 use crate::handoff::{Handoff, Priority};
 use crate::lifecycle::Status;
 use crate::limits::{
-    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_INBOX, MAX_NOTE_BYTES, MAX_TEXT_BYTES,
-    MAX_IDENTITY_TOKEN_BYTES, MAX_TOKEN_BYTES,
+    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_IDENTITY_TOKEN_BYTES, MAX_ID_BYTES, MAX_INBOX,
+    MAX_NOTE_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
 };
 use crate::rich::Rich;
 use crate::server::InboxCursor;

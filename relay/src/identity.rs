@@ -106,8 +106,8 @@ pub fn verify(site: &Site, token: &str) -> Result<Claims, Refusal> {
     validation.leeway = LEEWAY_SECS;
     validation.set_audience(&[&site.key]);
     validation.set_required_spec_claims(&["exp", "sub", "aud"]);
-    let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
-        match e.kind() {
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => Refusal::new(
                 ErrorCode::IdentityExpired,
                 "the identity token has expired; fetch a fresh one",
@@ -115,8 +115,7 @@ pub fn verify(site: &Site, token: &str) -> Result<Claims, Refusal> {
             ErrorKind::InvalidAudience => invalid("the identity token is for another site"),
             ErrorKind::InvalidSignature => invalid("the identity token's signature is wrong"),
             other => invalid(format!("the identity token is not valid: {other:?}")),
-        }
-    })?;
+        })?;
     let claims = data.claims;
     if claims.sub.is_empty() {
         return Err(invalid("the identity token's sub is empty"));
@@ -124,9 +123,13 @@ pub fn verify(site: &Site, token: &str) -> Result<Claims, Refusal> {
     // The claims end up in the context, under the context's own limits.
     let mut probe = Context::default();
     apply(&mut probe, &claims);
-    for v in [Some(&claims.sub), claims.name.as_ref(), claims.email.as_ref()]
-        .into_iter()
-        .flatten()
+    for v in [
+        Some(&claims.sub),
+        claims.name.as_ref(),
+        claims.email.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
         if v.len() > MAX_SHORT_BYTES {
             return Err(invalid(format!(
@@ -189,7 +192,10 @@ pub fn stored_claims(context: &Context) -> Option<Claims> {
         sub: i.id.clone()?,
         name: take(Verified::Name, &i.name),
         email: take(Verified::Email, &i.email),
-        cart: context.cart.clone().filter(|_| i.is_verified(Verified::Cart)),
+        cart: context
+            .cart
+            .clone()
+            .filter(|_| i.is_verified(Verified::Cart)),
         order: context
             .order
             .clone()

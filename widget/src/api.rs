@@ -32,8 +32,13 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
         "open" => widget.set_open(true),
         "close" => widget.set_open(false),
         "toggle" => widget.set_open(!widget.open.get_untracked()),
-        "identify" if js_sys::Reflect::get(&a, &"token".into()).is_ok_and(|t| !t.is_undefined()) => {
-            match js_sys::Reflect::get(&a, &"token".into()).ok().and_then(|t| t.as_string()) {
+        "identify"
+            if js_sys::Reflect::get(&a, &"token".into()).is_ok_and(|t| !t.is_undefined()) =>
+        {
+            match js_sys::Reflect::get(&a, &"token".into())
+                .ok()
+                .and_then(|t| t.as_string())
+            {
                 Some(token) if !token.is_empty() && token.len() <= MAX_IDENTITY_TOKEN_BYTES => {
                     core(|c| c.identity_token = Some(token.clone()));
                     send(&ClientMsg::Identify { token });

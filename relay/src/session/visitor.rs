@@ -83,14 +83,8 @@ impl Handler for VisitorSession {
             None => (None, None),
         };
         let Some((mut visitor, token)) = known.zip(hello.token) else {
-            let session = VisitorSession::provisional(
-                state,
-                site,
-                addr,
-                claims,
-                hello.context,
-                outbox,
-            );
+            let session =
+                VisitorSession::provisional(state, site, addr, claims, hello.context, outbox);
             if let Some(r) = refused {
                 outbox.send(&r.to_msg());
             }
@@ -370,7 +364,7 @@ impl VisitorSession {
         let site = state
             .sites
             .get(&self.conversation.site)
-            .ok_or_else(|| identity_unconfigured())?;
+            .ok_or_else(identity_unconfigured)?;
         let claims = identity::verify(site, token)?;
         if let Some(p) = &mut self.provisional {
             identity::apply(&mut p.context, &claims);
@@ -441,5 +435,8 @@ fn with_claims(context: &mut Context, claims: Option<&Claims>) {
 }
 
 fn identity_unconfigured() -> Refusal {
-    Refusal::new(ErrorCode::IdentityInvalid, "this site verifies no identities")
+    Refusal::new(
+        ErrorCode::IdentityInvalid,
+        "this site verifies no identities",
+    )
 }
