@@ -214,6 +214,7 @@ async fn node_killed_mid_stream_its_clients_resume_on_another_node() {
         stream(&mut v, EACH, 50, &p1).await;
         v
     });
+    first_message_stored(&progress).await;
     let at = tokio::spawn(async move {
         stream(&mut agent, EACH, 50, &p2).await;
         agent
@@ -258,6 +259,7 @@ async fn redis_restart_during_traffic_acknowledges_nothing_unstored_and_everyone
         stream(&mut v, EACH, 20, &p1).await;
         v
     });
+    first_message_stored(&progress).await;
     let at = tokio::spawn(async move {
         stream(&mut agent, EACH, 20, &p2).await;
         agent
@@ -285,4 +287,12 @@ async fn redis_restart_during_traffic_acknowledges_nothing_unstored_and_everyone
         v.connects - 1
     );
     assert!(a.health().await["broker_ok"] == true && b.health().await["broker_ok"] == true);
+}
+
+/// A conversation is stored with its visitor's first message: the agent writes to it only
+/// after that.
+async fn first_message_stored(progress: &AtomicUsize) {
+    while progress.load(Ordering::Relaxed) < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
