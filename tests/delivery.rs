@@ -166,13 +166,16 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     const EACH: usize = 1000;
     let mut relay = RelayProcess::start().await;
     let base = relay.ws("");
-    let (visitor, agent, conv) = visitor_and_agent(&relay).await;
+    let mut visitor = Peer::new("v", &base, visitor_role(&relay));
+    visitor.connect(PATIENCE).await;
+    let conv = visitor.conversation_id.clone().unwrap();
     let progress = Arc::new(AtomicUsize::new(0));
     let v = spawn_stream(visitor, EACH, progress.clone());
-    // The conversation is stored with the visitor's first message; the agent writes after it.
+    // The conversation is stored with the visitor's first message; the agent comes after it.
     while progress.load(Ordering::Relaxed) < 1 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let agent = agent_on(&base, &conv).await;
     let a = spawn_stream(agent, EACH, Arc::default());
     while progress.load(Ordering::Relaxed) < EACH / 3 {
         tokio::time::sleep(Duration::from_millis(5)).await;
