@@ -89,6 +89,7 @@ async fn agent(node: &RelayProcess, id: &str) -> Client {
         protocol: PROTOCOL_VERSION,
         token: Some(token(id)),
         context: None,
+        identity_token: None,
     }))
     .await;
     c.until(|m| matches!(m, ServerMsg::Conversations { .. }).then_some(()))
@@ -104,6 +105,7 @@ async fn visitor(node: &RelayProcess, site: &str, n: usize) -> Client {
         protocol: PROTOCOL_VERSION,
         token: None,
         context: None,
+        identity_token: None,
     }))
     .await;
     let mut v = v.welcome().await;

@@ -208,6 +208,7 @@ conformance!(bot_queue_overflow_mark_and_delivery_lease);
 conformance!(a_queued_conversation_is_created_in_its_team);
 conformance!(agent_presence_is_the_most_available_live_claim);
 conformance!(one_node_at_a_time_holds_a_sites_assignment_lease);
+conformance!(creations_under_chosen_ids_are_idempotent_and_counted);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -1675,4 +1676,49 @@ async fn one_node_at_a_time_holds_a_sites_assignment_lease(backend: &impl Backen
         .assignment_lease("shop", "n1", now + 300, now)
         .await
         .unwrap());
+}
+
+/// The session announces a visitor's and a conversation's ids in `welcome` and stores them at
+/// the first message; a retry (after a timeout, or a second tab racing) stores each once,
+/// with the latest context, and a token resolves to that visitor.
+async fn creations_under_chosen_ids_are_idempotent_and_counted(backend: &impl Backend) {
+    let (b, _hub) = backend.open().await;
+    assert_eq!(b.stored_counts("shop").await.unwrap(), (0, 0));
+    let latest = Context {
+        identity: Some(Identity {
+            name: Some("Ada".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    for ctx in [Context::default(), latest.clone()] {
+        let v = b
+            .create_visitor_with_id("shop", "chosen-hash", "v_chosen", ctx.clone())
+            .await
+            .unwrap();
+        assert_eq!(v.id, "v_chosen");
+        let c = b
+            .open_conversation_with_id("shop", "v_chosen", "c_chosen", 7, &Owner::Humans, None)
+            .await
+            .unwrap();
+        assert_eq!(c.id, "c_chosen");
+        assert_eq!(c.visitor_id, "v_chosen");
+    }
+    assert_eq!(b.stored_counts("shop").await.unwrap(), (1, 1));
+    assert_eq!(b.stored_counts("other").await.unwrap(), (0, 0));
+    let found = b
+        .visitor_by_token("shop", "chosen-hash")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, "v_chosen");
+    assert_eq!(found.context, latest);
+    assert_eq!(b.conversation_context("c_chosen").await.unwrap(), latest);
+    // Once a conversation is open, another chosen id finds that one rather than a second.
+    let again = b
+        .open_conversation_with_id("shop", "v_chosen", "c_other", 8, &Owner::Humans, None)
+        .await
+        .unwrap();
+    assert_eq!(again.id, "c_chosen");
+    assert_eq!(b.stored_counts("shop").await.unwrap(), (1, 1));
 }

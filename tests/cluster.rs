@@ -75,6 +75,7 @@ async fn visitor_on_one_node_and_agent_on_another_talk_both_ways() {
         protocol: PROTOCOL_VERSION,
         token: None,
         context: Some(context("order.html")),
+        identity_token: None,
     }))
     .await;
     let ServerMsg::Welcome(w) = v.recv().await else {
@@ -89,6 +90,7 @@ async fn visitor_on_one_node_and_agent_on_another_talk_both_ways() {
             protocol: PROTOCOL_VERSION,
             token: Some(AGENT_TOKEN.into()),
             context: None,
+            identity_token: None,
         }))
         .await;
     agent
@@ -196,6 +198,14 @@ async fn node_killed_mid_stream_its_clients_resume_on_another_node() {
     v.bases.push(b.ws(""));
     v.connect(PATIENCE).await;
     let conv = v.conversation_id.clone().unwrap();
+
+    let progress = Arc::new(AtomicUsize::new(0));
+    let (p1, p2) = (progress.clone(), Arc::new(AtomicUsize::new(0)));
+    let vt = tokio::spawn(async move {
+        stream(&mut v, EACH, 50, &p1).await;
+        v
+    });
+    first_message_stored(&progress).await;
     let mut agent = Peer::new(
         "a",
         &b.ws(""),
@@ -205,13 +215,6 @@ async fn node_killed_mid_stream_its_clients_resume_on_another_node() {
     );
     agent.set_conversation(&conv);
     agent.connect(PATIENCE).await;
-
-    let progress = Arc::new(AtomicUsize::new(0));
-    let (p1, p2) = (progress.clone(), Arc::new(AtomicUsize::new(0)));
-    let vt = tokio::spawn(async move {
-        stream(&mut v, EACH, 50, &p1).await;
-        v
-    });
     let at = tokio::spawn(async move {
         stream(&mut agent, EACH, 50, &p2).await;
         agent
@@ -240,6 +243,14 @@ async fn redis_restart_during_traffic_acknowledges_nothing_unstored_and_everyone
     let mut v = visitor(&a.ws(""));
     v.connect(PATIENCE).await;
     let conv = v.conversation_id.clone().unwrap();
+
+    let progress = Arc::new(AtomicUsize::new(0));
+    let (p1, p2) = (progress.clone(), Arc::new(AtomicUsize::new(0)));
+    let vt = tokio::spawn(async move {
+        stream(&mut v, EACH, 20, &p1).await;
+        v
+    });
+    first_message_stored(&progress).await;
     let mut agent = Peer::new(
         "a",
         &b.ws(""),
@@ -249,13 +260,6 @@ async fn redis_restart_during_traffic_acknowledges_nothing_unstored_and_everyone
     );
     agent.set_conversation(&conv);
     agent.connect(PATIENCE).await;
-
-    let progress = Arc::new(AtomicUsize::new(0));
-    let (p1, p2) = (progress.clone(), Arc::new(AtomicUsize::new(0)));
-    let vt = tokio::spawn(async move {
-        stream(&mut v, EACH, 20, &p1).await;
-        v
-    });
     let at = tokio::spawn(async move {
         stream(&mut agent, EACH, 20, &p2).await;
         agent
@@ -283,4 +287,12 @@ async fn redis_restart_during_traffic_acknowledges_nothing_unstored_and_everyone
         v.connects - 1
     );
     assert!(a.health().await["broker_ok"] == true && b.health().await["broker_ok"] == true);
+}
+
+/// A conversation is stored with its visitor's first message: the agent watches and writes to
+/// it only after that.
+async fn first_message_stored(progress: &AtomicUsize) {
+    while progress.load(Ordering::Relaxed) < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

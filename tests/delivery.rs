@@ -168,9 +168,16 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     const EACH: usize = 1000;
     let mut relay = RelayProcess::start().await;
     let base = relay.ws("");
-    let (visitor, agent, conv) = visitor_and_agent(&relay).await;
+    let mut visitor = Peer::new("v", &base, visitor_role(&relay));
+    visitor.connect(PATIENCE).await;
+    let conv = visitor.conversation_id.clone().unwrap();
     let progress = Arc::new(AtomicUsize::new(0));
     let v = spawn_stream(visitor, EACH, progress.clone());
+    // The conversation is stored with the visitor's first message; the agent comes after it.
+    while progress.load(Ordering::Relaxed) < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let agent = agent_on(&base, &conv).await;
     let a = spawn_stream(agent, EACH, Arc::default());
     while progress.load(Ordering::Relaxed) < EACH / 3 {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -289,6 +296,23 @@ async fn slow_consumer_is_closed_with_the_slow_code_and_resumes_with_everything(
         }
     };
     let conv = welcome.conversation_id.clone().unwrap();
+    // A visitor is stored with its first message: this one says something, then goes quiet.
+    let opening = format!(
+        r#"{{"type":"send","conversation_id":"{conv}","client_id":"slow-0","text":"opening"}}"#
+    );
+    slow.send(Message::text(opening)).await.unwrap();
+    let mut opened = BTreeMap::new();
+    loop {
+        if let Some(Ok(Message::Text(t))) = slow.next().await {
+            match serde_json::from_str(t.as_str()) {
+                Ok(ServerMsg::Message(m)) => {
+                    opened.insert(m.seq, m);
+                }
+                Ok(ServerMsg::Ack { .. }) => break,
+                _ => {}
+            }
+        }
+    }
 
     let baseline = relay.rss();
     let mut agent = agent_on(&base, &conv).await;
@@ -314,7 +338,7 @@ async fn slow_consumer_is_closed_with_the_slow_code_and_resumes_with_everything(
     }
     let acked_when_slow = progress.load(Ordering::Relaxed);
     // Now it reads: what was buffered, then the close frame.
-    let mut received = BTreeMap::new();
+    let mut received = opened;
     let code = loop {
         match tokio::time::timeout(Duration::from_secs(10), slow.next())
             .await
@@ -352,9 +376,9 @@ async fn slow_consumer_is_closed_with_the_slow_code_and_resumes_with_everything(
     );
     visitor.token = welcome.token.clone();
     visitor.seen = received.clone();
-    visitor.settle(N as u64, PATIENCE).await;
+    visitor.settle(N as u64 + 1, PATIENCE).await;
     let store = transcript(&base, &conv).await;
-    assert_exactly_once_in_order(&store, N);
+    assert_exactly_once_in_order(&store, N + 1);
     assert_same_view(&visitor, &store);
     let growth = peak.saturating_sub(baseline);
     eprintln!(

@@ -24,6 +24,7 @@ async fn demo_visitor(relay: &RelayProcess, context: Context) -> Client {
         protocol: PROTOCOL_VERSION,
         token: None,
         context: Some(context),
+        identity_token: None,
     }))
     .await;
     c.welcome().await
@@ -35,6 +36,7 @@ async fn demo_agent(relay: &RelayProcess) -> Client {
         protocol: PROTOCOL_VERSION,
         token: Some(AGENT_TOKEN.into()),
         context: None,
+        identity_token: None,
     }))
     .await;
     c.welcome().await

@@ -4,6 +4,8 @@
 //!   class, origins and tokens, persistence through the store;
 //! - `broker`: the conformance suite of the broker seam, run against SQLite and a real Redis;
 //! - `helpdesk`: assignment, transfer, status and priority over WebSocket, and their refusals;
+//! - `identity`: verified identity tokens (valid, expired, forged, wrong site, `alg: none`),
+//!   required identity, the verified marks agents receive;
 //! - `cluster`: relay nodes sharing one Redis: cross-node chat, node loss, Redis restart;
 //! - `delivery`: nothing lost, nothing duplicated: SIGKILL, cut connections, slow consumers,
 //!   SIGTERM under load, dead connections (scripted `peer` clients that resume and resend);
@@ -28,6 +30,7 @@ mod delivery;
 mod e2e;
 mod example_bots;
 mod helpdesk;
+mod identity;
 mod peer;
 mod privacy;
 mod process;

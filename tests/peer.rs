@@ -124,6 +124,7 @@ impl Peer {
             protocol: PROTOCOL_VERSION,
             token,
             context: None,
+            identity_token: None,
         });
         ws.send(Message::text(hello.to_json()))
             .await

@@ -28,6 +28,7 @@ fn hello(token: Option<String>) -> ClientMsg {
         protocol: PROTOCOL_VERSION,
         token,
         context: None,
+        identity_token: None,
     })
 }
 
@@ -107,6 +108,18 @@ async fn ack_and_own_copy(c: &mut Client, client_id: &str) -> ((u64, u64, bool),
 async fn fill(relay: &TestRelay, v: &Client, n: usize) {
     let w = v.welcome.as_ref().unwrap();
     let conv = v.conversation_id();
+    // Stored as the relay stores a visitor at its first message (idempotent, so the
+    // session's own first message later finds them there).
+    let broker = &relay.relay.state.broker;
+    let hash = switchboard_relay::token::hash(w.token.as_deref().unwrap());
+    broker
+        .create_visitor_with_id(SITE, &hash, &w.id, Context::default())
+        .await
+        .unwrap();
+    broker
+        .open_conversation_with_id(SITE, &w.id, &conv, 1, &Owner::Humans, None)
+        .await
+        .unwrap();
     for i in 0..n {
         let sender = Sender {
             kind: SenderKind::Visitor,
@@ -133,8 +146,13 @@ async fn fill(relay: &TestRelay, v: &Client, n: usize) {
 #[tokio::test]
 async fn q1_hello_while_the_broker_is_down_gets_unavailable_then_4013() {
     let (relay, mut redis) = redis_relay().await;
-    let known = relay.visitor().await;
+    let mut known = relay.visitor().await;
     let token = known.welcome.as_ref().unwrap().token.clone();
+    // Only a visitor that said something is stored, and only a stored token is looked up.
+    known.say("first", "hello").await;
+    known
+        .until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+        .await;
     drop(known);
     redis.kill9();
 

@@ -486,14 +486,8 @@ async fn malicious_content_is_refused_and_changes_nothing() {
     assert_eq!(error_code(&v.recv().await), Some(ErrorCode::Invalid));
 
     assert_eq!(stored(&relay, &conv).await, 0);
-    let ctx = relay
-        .relay
-        .state
-        .broker
-        .conversation_context(&conv)
-        .await
-        .unwrap();
-    assert_eq!(ctx, order_context(), "the stored context is untouched");
+    // The visitor never said anything valid: nothing of it is stored at all.
+    assert_eq!(counts(&relay).await, (0, 0));
 }
 
 #[tokio::test]
@@ -595,4 +589,222 @@ async fn transcript_survives_a_relay_restart_on_the_same_data_dir() {
     );
     relay.shutdown.cancel();
     relay.wait().await;
+}
+
+/// How many visitors and conversations of [`SITE`] the relay's store holds.
+async fn counts(relay: &TestRelay) -> (u64, u64) {
+    relay.relay.state.broker.stored_counts(SITE).await.unwrap()
+}
+
+/// 2,000 bare hellos (each with a context, as the widget sends) from one address: every one is
+/// welcomed, none is stored. `stored_counts` scans Redis, so this covers both brokers.
+async fn bare_hellos_store_nothing(relay: &TestRelay) {
+    let ctx = order_context();
+    for batch in 0..40 {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let url = relay.url(&format!("/v1/visitor?site={SITE}"));
+            let ctx = ctx.clone();
+            set.spawn(async move {
+                let mut c = Client::connect(&url, Some("https://forged.example"))
+                    .await
+                    .ok();
+                // A forged Origin is refused before anything else; the real one is welcomed.
+                assert!(c.is_none(), "a forged origin was upgraded");
+                c = Client::connect(&url, Some(SITE_ORIGIN)).await.ok();
+                let mut c = c.unwrap();
+                c.send(&ClientMsg::Hello(switchboard_protocol::client::Hello {
+                    protocol: switchboard_protocol::PROTOCOL_VERSION,
+                    token: None,
+                    context: Some(ctx),
+                    identity_token: None,
+                }))
+                .await;
+                let c = c.welcome().await;
+                c.conversation_id()
+            });
+        }
+        let mut ids = Vec::new();
+        while let Some(id) = set.join_next().await {
+            ids.push(id.unwrap());
+        }
+        assert_eq!(ids.len(), 50, "batch {batch}");
+    }
+    assert_eq!(counts(relay).await, (0, 0), "a bare hello stored something");
+    let agent = relay.agent_with_inbox(AGENT_TOKEN).await.1;
+    assert!(agent.is_empty(), "the inbox shows page views: {agent:?}");
+}
+
+#[tokio::test]
+async fn two_thousand_bare_hellos_store_nothing_sqlite() {
+    let relay = TestRelay::start().await;
+    bare_hellos_store_nothing(&relay).await;
+}
+
+#[tokio::test]
+async fn two_thousand_bare_hellos_store_nothing_redis() {
+    let redis = crate::redis_server::RedisServer::start().await;
+    let url = redis.url();
+    let relay = TestRelay::start_with(|c| c.redis_url = Some(url)).await;
+    bare_hellos_store_nothing(&relay).await;
+    // Nothing at all under the visitor or conversation keys, whatever the site.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let (_, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+        .arg(0)
+        .arg("MATCH")
+        .arg("sb:*")
+        .arg("COUNT")
+        .arg(100_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter().all(|k| !k.starts_with("sb:{v:")
+            && !k.starts_with("sb:{c:")
+            && !k.starts_with("sb:token")),
+        "{keys:?}"
+    );
+}
+
+/// Context changes before the first message stay in the session; the first message stores
+/// exactly one visitor and the conversation `welcome` announced, with the latest context.
+#[tokio::test]
+async fn the_first_message_stores_the_visitor_with_the_latest_context() {
+    let relay = TestRelay::start().await;
+    let mut v = relay.visitor_with(None, Some(Context::default())).await;
+    let conv = v.conversation_id();
+    let latest = order_context();
+    v.send(&ClientMsg::SetContext {
+        context: latest.clone(),
+    })
+    .await;
+    // Typing and sync before the first message are answered without storing anything.
+    v.send(&ClientMsg::Typing {
+        conversation_id: conv.clone(),
+        active: true,
+    })
+    .await;
+    v.send(&ClientMsg::Sync {
+        conversation_id: conv.clone(),
+        since: 0,
+    })
+    .await;
+    let synced = v
+        .until(|m| match m {
+            ServerMsg::Synced { last_seq, .. } => Some(*last_seq),
+            ServerMsg::Message(m) => panic!("history of nothing: {m:?}"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(synced, 0);
+    v.roundtrip().await;
+    assert_eq!(counts(&relay).await, (0, 0));
+
+    v.say("first", "hello?").await;
+    let seq = v
+        .until(|m| match m {
+            ServerMsg::Ack { seq, duplicate, .. } => Some((*seq, *duplicate)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(seq, (1, false));
+    assert_eq!(counts(&relay).await, (1, 1));
+    let stored = relay
+        .relay
+        .state
+        .broker
+        .conversation_context(&conv)
+        .await
+        .unwrap();
+    assert_eq!(stored, latest);
+    let conversation = relay.relay.state.broker.conversation(&conv).await.unwrap();
+    assert_eq!(
+        conversation.unwrap().visitor_id,
+        v.welcome.as_ref().unwrap().id,
+        "the visitor id welcome announced"
+    );
+    // A second message is appended to the same conversation.
+    v.say("second", "anyone?").await;
+    v.until(|m| matches!(m, ServerMsg::Ack { seq: 2, .. }).then_some(()))
+        .await;
+    assert_eq!(counts(&relay).await, (1, 1));
+}
+
+/// The token of a visitor that never said anything was never stored: reconnecting with it
+/// gives a new provisional identity, not the old ids.
+#[tokio::test]
+async fn a_provisional_token_is_not_remembered() {
+    let relay = TestRelay::start().await;
+    let v = relay.visitor().await;
+    let w = v.welcome.clone().unwrap();
+    drop(v);
+    let again = relay.visitor_with(w.token.clone(), None).await;
+    let w2 = again.welcome.clone().unwrap();
+    assert_ne!(w2.token, w.token);
+    assert_ne!(w2.id, w.id);
+    assert_ne!(w2.conversation_id, w.conversation_id);
+    assert_eq!(counts(&relay).await, (0, 0));
+}
+
+/// The first message is stored but its ack is lost with the connection: the client
+/// reconnects with the token from `welcome` (now stored) and resends; that is a duplicate in
+/// the same conversation, not a second visitor or conversation.
+#[tokio::test]
+async fn a_resend_of_the_first_message_is_a_duplicate() {
+    let relay = TestRelay::start().await;
+    let mut v = relay.visitor().await;
+    let w = v.welcome.clone().unwrap();
+    v.say("first", "is my order shipped?").await;
+    // Dropped without reading: whether the ack was written or not, the client never saw it.
+    eventually("the first message is stored", WAIT, || async {
+        (stored(&relay, w.conversation_id.as_deref().unwrap()).await == 1).then_some(())
+    })
+    .await;
+    drop(v);
+    let mut again = relay.visitor_with(w.token.clone(), None).await;
+    let w2 = again.welcome.clone().unwrap();
+    assert_eq!(w2.conversation_id, w.conversation_id);
+    assert_eq!(w2.id, w.id);
+    again.say("first", "is my order shipped?").await;
+    let ack = again
+        .until(|m| match m {
+            ServerMsg::Ack { seq, duplicate, .. } => Some((*seq, *duplicate)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(ack, (1, true));
+    assert_eq!(counts(&relay).await, (1, 1));
+}
+
+/// Over the site's new-conversation quota, the first message is refused with `rate_limited`
+/// and a wait, nothing is stored, and the connection stays.
+#[tokio::test]
+async fn the_new_visitor_quota_applies_to_the_first_message() {
+    let relay = TestRelay::start_with(|c| {
+        c.limits.new_conversations_per_site = switchboard_relay::limits::Rate::new(1, 60)
+    })
+    .await;
+    let mut first = relay.visitor().await;
+    first.say("a", "hi").await;
+    first
+        .until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+        .await;
+    let mut second = relay.visitor().await;
+    second.say("b", "hi").await;
+    let refused = second.recv().await;
+    match &refused {
+        ServerMsg::Error {
+            code: ErrorCode::RateLimited,
+            client_id,
+            retry_after_ms: Some(wait),
+            ..
+        } => {
+            assert_eq!(client_id.as_deref(), Some("b"));
+            assert!(*wait > 0);
+        }
+        other => panic!("expected rate_limited, got {other:?}"),
+    }
+    second.roundtrip().await;
+    assert_eq!(counts(&relay).await, (1, 1));
 }

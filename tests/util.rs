@@ -57,6 +57,9 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 bot_after_secs: 60,
                 default_team: Some(TEAM.into()),
                 retention_days: None,
+                identity: Default::default(),
+                identity_secret: None,
+                identity_public_key: None,
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -67,6 +70,9 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 bot_after_secs: 60,
                 default_team: None,
                 retention_days: None,
+                identity: Default::default(),
+                identity_secret: None,
+                identity_public_key: None,
             },
         ],
         agents: vec![
@@ -191,6 +197,7 @@ impl TestRelay {
             protocol: PROTOCOL_VERSION,
             token,
             context,
+            identity_token: None,
         }))
         .await;
         c.welcome().await
@@ -210,6 +217,7 @@ impl TestRelay {
             protocol: PROTOCOL_VERSION,
             token: Some(token.into()),
             context: None,
+            identity_token: None,
         }))
         .await;
         let mut c = c.welcome().await;
@@ -233,6 +241,7 @@ impl TestRelay {
             protocol: PROTOCOL_VERSION,
             token: Some(token.into()),
             context: None,
+            identity_token: None,
         }))
         .await;
         c.welcome().await

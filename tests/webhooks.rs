@@ -472,6 +472,7 @@ webhook_secret = "{SECRET}"
                 protocol: PROTOCOL_VERSION,
                 token: None,
                 context: None,
+                identity_token: None,
             }))
             .await;
             let mut c = c.welcome().await;

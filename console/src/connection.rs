@@ -148,6 +148,7 @@ async fn connect(
         protocol: PROTOCOL_VERSION,
         token: Some(token),
         context: None,
+        identity_token: None,
     });
     let _ = tx.unbounded_send(hello.to_json());
     session(|s| s.tx = Some(tx.clone()));

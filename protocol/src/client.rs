@@ -10,8 +10,8 @@ use crate::context::Context;
 use crate::handoff::{Handoff, Priority};
 use crate::lifecycle::{Presence, Status, View};
 use crate::limits::{
-    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_INBOX, MAX_NOTE_BYTES, MAX_TEXT_BYTES,
-    MAX_TOKEN_BYTES,
+    MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_IDENTITY_TOKEN_BYTES, MAX_ID_BYTES, MAX_INBOX,
+    MAX_NOTE_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
 };
 use crate::rich::Rich;
 use crate::server::InboxCursor;
@@ -39,6 +39,11 @@ pub enum ClientMsg {
     /// Visitor only: replace the stored context (page, identity, cart, order) with this one.
     SetContext {
         context: Context,
+    },
+    /// Visitor only: an identity token (JWT) the site's server signed. Once verified, its
+    /// claims replace the context's identity (and cart, order) and are marked verified.
+    Identify {
+        token: String,
     },
     /// Ask for every stored message with `seq > since`, in order, followed by `synced`.
     /// Sent after `welcome` and whenever a client notices a gap.
@@ -140,6 +145,9 @@ pub struct Hello {
     /// Visitor only: the context at connect time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Context>,
+    /// Visitor only: an identity token (JWT) the site's server signed, as in `identify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_token: Option<String>,
 }
 
 /// A chat message from a client. The relay answers with `ack` once it is durably stored.
@@ -242,6 +250,9 @@ impl ClientMsg {
                 if h.token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_BYTES) {
                     return Err((ErrorCode::TooLarge, "token too long".into()));
                 }
+                if let Some(t) = &h.identity_token {
+                    identity_token(t)?;
+                }
                 h.context.as_ref().map_or(Ok(()), Context::validate)
             }
             ClientMsg::Send(s) => {
@@ -314,6 +325,7 @@ impl ClientMsg {
                 conversation_id, ..
             } => id("conversation_id", conversation_id),
             ClientMsg::SetContext { context } => context.validate(),
+            ClientMsg::Identify { token } => identity_token(token),
             ClientMsg::Ping { .. } | ClientMsg::SetPresence { .. } => Ok(()),
             ClientMsg::ListConversations { before, limit }
             | ClientMsg::ListView { before, limit, .. } => {
@@ -332,6 +344,7 @@ impl ClientMsg {
             ClientMsg::Send(_) => "send",
             ClientMsg::Typing { .. } => "typing",
             ClientMsg::SetContext { .. } => "set_context",
+            ClientMsg::Identify { .. } => "identify",
             ClientMsg::Sync { .. } => "sync",
             ClientMsg::Ping { .. } => "ping",
             ClientMsg::Postback { .. } => "postback",
@@ -358,6 +371,20 @@ pub fn valid_client_id(s: &str) -> bool {
         && s.len() <= MAX_CLIENT_ID_BYTES
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Only the size: what the token says is for the relay to verify.
+fn identity_token(v: &str) -> Result<(), (ErrorCode, String)> {
+    if v.len() > MAX_IDENTITY_TOKEN_BYTES {
+        return Err((
+            ErrorCode::TooLarge,
+            format!("identity token is longer than {MAX_IDENTITY_TOKEN_BYTES} bytes"),
+        ));
+    }
+    if v.is_empty() {
+        return Err((ErrorCode::Invalid, "identity token is empty".into()));
+    }
+    Ok(())
 }
 
 fn client_id(v: &str) -> Result<(), (ErrorCode, String)> {

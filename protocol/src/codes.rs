@@ -41,6 +41,16 @@ pub enum ErrorCode {
     UnknownTeam,
     /// The agent named is not an agent of the conversation's site (or of the team named).
     UnknownAgent,
+    /// The identity token is not one the site's key signed for this site: malformed, bad
+    /// signature, `alg: none` or another algorithm than the site's, wrong audience (site),
+    /// missing `sub`/`exp`, or the site has no identity key. The identity is unchanged.
+    IdentityInvalid,
+    /// The identity token was signed by the site but its `exp` has passed: ask the site's
+    /// server for a fresh one. The identity is unchanged.
+    IdentityExpired,
+    /// The site requires a verified identity before a visitor may send (`identity =
+    /// "required"`): nothing was stored.
+    IdentityRequired,
 }
 
 impl ErrorCode {
@@ -61,6 +71,9 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::UnknownTeam => "unknown_team",
             ErrorCode::UnknownAgent => "unknown_agent",
+            ErrorCode::IdentityInvalid => "identity_invalid",
+            ErrorCode::IdentityExpired => "identity_expired",
+            ErrorCode::IdentityRequired => "identity_required",
         }
     }
 }

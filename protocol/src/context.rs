@@ -72,8 +72,9 @@ pub struct Utm {
     pub content: Option<String>,
 }
 
-/// Who the visitor is, as the site says (`Switchboard('identify', …)`). Not verified by the
-/// relay: agents must treat it as a claim.
+/// Who the visitor is, as the site says (`Switchboard('identify', …)`). A field is verified
+/// only when [`Identity::verified`] names it: the relay took it from an identity token the
+/// site's server signed. Anything else is the page's claim.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +83,32 @@ pub struct Identity {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Which parts of the context came from a verified identity token. Set by the relay
+    /// only: whatever a page sends here is replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified: Vec<Verified>,
 }
+
+/// A part of the context the relay verified (see [`Identity::verified`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verified {
+    /// `identity.id`, the token's `sub`: the site's customer id.
+    Id,
+    Name,
+    Email,
+    Cart,
+    Order,
+}
+
+impl Identity {
+    pub fn is_verified(&self, field: Verified) -> bool {
+        self.verified.contains(&field)
+    }
+}
+
+/// Most entries in [`Identity::verified`]: one per [`Verified`] field.
+const MAX_VERIFIED: usize = 5;
 
 /// One product line in a cart or order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -167,6 +193,12 @@ impl Context {
             }
         }
         if let Some(id) = &self.identity {
+            if id.verified.len() > MAX_VERIFIED {
+                return Err((
+                    ErrorCode::TooLarge,
+                    format!("identity.verified has more than {MAX_VERIFIED} entries"),
+                ));
+            }
             for (f, v) in [
                 ("identity.id", &id.id),
                 ("identity.name", &id.name),

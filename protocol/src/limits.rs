@@ -21,6 +21,8 @@ pub const MAX_URL_BYTES: usize = 2048;
 pub const MAX_LINE_ITEMS: usize = 100;
 /// Longest token (visitor or agent).
 pub const MAX_TOKEN_BYTES: usize = 256;
+/// Longest identity token (a JWT the site's server signed) in `hello` or `identify`.
+pub const MAX_IDENTITY_TOKEN_BYTES: usize = 4096;
 /// Longest id (conversation, visitor).
 pub const MAX_ID_BYTES: usize = 64;
 /// Most messages the relay sends in one catch-up before the client asks for more.

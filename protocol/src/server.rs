@@ -191,6 +191,10 @@ pub struct ConversationSummary {
     pub visitor_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visitor_name: Option<String>,
+    /// The site's customer id (the identity token's `sub`), only when verified: the same
+    /// customer's conversations from any device carry the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -161,6 +161,26 @@ pub struct Site {
     /// the admin API.
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// Whether a visitor must present a verified identity token before sending.
+    #[serde(default)]
+    pub identity: IdentityMode,
+    /// HS256 key the site's server signs identity tokens with (at least 32 bytes).
+    #[serde(default)]
+    pub identity_secret: Option<String>,
+    /// PEM public key (RSA for RS256, EC P-256 for ES256) of the site's signing key.
+    #[serde(default)]
+    pub identity_public_key: Option<String>,
+}
+
+/// A site's identity policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMode {
+    /// Anonymous visitors may chat; a valid identity token marks its fields verified.
+    #[default]
+    Optional,
+    /// Nothing a visitor sends is stored before a valid identity token.
+    Required,
 }
 
 fn default_bot_after_secs() -> u64 {
@@ -410,6 +430,9 @@ impl Config {
                 bot_after_secs: default_bot_after_secs(),
                 default_team: Some("demo-support".into()),
                 retention_days: None,
+                identity: IdentityMode::Optional,
+                identity_secret: None,
+                identity_public_key: None,
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -463,6 +486,7 @@ impl Config {
                     site.key
                 );
             }
+            crate::identity::check_site(site)?;
             match (&site.bot, site.routing) {
                 (None, Routing::BotFirst | Routing::HumansFirst) => {
                     bail!(

@@ -33,6 +33,7 @@ pub mod endpoints;
 pub mod error;
 pub mod headers;
 pub mod hub;
+pub mod identity;
 pub mod limits;
 pub mod outbox;
 pub mod retention;

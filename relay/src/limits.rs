@@ -68,7 +68,7 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
     Some(match msg {
         ClientMsg::Hello(_) => return None,
         ClientMsg::Send(_) | ClientMsg::Postback { .. } => Class::Messages,
-        ClientMsg::SetContext { .. } => Class::Context,
+        ClientMsg::SetContext { .. } | ClientMsg::Identify { .. } => Class::Context,
         // Each stores a system event and reaches every agent and the visitor.
         ClientMsg::Handoff { .. }
         | ClientMsg::HandBack { .. }

@@ -101,6 +101,7 @@ async fn bot_answers_from_the_order_and_hands_off_to_the_console() {
             protocol: PROTOCOL_VERSION,
             token: Some(BOT_TOKEN.into()),
             context: None,
+            identity_token: None,
         }))
         .await;
         let mut bot = bot.welcome().await;

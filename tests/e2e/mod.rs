@@ -7,11 +7,13 @@
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
+//! - `identity`: the console's verified marks; `reset` forgets the visitor;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket.
 
 mod bots;
 mod chat;
 mod harness;
 mod hostile;
+mod identity;
 mod page;
 mod resilience;

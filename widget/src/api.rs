@@ -1,15 +1,17 @@
-//! The JavaScript API site owners call: `Switchboard('identify', {...})`,
-//! `Switchboard('setContext', {...})`, `Switchboard('open' | 'close' | 'toggle')`,
+//! The JavaScript API site owners call: `Switchboard('identify', {...})` (a claim, or
+//! `{ token }` signed by the site's server), `Switchboard('setContext', {...})`,
+//! `Switchboard('reset')`, `Switchboard('open' | 'close' | 'toggle')`,
 //! `Switchboard('on', 'message' | 'open' | 'close' | 'ready', fn)`. Bad calls are logged with
 //! `console.warn` and ignored; nothing throws into the host page.
 
 use leptos::prelude::*;
 use serde_json::Value;
 use switchboard_protocol::context::{Cart, Identity, Order};
+use switchboard_protocol::limits::MAX_IDENTITY_TOKEN_BYTES;
 use switchboard_protocol::{ClientMsg, Context};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::state::{core, send};
+use crate::state::{core, send, Widget};
 
 fn warn(msg: &str) {
     web_sys::console::warn_1(&JsValue::from_str(&format!("Switchboard: {msg}")));
@@ -30,6 +32,24 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
         "open" => widget.set_open(true),
         "close" => widget.set_open(false),
         "toggle" => widget.set_open(!widget.open.get_untracked()),
+        "identify"
+            if js_sys::Reflect::get(&a, &"token".into()).is_ok_and(|t| !t.is_undefined()) =>
+        {
+            match js_sys::Reflect::get(&a, &"token".into())
+                .ok()
+                .and_then(|t| t.as_string())
+            {
+                Some(token) if !token.is_empty() && token.len() <= MAX_IDENTITY_TOKEN_BYTES => {
+                    core(|c| c.identity_token = Some(token.clone()));
+                    send(&ClientMsg::Identify { token });
+                }
+                _ => warn("identify expects {token} with the signed token as a string"),
+            }
+        }
+        "reset" => {
+            forget(widget);
+            crate::tabs::reset();
+        }
         "identify" => match to_json(&a).and_then(identity) {
             Some(identity) => update_context(|c| c.identity = Some(identity)),
             None => warn("identify expects {id, name, email} with string values"),
@@ -122,6 +142,33 @@ fn update_context(f: impl FnOnce(&mut Context)) {
     }
     core(|c| c.context = next.clone());
     send(&ClientMsg::SetContext { context: next });
+}
+
+/// Ends the visitor on this browser (logout, shared computers): its token, unsent messages,
+/// identity and transcript are dropped, and the socket closes; the connection comes back as
+/// a new visitor with nothing of the previous one.
+pub fn forget(widget: Widget) {
+    crate::storage::remove(&crate::connection::token_key());
+    crate::storage::remove(&crate::outbox::key());
+    let tx = core(|c| {
+        c.identity_token = None;
+        c.context.identity = None;
+        c.context.cart = None;
+        c.context.order = None;
+        c.context.custom.clear();
+        c.conversation_id = None;
+        c.visitor_id = None;
+        c.last_welcome = None;
+        c.caught_up = false;
+        c.tx.take()
+    });
+    widget.lines.set(Vec::new());
+    widget.unread.set(0);
+    widget.typing.set(None);
+    // The leader's session ends with its socket and reconnects without a token.
+    if let Some(tx) = tx {
+        tx.close_channel();
+    }
 }
 
 /// Calls the site's listeners for `event`.

@@ -68,7 +68,7 @@ pub fn handle_text(widget: Widget, text: &str, tx: Option<&mpsc::UnboundedSender
     }
 }
 
-fn token_key() -> String {
+pub fn token_key() -> String {
     core(|c| format!("switchboard:{}:token", c.site))
 }
 
@@ -168,6 +168,7 @@ async fn session(widget: Widget, ws: WebSocket) -> Option<u16> {
         protocol: PROTOCOL_VERSION,
         token: storage::get(&token_key()),
         context: Some(core(|c| c.context.clone())),
+        identity_token: core(|c| c.identity_token.clone()),
     });
     let _ = tx.unbounded_send(hello.to_json());
     core(|c| c.tx = Some(tx.clone()));
@@ -266,6 +267,10 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             }
         }
         VisitorMsg::Message(m) => {
+            // After `reset`, frames of the previous visitor still in flight are not shown.
+            if core(|c| c.conversation_id.as_ref() != Some(&m.conversation_id)) {
+                return;
+            }
             let me = core(|c| c.visitor_id.clone());
             let own = m.sender.kind == SenderKind::Visitor && Some(&m.sender.id) == me.as_ref();
             if own {

@@ -57,7 +57,7 @@ pub fn submit(w: Widget, text: String, postback: Option<String>) {
     }
 }
 
-fn key() -> String {
+pub fn key() -> String {
     core(|c| format!("switchboard:{}:outbox", c.site))
 }
 

@@ -103,6 +103,9 @@ pub struct Core {
     pub channel: Option<web_sys::BroadcastChannel>,
     /// The leader's last `welcome`, replayed to tabs that open later.
     pub last_welcome: Option<String>,
+    /// The identity token the site gave `identify`, sent in every `hello`. Kept in memory
+    /// only: it is a credential, and the site hands a fresh one to each page.
+    pub identity_token: Option<String>,
 }
 
 thread_local! {

@@ -80,6 +80,11 @@ pub fn announce(conn: Conn) {
     post(&serde_json::json!({ "t": "conn", "d": conn.as_str() }));
 }
 
+/// Tells the other tabs the visitor was reset (`Switchboard('reset')`).
+pub fn reset() {
+    post(&serde_json::json!({ "t": "reset" }));
+}
+
 /// Follower: asks the leader to send a frame on its socket.
 pub fn forward(json: String) {
     post(&serde_json::json!({ "t": "send", "d": json }));
@@ -104,6 +109,7 @@ fn receive(widget: Widget, text: &str) {
             crate::state::send_raw(data.to_owned());
         }
         (Some("hello"), true) => crate::connection::welcome_follower(),
+        (Some("reset"), _) => crate::api::forget(widget),
         _ => {}
     }
 }

@@ -60,6 +60,7 @@ async fn connect_once(
             protocol: PROTOCOL_VERSION,
             token: Some(token.to_owned()),
             context: None,
+            identity_token: None,
         }),
     )
     .await?;

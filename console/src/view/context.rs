@@ -3,7 +3,7 @@
 //! URLs become links.
 
 use leptos::prelude::*;
-use switchboard_protocol::context::{is_http_url, LineItem, Page};
+use switchboard_protocol::context::{is_http_url, LineItem, Page, Verified};
 use switchboard_protocol::{Cart, Context, Identity, Order};
 
 use crate::money;
@@ -121,19 +121,54 @@ fn page_box(p: Page) -> impl IntoView {
     }
 }
 
+/// Whether the relay verified a field (from the site's signed identity token) or the page
+/// merely claims it: agents must not act on a claim as on a fact.
+fn mark(verified: bool, field: &'static str) -> impl IntoView {
+    let testid = format!("verified-{field}");
+    if verified {
+        view! { <span class="c-badge c-ok" data-testid=testid data-verified="true">"✓ verified"</span> }
+            .into_any()
+    } else {
+        view! { <span class="c-muted c-small" data-testid=testid data-verified="false">"site's claim, unverified"</span> }
+            .into_any()
+    }
+}
+
 fn identity_box(i: Identity) -> impl IntoView {
+    let verified = |f| i.is_verified(f);
+    let (v_name, v_email, v_id) = (
+        verified(Verified::Name),
+        verified(Verified::Email),
+        verified(Verified::Id),
+    );
+    let also: Vec<&str> = [(Verified::Order, "order"), (Verified::Cart, "cart")]
+        .into_iter()
+        .filter(|(f, _)| verified(*f))
+        .map(|(_, n)| n)
+        .collect();
+    let also = (!also.is_empty()).then(|| {
+        view! {
+            <p class="c-small" data-testid="verified-also">
+                {format!("The {} below came from the verified token.", also.join(" and "))}
+            </p>
+        }
+    });
     let email = i.email.filter(|e| !e.is_empty()).map(|e| {
         // mailto: fixes the scheme, so whatever the site sent cannot become a script link.
         let href = format!("mailto:{e}");
-        view! { <a href=href data-testid="context-email">{e}</a> }
+        view! { <p><a href=href data-testid="context-email">{e}</a>" "{mark(v_email, "email")}</p> }
     });
+    let id = i.id.map(|id| {
+        view! { <p class="c-muted">{format!("Customer id {id}")}" "{mark(v_id, "id")}</p> }
+    });
+    let name = i.name.map(|n| view! { {n}" "{mark(v_name, "name")} });
     view! {
         <section class="c-box" data-testid="context-identity">
             <h3>"Customer"</h3>
-            <p class="c-strong">{i.name.unwrap_or_else(|| "Unnamed".into())}</p>
-            <p>{email}</p>
-            <p class="c-muted">{i.id.map(|id| format!("Customer id {id}"))}</p>
-            <p class="c-muted c-small">"As the site says; not verified."</p>
+            <p class="c-strong">{name.map(IntoAny::into_any).unwrap_or_else(|| "Unnamed".into_any())}</p>
+            {email}
+            {id}
+            {also}
         </section>
     }
 }

@@ -219,10 +219,25 @@ pub trait Broker: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     /// The visitor holding this token hash on this site, if any.
     async fn visitor_by_token(&self, site: &str, token_hash: &str) -> Result<Option<Visitor>>;
+    /// A new visitor with a fresh id.
     async fn create_visitor(
         &self,
         site: &str,
         token_hash: &str,
+        context: Context,
+    ) -> Result<Visitor> {
+        let id = crate::token::random_id("v");
+        self.create_visitor_with_id(site, token_hash, &id, context)
+            .await
+    }
+    /// Stores the visitor under the id its session chose (and announced in `welcome`) when
+    /// it first said something. Idempotent: a retry after a timeout stores it once, with this
+    /// context.
+    async fn create_visitor_with_id(
+        &self,
+        site: &str,
+        token_hash: &str,
+        id: &str,
         context: Context,
     ) -> Result<Visitor>;
     /// Replaces the visitor's context whole.
@@ -234,7 +249,10 @@ pub trait Broker: Send + Sync + 'static {
         visitor_id: &str,
         now: Millis,
         owner: &Owner,
-    ) -> Result<Conversation>;
+    ) -> Result<Conversation> {
+        self.open_queued_conversation(site, visitor_id, now, owner, None)
+            .await
+    }
     /// [`Broker::open_conversation`], storing `team` on a conversation it creates: a new
     /// humans-owned conversation enters its site's default team's queue from the start.
     async fn open_queued_conversation(
@@ -244,7 +262,25 @@ pub trait Broker: Send + Sync + 'static {
         now: Millis,
         owner: &Owner,
         team: Option<&str>,
+    ) -> Result<Conversation> {
+        let id = crate::token::random_id("c");
+        self.open_conversation_with_id(site, visitor_id, &id, now, owner, team)
+            .await
+    }
+    /// As [`Broker::open_queued_conversation`], creating it (if the visitor has no open one)
+    /// under the id the session announced in `welcome`. Idempotent: a retry returns the one
+    /// stored.
+    async fn open_conversation_with_id(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        id: &str,
+        now: Millis,
+        owner: &Owner,
+        team: Option<&str>,
     ) -> Result<Conversation>;
+    /// How many visitors and conversations of the site are stored (operators, tests).
+    async fn stored_counts(&self, site: &str) -> Result<(u64, u64)>;
     /// Moves the conversation from `expected` to `new` owner if it is still owned by
     /// `expected` (compare-and-set); false if someone else changed it first.
     async fn set_owner(
@@ -517,6 +553,11 @@ impl SummaryFields {
                 .identity
                 .as_ref()
                 .and_then(|i| i.name.clone().or_else(|| i.email.clone())),
+            customer_id: context
+                .identity
+                .as_ref()
+                .filter(|i| i.is_verified(switchboard_protocol::context::Verified::Id))
+                .and_then(|i| i.id.clone()),
             page_title: page.map(|p| p.title.clone()).filter(|t| !t.is_empty()),
             page_url: page.map(|p| p.url.clone()).filter(|u| !u.is_empty()),
             created_at: self.created_at,

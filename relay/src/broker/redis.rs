@@ -52,7 +52,6 @@ use super::{
     InboxPage, NewMessage, Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
 };
 use crate::hub::Hub;
-use crate::token::random_id;
 use switchboard_protocol::{Owner, Presence};
 
 const CHANNEL: &str = "sb:events";
@@ -583,14 +582,16 @@ impl Broker for RedisBroker {
         })
     }
 
-    async fn create_visitor(
+    async fn create_visitor_with_id(
         &self,
         site: &str,
         token_hash: &str,
+        id: &str,
         context: Context,
     ) -> Result<Visitor> {
+        // HSET and SET are idempotent: a retry rewrites the same visitor.
         let v = Visitor {
-            id: random_id("v"),
+            id: id.to_owned(),
             site: site.to_owned(),
             context,
         };
@@ -623,21 +624,47 @@ impl Broker for RedisBroker {
             .map_err(backend)
     }
 
-    async fn open_conversation(
-        &self,
-        site: &str,
-        visitor_id: &str,
-        now: Millis,
-        owner: &Owner,
-    ) -> Result<Conversation> {
-        self.open_queued_conversation(site, visitor_id, now, owner, None)
-            .await
+    async fn stored_counts(&self, site: &str) -> Result<(u64, u64)> {
+        // A full SCAN: for operators and tests, never on a client's path.
+        let mut c = self.conn.clone();
+        let (mut visitors, mut conversations, mut cursor) = (0, 0, 0u64);
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("sb:{[vc]:*}*")
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .map_err(backend)?;
+            for k in keys {
+                let is_visitor = k.starts_with("sb:{v:") && k.ends_with('}');
+                let is_conversation = k.starts_with("sb:{c:") && k.ends_with("}:meta");
+                if !(is_visitor || is_conversation) {
+                    continue;
+                }
+                let s: Option<String> = c.hget(&k, "site").await.map_err(backend)?;
+                if s.as_deref() == Some(site) {
+                    *if is_visitor {
+                        &mut visitors
+                    } else {
+                        &mut conversations
+                    } += 1;
+                }
+            }
+            if next == 0 {
+                return Ok((visitors, conversations));
+            }
+            cursor = next;
+        }
     }
 
-    async fn open_queued_conversation(
+    async fn open_conversation_with_id(
         &self,
         site: &str,
         visitor_id: &str,
+        id: &str,
         now: Millis,
         owner: &Owner,
         team: Option<&str>,
@@ -652,7 +679,7 @@ impl Broker for RedisBroker {
                 return Ok(conv);
             }
         }
-        let id = random_id("c");
+        let id = id.to_owned();
         let now = now.to_string();
         let owner_s = owner_str(owner);
         let mut fields = vec![
@@ -683,9 +710,12 @@ impl Broker for RedisBroker {
             .map_err(backend)?
             .is_some();
         if !won {
-            let _: () = c.del(meta(&id)).await.map_err(backend)?;
-            let _: () = c.srem(convs_key(visitor_id), &id).await.map_err(backend)?;
             let winner: String = c.get(open_key(visitor_id)).await.map_err(backend)?;
+            // A retry of this very creation finds its own id there: nothing to undo.
+            if winner != id {
+                let _: () = c.del(meta(&id)).await.map_err(backend)?;
+                let _: () = c.srem(convs_key(visitor_id), &id).await.map_err(backend)?;
+            }
             return self
                 .conversation(&winner)
                 .await?

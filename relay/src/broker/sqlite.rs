@@ -36,7 +36,6 @@ use super::{
     Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
 };
 use crate::hub::Hub;
-use crate::token::random_id;
 use switchboard_protocol::{Owner, Presence};
 
 /// The columns [`message`] reads, as a literal so queries are built at compile time (the
@@ -347,21 +346,24 @@ impl Broker for SqliteBroker {
         .await
     }
 
-    async fn create_visitor(
+    async fn create_visitor_with_id(
         &self,
         site: &str,
         token_hash: &str,
+        id: &str,
         context: Context,
     ) -> Result<Visitor> {
         let v = Visitor {
-            id: random_id("v"),
+            id: id.to_owned(),
             site: site.to_owned(),
             context,
         };
         let (row, hash) = (v.clone(), token_hash.to_owned());
         self.with(move |c| {
+            // A retry keeps the one row; the context is the latest the session had.
             c.execute(
-                "INSERT INTO visitors (id, site, token_hash, context, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO visitors (id, site, token_hash, context, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET context = excluded.context",
                 params![row.id, row.site, hash, json(&row.context), crate::clock::now() as i64],
             )
         })
@@ -381,26 +383,34 @@ impl Broker for SqliteBroker {
         .map(drop)
     }
 
-    async fn open_conversation(
-        &self,
-        site: &str,
-        visitor_id: &str,
-        now: Millis,
-        owner: &Owner,
-    ) -> Result<Conversation> {
-        self.open_queued_conversation(site, visitor_id, now, owner, None)
-            .await
+    async fn stored_counts(&self, site: &str) -> Result<(u64, u64)> {
+        let site = site.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT (SELECT COUNT(*) FROM visitors WHERE site = ?1),
+                        (SELECT COUNT(*) FROM conversations WHERE site = ?1)",
+                params![site],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+        })
+        .await
     }
 
-    async fn open_queued_conversation(
+    async fn open_conversation_with_id(
         &self,
         site: &str,
         visitor_id: &str,
+        id: &str,
         now: Millis,
         owner: &Owner,
         team: Option<&str>,
     ) -> Result<Conversation> {
-        let (site, visitor_id, owner) = (site.to_owned(), visitor_id.to_owned(), owner.clone());
+        let (site, visitor_id, owner, id) = (
+            site.to_owned(),
+            visitor_id.to_owned(),
+            owner.clone(),
+            id.to_owned(),
+        );
         let team = team.map(str::to_owned);
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -416,7 +426,7 @@ impl Broker for SqliteBroker {
                 Some(conv) => conv,
                 None => {
                     let conv = Conversation {
-                        id: random_id("c"),
+                        id,
                         site,
                         visitor_id,
                         last_seq: 0,

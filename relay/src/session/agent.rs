@@ -157,10 +157,12 @@ impl Handler for AgentSession {
                 publish(state, Audience::Visitors, &conv, &msg).await;
                 Ok(())
             }
-            ClientMsg::SetContext { .. } => Err(Refusal::new(
-                ErrorCode::Forbidden,
-                "set_context is sent by visitors only",
-            )),
+            other @ (ClientMsg::SetContext { .. } | ClientMsg::Identify { .. }) => {
+                Err(Refusal::new(
+                    ErrorCode::Forbidden,
+                    format!("{} is sent by visitors only", other.kind()),
+                ))
+            }
             ClientMsg::Sync {
                 conversation_id,
                 since,

@@ -172,6 +172,7 @@ impl Handler for BotSession {
                 Ok(())
             }
             other @ (ClientMsg::SetContext { .. }
+            | ClientMsg::Identify { .. }
             | ClientMsg::Postback { .. }
             | ClientMsg::HandBack { .. }
             | ClientMsg::ListConversations { .. }

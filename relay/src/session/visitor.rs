@@ -14,7 +14,8 @@ use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
 use crate::assignment;
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, NewMessage};
-use crate::config::Site;
+use crate::config::{IdentityMode, Site};
+use crate::identity::{self, Claims};
 use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
 use crate::{clock, token, AppState};
@@ -25,6 +26,23 @@ pub struct VisitorSession {
     /// The name the site identified the visitor by, shown with their messages.
     name: Option<String>,
     conversation: Conversation,
+    /// Until the visitor first says something: the identity announced in `welcome` and not
+    /// stored yet, so a page view that never chats leaves nothing behind.
+    provisional: Option<Box<Provisional>>,
+    /// The claims of the last valid identity token (or of the stored context's verified
+    /// fields), laid over every context the page sends.
+    verified: Option<Box<Claims>>,
+    /// The site's `identity = "required"`: nothing is stored before a verified identity.
+    identity_required: bool,
+}
+
+/// What the first stored frame stores before itself.
+struct Provisional {
+    site: Arc<Site>,
+    addr: IpAddr,
+    token_hash: String,
+    /// The latest context the page sent, held here instead of the store.
+    context: Context,
 }
 
 impl Handler for VisitorSession {
@@ -57,26 +75,39 @@ impl Handler for VisitorSession {
                 .map_err(fail)?,
             None => None,
         };
-        let (mut visitor, token) = match (known, hello.token) {
-            (Some(v), Some(t)) => (v, t),
-            _ => {
-                if let Err(r) = state.limiters.new_visitor(addr, &site.key) {
-                    outbox.send(&r.to_msg());
-                    return Err(CloseCode::RATE_LIMITED);
-                }
-                let t = token::random_token();
-                let ctx = hello.context.clone().unwrap_or_default();
-                (
-                    state
-                        .broker
-                        .create_visitor(&site.key, &token::hash(&t), ctx)
-                        .await
-                        .map_err(fail)?,
-                    t,
-                )
-            }
+        // A bad identity token does not refuse the connection: the visitor stays as verified
+        // as before, and hears why after `welcome`.
+        let (claims, refused) = match hello.identity_token.as_deref() {
+            Some(t) => match identity::verify(&site, t) {
+                Ok(c) => (Some(Box::new(c)), None),
+                Err(r) => (None, Some(r)),
+            },
+            None => (None, None),
         };
-        if let Some(context) = hello.context {
+        let Some((mut visitor, token)) = known.zip(hello.token) else {
+            let key = site.key.clone();
+            let session =
+                VisitorSession::provisional(state, site, addr, claims, hello.context, outbox);
+            availability(state, &key, outbox).await.map_err(fail)?;
+            if let Some(r) = refused {
+                outbox.send(&r.to_msg());
+            }
+            return Ok(session);
+        };
+        let verified = claims.or_else(|| identity::stored_claims(&visitor.context).map(Box::new));
+        let context = match (hello.context, &verified) {
+            (Some(mut c), v) => {
+                with_claims(&mut c, v.as_deref());
+                Some(c)
+            }
+            (None, Some(v)) => {
+                let mut c = visitor.context.clone();
+                identity::apply(&mut c, v);
+                Some(c)
+            }
+            (None, None) => None,
+        };
+        if let Some(context) = context {
             if context != visitor.context {
                 state
                     .broker
@@ -87,39 +118,29 @@ impl Handler for VisitorSession {
             }
         }
         let owner = routing::initial_owner(&site);
-        // A conversation the humans own waits in the site's default team's queue from the
-        // start; a bot's enters a queue when the bot hands it off.
-        let team = match owner {
-            Owner::Humans => site.default_team.as_deref(),
-            Owner::Bot { .. } => None,
-        };
         let conversation = state
             .broker
-            .open_queued_conversation(&site.key, &visitor.id, clock::now(), &owner, team)
+            .open_queued_conversation(
+                &site.key,
+                &visitor.id,
+                clock::now(),
+                &owner,
+                queue_of(&site, &owner),
+            )
             .await
             .map_err(fail)?;
-        state
-            .hub
-            .join_conversation(&conversation.id, outbox.clone());
-        outbox.send(&ServerMsg::Welcome(switchboard_protocol::server::Welcome {
-            protocol: PROTOCOL_VERSION,
-            role: Role::Visitor,
-            id: visitor.id.clone(),
-            token: Some(token),
-            conversation_id: Some(conversation.id.clone()),
-            last_seq: Some(conversation.last_seq),
-            site: None,
-            name: None,
-            ping_interval_ms: ping_interval_ms(state),
-        }));
-        let online = assignment::available(state, &site.key)
-            .await
-            .map_err(fail)?;
-        outbox.send(&ServerMsg::Availability { online });
         let session = VisitorSession {
             name: identity_name(&visitor.context),
             conversation,
+            provisional: None,
+            verified,
+            identity_required: site.identity == IdentityMode::Required,
         };
+        session.welcome(state, token, outbox);
+        availability(state, &site.key, outbox).await.map_err(fail)?;
+        if let Some(r) = refused {
+            outbox.send(&r.to_msg());
+        }
         // A page load is a context change the agent should see (the visitor navigated).
         session.publish_context(state, visitor.context).await.ok();
         Ok(session)
@@ -177,6 +198,10 @@ impl Handler for VisitorSession {
                 active,
             } => {
                 self.own(state, &conversation_id).await?;
+                if self.provisional.is_some() {
+                    // Nobody can see a conversation that does not exist yet.
+                    return Ok(());
+                }
                 let msg = ServerMsg::Typing {
                     conversation_id,
                     sender: self.sender(),
@@ -185,7 +210,14 @@ impl Handler for VisitorSession {
                 publish(state, Audience::Agents, &self.conversation, &msg).await;
                 Ok(())
             }
-            ClientMsg::SetContext { context } => {
+            ClientMsg::Identify { token } => self.identify(state, &token).await,
+            ClientMsg::SetContext { mut context } => {
+                with_claims(&mut context, self.verified.as_deref());
+                if let Some(p) = &mut self.provisional {
+                    self.name = identity_name(&context);
+                    p.context = context;
+                    return Ok(());
+                }
                 state
                     .broker
                     .set_context(&self.conversation.visitor_id, &context)
@@ -198,6 +230,7 @@ impl Handler for VisitorSession {
                 since,
             } => {
                 self.own(state, &conversation_id).await?;
+                // Before the first message the history is simply empty.
                 send_history(state, outbox, &conversation_id, since).await
             }
             ClientMsg::Ping { nonce } => {
@@ -222,16 +255,145 @@ impl VisitorSession {
         }
     }
 
+    /// A visitor the relay has not met (no token, or one it never stored): fresh token and
+    /// ids in `welcome`, nothing stored until [`VisitorSession::materialize`].
+    fn provisional(
+        state: &AppState,
+        site: Arc<Site>,
+        addr: IpAddr,
+        verified: Option<Box<Claims>>,
+        context: Option<Context>,
+        outbox: &Outbox,
+    ) -> VisitorSession {
+        let token = token::random_token();
+        let mut context = context.unwrap_or_default();
+        with_claims(&mut context, verified.as_deref());
+        let session = VisitorSession {
+            verified,
+            identity_required: site.identity == IdentityMode::Required,
+            name: identity_name(&context),
+            conversation: Conversation {
+                id: token::random_id("c"),
+                site: site.key.clone(),
+                visitor_id: token::random_id("v"),
+                last_seq: 0,
+                owner: routing::initial_owner(&site),
+                state: Default::default(),
+            },
+            provisional: Some(Box::new(Provisional {
+                token_hash: token::hash(&token),
+                site,
+                addr,
+                context,
+            })),
+        };
+        session.welcome(state, token, outbox);
+        session
+    }
+
+    /// Joins the conversation's live frames and sends `welcome`.
+    fn welcome(&self, state: &AppState, token: String, outbox: &Outbox) {
+        let conversation = &self.conversation;
+        state
+            .hub
+            .join_conversation(&conversation.id, outbox.clone());
+        outbox.send(&ServerMsg::Welcome(switchboard_protocol::server::Welcome {
+            protocol: PROTOCOL_VERSION,
+            role: Role::Visitor,
+            id: conversation.visitor_id.clone(),
+            token: Some(token),
+            conversation_id: Some(conversation.id.clone()),
+            last_seq: Some(conversation.last_seq),
+            site: None,
+            name: None,
+            ping_interval_ms: ping_interval_ms(state),
+        }));
+    }
+
+    /// Before the first stored frame: stores the visitor and the conversation `welcome`
+    /// announced, within the new-visitor quota. A failed attempt keeps the session
+    /// provisional; the creations are idempotent, so the client's resend completes them.
+    async fn materialize(&mut self, state: &AppState) -> Result<(), Refusal> {
+        let Some(p) = &self.provisional else {
+            return Ok(());
+        };
+        state.limiters.new_visitor(p.addr, &p.site.key)?;
+        let conv = &self.conversation;
+        state
+            .broker
+            .create_visitor_with_id(
+                &p.site.key,
+                &p.token_hash,
+                &conv.visitor_id,
+                p.context.clone(),
+            )
+            .await?;
+        let stored = state
+            .broker
+            .open_conversation_with_id(
+                &p.site.key,
+                &conv.visitor_id,
+                &conv.id,
+                clock::now(),
+                &conv.owner,
+                queue_of(&p.site, &conv.owner),
+            )
+            .await?;
+        debug_assert_eq!(stored.id, conv.id);
+        self.conversation = stored;
+        self.provisional = None;
+        Ok(())
+    }
+
     /// Stores a message or postback and hands it to the conversation's bot, if a bot owns it.
     async fn store(
-        &self,
+        &mut self,
         state: &AppState,
         outbox: &Outbox,
         new: NewMessage,
     ) -> Result<(), Refusal> {
+        let client_id = new.client_id.clone();
+        if self.identity_required && self.verified.is_none() {
+            return Err(Refusal::new(
+                ErrorCode::IdentityRequired,
+                "this site needs a verified identity (identify) before a message",
+            )
+            .for_client(&client_id));
+        }
+        self.materialize(state)
+            .await
+            .map_err(|r| r.for_client(&client_id))?;
         let appended = deliver(state, outbox, &self.conversation, new).await?;
         routing::after_visitor_message(state, &self.conversation, &appended).await;
         Ok(())
+    }
+
+    /// Verifies an identity token and lays its claims over the visitor's context; a refused
+    /// token changes nothing.
+    async fn identify(&mut self, state: &AppState, token: &str) -> Result<(), Refusal> {
+        let site = state
+            .sites
+            .get(&self.conversation.site)
+            .ok_or_else(identity_unconfigured)?;
+        let claims = identity::verify(site, token)?;
+        if let Some(p) = &mut self.provisional {
+            identity::apply(&mut p.context, &claims);
+            self.name = identity_name(&p.context);
+            self.verified = Some(Box::new(claims));
+            return Ok(());
+        }
+        let mut context = state
+            .broker
+            .conversation_context(&self.conversation.id)
+            .await?;
+        identity::apply(&mut context, &claims);
+        state
+            .broker
+            .set_context(&self.conversation.visitor_id, &context)
+            .await?;
+        self.name = identity_name(&context);
+        self.verified = Some(Box::new(claims));
+        self.publish_context(state, context).await
     }
 
     /// A visitor may act only on its own conversation. Another existing conversation is
@@ -269,6 +431,42 @@ impl VisitorSession {
     }
 }
 
+/// The queue a new conversation starts in: one the humans own waits in the site's default
+/// team's queue from the start; a bot's enters a queue when the bot hands it off.
+fn queue_of<'a>(site: &'a Site, owner: &Owner) -> Option<&'a str> {
+    match owner {
+        Owner::Humans => site.default_team.as_deref(),
+        Owner::Bot { .. } => None,
+    }
+}
+
+/// Tells a visitor whether anyone is there to answer, right after `welcome`.
+async fn availability(
+    state: &AppState,
+    site: &str,
+    outbox: &Outbox,
+) -> Result<(), crate::broker::StoreError> {
+    let online = assignment::available(state, site).await?;
+    outbox.send(&ServerMsg::Availability { online });
+    Ok(())
+}
+
 fn identity_name(context: &Context) -> Option<String> {
     context.identity.as_ref().and_then(|i| i.name.clone())
+}
+
+/// A context from the page, with the session's verified claims over it (or, without any,
+/// stripped of the `verified` marks the page may claim).
+fn with_claims(context: &mut Context, claims: Option<&Claims>) {
+    match claims {
+        Some(c) => identity::apply(context, c),
+        None => identity::strip(context),
+    }
+}
+
+fn identity_unconfigured() -> Refusal {
+    Refusal::new(
+        ErrorCode::IdentityInvalid,
+        "this site verifies no identities",
+    )
 }
