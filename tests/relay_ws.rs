@@ -782,6 +782,7 @@ async fn a_resend_of_the_first_message_is_a_duplicate() {
 #[tokio::test]
 async fn the_new_visitor_quota_applies_to_the_first_message() {
     let relay = TestRelay::start_with(|c| {
+        c.limits.enabled = true;
         c.limits.new_conversations_per_site = switchboard_relay::limits::Rate::new(1, 60)
     })
     .await;
