@@ -298,7 +298,7 @@ async fn slow_consumer_is_closed_with_the_slow_code_and_resumes_with_everything(
     let conv = welcome.conversation_id.clone().unwrap();
     // A visitor is stored with its first message: this one says something, then goes quiet.
     let opening = format!(
-        r#"{{"type":"send","conversation_id":"{conv}","client_id":"slow-0","text":"opening"}}"#
+        r#"{{"type":"send","conversation_id":"{conv}","client_id":"slow-1","text":"opening"}}"#
     );
     slow.send(Message::text(opening)).await.unwrap();
     let mut opened = BTreeMap::new();
