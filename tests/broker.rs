@@ -1538,19 +1538,21 @@ async fn bot_queue_overflow_mark_and_delivery_lease(backend: &impl Backend) {
     assert!(b.take_bot_overflow("bot-a").await.unwrap());
     assert!(!a.take_bot_overflow("bot-a").await.unwrap());
 
-    assert!(a.bot_lease("bot-a", "node-a", 400).await.unwrap());
-    assert!(!b.bot_lease("bot-a", "node-b", 400).await.unwrap());
+    // Margins of seconds, not milliseconds: a loaded CI machine stretches every sleep.
+    const TTL: u64 = 3_000;
+    assert!(a.bot_lease("bot-a", "node-a", TTL).await.unwrap());
+    assert!(!b.bot_lease("bot-a", "node-b", TTL).await.unwrap());
     // Another bot's lease is its own.
-    assert!(b.bot_lease("bot-b", "node-b", 400).await.unwrap());
+    assert!(b.bot_lease("bot-b", "node-b", TTL).await.unwrap());
     // Renewed before it lapses, it stays node a's.
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(a.bot_lease("bot-a", "node-a", 400).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(!b.bot_lease("bot-a", "node-b", 400).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(TTL * 2 / 3)).await;
+    assert!(a.bot_lease("bot-a", "node-a", TTL).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(TTL * 2 / 3)).await;
+    assert!(!b.bot_lease("bot-a", "node-b", TTL).await.unwrap());
     // Node a stops renewing (it died): node b takes over, and a cannot take it back.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(b.bot_lease("bot-a", "node-b", 400).await.unwrap());
-    assert!(!a.bot_lease("bot-a", "node-a", 400).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(TTL + 500)).await;
+    assert!(b.bot_lease("bot-a", "node-b", TTL).await.unwrap());
+    assert!(!a.bot_lease("bot-a", "node-a", TTL).await.unwrap());
 }
 
 async fn a_queued_conversation_is_created_in_its_team(backend: &impl Backend) {
@@ -1648,32 +1650,34 @@ async fn agent_presence_is_the_most_available_live_claim(backend: &impl Backend)
 
 async fn one_node_at_a_time_holds_a_sites_assignment_lease(backend: &impl Backend) {
     let (b, _) = backend.open().await;
+    // Seconds, not milliseconds: a loaded CI machine stretches the gaps between calls.
+    const TTL: u64 = 3_000;
     let now = switchboard_relay::clock::now();
     assert!(b
-        .assignment_lease("shop", "n1", now + 300, now)
+        .assignment_lease("shop", "n1", now + TTL, now)
         .await
         .unwrap());
     assert!(!b
-        .assignment_lease("shop", "n2", now + 300, now)
+        .assignment_lease("shop", "n2", now + TTL, now)
         .await
         .unwrap());
     // The holder renews; another site's lease is another matter.
     assert!(b
-        .assignment_lease("shop", "n1", now + 300, now)
+        .assignment_lease("shop", "n1", now + TTL, now)
         .await
         .unwrap());
     assert!(b
-        .assignment_lease("other", "n2", now + 300, now)
+        .assignment_lease("other", "n2", now + TTL, now)
         .await
         .unwrap());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(TTL + 400)).await;
     let now = switchboard_relay::clock::now();
     assert!(b
-        .assignment_lease("shop", "n2", now + 300, now)
+        .assignment_lease("shop", "n2", now + TTL, now)
         .await
         .unwrap());
     assert!(!b
-        .assignment_lease("shop", "n1", now + 300, now)
+        .assignment_lease("shop", "n1", now + TTL, now)
         .await
         .unwrap());
 }
