@@ -296,23 +296,21 @@ pub struct Limiters {
     admin_api: Keyed<String>,
 }
 
+/// A limiter per key (an address, a site, a token) for one quota.
+fn keyed<K: std::hash::Hash + Eq + Clone>(rate: Rate) -> Keyed<K> {
+    Keyed::dashmap_with_clock(rate.quota(), MonotonicClock)
+}
+
 impl Limiters {
     pub fn new(config: Limits) -> Limiters {
-        let keyed = |r: Rate| Keyed::dashmap_with_clock(r.quota(), MonotonicClock);
         Limiters {
             connects: keyed(config.connects_per_address),
             new_visitors: keyed(config.new_visitors_per_address),
             auth_failures: keyed(config.auth_failures_per_address),
             auth_blocked: Default::default(),
-            new_conversations: Keyed::dashmap_with_clock(
-                config.new_conversations_per_site.quota(),
-                MonotonicClock,
-            ),
-            bot_api: Keyed::dashmap_with_clock(config.bot_api_per_token.quota(), MonotonicClock),
-            admin_api: Keyed::dashmap_with_clock(
-                config.admin_api_per_token.quota(),
-                MonotonicClock,
-            ),
+            new_conversations: keyed(config.new_conversations_per_site),
+            bot_api: keyed(config.bot_api_per_token),
+            admin_api: keyed(config.admin_api_per_token),
             config,
         }
     }

@@ -198,10 +198,11 @@ pub(crate) fn run<H: Handler>(
                     }
                 };
                 let config = &state.limiters.config;
-                let limits =
-                    limits.get_or_insert_with(|| Box::new(FrameLimits::new(H::rates(config))));
+                // With the limits off (load tests) no limiter is allocated at all.
                 let verdict = if config.enabled {
-                    limits.check(&msg, config.close_after_refusals)
+                    limits
+                        .get_or_insert_with(|| Box::new(FrameLimits::new(H::rates(config))))
+                        .check(&msg, config.close_after_refusals)
                 } else {
                     Verdict::Pass
                 };
