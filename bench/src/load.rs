@@ -82,10 +82,18 @@ pub async fn run(
     // the fan-out to agents.
     let cpu = || relays.iter().map(|p| p.cpu_us()).collect::<Vec<u64>>();
     let redis_cpu = || redis.as_ref().map_or(0, |r| r.cpu_us());
+    let redis_commands = || async {
+        match &redis {
+            Some(r) => r.redis_commands().await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let cmd0 = redis_commands().await?;
     let (cpu0, rcpu0, rec0) = (cpu(), redis_cpu(), shared.receipts.load(Ordering::Relaxed));
     shared.window_from.store(shared.now_ns(), Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let (cpu1, rcpu1, rec1) = (cpu(), redis_cpu(), shared.receipts.load(Ordering::Relaxed));
+    let cmd1 = redis_commands().await?;
     shared.stop.store(true, Ordering::Relaxed);
 
     let mut sent = 0u64;
@@ -122,13 +130,20 @@ pub async fn run(
         String::new()
     };
     let redis_per = (rcpu1 - rcpu0) as f64 / deliveries.max(1) as f64;
+    // Every message reaches every agent, so the window's messages are its deliveries / agents.
+    // Includes the relay's background commands (presence claims, leases), which cost the same.
+    let messages = deliveries as f64 / agents.max(1) as f64;
+    let commands_per_message = match (cmd0, cmd1) {
+        (Some(c0), Some(c1)) => (c1 - c0) as f64 / messages.max(1.0),
+        _ => 0.0,
+    };
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1e6;
     let frame_bytes = shared.receipt_bytes.load(Ordering::Relaxed)
         / shared.receipts.load(Ordering::Relaxed).max(1);
     let name = format!("{topology:?}").to_lowercase();
     println!(
         "load {name}: {visitors} visitors x 1 msg/s, {agents} agents; {sent} sent, {deliveries} deliveries in {seconds} s; \
-         latency p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms; relay CPU {cpu_per:.2}{split} µs/delivery (redis {redis_per:.2}); \
+         latency p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms; relay CPU {cpu_per:.2}{split} µs/delivery (redis {redis_per:.2}; {commands_per_message:.2} redis commands/message); \
          lost {}, unacked {unacked}, duplicated {dups}; agent frames {frame_bytes} B on average",
         ms(0.5),
         ms(0.99),
@@ -136,7 +151,7 @@ pub async fn run(
         lost + unacked,
     );
     println!(
-        r#"{{"scenario":"load","topology":"{name}","visitors":{visitors},"agents":{agents},"seconds":{seconds},"sent":{sent},"deliveries":{deliveries},"p50_ms":{:.3},"p99_ms":{:.3},"p999_ms":{:.3},"relay_cpu_us_per_delivery":{cpu_per:.3},"relay_cpu_us_per_delivery_by_node":{per_node:?},"redis_cpu_us_per_delivery":{redis_per:.3},"lost":{},"duplicated":{dups},"agent_frame_bytes":{frame_bytes}}}"#,
+        r#"{{"scenario":"load","topology":"{name}","visitors":{visitors},"agents":{agents},"seconds":{seconds},"sent":{sent},"deliveries":{deliveries},"p50_ms":{:.3},"p99_ms":{:.3},"p999_ms":{:.3},"relay_cpu_us_per_delivery":{cpu_per:.3},"relay_cpu_us_per_delivery_by_node":{per_node:?},"redis_cpu_us_per_delivery":{redis_per:.3},"redis_commands_per_message":{commands_per_message:.3},"lost":{},"duplicated":{dups},"agent_frame_bytes":{frame_bytes}}}"#,
         ms(0.5),
         ms(0.99),
         ms(0.999),

@@ -115,6 +115,18 @@ pub async fn redis() -> anyhow::Result<Proc> {
 }
 
 impl Proc {
+    /// For a redis-server: the commands it has processed so far (`INFO stats`), so a run can
+    /// say how many Redis round trips each visitor message costs.
+    pub async fn redis_commands(&self) -> anyhow::Result<u64> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let info: String = redis::cmd("INFO").arg("stats").query_async(&mut conn).await?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .and_then(|v| v.trim().parse().ok())
+            .context("INFO stats without total_commands_processed")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
