@@ -198,7 +198,7 @@ async fn consent_mode_stores_and_contacts_nothing_until_consent_and_forgets_on_w
             )
             .await
             .unwrap();
-        assert_eq!(page, json!([0, 0, "", [loader]]), "storage, cookies, resources");
+        assert_eq!(page, json!([0, 0, "", [&loader]]), "storage, cookies, resources");
         let cookies = cdp
             .call(
                 "Network.getCookies",
@@ -275,6 +275,28 @@ async fn consent_mode_stores_and_contacts_nothing_until_consent_and_forgets_on_w
         assert!(after.is_string() && after != before, "a new token: {before} → {after}");
         let texts: Vec<String> = widget_messages(&c).await.into_iter().map(|m| m.2).collect();
         assert_eq!(texts, ["Someone new"]);
+
+        // The next page, before the site said anything about consent: the stored conversation
+        // does not bring the widget back; declining removes it without fetching anything.
+        assert!(stored_keys(&c).await.contains(&token_key));
+        cdp.clear();
+        c.refresh().await.unwrap();
+        browse(&c, &cdp).await;
+        assert_eq!(relay_requests(&cdp, &relay), std::slice::from_ref(&loader));
+        assert_eq!(sockets(&cdp), 0);
+        c.find(Locator::Css("[data-testid=site-decline]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        eventually("the stored visitor removed", UI_WAIT, || async {
+            stored_keys(&c).await.is_empty().then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(relay_requests(&cdp, &relay), std::slice::from_ref(&loader));
+        assert_eq!(sockets(&cdp), 0);
     })
     .await;
 }
