@@ -284,6 +284,19 @@ async fn consent_mode_stores_and_contacts_nothing_until_consent_and_forgets_on_w
         browse(&c, &cdp).await;
         assert_eq!(relay_requests(&cdp, &relay), std::slice::from_ref(&loader));
         assert_eq!(sockets(&cdp), 0);
+        // A site with its own consent dialog listens to `consent_required`: a click calls it
+        // instead of the loader's prompt.
+        in_widget(
+            &c,
+            "window.__asked = 0; Switchboard('on', 'consent_required', () => window.__asked++); return 1;",
+        )
+        .await;
+        loader_launcher(&c).await.unwrap().click().await.unwrap();
+        eventually("the site's consent_required listener", UI_WAIT, || async {
+            (c.execute("return window.__asked;", vec![]).await.unwrap() == 1).then_some(())
+        })
+        .await;
+        assert!(!prompt_shown(&c).await, "no prompt of our own");
         c.find(Locator::Css("[data-testid=site-decline]"))
             .await
             .unwrap()
