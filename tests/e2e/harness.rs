@@ -48,18 +48,40 @@ impl Chromedriver {
 
     /// A new headless Chromium with a fresh profile (the flags this machine needs).
     pub async fn browser(&self) -> (Client, tempfile::TempDir) {
+        self.browser_with(&[]).await
+    }
+
+    /// A browser whose DevTools protocol a test can attach to as well (see `cdp`); returns
+    /// the debugging port.
+    pub async fn browser_with_cdp(&self) -> (Client, tempfile::TempDir, u16) {
+        let port = free_port();
+        let (client, profile) = self
+            .browser_with(&[format!("--remote-debugging-port={port}")])
+            .await;
+        (client, profile, port)
+    }
+
+    async fn browser_with(&self, extra: &[String]) -> (Client, tempfile::TempDir) {
         let profile = tempfile::tempdir().unwrap();
         let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+        ]
+        .map(String::from)
+        .into();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend_from_slice(extra);
         let caps = serde_json::json!({
-            "goog:chromeOptions": {
-                "binary": binary,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
+            "goog:chromeOptions": { "binary": binary, "args": args }
         });
         let caps = caps.as_object().unwrap().clone().into_iter().collect();
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())

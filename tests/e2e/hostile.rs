@@ -3,7 +3,10 @@
 //! kept in `artifacts/hostile-css.png`.
 
 use super::harness::{artifact, with_browsers, Chromedriver, RelayProcess};
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+
 use super::page::*;
+use crate::util::eventually;
 
 #[tokio::test]
 async fn widget_looks_and_works_right_on_a_hostile_page() {
@@ -13,21 +16,36 @@ async fn widget_looks_and_works_right_on_a_hostile_page() {
     let c = v.clone();
     with_browsers(vec![v], async {
         c.goto(&relay.shop("hostile.html")).await.unwrap();
-        widget_ready(&c).await;
-        let style = in_widget(
-            &c,
-            "const l = root.querySelector('[data-testid=launcher]'); const s = getComputedStyle(l); \
-             const r = l.getBoundingClientRect(); const h = getComputedStyle(host); \
-             return [s.backgroundColor, s.display, s.fontSize, r.width, r.height, h.transform, h.opacity];",
-        )
-        .await;
-        assert_eq!(style[0], "rgb(37, 99, 235)", "launcher colour: {style}");
-        assert_ne!(style[1], "none", "launcher hidden: {style}");
-        assert!(style[3].as_f64().unwrap() >= 40.0 && style[4].as_f64().unwrap() >= 40.0, "launcher size: {style}");
-        assert_eq!(style[5], "none", "host transform leaked in: {style}");
-        assert_eq!(style[6], "1", "host opacity leaked in: {style}");
+        // The launcher the loader draws (all a visitor sees until they reach for it), then
+        // the widget's own, which replaces it.
+        for testid in ["launcher-placeholder", "launcher"] {
+            if testid == "launcher" {
+                open_widget(&c).await;
+                // The click left the pointer on the launcher: away, to see it unhovered.
+                let away = MouseActions::new("mouse".into())
+                    .then(PointerAction::MoveTo { duration: None, x: 5.0, y: 5.0 });
+                c.perform_actions(away).await.unwrap();
+            }
+            let style = eventually(testid, UI_WAIT, || async {
+                let v = in_widget(
+                    &c,
+                    &format!(
+                        "const l = root && root.querySelector('[data-testid={testid}]'); if (!l) return null; \
+                         const s = getComputedStyle(l); const r = l.getBoundingClientRect(); const h = getComputedStyle(host); \
+                         return [s.backgroundColor, s.display, s.fontSize, r.width, r.height, h.transform, h.opacity];"
+                    ),
+                )
+                .await;
+                (!v.is_null()).then_some(v)
+            })
+            .await;
+            assert_eq!(style[0], "rgb(37, 99, 235)", "{testid} colour: {style}");
+            assert_ne!(style[1], "none", "{testid} hidden: {style}");
+            assert!(style[3].as_f64().unwrap() >= 40.0 && style[4].as_f64().unwrap() >= 40.0, "{testid} size: {style}");
+            assert_eq!(style[5], "none", "host transform leaked in: {style}");
+            assert_eq!(style[6], "1", "host opacity leaked in: {style}");
+        }
 
-        open_widget(&c).await;
         let panel = in_widget(
             &c,
             "const p = root.querySelector('[data-testid=panel]').getBoundingClientRect(); \

@@ -3,6 +3,9 @@
 //! fantoccini).
 //!
 //! - `harness`: the relay process, chromedriver, browser sessions that always close;
+//! - `cdp`: the DevTools protocol beside WebDriver (requests, sockets, storage writes);
+//! - `consent`: nothing fetched, stored or connected before the visitor asks (consent mode,
+//!   and a page view that never chats); a returning visitor reconnects at once;
 //! - `page`: what a visitor and an agent can do and see (shadow-DOM aware);
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
@@ -11,7 +14,9 @@
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket.
 
 mod bots;
+mod cdp;
 mod chat;
+mod consent;
 mod harness;
 mod hostile;
 mod identity;

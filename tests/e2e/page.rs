@@ -57,7 +57,38 @@ pub async fn panel_open(c: &Client) -> bool {
     .unwrap_or(false)
 }
 
+/// The loader's launcher, drawn before the widget is fetched (`None` once the widget replaced it).
+pub async fn loader_launcher(c: &Client) -> Option<Element> {
+    let host = c.find(Locator::Css("#switchboard-host")).await.ok()?;
+    let root = host.shadow_root().await.ok()?;
+    root.find(Locator::Css("[data-testid=launcher-placeholder]"))
+        .await
+        .ok()
+}
+
+/// Opens the chat as a visitor does: a click on the launcher (the loader's, which fetches the
+/// widget and opens it, or the widget's own).
 pub async fn open_widget(c: &Client) {
+    eventually("a launcher", UI_WAIT, || async {
+        in_widget(
+            c,
+            "return !!(root && root.querySelector('[data-testid=launcher],[data-testid=launcher-placeholder]'));",
+        )
+        .await
+        .as_bool()
+        .filter(|b| *b)
+    })
+    .await;
+    if let Some(placeholder) = loader_launcher(c).await {
+        // Fails only if the widget replaced it in the meantime: then its own launcher below.
+        if placeholder.click().await.is_ok() {
+            eventually("the chat panel to open", UI_WAIT, || async {
+                panel_open(c).await.then_some(())
+            })
+            .await;
+            return;
+        }
+    }
     widget_ready(c).await;
     if !panel_open(c).await {
         widget_el(c, "launcher")

@@ -78,7 +78,7 @@ async fn messages_typed_offline_survive_a_reload_and_arrive_once_in_order() {
 }
 
 /// The newest conversation in the relay's inbox, read the way the console does.
-async fn relay_inbox(relay: &RelayProcess) -> String {
+pub(super) async fn relay_inbox(relay: &RelayProcess) -> String {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let (mut ws, _) = tokio_tungstenite::connect_async(relay.ws("/v1/agent"))

@@ -1,8 +1,13 @@
 //! The JavaScript API site owners call: `Switchboard('identify', {...})` (a claim, or
 //! `{ token }` signed by the site's server), `Switchboard('setContext', {...})`,
 //! `Switchboard('reset')`, `Switchboard('open' | 'close' | 'toggle')`,
-//! `Switchboard('on', 'message' | 'open' | 'close' | 'ready', fn)`. Bad calls are logged with
-//! `console.warn` and ignored; nothing throws into the host page.
+//! `Switchboard('consent', true | false)`,
+//! `Switchboard('on', 'message' | 'open' | 'close' | 'ready' | 'consent_required', fn)`. Bad
+//! calls are logged with `console.warn` and ignored; nothing throws into the host page.
+//!
+//! `identify` and `setContext` never connect by themselves: they are kept and go with the
+//! `hello` when the visitor opens the chat. The loader answers `consent` (and the consent
+//! events) before the widget is loaded; once it is, `consent` comes here.
 
 use leptos::prelude::*;
 use serde_json::Value;
@@ -50,6 +55,17 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
             forget(widget);
             crate::tabs::reset();
         }
+        "consent" => match a.as_bool() {
+            Some(true) => {
+                core(|c| c.blocked = false);
+                crate::tabs::rejoin(widget);
+            }
+            Some(false) => {
+                withdraw(widget);
+                crate::tabs::withdraw();
+            }
+            None => warn("consent expects true or false"),
+        },
         "identify" => match to_json(&a).and_then(identity) {
             Some(identity) => update_context(|c| c.identity = Some(identity)),
             None => warn("identify expects {id, name, email} with string values"),
@@ -80,7 +96,7 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
 }
 
 /// The events `Switchboard('on', …)` accepts.
-const EVENTS: &[&str] = &["message", "open", "close", "ready"];
+const EVENTS: &[&str] = &["message", "open", "close", "ready", "consent_required"];
 
 /// Sites often keep user ids as numbers; the wire wants strings.
 fn identity(mut v: Value) -> Option<Identity> {
@@ -152,6 +168,7 @@ pub fn forget(widget: Widget) {
     crate::storage::remove(&crate::outbox::key());
     let tx = core(|c| {
         c.identity_token = None;
+        c.token = None;
         c.context.identity = None;
         c.context.cart = None;
         c.context.order = None;
@@ -169,6 +186,20 @@ pub fn forget(widget: Widget) {
     if let Some(tx) = tx {
         tx.close_channel();
     }
+}
+
+/// Consent withdrawn (`Switchboard('consent', false)`, here or in another tab): the visitor is
+/// forgotten as by `reset`, the socket closes and stays closed, this tab gives up leading the
+/// others, and nothing is stored or sent until consent is given again.
+pub fn withdraw(widget: Widget) {
+    widget.set_open(false);
+    core(|c| {
+        c.blocked = true;
+        c.wanted = false;
+    });
+    forget(widget);
+    widget.conn.set(crate::state::Conn::Connecting);
+    crate::tabs::resign();
 }
 
 /// Calls the site's listeners for `event`.

@@ -1,5 +1,10 @@
 //! The WebSocket session with the relay: `hello`, catch-up with `sync`, pings, the outbox
 //! resend, and reconnecting with exponential backoff and jitter (at once after close 4012).
+//!
+//! No socket before it is asked for ([`want`]): the visitor opens the chat, or this browser
+//! has a conversation to come back to ([`returning`]), checked when the widget mounts so a
+//! returning visitor gets an agent's reply with the panel closed. The token is stored only
+//! once there is such a conversation ([`keep_token`]).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -26,8 +31,50 @@ const BACKOFF_MAX_MS: u32 = 30_000;
 /// How long an agent's typing indicator stays without a new typing frame.
 const TYPING_TTL_MS: u32 = 8_000;
 
-pub fn start(widget: Widget) {
-    spawn_local(run(widget));
+/// Asks for a connection: this tab opens it if it leads, else the leader tab is asked to.
+/// Returns false, and connects nothing, while consent is withdrawn.
+pub fn want(widget: Widget) -> bool {
+    let (blocked, leader, start) = core(|c| {
+        if c.blocked {
+            return (true, c.leader, false);
+        }
+        c.wanted = true;
+        let start = c.leader && !c.running;
+        c.running |= start;
+        (false, c.leader, start)
+    });
+    if blocked {
+        return false;
+    }
+    if start {
+        spawn_local(run(widget));
+    } else if !leader {
+        crate::tabs::ask_leader();
+    }
+    true
+}
+
+/// This tab became the leader: it connects if a connection was asked for.
+pub fn lead(widget: Widget) {
+    if core(|c| c.wanted) {
+        want(widget);
+    }
+}
+
+/// Whether this browser has a conversation to come back to: a stored token (kept once a
+/// message was sent or received), or messages typed but not yet sent.
+pub fn returning() -> bool {
+    storage::get(&token_key()).is_some() || !outbox::load().is_empty()
+}
+
+/// Stores the welcome's token: from now on this browser has a conversation to come back to.
+pub fn keep_token() {
+    if let Some(token) = core(|c| c.token.clone()) {
+        let key = token_key();
+        if storage::get(&key).as_deref() != Some(token.as_str()) {
+            storage::set(&key, &token);
+        }
+    }
 }
 
 /// Sets the connection state and tells the other tabs.
@@ -86,6 +133,13 @@ fn socket_url() -> String {
 async fn run(widget: Widget) {
     let mut backoff = BACKOFF_START_MS;
     loop {
+        // Consent withdrawn (or this tab resigned): the task ends, a later `want` starts one.
+        if core(|c| {
+            c.running &= !c.blocked && c.leader;
+            !c.running
+        }) {
+            return;
+        }
         let close = match WebSocket::open(&socket_url()) {
             Ok(ws) => session(widget, ws).await,
             Err(_) => None,
@@ -101,6 +155,7 @@ async fn run(widget: Widget) {
         match close {
             Some(code) if !CloseCode::should_reconnect(code) => {
                 set_conn(widget, Conn::Error);
+                core(|c| c.running = false);
                 return;
             }
             Some(code) if code == CloseCode::RECONNECT_NOW.code => {
@@ -238,11 +293,9 @@ fn sync(tx: &mpsc::UnboundedSender<String>, conversation_id: String, since: u64)
 fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<String>>) {
     match msg {
         VisitorMsg::Welcome(w) => {
-            if let Some(token) = &w.token {
-                storage::set(&token_key(), token);
-            }
             let conv = w.conversation_id.clone().unwrap_or_default();
             core(|c| {
+                c.token = w.token.clone();
                 c.conversation_id = w.conversation_id.clone();
                 c.visitor_id = Some(w.id.clone());
                 c.ping_interval_ms = w.ping_interval_ms;
@@ -250,6 +303,9 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             });
             widget.conn.set(Conn::Online);
             let Some(tx) = tx else {
+                // The leader is connected for this browser: should this tab lead one day, it
+                // connects too.
+                core(|c| c.wanted = true);
                 // A tab that just joined: the conversation's page is now this one.
                 if !core(|c| c.caught_up) {
                     crate::state::send(&ClientMsg::SetContext {
@@ -259,6 +315,14 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 return;
             };
             crate::tabs::announce(Conn::Online);
+            // Messages in the conversation, or about to be: worth coming back to. Otherwise a
+            // stored token is stale (an unknown one got a fresh visitor) and would only make
+            // every later page view connect for nothing.
+            if w.last_seq.unwrap_or(0) > 0 || !outbox::load().is_empty() {
+                keep_token();
+            } else {
+                storage::remove(&token_key());
+            }
             sync(tx, conv.clone(), widget.last_seq());
             // Everything not yet acknowledged goes again, in the order it was typed; the relay
             // recognises anything it already stored by its client id.
@@ -274,6 +338,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             let me = core(|c| c.visitor_id.clone());
             let own = m.sender.kind == SenderKind::Visitor && Some(&m.sender.id) == me.as_ref();
             if own {
+                keep_token();
                 outbox::remove(&m.client_id);
             }
             // Agents and bots talk to the visitor; relay notes ("Alex joined") are shown but
@@ -306,6 +371,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
         VisitorMsg::Ack {
             client_id, seq, at, ..
         } => {
+            keep_token();
             outbox::remove(&client_id);
             widget.acked(&client_id, seq, at);
         }

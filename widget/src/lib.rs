@@ -6,10 +6,12 @@
 //!   non-reactive session kept beside it (token, conversation, socket sender, listeners);
 //! - [`connection`]: the WebSocket session: hello, catch-up, pings, reconnect with backoff
 //!   (waiting for the network while the browser is offline);
-//! - [`tabs`]: one connection per browser: the leader tab holds the socket for all tabs;
+//! - [`tabs`]: one connection per browser: the leader tab holds the socket for all tabs (and
+//!   opens it only once the chat is wanted);
 //! - [`outbox`]: messages not yet acknowledged, kept in the page's storage across reloads;
 //! - [`context`]: the page context collected automatically;
-//! - [`api`]: the JavaScript API (`Switchboard('identify' | 'setContext' | 'open' | …)`);
+//! - [`api`]: the JavaScript API (`Switchboard('identify' | 'setContext' | 'open' | 'consent'
+//!   | …)`);
 //! - [`view`]: the launcher, panel, message list and composer;
 //! - [`i18n`], [`storage`]: UI strings, first-party storage.
 //!
@@ -31,12 +33,20 @@ mod view;
 use wasm_bindgen::prelude::*;
 
 /// Mounts the widget into `container` for `site`, talking to the relay at `relay` (a base URL
-/// ending in `/`). Called once by the loader.
+/// ending in `/`). Called once by the loader, when the visitor reaches for the chat, the site
+/// opens it, or this browser has a conversation to come back to (and consent, where the site
+/// requires it, was given). Mounting connects only in that last case.
 #[wasm_bindgen]
 pub fn mount(container: web_sys::HtmlElement, site: String, relay: String) {
     let handle = leptos::mount::mount_to(container, move || {
         let widget = state::Widget::create(site, relay);
-        tabs::join(widget, move || connection::start(widget));
+        tabs::join(widget);
+        // A browser with a conversation to come back to connects at once, so an agent's reply
+        // reaches the visitor with the panel closed; otherwise the socket waits for the
+        // visitor to open the chat.
+        if connection::returning() {
+            connection::want(widget);
+        }
         view::app(widget)
     });
     handle.forget();

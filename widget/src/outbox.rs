@@ -51,6 +51,8 @@ pub fn submit(w: Widget, text: String, postback: Option<String>) {
         postback,
     };
     push(entry.clone());
+    // The visitor chats: this browser now has a conversation to come back to.
+    crate::connection::keep_token();
     w.add_pending(entry.client_id.clone(), entry.text.clone(), entry.at);
     if let Some(conversation_id) = core(|c| c.conversation_id.clone()) {
         send(&entry.frame(conversation_id));

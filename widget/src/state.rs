@@ -106,6 +106,19 @@ pub struct Core {
     /// The identity token the site gave `identify`, sent in every `hello`. Kept in memory
     /// only: it is a credential, and the site hands a fresh one to each page.
     pub identity_token: Option<String>,
+    /// The token of the last `welcome`. Stored only once this browser has something to come
+    /// back to (see `connection::keep_token`), so opening the chat alone leaves nothing.
+    pub token: Option<String>,
+    /// A connection was asked for (the chat opened, or a conversation to come back to): the
+    /// leader tab connects (see `connection::want`).
+    pub wanted: bool,
+    /// This tab's connection task is running.
+    pub running: bool,
+    /// Consent withdrawn (`Switchboard('consent', false)`): nothing is stored, sent, received
+    /// or connected until it is given again.
+    pub blocked: bool,
+    /// This tab's place in the site's tab lock (see `tabs`).
+    pub lock: crate::tabs::Lock,
 }
 
 thread_local! {
@@ -146,6 +159,11 @@ impl Widget {
     }
 
     pub fn set_open(self, open: bool) {
+        if open && !crate::connection::want(self) {
+            // Consent was withdrawn: the loader asks the visitor (or tells the site) instead.
+            crate::api::emit("consent_required", &wasm_bindgen::JsValue::UNDEFINED);
+            return;
+        }
         if self.open.get_untracked() != open {
             self.open.set(open);
             if open {
@@ -261,7 +279,11 @@ fn sort(lines: &mut [Line]) {
 /// find no open socket are dropped; messages are safe in the outbox and go on the next welcome.
 pub fn send(msg: &ClientMsg) {
     let json = msg.to_json();
-    if core(|c| c.leader) {
+    let (leader, blocked) = core(|c| (c.leader, c.blocked));
+    if blocked {
+        return;
+    }
+    if leader {
         send_raw(json);
     } else {
         crate::tabs::forward(json);

@@ -1,5 +1,6 @@
 //! First-party storage of the host page. Access can throw (privacy modes, sandboxed frames),
-//! in which case the widget still works, it just forgets on reload.
+//! in which case the widget still works, it just forgets on reload. Nothing is written while
+//! consent is withdrawn.
 
 fn local() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
@@ -10,6 +11,9 @@ pub fn get(key: &str) -> Option<String> {
 }
 
 pub fn set(key: &str, value: &str) {
+    if crate::state::core(|c| c.blocked) {
+        return;
+    }
     if let Some(s) = local() {
         let _ = s.set_item(key, value);
     }

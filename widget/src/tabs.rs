@@ -3,6 +3,10 @@
 //! `BroadcastChannel`, and sends what they ask it to. When the leader tab closes, its lock is
 //! released and the next tab in the lock's queue takes over and resumes from its last seq.
 //! Browsers without Web Locks fall back to one connection per tab.
+//!
+//! The leader connects only once the chat is wanted (`connection::want`); a follower whose
+//! visitor opens the chat asks it to. A tab whose consent was withdrawn releases its lock, so
+//! another tab can lead, and ignores the channel until consent is given again.
 
 use leptos::prelude::*;
 use serde_json::Value;
@@ -11,10 +15,24 @@ use wasm_bindgen::JsCast;
 
 use crate::state::{core, Conn, Widget};
 
-/// Joins the site's tab group; calls `lead` once this tab becomes the leader.
-pub fn join(widget: Widget, lead: impl FnOnce() + 'static) {
-    let site = core(|c| c.site.clone());
-    let name = format!("switchboard:{site}");
+/// This tab's place in the site's tab lock.
+#[derive(Default)]
+pub enum Lock {
+    #[default]
+    None,
+    /// Asked for; another tab leads.
+    Queued,
+    /// This tab leads; calling the function (if any: no Web Locks) releases the lock.
+    Held(Option<js_sys::Function>),
+}
+
+fn lock_name() -> String {
+    core(|c| format!("switchboard:{}", c.site))
+}
+
+/// Joins the site's tab group; `connection::lead` runs once this tab becomes the leader.
+pub fn join(widget: Widget) {
+    let name = lock_name();
     if let Ok(channel) = web_sys::BroadcastChannel::new(&name) {
         let on_message =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
@@ -26,6 +44,13 @@ pub fn join(widget: Widget, lead: impl FnOnce() + 'static) {
         on_message.forget();
         core(|c| c.channel = Some(channel));
     }
+    request_lock(widget);
+    // A follower asks the leader for the conversation so far.
+    post(&serde_json::json!({ "t": "hello" }));
+}
+
+fn request_lock(widget: Widget) {
+    let name = lock_name();
     let lock_request = web_sys::window()
         .map(|w| w.navigator())
         .and_then(|n| js_sys::Reflect::get(&n, &"locks".into()).ok())
@@ -38,27 +63,61 @@ pub fn join(widget: Widget, lead: impl FnOnce() + 'static) {
             Some((locks, request))
         });
     let Some((locks, request)) = lock_request else {
-        become_leader(lead);
+        core(|c| c.lock = Lock::Held(None));
+        become_leader(widget);
         return;
     };
+    core(|c| c.lock = Lock::Queued);
     let granted = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
-        become_leader(lead);
-        // Held until the tab goes away: a promise that never settles.
-        js_sys::Promise::new(&mut |_, _| {}).into()
+        if core(|c| c.blocked) {
+            // Consent was withdrawn while waiting: let the next tab have it at once.
+            core(|c| c.lock = Lock::None);
+            return JsValue::UNDEFINED;
+        }
+        // Held until the tab goes away or resigns: a promise only `resign` settles.
+        let held = js_sys::Promise::new(&mut |resolve, _| {
+            core(|c| c.lock = Lock::Held(Some(resolve)));
+        });
+        become_leader(widget);
+        held.into()
     });
     if request
         .call2(&locks, &JsValue::from_str(&name), &granted)
         .is_err()
     {
         web_sys::console::warn_1(&"Switchboard: no tab lock; this tab connects on its own".into());
+        core(|c| c.lock = Lock::Held(None));
+        become_leader(widget);
     }
-    // A follower asks the leader for the conversation so far.
-    post(&serde_json::json!({ "t": "hello" }));
 }
 
-fn become_leader(lead: impl FnOnce()) {
+fn become_leader(widget: Widget) {
     core(|c| c.leader = true);
-    lead();
+    crate::connection::lead(widget);
+}
+
+/// Stops leading (consent withdrawn): the lock goes to the next tab in its queue.
+pub fn resign() {
+    let held = core(|c| {
+        if !matches!(c.lock, Lock::Held(_)) {
+            return None;
+        }
+        c.leader = false;
+        match std::mem::take(&mut c.lock) {
+            Lock::Held(release) => release,
+            _ => None,
+        }
+    });
+    if let Some(release) = held {
+        let _ = release.call0(&JsValue::NULL);
+    }
+}
+
+/// Consent given again: back in the tab group's queue (or leading) if this tab left it.
+pub fn rejoin(widget: Widget) {
+    if core(|c| matches!(c.lock, Lock::None)) {
+        request_lock(widget);
+    }
 }
 
 fn post(v: &Value) {
@@ -85,6 +144,16 @@ pub fn reset() {
     post(&serde_json::json!({ "t": "reset" }));
 }
 
+/// Tells the other tabs consent was withdrawn (`Switchboard('consent', false)`).
+pub fn withdraw() {
+    post(&serde_json::json!({ "t": "withdraw" }));
+}
+
+/// Follower: the visitor wants the chat; the leader connects if it has not.
+pub fn ask_leader() {
+    post(&serde_json::json!({ "t": "connect" }));
+}
+
 /// Follower: asks the leader to send a frame on its socket.
 pub fn forward(json: String) {
     post(&serde_json::json!({ "t": "send", "d": json }));
@@ -95,7 +164,11 @@ fn receive(widget: Widget, text: &str) {
         return;
     };
     let data = msg.get("d").and_then(Value::as_str).unwrap_or_default();
-    let leader = core(|c| c.leader);
+    let (leader, blocked) = core(|c| (c.leader, c.blocked));
+    if blocked {
+        // Nothing of a visitor reaches a tab without consent.
+        return;
+    }
     match (msg.get("t").and_then(Value::as_str), leader) {
         (Some("frame"), false) => crate::connection::handle_text(widget, data, None),
         (Some("conn"), false) => widget.conn.set(match data {
@@ -109,7 +182,11 @@ fn receive(widget: Widget, text: &str) {
             crate::state::send_raw(data.to_owned());
         }
         (Some("hello"), true) => crate::connection::welcome_follower(),
+        (Some("connect"), true) => {
+            crate::connection::want(widget);
+        }
         (Some("reset"), _) => crate::api::forget(widget),
+        (Some("withdraw"), _) => crate::api::withdraw(widget),
         _ => {}
     }
 }

@@ -552,3 +552,93 @@ async fn bot_rich_messages_render_safely_and_chips_send_postbacks() {
         .iter()
         .any(|f| f["type"] == "postback" && f["payload"] == "address"));
 }
+
+/// Every `t` the widget posts to the other tabs, heard on a channel of our own.
+struct Ear {
+    channel: web_sys::BroadcastChannel,
+    heard: Rc<RefCell<Vec<String>>>,
+    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+}
+
+impl Ear {
+    fn new(site: &str) -> Ear {
+        let channel = web_sys::BroadcastChannel::new(&format!("switchboard:{site}")).unwrap();
+        let heard = Rc::new(RefCell::new(Vec::new()));
+        let sink = heard.clone();
+        let on_message =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                if let Some(text) = ev.data().as_string() {
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    sink.borrow_mut()
+                        .push(v["t"].as_str().unwrap_or("").to_owned());
+                }
+            });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        Ear {
+            channel,
+            heard,
+            _on_message: on_message,
+        }
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.heard.borrow_mut())
+    }
+}
+
+impl Drop for Ear {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn withdrawn_consent_forgets_the_visitor_blocks_the_chat_and_asks_again() {
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    storage.clear().unwrap();
+    storage
+        .set_item("switchboard:consent-site:token", "tok-old")
+        .unwrap();
+    let leader = Leader::new("consent-site");
+    let ear = Ear::new("consent-site");
+    let root = mount("consent-site", "http://127.0.0.1:9/");
+    tick(50).await;
+    // A conversation to come back to: the tab asks for the connection at once, unopened.
+    assert!(ear.take().contains(&"connect".to_owned()));
+    leader.welcome();
+    leader.frame(agent_message(1, "hello"));
+    tick(50).await;
+    assert_eq!(all(&root, "message").len(), 1);
+
+    let calls = js_sys::Array::new();
+    let record = js_sys::Function::new_with_args("", "this.push(1)").bind0(&calls);
+    command("on", "consent_required".into(), record.into());
+    command("consent", false.into(), JsValue::UNDEFINED);
+    tick(50).await;
+    assert_eq!(
+        storage.get_item("switchboard:consent-site:token").unwrap(),
+        None
+    );
+    assert!(all(&root, "message").is_empty(), "the transcript is gone");
+    assert!(
+        ear.take().contains(&"withdraw".to_owned()),
+        "the other tabs are told"
+    );
+
+    // Frames for the old visitor no longer reach this tab; opening asks instead of connecting.
+    leader.frame(agent_message(2, "still there?"));
+    get(&root, "launcher").click();
+    tick(50).await;
+    assert!(all(&root, "message").is_empty());
+    assert!(!panel_shown(&root));
+    assert_eq!(calls.length(), 1, "consent_required fired");
+    assert!(!ear.take().contains(&"connect".to_owned()));
+    assert_eq!(storage.length().unwrap(), 0, "nothing stored");
+
+    command("consent", true.into(), JsValue::UNDEFINED);
+    get(&root, "launcher").click();
+    tick(50).await;
+    assert!(panel_shown(&root));
+    assert!(ear.take().contains(&"connect".to_owned()));
+}

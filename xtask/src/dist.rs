@@ -59,7 +59,7 @@ pub fn run() -> anyhow::Result<()> {
             .all(|p| loader.contains(p)),
         "widget/loader.js lacks a placeholder"
     );
-    let loader = loader
+    let loader = strip_comments(&loader)
         .replace("__SB_GLUE__", &glue)
         .replace("__SB_WASM__", &wasm)
         .replace("__SB_CSS__", &css);
@@ -76,6 +76,26 @@ pub fn run() -> anyhow::Result<()> {
     precompress(&dist)?;
     eprintln!("    dist/ ready");
     crate::sizes::run().map(drop)
+}
+
+/// The loader is on every page view, its comments on none: block comments, whole-line `//`
+/// comments and indentation go. (The loader keeps no `/*` or line-leading `//` inside a
+/// string, and no comment after code on a line.)
+fn strip_comments(js: &str) -> String {
+    let mut out = String::with_capacity(js.len());
+    let mut rest = js;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("*/")
+            .map_or("", |end| &rest[start + end + 2..]);
+    }
+    out.push_str(rest);
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn bindgen(name: &str, out: &Path) -> anyhow::Result<()> {
