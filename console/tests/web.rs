@@ -597,7 +597,7 @@ async fn views_lines_action_bar_story_and_conflict() {
     m.all("[data-testid=conversation][data-id=hd1] button")[0].click();
     tick().await;
     let actions = |m: &Mounted| -> Vec<String> {
-        m.all("[data-testid=action-bar] [data-testid^=action-]")
+        m.all("[data-testid=action-bar] :is(button, select)[data-testid^=action-]")
             .iter()
             .map(|e| e.get_attribute("data-testid").unwrap())
             .collect()

@@ -255,7 +255,7 @@ async fn a_conversation_is_assigned_transferred_resolved_and_reopened_across_two
         let offered: Vec<String> = serde_json::from_value(
             js(
                 &a,
-                "return Array.from(document.querySelectorAll('[data-testid=action-bar] [data-testid^=action-]')).map(b => b.dataset.testid);",
+                "return Array.from(document.querySelectorAll('[data-testid=action-bar] :is(button, select)[data-testid^=action-]')).map(b => b.dataset.testid);",
             )
             .await,
         )
