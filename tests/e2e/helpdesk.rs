@@ -157,6 +157,19 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(artifact(name), png).unwrap();
 }
 
+/// An agent over the protocol, past its inbox's first frame.
+async fn raw_agent(relay: &RelayProcess, token: &str) -> Ws {
+    let mut c = Ws::connect(&relay.ws("/v1/agent"), None).await.unwrap();
+    c.send(&ClientMsg::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        token: Some(token.into()),
+        context: None,
+        identity_token: None,
+    }))
+    .await;
+    c.welcome().await
+}
+
 /// A visitor of the demo site over the protocol, as the widget speaks it.
 async fn raw_visitor(relay: &RelayProcess) -> Ws {
     let mut v = Ws::connect(
@@ -336,7 +349,48 @@ async fn a_conversation_is_assigned_transferred_resolved_and_reopened_across_two
         //   a `[data-testid="system-event"][data-code="transferred"]` element in the widget's
         //   shadow root reading like "Transferred to Billing".
 
-        // Sam resolves.
+        // A stale view: Sam's page is busy while Sam (elsewhere) raises the priority; the
+        // click that follows still carries the old version. Refused as a conflict, said
+        // plainly, nothing else changed, and the console shows the fresh state.
+        let mut elsewhere = raw_agent(&relay, SAM).await;
+        let version = elsewhere
+            .until(|m| match m {
+                ServerMsg::Conversations { items, .. } => {
+                    items.iter().find(|i| i.id == conv).map(|i| i.version)
+                }
+                _ => None,
+            })
+            .await;
+        let busy_then_click = s.execute(
+            "const until = Date.now() + 2500; while (Date.now() < until) {}             document.querySelector('[data-testid=action-resolve]').click(); return 1;",
+            vec![],
+        );
+        let raise = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            elsewhere
+                .send(&ClientMsg::SetPriority {
+                    conversation_id: conv.clone(),
+                    expected_version: version,
+                    priority: switchboard_protocol::Priority::High,
+                })
+                .await;
+            elsewhere
+                .until(|m| match m {
+                    ServerMsg::Conversation(c) if c.id == conv && c.version == version + 1 => {
+                        Some(())
+                    }
+                    _ => None,
+                })
+                .await;
+        };
+        let (clicked, ()) = tokio::join!(busy_then_click, raise);
+        clicked.expect("the busy script runs");
+        wait_console_text(&s, "action-notice", "Changed by someone else — refreshed").await;
+        wait_console_text(&s, "conversation-state", "High priority").await;
+        wait_console_text(&s, "state-status", "Open").await;
+        wait_console_text(&s, "line-priority", "High").await;
+
+        // Sam resolves, on the fresh version.
         click(&s, "action-resolve").await;
         wait_transcript(&s, "system", "Resolved by Sam").await;
         wait_console_text(&s, "state-status", "Resolved").await;
@@ -373,6 +427,7 @@ async fn a_conversation_is_assigned_transferred_resolved_and_reopened_across_two
                 "Alex joined",
                 "Transferred to Billing by Alex",
                 "Sam joined",
+                "Priority high by Sam",
                 "Resolved by Sam",
                 "Reopened by the visitor's message",
             ],
