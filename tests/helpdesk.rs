@@ -4,8 +4,9 @@
 //! checked by reading the store back.
 
 use switchboard_protocol::{
-    ClientMsg, ConversationSummary, ErrorCode, Handoff, HandoffReason, InboxCursor, Owner,
-    Presence, Priority, SenderKind, ServerMsg, Status, SystemEvent, View, ViewCounts,
+    AgentRole as DirectoryRole, ClientMsg, ConversationSummary, Directory, ErrorCode, Handoff,
+    HandoffReason, InboxCursor, Owner, Presence, Priority, SenderKind, ServerMsg, Status,
+    SystemEvent, View, ViewCounts,
 };
 use switchboard_relay::broker::State;
 use switchboard_relay::config::{Agent, AgentRole, Config, Policy, Routing, Team};
@@ -651,4 +652,98 @@ async fn agents_list_views_with_counts_and_admins_see_every_team() {
     assert_eq!(visitor.until(error_code).await, ErrorCode::Forbidden);
     let (items, _, _) = view(&mut alex, View::Mine, None, 50).await;
     assert_eq!(items, vec![c2]);
+}
+
+/// The agent's first frame after `welcome`: its role, and the teams and agents of its own
+/// sites only (another site's people stay unnamed), so the console can offer assign and
+/// transfer targets by name.
+#[tokio::test]
+async fn agents_learn_their_role_and_the_teams_and_agents_of_their_sites_only() {
+    let relay = TestRelay::start_with(helpdesk).await;
+    let directory_of = |token: &'static str| {
+        let relay = &relay;
+        async move {
+            let mut c = Client::connect(&relay.url("/v1/agent"), None)
+                .await
+                .unwrap();
+            c.send(&ClientMsg::Hello(switchboard_protocol::client::Hello {
+                protocol: switchboard_protocol::PROTOCOL_VERSION,
+                token: Some(token.into()),
+                context: None,
+                identity_token: None,
+            }))
+            .await;
+            let mut c = c.welcome().await;
+            match c.recv().await {
+                ServerMsg::Directory(d) => d,
+                other => panic!("expected the directory right after welcome, got {other:?}"),
+            }
+        }
+    };
+    let teams = |d: &Directory| {
+        let mut t: Vec<(String, String, Vec<String>, bool)> = d
+            .teams
+            .iter()
+            .map(|t| (t.id.clone(), t.site.clone(), t.members.clone(), t.default))
+            .collect();
+        t.sort();
+        t
+    };
+    let agents = |d: &Directory| {
+        let mut a: Vec<(String, String)> = d
+            .agents
+            .iter()
+            .map(|a| (a.id.clone(), a.name.clone()))
+            .collect();
+        a.sort();
+        a
+    };
+
+    let alex = directory_of(AGENT_TOKEN).await;
+    assert_eq!(alex.role, DirectoryRole::Agent);
+    assert_eq!(
+        teams(&alex),
+        vec![
+            ("billing".into(), SITE.into(), vec!["sam".into()], false),
+            (TEAM.into(), SITE.into(), vec!["alex".into()], true),
+        ]
+    );
+    assert_eq!(
+        agents(&alex),
+        vec![
+            ("ada".into(), "ada".into()),
+            ("alex".into(), "Alex".into()),
+            ("sam".into(), "sam".into()),
+        ],
+        "Olga serves the other site only"
+    );
+    assert!(alex.agents.iter().all(|a| a.sites == vec![SITE.to_owned()]));
+    let support = alex.teams.iter().find(|t| t.id == TEAM).unwrap();
+    assert_eq!(support.name, "Support");
+
+    let ada = directory_of(ADA_TOKEN).await;
+    assert_eq!(ada.role, DirectoryRole::Admin);
+    assert_eq!(teams(&ada), teams(&alex));
+
+    let olga = directory_of(OTHER_AGENT_TOKEN).await;
+    assert_eq!(olga.role, DirectoryRole::Agent);
+    assert_eq!(
+        teams(&olga),
+        vec![(
+            "elsewhere".into(),
+            OTHER_SITE.into(),
+            vec!["olga".into()],
+            false
+        )]
+    );
+    assert_eq!(agents(&olga), vec![("olga".into(), "Olga".into())]);
+
+    // It is the relay's to send: a client sending one gets a typed refusal, and its
+    // connection goes on.
+    let mut c = relay.agent(AGENT_TOKEN).await;
+    c.raw(r#"{"type":"directory","role":"admin","teams":[],"agents":[]}"#)
+        .await;
+    let code = c.until(error_code).await;
+    assert_eq!(code, ErrorCode::UnknownType);
+    assert!(c.roundtrip().await.iter().all(|m| error_code(m).is_none()));
 }

@@ -147,6 +147,8 @@ impl Peer {
                         }
                     }
                     Ok(ServerMsg::Conversations { .. }) => break,
+                    // Between an agent's welcome and its inbox.
+                    Ok(ServerMsg::Directory(_)) => continue,
                     Ok(other) => return Err(format!("unexpected {other:?}")),
                     Err(e) => return Err(e.to_string()),
                 },

@@ -15,8 +15,11 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_protocol::client::{Hello, Send};
-use switchboard_protocol::{ClientMsg, CloseCode, SenderKind, ServerMsg, PROTOCOL_VERSION};
+use switchboard_protocol::{
+    ClientMsg, CloseCode, Presence, SenderKind, ServerMsg, PROTOCOL_VERSION,
+};
 
+use crate::desk;
 use crate::state::{send, session, store_token, Conn, Console, Delivery, Line};
 
 const BACKOFF_START_MS: u32 = 500;
@@ -257,11 +260,17 @@ fn handle(console: Console, msg: ServerMsg) {
     match msg {
         ServerMsg::Welcome(w) => {
             console.load_seen(&w.id);
+            console.me.set(w.id.clone());
             console.agent_name.set(w.name.unwrap_or(w.id));
             console.signin_error.set(None);
             console.conn.set(Conn::Online);
             if let Some(conv) = console.selected.get_untracked() {
                 sync(console, &conv);
+            }
+            desk::list_view(console);
+            let chosen = console.my_presence.get_untracked();
+            if chosen != Presence::Online {
+                desk::set_presence(console, chosen);
             }
             // Replies typed while disconnected go now; a resend of one whose ack was lost is
             // recognised by its client id and acknowledged again, not stored twice.
@@ -274,8 +283,26 @@ fn handle(console: Console, msg: ServerMsg) {
                 }));
             }
         }
+        // The connect-time page fills the list until the open tab's answer; later pages (a
+        // refresh after a conflict) only freshen the summaries.
+        ServerMsg::Conversations { items, .. } if console.view_answered.get_untracked() => {
+            console.remember(&items)
+        }
         ServerMsg::Conversations { items, .. } => console.replace_inbox(items),
-        ServerMsg::Conversation(s) => console.upsert_summary(s),
+        ServerMsg::Conversation(s) => {
+            console.upsert_summary(s);
+            desk::relist_soon(console);
+        }
+        ServerMsg::View {
+            view,
+            items,
+            counts,
+            ..
+        } => console.apply_view(view, items, counts),
+        ServerMsg::Directory(d) => console.set_directory(d),
+        ServerMsg::Presence { agent, status, .. } => console.presence.update(|p| {
+            p.insert(agent, status);
+        }),
         ServerMsg::Message(m) => {
             if m.sender.kind == SenderKind::Visitor
                 && console.visitor_typing.get_untracked().as_deref() == Some(&m.conversation_id)
@@ -321,7 +348,7 @@ fn handle(console: Console, msg: ServerMsg) {
             message,
             ..
         } => console.fail(&id, message),
-        ServerMsg::Error { code, message, .. } => {
+        ServerMsg::Error { code, message, .. } if !desk::refused(console, code, &message) => {
             warn(&format!(
                 "the relay refused a frame: {}: {message}",
                 code.as_str()
@@ -356,9 +383,8 @@ fn handle(console: Console, msg: ServerMsg) {
         // Visitors' frames; an agent is never sent them.
         | ServerMsg::Availability { .. }
         | ServerMsg::Queue { .. }
-        // The console shows no presence and asks for no views yet.
-        | ServerMsg::Presence { .. }
-        | ServerMsg::View { .. } => {}
+        // Shown as the action bar's notice.
+        | ServerMsg::Error { .. } => {}
     }
 }
 
@@ -384,6 +410,7 @@ pub fn reply(console: Console, conversation_id: String, text: String) {
         error: None,
         rich: None,
         postback: None,
+        code: None,
     };
     console
         .transcripts

@@ -7,13 +7,17 @@
 //!   it (dedupe by seq, pending → sent, unread), and the non-reactive session beside it;
 //! - [`connection`]: the agent WebSocket (hello with the token, pings, reconnect with backoff,
 //!   4001 back to sign-in) and the frames the views send (sync, reply, typing);
-//! - `view`: sign-in, inbox, transcript, reply box, context sidebar; one module each;
+//! - [`desk`]: the helpdesk side: the relay's directory, presence, views and their counts,
+//!   what the agent may do to a conversation, and the lifecycle frames the action bar sends;
+//! - `view`: sign-in, view tabs, inbox, action bar, transcript, reply box, context sidebar,
+//!   presence switch; one module each;
 //! - `money`: prices in the visitor's currency.
 //!
 //! Message text becomes links through `switchboard_protocol::linkify`, the rule the widget
 //! uses too. Wire types come from `switchboard_protocol` only.
 
 pub mod connection;
+pub mod desk;
 mod money;
 pub mod state;
 mod view;

@@ -12,7 +12,8 @@ use leptos::prelude::*;
 use switchboard_protocol::rich::Rich;
 use switchboard_protocol::server::Preview;
 use switchboard_protocol::{
-    ChatMessage, ClientMsg, Context, ConversationSummary, Millis, SenderKind, SystemEvent,
+    ChatMessage, ClientMsg, Context, ConversationSummary, Directory, Millis, Presence, SenderKind,
+    View, ViewCounts,
 };
 
 /// sessionStorage: the agent token survives a reload but not the browser session.
@@ -61,6 +62,8 @@ pub struct Line {
     pub rich: Option<Rich>,
     /// Set when the visitor clicked a bot's chip or button rather than typing.
     pub postback: Option<String>,
+    /// A system event's code (`assigned`, `transferred`, …), for styling and tests.
+    pub code: Option<&'static str>,
 }
 
 impl Line {
@@ -71,7 +74,7 @@ impl Line {
             kind: m.sender.kind,
             name: m.sender.name,
             text: match &m.event {
-                Some(event) => event_text(event),
+                Some(event) => crate::desk::event_text(event),
                 None => m.text,
             },
             at: m.at,
@@ -79,39 +82,13 @@ impl Line {
             error: None,
             rich: m.rich,
             postback: m.postback,
+            code: m.event.as_deref().map(crate::desk::event_code),
         }
     }
 
     /// `<For>` key: a line is re-rendered when it gets its seq or changes delivery state.
     pub fn render_key(&self) -> String {
         format!("{}|{:?}|{:?}", self.client_id, self.seq, self.delivery)
-    }
-}
-
-/// A system event as the transcript's note (the console speaks English).
-fn event_text(event: &SystemEvent) -> String {
-    let or_queue = |a: &Option<String>| a.clone().unwrap_or_else(|| "the queue".into());
-    match event {
-        SystemEvent::Assigned { agent, by } => format!("Assigned to {agent} by {by}"),
-        SystemEvent::Unassigned { by } => format!("Unassigned by {by}"),
-        SystemEvent::Transferred {
-            to_agent,
-            to_team,
-            by,
-            ..
-        } => match to_team {
-            Some(team) => format!("Transferred to {} ({team}) by {by}", or_queue(to_agent)),
-            None => format!("Transferred to {} by {by}", or_queue(to_agent)),
-        },
-        SystemEvent::HandedOff { team, priority, by } => {
-            format!("Handed off by {by} to {} ({priority:?})", or_queue(team))
-        }
-        SystemEvent::Pending { by } => format!("Set to pending by {by}"),
-        SystemEvent::Snoozed { by, .. } => format!("Snoozed by {by}"),
-        SystemEvent::Resolved { by } => format!("Resolved by {by}"),
-        SystemEvent::Reopened { by: Some(by) } => format!("Reopened by {by}"),
-        SystemEvent::Reopened { by: None } => "Reopened by the visitor".into(),
-        SystemEvent::Priority { priority, by } => format!("Priority {priority:?}, set by {by}"),
     }
 }
 
@@ -152,6 +129,24 @@ pub struct Console {
     pub visitor_typing: RwSignal<Option<String>>,
     /// Wall clock in ms, ticking every few seconds, so relative times re-render.
     pub now: RwSignal<f64>,
+    /// The signed-in agent's id (from `welcome`).
+    pub me: RwSignal<String>,
+    /// Role, teams and agents of the agent's sites (the relay's `directory`).
+    pub directory: RwSignal<Directory>,
+    /// Every agent's status as `presence` frames told it; absent: offline.
+    pub presence: RwSignal<HashMap<String, Presence>>,
+    /// What the agent chose in the header's switch.
+    pub my_presence: RwSignal<Presence>,
+    /// The open tab; the inbox list is its latest `view` answer.
+    pub view: RwSignal<View>,
+    pub counts: RwSignal<Option<ViewCounts>>,
+    /// The latest summary of every conversation heard of, by id (see `desk::remember`).
+    pub summaries: RwSignal<HashMap<String, ConversationSummary>>,
+    /// The outcome of the last action when it was refused ("changed by someone else").
+    pub notice: RwSignal<Option<String>>,
+    /// A `view` answer arrived; from then on the connect-time `conversations` page no longer
+    /// replaces the list (the open tab does). Never read reactively.
+    pub view_answered: RwSignal<bool>,
 }
 
 /// What the views never read: kept out of signals so changing it re-renders nothing.
@@ -170,6 +165,12 @@ pub struct Session {
     pub loaded: HashSet<String>,
     /// Conversations with a gap-filling `sync` under way.
     pub syncing: HashSet<String>,
+    /// The directory again, for the names in transcript lines built outside the views.
+    pub directory: Directory,
+    /// Bumped per scheduled `list_view`, so a burst of changes asks once.
+    pub relist_generation: u64,
+    /// When the last lifecycle frame was sent (`desk::refused`).
+    pub last_action_at: f64,
 }
 
 thread_local! {
@@ -230,6 +231,16 @@ impl Console {
             seen: RwSignal::new(HashMap::new()),
             visitor_typing: RwSignal::new(None),
             now: RwSignal::new(js_sys::Date::now()),
+            me: RwSignal::new(String::new()),
+            directory: RwSignal::new(Directory::default()),
+            presence: RwSignal::new(HashMap::new()),
+            my_presence: RwSignal::new(Presence::Online),
+            // The flat inbox the console had before views: every conversation not resolved.
+            view: RwSignal::new(View::All),
+            counts: RwSignal::new(None),
+            summaries: RwSignal::new(HashMap::new()),
+            notice: RwSignal::new(None),
+            view_answered: RwSignal::new(false),
         }
     }
 
@@ -243,21 +254,33 @@ impl Console {
         self.contexts.set(HashMap::new());
         self.seen.set(HashMap::new());
         self.visitor_typing.set(None);
+        self.me.set(String::new());
+        self.directory.set(Directory::default());
+        self.presence.set(HashMap::new());
+        self.my_presence.set(Presence::Online);
+        self.counts.set(None);
+        self.summaries.set(HashMap::new());
+        self.notice.set(None);
+        self.view_answered.set(false);
         session(|s| {
             s.agent_id = None;
             s.loaded.clear();
             s.syncing.clear();
+            s.directory = Directory::default();
         });
     }
 
     /// The inbox as the relay has it at connect time.
     pub fn replace_inbox(self, mut items: Vec<ConversationSummary>) {
+        self.remember(&items);
         items.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
         self.inbox.set(items);
     }
 
-    /// Upserts an inbox line, newest activity first.
+    /// Upserts an inbox line, newest activity first. (Whether it still belongs to the open
+    /// tab is the next `view` answer's to say.)
     pub fn upsert_summary(self, s: ConversationSummary) {
+        self.remember(std::slice::from_ref(&s));
         self.inbox.update(|inbox| {
             inbox.retain(|c| c.id != s.id);
             inbox.push(s);

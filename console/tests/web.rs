@@ -526,3 +526,164 @@ async fn owner_badges_handoff_card_and_rich_messages() {
     let rows = m.all("[data-testid=message]");
     assert!(rows[2].text_content().unwrap().contains("clicked a button"));
 }
+
+/// The helpdesk side fed by relay frames: tab counts, names on inbox lines, the action bar an
+/// agent (not an admin) gets on its own conversation, the story line of a transfer, the arrow
+/// keys on the tabs, and a conflict said plainly.
+#[wasm_bindgen_test]
+async fn views_lines_action_bar_story_and_conflict() {
+    let m = mount(Some("t"));
+    m.frame(welcome());
+    m.frame(json!({"type": "directory", "role": "agent",
+        "teams": [
+            {"id": "support", "name": "Support", "site": "demo", "members": ["a_test"], "default": true},
+            {"id": "billing", "name": "Billing", "site": "demo", "members": ["sam"], "default": false}
+        ],
+        "agents": [
+            {"id": "a_test", "name": "Alex", "sites": ["demo"]},
+            {"id": "sam", "name": "Sam", "sites": ["demo"]}
+        ]}));
+    m.frame(json!({"type": "presence", "site": "demo", "agent": "sam", "status": "away"}));
+    let mut mine = summary("hd1", 100, 2, "visitor", "charged twice");
+    mine["assignee"] = json!("a_test");
+    mine["priority"] = json!("high");
+    mine["status"] = json!({"state": "pending"});
+    mine["version"] = json!(4);
+    let mut other = summary("hd2", 90, 1, "visitor", "hello");
+    other["team"] = json!("billing");
+    m.frame(
+        json!({"type": "view", "view": "all", "items": [mine, other],
+        "counts": {"unassigned": 1, "mine": 1, "my_teams": 1, "all": 2, "resolved": 7}}),
+    );
+    tick().await;
+
+    let counts: Vec<(String, String)> = m
+        .all("[data-testid=view-tab]")
+        .iter()
+        .map(|t| {
+            let n = t
+                .query_selector("[data-testid=view-count]")
+                .unwrap()
+                .unwrap();
+            (
+                t.get_attribute("data-view").unwrap(),
+                n.text_content().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("unassigned", "1"),
+            ("mine", "1"),
+            ("my_teams", "1"),
+            ("all", "2"),
+            ("resolved", "7")
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    let texts = |css: &str| -> Vec<String> {
+        m.all(css)
+            .iter()
+            .map(|e| e.text_content().unwrap().trim().to_owned())
+            .collect()
+    };
+    assert_eq!(texts("[data-testid=line-assignee]"), ["Alex", "Unassigned"]);
+    assert_eq!(texts("[data-testid=line-team]"), ["Support", "Billing"]);
+    assert_eq!(texts("[data-testid=line-priority]"), ["High"]);
+    assert_eq!(texts("[data-testid=line-status]"), ["Pending"]);
+
+    // Its own conversation: no take, no assigning others; transfer, reopen, snooze, priority.
+    m.all("[data-testid=conversation][data-id=hd1] button")[0].click();
+    tick().await;
+    let actions = |m: &Mounted| -> Vec<String> {
+        m.all("[data-testid=action-bar] :is(button, select)[data-testid^=action-]")
+            .iter()
+            .map(|e| e.get_attribute("data-testid").unwrap())
+            .collect()
+    };
+    let offered = actions(&m);
+    for want in [
+        "action-unassign",
+        "action-transfer",
+        "action-resolve",
+        "action-reopen",
+        "action-snooze",
+        "action-priority",
+    ] {
+        assert!(offered.iter().any(|a| a == want), "{want}: {offered:?}");
+    }
+    for never in ["action-take", "action-assign", "action-pending"] {
+        assert!(!offered.iter().any(|a| a == never), "{never}: {offered:?}");
+    }
+    // The transfer dialog offers Billing's members with their presence.
+    m.one("action-transfer").click();
+    tick().await;
+    let team: web_sys::HtmlSelectElement = m.one("transfer-team").unchecked_into();
+    team.set_value("billing");
+    team.dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    tick().await;
+    assert_eq!(
+        texts("[data-testid=transfer-agent] option"),
+        ["Anyone in the team (its queue)", "Sam · away"]
+    );
+    m.one("transfer-cancel").click();
+    tick().await;
+    assert!(m.all("[data-testid=transfer-dialog]").is_empty());
+
+    // Someone else's conversation in another team: nothing to do for a plain agent.
+    m.all("[data-testid=conversation][data-id=hd2] button")[0].click();
+    tick().await;
+    assert!(actions(&m).is_empty(), "{:?}", actions(&m));
+
+    // The story line, with display names.
+    m.all("[data-testid=conversation][data-id=hd1] button")[0].click();
+    tick().await;
+    let mut event = message("hd1", 3, "system", "");
+    event["sender"] = json!({"kind": "system", "id": "system"});
+    event["event"] =
+        json!({"code": "transferred", "from": "a_test", "to_team": "billing", "by": "a_test"});
+    m.frame(event);
+    tick().await;
+    let line = m.all("[data-testid=message][data-sender=system]");
+    assert_eq!(line.len(), 1);
+    assert_eq!(
+        line[0].get_attribute("data-code").as_deref(),
+        Some("transferred")
+    );
+    assert!(
+        line[0]
+            .text_content()
+            .unwrap()
+            .contains("Transferred to Billing by Alex"),
+        "{:?}",
+        line[0].text_content()
+    );
+
+    // A stale version: said plainly.
+    m.one("action-resolve").click();
+    m.frame(json!({"type": "error", "code": "conflict", "message": "the conversation changed"}));
+    tick().await;
+    assert!(
+        m.text("action-notice")
+            .contains("Changed by someone else — refreshed"),
+        "{:?}",
+        m.text("action-notice")
+    );
+
+    // Arrow keys move between tabs.
+    let all_tab = m.all("[data-testid=view-tab][data-view=all]")[0].clone();
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("ArrowRight");
+    init.set_bubbles(true);
+    let ev = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    all_tab.dispatch_event(&ev).unwrap();
+    tick().await;
+    let selected = m.all("[role=tab][aria-selected=true]");
+    assert_eq!(selected.len(), 1);
+    assert_eq!(
+        selected[0].get_attribute("data-view").as_deref(),
+        Some("resolved")
+    );
+}

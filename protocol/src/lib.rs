@@ -40,7 +40,9 @@ pub use client::{ClientMsg, DecodeError, Role};
 pub use codes::{CloseCode, ErrorCode};
 pub use context::{Cart, Context, Identity, LineItem, Order, Page, Utm};
 pub use handoff::{HandedOff, Handoff, HandoffReason, Owner, Priority};
-pub use lifecycle::{Presence, Status, SystemEvent, View, ViewCounts};
+pub use lifecycle::{
+    AgentEntry, AgentRole, Directory, Presence, Status, SystemEvent, TeamEntry, View, ViewCounts,
+};
 pub use message::{ChatMessage, Sender, SenderKind};
 pub use rich::{Button, Card, Price, QuickReply, Rich};
 pub use server::{ConversationSummary, InboxCursor, ServerMsg, VisitorMsg};

@@ -62,6 +62,47 @@ pub enum View {
     Resolved,
 }
 
+/// What an agent may do beyond its own conversations (see docs/protocol.md, "Who may do
+/// what").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRole {
+    /// Takes unassigned conversations; acts on its own and its teams' unassigned ones.
+    #[default]
+    Agent,
+    /// Also assigns, reassigns and transfers anyone's conversation.
+    Admin,
+}
+
+/// Who an agent can hand work to: its own role, and the teams and agents of the sites it
+/// serves (never another site's). Presence is not here: `presence` frames carry it live.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    pub role: AgentRole,
+    pub teams: Vec<TeamEntry>,
+    pub agents: Vec<AgentEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamEntry {
+    pub id: String,
+    pub name: String,
+    pub site: String,
+    /// Agent ids.
+    pub members: Vec<String>,
+    /// The site's default team: where a conversation without a team waits.
+    #[serde(default)]
+    pub default: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentEntry {
+    pub id: String,
+    pub name: String,
+    /// The sites it serves, of those the receiving agent serves.
+    pub sites: Vec<String>,
+}
+
 /// How many conversations each view holds now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewCounts {

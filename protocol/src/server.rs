@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Role;
 use crate::context::Context;
 use crate::handoff::{HandedOff, Owner, Priority};
-use crate::lifecycle::{Presence, Status, View, ViewCounts};
+use crate::lifecycle::{Directory, Presence, Status, View, ViewCounts};
 use crate::limits::MAX_ID_BYTES;
 use crate::message::{ChatMessage, Sender, SenderKind};
 use crate::{ErrorCode, Millis};
@@ -146,6 +146,9 @@ server_msgs! {
             agent: String,
             status: Presence,
         },
+        /// Agents only: the agent's role and the teams and agents of the sites it serves, so a
+        /// console can offer assign and transfer targets by name. Right after `welcome`.
+        Directory(Directory),
     }
 }
 

@@ -7,17 +7,21 @@
 //! - `consent`: nothing fetched, stored or connected before the visitor asks (consent mode,
 //!   and a page view that never chats); a returning visitor reconnects at once;
 //! - `page`: what a visitor and an agent can do and see (shadow-DOM aware);
+//! - `axe`: axe-core injected into a page, its violations returned;
+//! - `helpdesk`: two agents' consoles: views, assignment, transfer, resolve, reopen, presence;
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
 //! - `identity`: the console's verified marks; `reset` forgets the visitor;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket.
 
+mod axe;
 mod bots;
 mod cdp;
 mod chat;
 mod consent;
 mod harness;
+mod helpdesk;
 mod hostile;
 mod identity;
 mod page;

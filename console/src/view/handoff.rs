@@ -13,11 +13,9 @@ pub fn banner(c: Console) -> impl IntoView {
     // A memo, so activity in other conversations does not re-render the card.
     let line = Memo::new(move |_| {
         let id = c.selected.get()?;
-        c.inbox.with(|i| {
-            i.iter()
-                .find(|s| s.id == id)
-                .map(|s| (s.owner.clone(), s.handoff.clone()))
-        })
+        // From every summary heard of: the open conversation may have left the open tab.
+        c.summaries
+            .with(|all| all.get(&id).map(|s| (s.owner.clone(), s.handoff.clone())))
     });
     move || {
         match line.get() {

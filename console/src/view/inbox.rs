@@ -1,28 +1,38 @@
-//! The live inbox: newest activity first, unread marks.
+//! The open view's conversations: newest activity first, unread marks, and on every line who
+//! has it, its team, and its priority and status when they are not the usual ones.
 
 use leptos::prelude::*;
-use switchboard_protocol::ConversationSummary;
+use switchboard_protocol::{ConversationSummary, Priority, Status};
 
 use super::handoff::owner_badge;
-use super::relative;
+use super::{relative, views};
 use crate::connection;
+use crate::desk::{agent_name, priority_label, status_key, status_label, team_name, team_of};
 use crate::state::Console;
 
 pub fn inbox(c: Console) -> impl IntoView {
     view! {
         <nav class="c-inbox" aria-label="Conversations">
             <h2>"Inbox"</h2>
-            <Show when=move || c.inbox.with(|i| i.is_empty())>
-                <p class="c-empty">"No conversations yet."</p>
-            </Show>
-            <ul data-testid="conversation-list">
-                // Keyed on what the line shows, so an update re-renders just that line.
-                <For
-                    each=move || c.inbox.get()
-                    key=|s| (s.id.clone(), s.last_seq, s.last_activity, s.visitor_name.clone(), s.page_title.clone(), s.owner.clone(), s.handoff.is_some())
-                    children=move |s| item(c, s)
-                />
-            </ul>
+            {views::tabs(c)}
+            <div
+                role="tabpanel"
+                id=views::PANEL_ID
+                aria-labelledby=move || views::tab_id(c.view.get())
+            >
+                <Show when=move || c.inbox.with(|i| i.is_empty())>
+                    <p class="c-empty">"No conversations here."</p>
+                </Show>
+                <ul data-testid="conversation-list">
+                    // Keyed on what the line shows, so an update re-renders just that line
+                    // (`version` moves with every assignee, team, status and priority change).
+                    <For
+                        each=move || c.inbox.get()
+                        key=|s| (s.id.clone(), s.last_seq, s.last_activity, s.visitor_name.clone(), s.page_title.clone(), s.owner.clone(), s.handoff.is_some(), s.version)
+                        children=move |s| item(c, s)
+                    />
+                </ul>
+            </div>
         </nav>
     }
 }
@@ -49,6 +59,7 @@ fn item(c: Console, s: ConversationSummary) -> impl IntoView {
     let badge = owner_badge(&s).map(|(kind, text)| {
         view! { <span class="c-badge" data-testid="owner-badge" data-owner=kind>{text}</span> }
     });
+    let tags = tags(c, &s);
     let id = StoredValue::new(s.id.clone());
     let summary = StoredValue::new(s);
     let unread = move || summary.with_value(|s| c.unread(s));
@@ -81,7 +92,44 @@ fn item(c: Console, s: ConversationSummary) -> impl IntoView {
                 <time class="c-when">{move || relative(at, c.now.get())}</time>
                 <span class="c-page">{page}</span>
                 <span class="c-preview">{preview}</span>
+                {tags}
             </button>
         </li>
+    }
+}
+
+/// Who has it and where it waits; priority and status only when they are not normal / open.
+fn tags(c: Console, s: &ConversationSummary) -> impl IntoView {
+    let assignee = s
+        .assignee
+        .as_deref()
+        .map_or("Unassigned".to_owned(), agent_name);
+    let team = c
+        .directory
+        .with_untracked(|d| team_of(d, s))
+        .map(|t| team_name(&t));
+    let priority = (s.priority != Priority::Normal).then(|| {
+        let p = priority_label(s.priority);
+        view! {
+            <span class="c-tag c-prio" data-testid="line-priority" data-priority=p.to_lowercase()>{p}</span>
+        }
+    });
+    let state = s.status.at(js_sys::Date::now() as u64);
+    let status = (state != Status::Open).then(|| {
+        view! {
+            <span class="c-tag c-st" data-testid="line-status" data-status=status_key(state)>
+                {status_label(state)}
+            </span>
+        }
+    });
+    view! {
+        <span class="c-tags">
+            <span class="c-tag" data-testid="line-assignee" data-assigned=s.assignee.is_some().to_string()>
+                {assignee}
+            </span>
+            {team.map(|t| view! { <span class="c-tag" data-testid="line-team">{t}</span> })}
+            {priority}
+            {status}
+        </span>
     }
 }

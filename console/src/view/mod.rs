@@ -1,12 +1,16 @@
-//! The console's screens: sign-in, then inbox | transcript + reply | context, and the small
-//! time formatting they share.
+//! The console's screens: sign-in, then view tabs + inbox | action bar + transcript + reply |
+//! context, the presence switch in the header, and the small time formatting they share.
 
+mod actions;
 mod context;
 mod handoff;
 mod inbox;
+mod presence;
 mod reply;
 mod signin;
 mod transcript;
+mod transfer;
+mod views;
 
 use leptos::prelude::*;
 
@@ -30,7 +34,7 @@ pub fn app(c: Console) -> impl IntoView {
         <Show when=move || c.token.get().is_some() fallback=move || signin::signin(c)>
             <div class="c-app">
                 <header class="c-top">
-                    <strong class="c-brand">"Switchboard"</strong>
+                    <h1 class="c-brand">"Switchboard"</h1>
                     <span
                         class="c-conn"
                         data-testid="connection"
@@ -44,6 +48,7 @@ pub fn app(c: Console) -> impl IntoView {
                         }}
                     </span>
                     <span class="c-agent" data-testid="agent-name">{move || c.agent_name.get()}</span>
+                    {presence::switch(c)}
                     <button class="c-signout" data-testid="sign-out" on:click=move |_| signin::sign_out(c)>
                         "Sign out"
                     </button>
@@ -55,6 +60,7 @@ pub fn app(c: Console) -> impl IntoView {
                             when=move || c.selected.get().is_some()
                             fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
                         >
+                            {actions::bar(c)}
                             {handoff::banner(c)}
                             {transcript::transcript(c)}
                             {reply::reply(c)}

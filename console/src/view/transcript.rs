@@ -26,13 +26,17 @@ pub fn transcript(c: Console) -> impl IntoView {
         }
     });
     view! {
-        <ol class="c-transcript" data-testid="transcript" role="log" aria-live="polite" node_ref=list>
-            <For
-                each=move || lines().unwrap_or_default()
-                key=|l| l.render_key()
-                children=move |l| row(c, l)
-            />
-        </ol>
+        // The log role on a wrapper: a list element may not take it, and the list keeps its
+        // list semantics.
+        <div class="c-log" role="log" aria-live="polite" aria-label="Transcript">
+            <ol class="c-transcript" data-testid="transcript" node_ref=list>
+                <For
+                    each=move || lines().unwrap_or_default()
+                    key=|l| l.render_key()
+                    children=move |l| row(c, l)
+                />
+            </ol>
+        </div>
         // The live region stays in the DOM so screen readers announce what appears in it.
         <p class="c-typing" aria-live="polite">
             <Show when=move || {
@@ -79,7 +83,27 @@ fn rich(r: Rich) -> impl IntoView {
     }
 }
 
+/// A lifecycle event: a quiet centred line of the conversation's story, no bubble, no sender.
+fn system_row(l: Line) -> impl IntoView {
+    view! {
+        <li
+            class="c-system"
+            data-testid="message"
+            data-sender="system"
+            data-state="sent"
+            data-code=l.code
+            data-seq=l.seq.map(|s| s.to_string())
+        >
+            <span class="c-text" data-testid="message-text">{l.text}</span>
+            " " <time class="c-system-at">{clock(l.at)}</time>
+        </li>
+    }
+}
+
 fn row(c: Console, l: Line) -> impl IntoView {
+    if l.kind == SenderKind::System {
+        return system_row(l).into_any();
+    }
     let sender = match l.kind {
         SenderKind::Visitor => "visitor",
         SenderKind::Agent => "agent",
@@ -149,4 +173,5 @@ fn row(c: Console, l: Line) -> impl IntoView {
             {l.rich.map(rich)}
         </li>
     }
+    .into_any()
 }

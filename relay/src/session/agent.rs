@@ -12,7 +12,9 @@ use switchboard_protocol::{
     ServerMsg, PROTOCOL_VERSION,
 };
 
-use super::{deliver, lifecycle, ping_interval_ms, publish, send_history, views, Handler, Refusal};
+use super::{
+    deliver, directory, lifecycle, ping_interval_ms, publish, send_history, views, Handler, Refusal,
+};
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, NewMessage, StoreError};
 use crate::config::Agent;
@@ -65,6 +67,10 @@ impl Handler for AgentSession {
             name: Some(agent.name.clone()),
             ping_interval_ms: ping_interval_ms(state),
         }));
+        outbox.send(&ServerMsg::Directory(directory::directory(
+            &state.config,
+            &agent,
+        )));
         // Join before reading the inbox so no update falls between the two; a summary that
         // arrives twice is harmless (the console upserts).
         state.hub.join_agents(outbox.clone(), agent.clone());

@@ -6,6 +6,7 @@
 
 mod agent;
 mod bot;
+mod directory;
 mod lifecycle;
 mod views;
 mod visitor;

@@ -1,0 +1,60 @@
+//! Presence: the agent's own switch in the header (online takes conversations, away keeps the
+//! connection but is assigned nothing new, offline appears offline), and how other agents'
+//! presence reads where they are offered (assign and transfer pickers).
+
+use leptos::prelude::*;
+use switchboard_protocol::Presence;
+
+use crate::desk;
+use crate::state::Console;
+
+pub fn key(p: Presence) -> &'static str {
+    match p {
+        Presence::Online => "online",
+        Presence::Away => "away",
+        Presence::Offline => "offline",
+    }
+}
+
+fn parse(s: &str) -> Option<Presence> {
+    match s {
+        "online" => Some(Presence::Online),
+        "away" => Some(Presence::Away),
+        "offline" => Some(Presence::Offline),
+        _ => None,
+    }
+}
+
+/// An agent's status as the relay last told it; no news is offline.
+pub fn of(c: Console, agent: &str) -> Presence {
+    c.presence
+        .with(|p| p.get(agent).copied())
+        .unwrap_or(Presence::Offline)
+}
+
+/// "Sam · online", for picker options.
+pub fn named(c: Console, id: &str, name: &str) -> String {
+    format!("{name} · {}", key(of(c, id)))
+}
+
+pub fn switch(c: Console) -> impl IntoView {
+    view! {
+        <label class="c-presence" data-state=move || key(c.my_presence.get())>
+            <span class="c-sr">"Your status"</span>
+            <span class="c-presence-dot" aria-hidden="true"></span>
+            <select
+                data-testid="presence-select"
+                prop:value=move || key(c.my_presence.get())
+                on:change=move |ev| {
+                    if let Some(p) = parse(&event_target_value(&ev)) {
+                        desk::set_presence(c, p);
+                    }
+                }
+            >
+                <option value="online">"Online"</option>
+                <option value="away">"Away"</option>
+                <option value="offline">"Offline"</option>
+            </select>
+        </label>
+    }
+}
