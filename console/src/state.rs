@@ -92,7 +92,7 @@ impl Line {
 fn event_text(event: &SystemEvent) -> String {
     let or_queue = |a: &Option<String>| a.clone().unwrap_or_else(|| "the queue".into());
     match event {
-        SystemEvent::Assigned { agent, by } => format!("Assigned to {agent} by {by}"),
+        SystemEvent::Assigned { agent, by, .. } => format!("Assigned to {agent} by {by}"),
         SystemEvent::Unassigned { by } => format!("Unassigned by {by}"),
         SystemEvent::Transferred {
             to_agent,

@@ -14,7 +14,7 @@ use switchboard_protocol::{
 
 use super::{deliver, lifecycle, ping_interval_ms, publish, send_history, views, Handler, Refusal};
 use crate::bots::{notify, routing};
-use crate::broker::{Audience, Change, Conversation, HandoffChange, NewMessage, StoreError};
+use crate::broker::{Audience, Change, Conversation, HandoffChange, Names, NewMessage, StoreError};
 use crate::config::Agent;
 use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
@@ -64,6 +64,7 @@ impl Handler for AgentSession {
             site: None,
             name: Some(agent.name.clone()),
             ping_interval_ms: ping_interval_ms(state),
+            typical_reply_ms: None,
         }));
         // Join before reading the inbox so no update falls between the two; a summary that
         // arrives twice is harmless (the console upserts).
@@ -173,7 +174,7 @@ impl Handler for AgentSession {
                     conversation_id: conversation_id.clone(),
                     context,
                 });
-                send_history(state, outbox, &conversation_id, since).await
+                send_history(state, outbox, &conversation_id, since, false).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
@@ -214,6 +215,7 @@ impl AgentSession {
         let change = Change {
             by: self.agent.id.clone(),
             at: clock::now(),
+            names: Names::of(&state.config, &conv.site, &what),
             what,
         };
         state
