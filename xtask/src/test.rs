@@ -28,6 +28,7 @@ pub fn run() -> anyhow::Result<()> {
     tools::ensure_wasm_bindgen()?;
     tools::ensure_chromium()?;
     tools::ensure_redis()?;
+    tools::ensure_axe()?;
     crate::dist::run()?;
 
     step("cargo fmt --check");

@@ -106,6 +106,24 @@ pub fn ensure_chromium() -> anyhow::Result<()> {
     )
 }
 
+/// axe-core for the browser tests' accessibility checks, pinned by `tools/package-lock.json`.
+pub fn ensure_axe() -> anyhow::Result<()> {
+    if root()
+        .join("tools/node_modules/axe-core/axe.min.js")
+        .exists()
+    {
+        return Ok(());
+    }
+    step("npm ci --prefix tools (axe-core for the browser tests)");
+    run(Command::new("npm").current_dir(root()).args([
+        "ci",
+        "--prefix",
+        "tools",
+        "--no-audit",
+        "--no-fund",
+    ]))
+}
+
 /// A `redis-server` binary: the Redis-mode tests start their own on free ports.
 pub fn ensure_redis() -> anyhow::Result<()> {
     if output("redis-server", &["--version"]).is_some() {
