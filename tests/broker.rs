@@ -12,7 +12,7 @@ use switchboard_protocol::{
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{
-    Audience, Broker, Change, Event, Lifecycle, NewMessage, State, StoreError,
+    Audience, Broker, Change, Event, Lifecycle, NewMessage, State, StoreError, REPLY_SAMPLES,
 };
 use switchboard_relay::hub::Hub;
 use switchboard_relay::outbox::{Outbox, OutboxRx, Outgoing};
@@ -209,6 +209,8 @@ conformance!(a_queued_conversation_is_created_in_its_team);
 conformance!(agent_presence_is_the_most_available_live_claim);
 conformance!(one_node_at_a_time_holds_a_sites_assignment_lease);
 conformance!(creations_under_chosen_ids_are_idempotent_and_counted);
+conformance!(first_replies_are_measured_once_per_conversation_in_a_window_per_site);
+conformance!(visitors_get_agent_only_events_without_the_event);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -774,6 +776,7 @@ fn change(by: &str, what: Lifecycle) -> Change {
         by: by.into(),
         at: switchboard_relay::clock::now(),
         what,
+        names: Default::default(),
     }
 }
 
@@ -897,14 +900,17 @@ async fn lifecycle_changes_are_compare_and_set_and_logged_in_seq_order(backend: 
             Err("help".into()),
             Ok(SystemEvent::Assigned {
                 agent: "alex".into(),
-                by: by()
+                by: by(),
+                agent_name: None,
             }),
             Err("on it".into()),
             Ok(SystemEvent::Transferred {
                 from: Some("alex".into()),
                 to_agent: None,
                 to_team: Some("billing".into()),
-                by: by()
+                by: by(),
+                to_agent_name: None,
+                to_team_name: None,
             }),
             Ok(SystemEvent::Priority {
                 priority: Priority::Urgent,
@@ -912,7 +918,8 @@ async fn lifecycle_changes_are_compare_and_set_and_logged_in_seq_order(backend: 
             }),
             Ok(SystemEvent::Assigned {
                 agent: "bea".into(),
-                by: by()
+                by: by(),
+                agent_name: None,
             }),
             Ok(SystemEvent::Pending { by: by() }),
             Ok(SystemEvent::Snoozed { until, by: by() }),
@@ -1014,7 +1021,8 @@ async fn concurrent_changes_on_one_version_exactly_one_wins(backend: &impl Backe
         events,
         vec![SystemEvent::Assigned {
             agent: winner.clone(),
-            by: winner.clone()
+            by: winner.clone(),
+            agent_name: None,
         }]
     );
     a.publish(Event::new(
@@ -1725,4 +1733,133 @@ async fn creations_under_chosen_ids_are_idempotent_and_counted(backend: &impl Ba
         .unwrap();
     assert_eq!(again.id, "c_chosen");
     assert_eq!(b.stored_counts("shop").await.unwrap(), (1, 1));
+}
+
+/// A conversation of `site` opened at `at`, as a visitor's first message opens it.
+async fn opened_at(b: &dyn Broker, site: &str, token: &str, at: u64) -> String {
+    let v = b
+        .create_visitor(site, token, Context::default())
+        .await
+        .unwrap();
+    b.open_conversation(site, &v.id, at, &Owner::Humans)
+        .await
+        .unwrap()
+        .id
+}
+
+fn at(mut msg: NewMessage, at: u64) -> NewMessage {
+    msg.at = at;
+    msg
+}
+
+async fn first_replies_are_measured_once_per_conversation_in_a_window_per_site(
+    backend: &impl Backend,
+) {
+    let (b, _) = backend.open().await;
+    let c1 = opened_at(&*b, "shop", "t1", 1_000).await;
+    let first = async |msg: NewMessage| b.append("shop", msg).await.unwrap().first_reply_ms;
+    // The visitor's own messages and a bot's answer are no human reply.
+    assert_eq!(
+        first(at(new_message(&c1, "v", "m1", "hi"), 1_500)).await,
+        None
+    );
+    let mut bot = agent_message(&c1, "b1", "I am a bot");
+    bot.sender.kind = SenderKind::Bot;
+    assert_eq!(first(at(bot, 2_000)).await, None);
+    // The first agent message measures from the opening; later ones and a resend do not.
+    assert_eq!(
+        first(at(agent_message(&c1, "a1", "hello"), 4_000)).await,
+        Some(3_000)
+    );
+    assert_eq!(
+        first(at(agent_message(&c1, "a2", "more"), 9_000)).await,
+        None
+    );
+    assert_eq!(
+        first(at(agent_message(&c1, "a1", "hello"), 4_000)).await,
+        None
+    );
+    let c2 = opened_at(&*b, "shop", "t2", 10_000).await;
+    assert_eq!(
+        first(at(agent_message(&c2, "a1", "hi"), 70_000)).await,
+        Some(60_000)
+    );
+    assert_eq!(
+        b.first_reply_times("shop").await.unwrap(),
+        vec![60_000, 3_000]
+    );
+    assert!(b.first_reply_times("other").await.unwrap().is_empty());
+
+    // Only the latest window is kept, newest first; every node reads the same.
+    for i in 0..REPLY_SAMPLES as u64 + 5 {
+        let c = opened_at(&*b, "shop", &format!("w{i}"), 100_000).await;
+        let ms = 1_000 + i;
+        assert_eq!(
+            first(at(agent_message(&c, "a", "hi"), 100_000 + ms)).await,
+            Some(ms)
+        );
+    }
+    let want: Vec<u64> = (5..REPLY_SAMPLES as u64 + 5)
+        .rev()
+        .map(|i| 1_000 + i)
+        .collect();
+    assert_eq!(b.first_reply_times("shop").await.unwrap(), want);
+    let (other, _) = backend.open().await;
+    assert_eq!(other.first_reply_times("shop").await.unwrap(), want);
+}
+
+async fn visitors_get_agent_only_events_without_the_event(backend: &impl Backend) {
+    let (b, hub) = backend.open().await;
+    let conv = conversation(&*b).await;
+    b.append("shop", new_message(&conv, "v", "m1", "hi"))
+        .await
+        .unwrap();
+    let mut visitor = listen(&hub, &conv);
+    b.change(
+        &conv,
+        0,
+        change("alex", Lifecycle::Priority(Priority::Urgent)),
+    )
+    .await
+    .unwrap();
+    b.change(&conv, 1, change("alex", assign("alex")))
+        .await
+        .unwrap();
+    let mut frames = Vec::new();
+    while frames.len() < 2 {
+        let Ok(Some(Outgoing::Frame(f))) =
+            tokio::time::timeout(Duration::from_secs(5), visitor.recv()).await
+        else {
+            panic!("the visitor heard {frames:?}");
+        };
+        // On Redis the first message's publish may arrive after the listener joined.
+        if !f.as_str().contains(r#""seq":1,"#) {
+            frames.push(f.as_str().to_owned());
+        }
+    }
+    let read = |f: &str| match serde_json::from_str::<ServerMsg>(f).unwrap() {
+        ServerMsg::Message(m) => m,
+        other => panic!("{other:?}"),
+    };
+    // The priority: its seq and time, nothing of the change; the assignment whole.
+    let (priority, assigned) = (read(&frames[0]), read(&frames[1]));
+    assert_eq!((priority.seq, priority.event), (2, None), "{}", frames[0]);
+    assert!(
+        !frames[0].contains("urgent") && !frames[0].contains("alex"),
+        "{}",
+        frames[0]
+    );
+    assert_eq!(assigned.seq, 3);
+    assert!(matches!(
+        assigned.event.as_deref(),
+        Some(SystemEvent::Assigned { .. })
+    ));
+    // The store keeps the whole log (agents and history for agents read it).
+    assert_eq!(
+        log(&*b, &conv).await[1],
+        Ok(SystemEvent::Priority {
+            priority: Priority::Urgent,
+            by: "alex".into()
+        })
+    );
 }

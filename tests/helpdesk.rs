@@ -132,6 +132,7 @@ async fn agents_assign_transfer_and_resolve_and_the_visitor_reopens() {
     let assigned = SystemEvent::Assigned {
         agent: "alex".into(),
         by: "alex".into(),
+        agent_name: Some("Alex".into()),
     };
     assert_eq!(event(&mut visitor).await.0, assigned);
     assert_eq!(event(&mut alex).await.0, assigned);
@@ -157,6 +158,8 @@ async fn agents_assign_transfer_and_resolve_and_the_visitor_reopens() {
             to_agent: Some("sam".into()),
             to_team: Some("billing".into()),
             by: "alex".into(),
+            to_agent_name: Some("sam".into()),
+            to_team_name: Some("billing".into()),
         }
     );
     assert!(!frame.contains("VIP"), "{frame}");
@@ -340,6 +343,7 @@ async fn a_bots_handoff_enters_its_teams_queue_at_its_priority() {
         c.sites[0].routing = Routing::BotFirst;
     })
     .await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
     let mut bot = relay.bot(BOT_TOKEN).await;
     let mut visitor = relay.visitor().await;
     let conv = visitor.conversation_id();
@@ -371,13 +375,43 @@ async fn a_bots_handoff_enters_its_teams_queue_at_its_priority() {
         (Owner::Humans, Some("billing"), Priority::Urgent, 1)
     );
     assert_eq!(
-        event(&mut visitor).await.0,
+        event(&mut alex).await.0,
         SystemEvent::HandedOff {
             team: Some("billing".into()),
             priority: Priority::Urgent,
             by: BOT.into(),
         }
     );
+    // The routing and its priority are the helpdesk's business: the visitor gets the entry's
+    // seq (so its log stays gap-free) and nothing else, live and when it syncs.
+    let live = visitor.until(system_entry).await;
+    let token = visitor.welcome.as_ref().and_then(|w| w.token.clone());
+    let mut again = relay.visitor_with(token, None).await;
+    again
+        .send(&ClientMsg::Sync {
+            conversation_id: conv.clone(),
+            since: 0,
+        })
+        .await;
+    let synced = again.until(system_entry).await;
+    for (seq, frame) in [live, synced] {
+        assert_eq!(seq, 2, "{frame}");
+        assert!(!frame.contains("event"), "{frame}");
+        assert!(
+            !frame.contains("urgent") && !frame.contains("billing"),
+            "{frame}"
+        );
+    }
+}
+
+/// The next system entry of the log on this connection: its seq and the frame as it arrived.
+fn system_entry(m: &ServerMsg) -> Option<(u64, String)> {
+    match m {
+        ServerMsg::Message(msg) if msg.sender.kind == SenderKind::System => {
+            Some((msg.seq, m.to_json()))
+        }
+        _ => None,
+    }
 }
 
 /// The shop's support team assigns by itself: round robin, one conversation per agent; the
@@ -403,7 +437,7 @@ async fn presence_of(c: &mut Client, who: &str, want: Presence) {
 
 async fn availability(c: &mut Client) -> bool {
     c.until(|m| match m {
-        ServerMsg::Availability { online } => Some(*online),
+        ServerMsg::Availability { online, .. } => Some(*online),
         _ => None,
     })
     .await
@@ -444,7 +478,8 @@ async fn new_conversations_wait_in_the_default_team_and_are_assigned_by_presence
         event(&mut v1).await.0,
         SystemEvent::Assigned {
             agent: "alex".into(),
-            by: "system".into()
+            by: "system".into(),
+            agent_name: Some("Alex".into()),
         }
     );
     let (state, _, _) = stored(&relay, &c1).await;
@@ -746,4 +781,65 @@ async fn agents_learn_their_role_and_the_teams_and_agents_of_their_sites_only() 
     let code = c.until(error_code).await;
     assert_eq!(code, ErrorCode::UnknownType);
     assert!(c.roundtrip().await.iter().all(|m| error_code(m).is_none()));
+}
+
+/// "Typically replies in": measured from real replies (a visitor's first message to the first
+/// agent message), the median over the site's conversations, in `welcome` and `availability`.
+#[tokio::test]
+async fn visitors_are_told_the_sites_measured_typical_first_reply_time() {
+    let relay = TestRelay::start_with(helpdesk).await;
+    let mut alex = relay.agent(AGENT_TOKEN).await;
+    let figure = async |relay: &TestRelay| {
+        let mut v = relay.visitor().await;
+        v.live_state = true;
+        let welcome = v.welcome.as_ref().unwrap().typical_reply_ms;
+        let live = v
+            .until(|m| match m {
+                ServerMsg::Availability {
+                    typical_reply_ms, ..
+                } => Some(*typical_reply_ms),
+                _ => None,
+            })
+            .await;
+        assert_eq!(welcome, live, "welcome and availability agree");
+        welcome
+    };
+    // Nothing measured yet: no figure (and this node has just computed that).
+    assert_eq!(figure(&relay).await, None);
+
+    let mut measured = Vec::new();
+    for (i, wait_ms) in [40u64, 400, 150].into_iter().enumerate() {
+        let mut v = relay.visitor().await;
+        let conv = v.conversation_id();
+        v.say("m1", "anyone there?").await;
+        v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        for n in 0..2 {
+            // The second reply is no first response.
+            alex.send(&ClientMsg::Send(switchboard_protocol::client::Send {
+                conversation_id: conv.clone(),
+                client_id: format!("a{i}-{n}"),
+                text: "Hello, Alex here.".into(),
+                rich: None,
+            }))
+            .await;
+            alex.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+                .await;
+        }
+        // What the store says the first response took.
+        let opened = (relay.relay.state.broker.summary(&conv).await.unwrap())
+            .unwrap()
+            .created_at;
+        let reply = (relay.stored(&conv).await.into_iter())
+            .find(|m| m.sender.kind == SenderKind::Agent)
+            .unwrap();
+        assert!(reply.at - opened >= wait_ms, "{} ms", reply.at - opened);
+        measured.push(reply.at - opened);
+        if i < 2 {
+            assert_eq!(figure(&relay).await, None, "too few conversations yet");
+        }
+    }
+    measured.sort();
+    assert_eq!(figure(&relay).await, Some(measured[1]), "{measured:?}");
 }

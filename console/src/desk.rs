@@ -130,10 +130,10 @@ pub fn event_code(event: &SystemEvent) -> &'static str {
 /// A system event as the transcript's note, a line of the conversation's story.
 pub fn event_text(event: &SystemEvent) -> String {
     match event {
-        SystemEvent::Assigned { agent, by } if by == agent || by == "system" => {
+        SystemEvent::Assigned { agent, by, .. } if by == agent || by == "system" => {
             format!("{} joined", agent_name(agent))
         }
-        SystemEvent::Assigned { agent, by } => {
+        SystemEvent::Assigned { agent, by, .. } => {
             format!("Assigned to {} {}", agent_name(agent), by_whom(by))
         }
         SystemEvent::Unassigned { by } => format!("Back in the queue, {}", by_whom(by)),

@@ -114,13 +114,17 @@ pub struct ViewCounts {
 }
 
 /// One change of a conversation's lifecycle, as stored in its log (a `message` whose sender
-/// kind is `system`). `by` is the agent (or bot) that made the change.
+/// kind is `system`). `by` is the agent (or bot) that made the change. The `*_name` fields are
+/// the display names (from the relay's configuration, at the time of the change) of the agent
+/// or team the event names, so a transcript reads "Alex joined" without a directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum SystemEvent {
     Assigned {
         agent: String,
         by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_name: Option<String>,
     },
     Unassigned {
         by: String,
@@ -135,6 +139,10 @@ pub enum SystemEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to_team: Option<String>,
         by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_agent_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_team_name: Option<String>,
     },
     /// A bot handed the conversation to humans: it enters this team's queue.
     HandedOff {
@@ -164,6 +172,24 @@ pub enum SystemEvent {
     },
 }
 
+impl SystemEvent {
+    /// Whether the visitor sees this event. Visitors see who answers them and where the
+    /// conversation stands for them: `assigned` ("Alex joined"), `transferred`, `resolved` and
+    /// `reopened`. The helpdesk's own workflow (`unassigned`, `handed_off` with its priority,
+    /// `pending`, `snoozed`, `priority`) is for agents only: the relay sends visitors such an
+    /// entry of the log without its `event` (see `docs/protocol.md`), so their seqs stay
+    /// gap-free and nothing of it reaches them.
+    pub fn for_visitors(&self) -> bool {
+        matches!(
+            self,
+            SystemEvent::Assigned { .. }
+                | SystemEvent::Transferred { .. }
+                | SystemEvent::Resolved { .. }
+                | SystemEvent::Reopened { .. }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,10 +201,12 @@ mod tests {
             to_agent: None,
             to_team: Some("billing".into()),
             by: "alex".into(),
+            to_agent_name: None,
+            to_team_name: Some("Billing".into()),
         };
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
-            r#"{"code":"transferred","from":"alex","to_team":"billing","by":"alex"}"#
+            r#"{"code":"transferred","from":"alex","to_team":"billing","by":"alex","to_team_name":"Billing"}"#
         );
         let s = Status::Snoozed { until: 5 };
         assert_eq!(

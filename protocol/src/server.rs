@@ -86,7 +86,14 @@ server_msgs! {
             nonce: Option<u64>,
         },
         /// Whether an agent of the site is online now: after `welcome`, and whenever it changes.
-        Availability { online: bool },
+        /// `typical_reply_ms`: the site's median first-response time (a visitor's first
+        /// message to the first agent reply) over its recent conversations; absent until the
+        /// site has enough of them.
+        Availability {
+            online: bool,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            typical_reply_ms: Option<u64>,
+        },
         /// The visitor's conversation waits for an agent; `position` 1 is next. Sent while it
         /// waits, when the position changes (approximately: at each assignment pass).
         Queue { conversation_id: String, position: u32 },
@@ -181,6 +188,9 @@ pub struct Welcome {
     /// Agent or bot: the display name visitors see.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Visitor: the site's typical first-response time, as in `availability`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typical_reply_ms: Option<u64>,
     /// Milliseconds between the client's pings; the relay closes a connection silent for
     /// three times this.
     pub ping_interval_ms: u64,

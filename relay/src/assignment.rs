@@ -28,7 +28,7 @@ use tokio::sync::Notify;
 
 use crate::bots::routing;
 use crate::broker::lifecycle::SYSTEM;
-use crate::broker::{Audience, Change, Event, Lifecycle, Result, StoreError};
+use crate::broker::{Audience, Change, Event, Lifecycle, Names, Result, StoreError};
 use crate::config::{Policy, Team};
 use crate::{clock, AppState};
 
@@ -281,10 +281,12 @@ fn pick(
 /// Assigns one conversation on the version the pass read; false if it changed meanwhile (an
 /// agent took it, the visitor's message bumped it): the next pass looks again.
 async fn assign(state: &AppState, c: &ConversationSummary, agent: &str) -> Result<bool> {
+    let what = Lifecycle::Assign(Some(agent.to_owned()));
     let change = Change {
         by: SYSTEM.into(),
         at: clock::now(),
-        what: Lifecycle::Assign(Some(agent.to_owned())),
+        names: Names::of(&state.config, &c.site, &what),
+        what,
     };
     match state.broker.change(&c.id, c.version, change).await {
         Ok(_) => {
@@ -341,7 +343,14 @@ async fn tell_presence(state: &AppState, site: &str, presence: &[(String, Presen
         }
     };
     // Visitors who wait for an answer hear it live; others read it in their next welcome.
-    let msg = ServerMsg::Availability { online };
+    if waiting.is_empty() {
+        return;
+    }
+    let typical_reply_ms = state.reply_times.typical(&*state.broker, site).await;
+    let msg = ServerMsg::Availability {
+        online,
+        typical_reply_ms,
+    };
     for c in waiting {
         state
             .broker

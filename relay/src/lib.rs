@@ -36,6 +36,7 @@ pub mod hub;
 pub mod identity;
 pub mod limits;
 pub mod outbox;
+pub mod reply_time;
 pub mod retention;
 pub mod server;
 pub mod session;
@@ -93,6 +94,8 @@ pub struct Shared {
     pub budget: Arc<Budget>,
     /// This node's side of presence and automatic assignment.
     pub assigner: Arc<assignment::Local>,
+    /// Each site's typical first-response time, as this node last computed it.
+    pub reply_times: reply_time::ReplyTimes,
 }
 
 impl AppState {
@@ -124,6 +127,7 @@ impl AppState {
             node_id: token::random_id("n"),
             presence_changed: Arc::new(Notify::new()),
             assigner: Arc::default(),
+            reply_times: Default::default(),
         }))
     }
 }

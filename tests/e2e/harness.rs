@@ -56,12 +56,28 @@ impl Chromedriver {
     pub async fn browser_with_cdp(&self) -> (Client, tempfile::TempDir, u16) {
         let port = free_port();
         let (client, profile) = self
-            .browser_with(&[format!("--remote-debugging-port={port}")])
+            .browser_with(&[&format!("--remote-debugging-port={port}")])
             .await;
         (client, profile, port)
     }
 
-    async fn browser_with(&self, extra: &[String]) -> (Client, tempfile::TempDir) {
+    /// A browser whose `navigator.language` is `lang` (e.g. `de-DE`): on Linux `--lang` alone
+    /// does not set it, the profile's accept-languages preference does.
+    pub async fn browser_in(&self, lang: &str) -> (Client, tempfile::TempDir) {
+        self.browser_configured(&[&format!("--lang={lang}")], Some(lang))
+            .await
+    }
+
+    /// [`Chromedriver::browser`] with extra Chromium flags.
+    pub async fn browser_with(&self, extra: &[&str]) -> (Client, tempfile::TempDir) {
+        self.browser_configured(extra, None).await
+    }
+
+    async fn browser_configured(
+        &self,
+        extra: &[&str],
+        lang: Option<&str>,
+    ) -> (Client, tempfile::TempDir) {
         let profile = tempfile::tempdir().unwrap();
         let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let mut args: Vec<String> = [
@@ -79,10 +95,16 @@ impl Chromedriver {
         .map(String::from)
         .into();
         args.push(format!("--user-data-dir={}", profile.path().display()));
-        args.extend_from_slice(extra);
         let caps = serde_json::json!({
             "goog:chromeOptions": { "binary": binary, "args": args }
         });
+        let mut caps = caps;
+        let args = caps["goog:chromeOptions"]["args"].as_array_mut().unwrap();
+        args.extend(extra.iter().map(|a| serde_json::Value::from(*a)));
+        if let Some(lang) = lang {
+            caps["goog:chromeOptions"]["prefs"] =
+                serde_json::json!({ "intl": { "accept_languages": lang } });
+        }
         let caps = caps.as_object().unwrap().clone().into_iter().collect();
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)

@@ -13,7 +13,10 @@
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
 //! - `identity`: the console's verified marks; `reset` forgets the visitor;
-//! - `resilience`: offline outbox through a reload, two tabs on one WebSocket.
+//! - `resilience`: offline outbox through a reload, two tabs on one WebSocket;
+//! - `visitor_desk`: the helpdesk as the visitor sees it: availability and reply time, queue
+//!   position, the story of system events, resolved and reopened, in every locale (axe-core,
+//!   RTL, 390 px); `axe` runs axe-core in the page.
 
 mod axe;
 mod bots;
@@ -26,3 +29,4 @@ mod hostile;
 mod identity;
 mod page;
 mod resilience;
+mod visitor_desk;

@@ -19,7 +19,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, ErrorCode, SenderKind, VisitorMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, ErrorCode, SenderKind, SystemEvent, VisitorMsg, PROTOCOL_VERSION,
 };
 use wasm_bindgen::JsValue;
 
@@ -301,6 +301,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 c.ping_interval_ms = w.ping_interval_ms;
                 c.welcomed = true;
             });
+            widget.typical_reply_ms.set(w.typical_reply_ms);
             widget.conn.set(Conn::Online);
             let Some(tx) = tx else {
                 // The leader is connected for this browser: should this tab lead one day, it
@@ -346,7 +347,21 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             let from_them = matches!(m.sender.kind, SenderKind::Agent | SenderKind::Bot);
             let payload = from_them.then(|| message_event(&m));
             let (seq, conv) = (m.seq, m.conversation_id.clone());
+            // Someone took the conversation (or it ended): it waits in no queue any more.
+            let leaves_queue = match m.event.as_deref() {
+                Some(SystemEvent::Assigned { .. } | SystemEvent::Resolved { .. }) => true,
+                Some(SystemEvent::Transferred { to_agent, .. }) => to_agent.is_some(),
+                _ => false,
+            };
             let is_new = widget.upsert(m, own);
+            // Only the latest entry speaks for now (a catch-up replays old assignments).
+            if leaves_queue
+                && widget
+                    .lines
+                    .with_untracked(|l| l.iter().all(|l| l.seq <= Some(seq)))
+            {
+                widget.queue.set(None);
+            }
             // A seq skipped outside a catch-up: something was missed, ask for it (once).
             if let Some(tx) = tx {
                 if seq > widget.last_seq() + 1
@@ -397,6 +412,19 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                     sync(tx, conversation_id, widget.last_seq());
                 }
             }
+        }
+        VisitorMsg::Availability {
+            online,
+            typical_reply_ms,
+        } => {
+            widget.online.set(Some(online));
+            widget.typical_reply_ms.set(typical_reply_ms);
+        }
+        VisitorMsg::Queue {
+            conversation_id,
+            position,
+        } if core(|c| c.conversation_id.as_ref() == Some(&conversation_id)) => {
+            widget.queue.set(Some(position));
         }
         VisitorMsg::Typing { sender, active, .. } if sender.kind != SenderKind::Visitor => {
             if active {

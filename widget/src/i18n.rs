@@ -25,6 +25,23 @@ pub struct Strings {
     pub suggestions: &'static str,
     /// Said after a link that opens a new tab.
     pub new_tab: &'static str,
+    // The conversation's story, from the relay's system events (`{name}`: an agent or team).
+    pub joined: &'static str,
+    pub transferred: &'static str,
+    pub resolved: &'static str,
+    pub reopened: &'static str,
+    /// Under the transcript while the conversation is resolved.
+    pub resolved_notice: &'static str,
+    /// `{n}`: the visitor's place in the queue, 1 is next.
+    pub queue: &'static str,
+    // The header once connected: whether anyone is there, and how soon they answer.
+    pub we_are_online: &'static str,
+    /// `{time}`: `one_minute` or `minutes`.
+    pub replies_in: &'static str,
+    pub one_minute: &'static str,
+    /// `{n}`: two or more.
+    pub minutes: &'static str,
+    pub away: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -49,6 +66,17 @@ const EN: Strings = Strings {
     bot: "Bot",
     suggestions: "Suggested replies",
     new_tab: "(opens in a new tab)",
+    joined: "{name} joined",
+    transferred: "Transferred to {name}",
+    resolved: "Resolved",
+    reopened: "Conversation reopened",
+    resolved_notice: "This conversation was resolved. Write to reopen it.",
+    queue: "You are number {n} in the queue",
+    we_are_online: "We're online",
+    replies_in: "We're online — typically replies in {time}",
+    one_minute: "1 minute",
+    minutes: "{n} minutes",
+    away: "We're away — we'll reply soon",
 };
 
 const DE: Strings = Strings {
@@ -73,6 +101,17 @@ const DE: Strings = Strings {
     bot: "Bot",
     suggestions: "Antwortvorschläge",
     new_tab: "(öffnet in neuem Tab)",
+    joined: "{name} ist beigetreten",
+    transferred: "Weitergeleitet an {name}",
+    resolved: "Gelöst",
+    reopened: "Unterhaltung wieder geöffnet",
+    resolved_notice: "Diese Unterhaltung wurde gelöst. Schreiben Sie, um sie wieder zu öffnen.",
+    queue: "Sie sind Nummer {n} in der Warteschlange",
+    we_are_online: "Wir sind online",
+    replies_in: "Wir sind online – Antwort meist in {time}",
+    one_minute: "1 Minute",
+    minutes: "{n} Minuten",
+    away: "Wir sind gerade nicht da – wir antworten bald",
 };
 
 const FR: Strings = Strings {
@@ -97,6 +136,17 @@ const FR: Strings = Strings {
     bot: "Bot",
     suggestions: "Réponses suggérées",
     new_tab: "(s’ouvre dans un nouvel onglet)",
+    joined: "{name} a rejoint la conversation",
+    transferred: "Transféré à {name}",
+    resolved: "Résolu",
+    reopened: "Conversation rouverte",
+    resolved_notice: "Cette conversation a été résolue. Écrivez pour la rouvrir.",
+    queue: "Vous êtes numéro {n} dans la file d’attente",
+    we_are_online: "Nous sommes en ligne",
+    replies_in: "Nous sommes en ligne — réponse en {time} en général",
+    one_minute: "1 minute",
+    minutes: "{n} minutes",
+    away: "Nous sommes absents — nous répondrons bientôt",
 };
 
 const ES: Strings = Strings {
@@ -121,7 +171,31 @@ const ES: Strings = Strings {
     bot: "Bot",
     suggestions: "Respuestas sugeridas",
     new_tab: "(se abre en una pestaña nueva)",
+    joined: "{name} se ha unido",
+    transferred: "Transferido a {name}",
+    resolved: "Resuelto",
+    reopened: "Conversación reabierta",
+    resolved_notice: "Esta conversación se resolvió. Escribe para reabrirla.",
+    queue: "Eres el número {n} en la cola",
+    we_are_online: "Estamos en línea",
+    replies_in: "Estamos en línea — solemos responder en {time}",
+    one_minute: "1 minuto",
+    minutes: "{n} minutos",
+    away: "Ahora no estamos — responderemos pronto",
 };
+
+impl Strings {
+    /// "typically replies in N minutes", N rounded up to whole minutes (at least 1), in
+    /// integers: no float formatting in the wasm.
+    pub fn replies_in(&self, ms: u64) -> String {
+        let n = ms.div_ceil(60_000).max(1);
+        let time = match n {
+            1 => self.one_minute.to_owned(),
+            n => self.minutes.replace("{n}", &n.to_string()),
+        };
+        self.replies_in.replace("{time}", &time)
+    }
+}
 
 /// The strings for a BCP 47 tag such as `de-CH`.
 pub fn for_locale(tag: &str) -> &'static Strings {

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
 use switchboard_protocol::rich::Rich;
-use switchboard_protocol::{ChatMessage, ClientMsg, Context, Millis, SenderKind};
+use switchboard_protocol::{ChatMessage, ClientMsg, Context, Millis, SenderKind, SystemEvent};
 
 use crate::i18n::{self, Strings};
 
@@ -55,6 +55,8 @@ pub struct Line {
     /// A bot's (or agent's) chips, buttons and cards.
     pub rich: Option<Rich>,
     pub avatar: Option<String>,
+    /// System lines: the lifecycle change (none: one the relay keeps from visitors).
+    pub event: Option<Box<SystemEvent>>,
 }
 
 impl Line {
@@ -72,6 +74,12 @@ pub struct Widget {
     /// Name of whoever is typing on the other side.
     pub typing: RwSignal<Option<String>>,
     pub unread: RwSignal<u32>,
+    /// Whether an agent is online (`availability`); none until the relay said.
+    pub online: RwSignal<Option<bool>>,
+    /// The site's typical first-response time in ms, when the relay has one.
+    pub typical_reply_ms: RwSignal<Option<u64>>,
+    /// The conversation's place in its team's queue while it waits for an agent.
+    pub queue: RwSignal<Option<u32>>,
     pub strings: &'static Strings,
 }
 
@@ -141,6 +149,9 @@ impl Widget {
             conn: RwSignal::new(Conn::Connecting),
             typing: RwSignal::new(None),
             unread: RwSignal::new(0),
+            online: RwSignal::new(None),
+            typical_reply_ms: RwSignal::new(None),
+            queue: RwSignal::new(None),
             strings: i18n::for_locale(&locale),
         };
         core(|c| {
@@ -189,6 +200,7 @@ impl Widget {
                 own: true,
                 rich: None,
                 avatar: None,
+                event: None,
             });
         });
     }
@@ -211,6 +223,7 @@ impl Widget {
                 own,
                 rich: m.rich,
                 avatar: m.sender.avatar,
+                event: m.event,
             };
             match lines
                 .iter_mut()
@@ -251,6 +264,22 @@ impl Widget {
                 l.delivery = Delivery::Failed;
             }
         });
+    }
+
+    /// Whether the conversation stands resolved: its latest change of status is `resolved`
+    /// (a visitor's message reopens it, and the relay logs that first).
+    pub fn resolved(self) -> bool {
+        self.lines.with(|lines| {
+            lines
+                .iter()
+                .rev()
+                .find_map(|l| match l.event.as_deref() {
+                    Some(SystemEvent::Resolved { .. }) => Some(true),
+                    Some(SystemEvent::Reopened { .. }) => Some(false),
+                    _ => None,
+                })
+                .unwrap_or(false)
+        })
     }
 
     /// The highest seq below which this page has every message.

@@ -642,3 +642,132 @@ async fn withdrawn_consent_forgets_the_visitor_blocks_the_chat_and_asks_again() 
     assert!(panel_shown(&root));
     assert!(ear.take().contains(&"connect".to_owned()));
 }
+
+fn system(seq: u64, event: Option<serde_json::Value>) -> serde_json::Value {
+    let mut m = serde_json::json!({
+        "type": "message", "conversation_id": "c1", "seq": seq, "client_id": format!("v{seq}"),
+        "sender": { "kind": "system", "id": "system" }, "text": "", "at": 1_700_000_000_000u64 + seq,
+    });
+    if let Some(e) = event {
+        m["event"] = e;
+    }
+    m
+}
+
+fn texts(root: &web_sys::ShadowRoot, testid: &str) -> Vec<(String, String)> {
+    all(root, testid)
+        .iter()
+        .map(|e| {
+            (
+                e.get_attribute("data-code").unwrap_or_default(),
+                e.text_content().unwrap_or_default().trim().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn the_story_the_queue_the_resolved_state_and_the_reply_time() {
+    if let Ok(Some(storage)) = web_sys::window().unwrap().local_storage() {
+        storage.clear().unwrap();
+    }
+    let leader = Leader::new("desk-site");
+    let root = mount("desk-site", "http://127.0.0.1:9/");
+    tick(50).await;
+    leader.welcome();
+    tick(50).await;
+    get(&root, "launcher").click();
+
+    // Availability in the header: the figure rounded up to whole minutes.
+    leader.frame(
+        serde_json::json!({ "type": "availability", "online": true, "typical_reply_ms": 125_000 }),
+    );
+    tick(50).await;
+    assert_eq!(
+        get(&root, "connection").text_content().as_deref(),
+        Some("We're online — typically replies in 3 minutes")
+    );
+    leader.frame(
+        serde_json::json!({ "type": "availability", "online": true, "typical_reply_ms": 20_000 }),
+    );
+    tick(50).await;
+    assert_eq!(
+        get(&root, "connection").text_content().as_deref(),
+        Some("We're online — typically replies in 1 minute")
+    );
+    leader.frame(serde_json::json!({ "type": "availability", "online": false }));
+    tick(50).await;
+    assert_eq!(
+        get(&root, "connection").text_content().as_deref(),
+        Some("We're away — we'll reply soon")
+    );
+
+    // Waiting: the position, live; another conversation's is not ours.
+    leader.frame(serde_json::json!({ "type": "queue", "conversation_id": "c1", "position": 3 }));
+    leader.frame(serde_json::json!({ "type": "queue", "conversation_id": "c9", "position": 1 }));
+    tick(50).await;
+    assert_eq!(
+        get(&root, "queue-position").text_content().as_deref(),
+        Some("You are number 3 in the queue")
+    );
+    leader.frame(serde_json::json!({ "type": "queue", "conversation_id": "c1", "position": 2 }));
+    tick(50).await;
+    assert_eq!(
+        get(&root, "queue-position").text_content().as_deref(),
+        Some("You are number 2 in the queue")
+    );
+
+    // The story; an entry without event (one the relay keeps from visitors) and an agent-only
+    // code are not shown, but count for the gap-free seqs.
+    leader.frame(agent_message(1, "hello"));
+    leader.frame(system(2, None));
+    leader.frame(system(3, Some(serde_json::json!({ "code": "assigned", "agent": "alex", "agent_name": "Alex", "by": "system" }))));
+    tick(50).await;
+    assert!(
+        find(&root, "queue-position").is_none(),
+        "assigned: no queue"
+    );
+    leader.frame(system(
+        4,
+        Some(serde_json::json!({ "code": "priority", "priority": "urgent", "by": "alex" })),
+    ));
+    leader.frame(system(5, Some(serde_json::json!({ "code": "transferred", "from": "alex", "to_team": "billing", "to_team_name": "Billing", "by": "alex" }))));
+    leader.frame(system(
+        6,
+        Some(serde_json::json!({ "code": "assigned", "agent": "sam", "by": "system" })),
+    ));
+    leader.frame(system(
+        7,
+        Some(serde_json::json!({ "code": "resolved", "by": "sam" })),
+    ));
+    tick(50).await;
+    let story = texts(&root, "system-event");
+    let want: Vec<(String, String)> = [
+        ("assigned", "Alex joined"),
+        ("transferred", "Transferred to Billing"),
+        ("assigned", "sam joined"),
+        ("resolved", "Resolved"),
+    ]
+    .iter()
+    .map(|(c, t)| (c.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(story, want);
+    assert!(!root.inner_html().contains("urgent"));
+    assert_eq!(
+        get(&root, "conversation-resolved")
+            .text_content()
+            .as_deref(),
+        Some("This conversation was resolved. Write to reopen it.")
+    );
+    // The composer still works while resolved.
+    let input: web_sys::HtmlTextAreaElement = get(&root, "composer-input").unchecked_into();
+    assert!(!input.disabled());
+
+    leader.frame(system(8, Some(serde_json::json!({ "code": "reopened" }))));
+    tick(50).await;
+    assert!(find(&root, "conversation-resolved").is_none(), "reopened");
+    assert_eq!(
+        texts(&root, "system-event").last().unwrap(),
+        &("reopened".to_owned(), "Conversation reopened".to_owned())
+    );
+}

@@ -137,6 +137,7 @@ pub async fn enter_queue(
             by: bot.to_owned(),
             at: clock::now(),
             what: route.clone(),
+            names: Default::default(),
         };
         match state.broker.change(&conv.id, version, change).await {
             Ok(_) | Err(StoreError::Invalid(_)) => {

@@ -50,6 +50,32 @@ pub struct Change {
     pub by: String,
     pub at: Millis,
     pub what: Lifecycle,
+    /// Display names for the event, resolved by whoever asks (the broker knows no names).
+    pub names: Names,
+}
+
+/// The display names of the agent and the team a change names, as its event carries them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Names {
+    pub agent: Option<String>,
+    pub team: Option<String>,
+}
+
+impl Names {
+    /// The configured names of the agent and team `what` names on `site`.
+    pub fn of(config: &crate::config::Config, site: &str, what: &Lifecycle) -> Names {
+        let (agent, team) = match what {
+            Lifecycle::Assign(agent) => (agent.as_deref(), None),
+            Lifecycle::Transfer {
+                to_agent, to_team, ..
+            } => (to_agent.as_deref(), to_team.as_deref()),
+            _ => (None, None),
+        };
+        Names {
+            agent: agent.and_then(|a| config.agent_of(site, a).map(|a| a.name.clone())),
+            team: team.and_then(|t| config.team(site, t).map(|t| t.name.clone())),
+        }
+    }
 }
 
 /// A change that was stored: the system message it appended (already published) and the new
@@ -76,6 +102,7 @@ impl State {
                 SystemEvent::Assigned {
                     agent: agent.clone(),
                     by,
+                    agent_name: change.names.agent.clone(),
                 }
             }
             Lifecycle::Assign(None) => {
@@ -102,6 +129,8 @@ impl State {
                     to_agent: to_agent.clone(),
                     to_team: to_team.clone(),
                     by,
+                    to_agent_name: to_agent.as_ref().and(change.names.agent.clone()),
+                    to_team_name: to_team.as_ref().and(change.names.team.clone()),
                 }
             }
             Lifecycle::Status(status) => {
@@ -250,6 +279,28 @@ pub(crate) fn system_message(
     }
 }
 
+/// The copy of a log entry a visitor receives, live and in history. A system entry whose event
+/// is the helpdesk's own business (see [`SystemEvent::for_visitors`]) keeps its seq and time
+/// and loses everything else, so the visitor's log stays gap-free and learns nothing of it;
+/// `None`: the entry goes to visitors as it is.
+pub fn visitor_copy(m: &ChatMessage) -> Option<ChatMessage> {
+    let event = m.event.as_deref()?;
+    if event.for_visitors() {
+        return None;
+    }
+    Some(ChatMessage {
+        conversation_id: m.conversation_id.clone(),
+        seq: m.seq,
+        client_id: String::new(),
+        sender: m.sender.clone(),
+        text: String::new(),
+        at: m.at,
+        rich: None,
+        postback: None,
+        event: None,
+    })
+}
+
 /// The client id of the `reopened` event a visitor's message with this client id causes.
 pub(crate) fn reopen_client_id(visitor_client_id: &str) -> String {
     format!("r-{visitor_client_id}")
@@ -269,6 +320,10 @@ mod tests {
             by: "alex".into(),
             at: 100,
             what,
+            names: Names {
+                agent: Some("Olga".into()),
+                team: None,
+            },
         }
     }
 
@@ -283,7 +338,8 @@ mod tests {
             e,
             SystemEvent::Assigned {
                 agent: "olga".into(),
-                by: "alex".into()
+                by: "alex".into(),
+                agent_name: Some("Olga".into()),
             }
         );
         assert!(s

@@ -14,7 +14,8 @@
 //! `(sender, client_id)` pair that is already stored returns the stored message with
 //! `duplicate = true`, stores nothing and publishes nothing. A visitor's message to a pending,
 //! snoozed or resolved conversation reopens it in the same atomic step: a `reopened` system
-//! message takes the seq before the visitor's. [`Broker::change`] (assignment, transfer,
+//! message takes the seq before the visitor's; a conversation's first agent message records the
+//! site's first-response time ([`Broker::first_reply_times`]). [`Broker::change`] (assignment, transfer,
 //! status, priority) is a compare-and-set on the conversation's lifecycle version that stores
 //! the new state and appends and publishes its system message in one atomic step, in seq
 //! order with the messages. [`Broker::publish`] is live-only
@@ -26,7 +27,7 @@ pub mod redis;
 pub mod sqlite;
 
 use async_trait::async_trait;
-pub use lifecycle::{Change, Changed, Lifecycle, State};
+pub use lifecycle::{Change, Changed, Lifecycle, Names, State};
 use switchboard_protocol::{
     ChatMessage, Context, ConversationSummary, HandedOff, InboxCursor, Millis, Owner, Presence,
     Rich, Sender, SenderKind, ServerMsg,
@@ -96,7 +97,15 @@ pub struct Appended {
     /// The `reopened` system message stored (and published) just before this one, when a
     /// visitor's message reopened the conversation.
     pub reopened: Option<ChatMessage>,
+    /// This was the conversation's first agent message: the milliseconds since the
+    /// conversation opened (the visitor's first message), now one of the site's
+    /// [`Broker::first_reply_times`].
+    pub first_reply_ms: Option<u64>,
 }
+
+/// How many of a site's latest first-response times the broker keeps (the window the
+/// "typically replies in" figure is the median of).
+pub const REPLY_SAMPLES: usize = 50;
 
 /// One page of an inbox.
 #[derive(Debug, Default)]
@@ -335,6 +344,12 @@ pub trait Broker: Send + Sync + 'static {
         expected_version: u64,
         change: Change,
     ) -> Result<Changed>;
+    /// The site's latest first-response times in milliseconds (from a conversation's opening,
+    /// its visitor's first message, to its first agent message), newest first, at most
+    /// [`REPLY_SAMPLES`]. [`Broker::append`] records one with a conversation's first agent
+    /// message, in the same step that stores it (conversations stored before this was kept
+    /// are never measured).
+    async fn first_reply_times(&self, site: &str) -> Result<Vec<u64>>;
     /// Sends a live event to the matching connections on every node; at-most-once.
     async fn publish(&self, event: Event);
     /// Messages with `seq > since`, in order, at most `limit`.

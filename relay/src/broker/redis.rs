@@ -16,6 +16,8 @@
 //! - `sb:visitors:{SITE}` sorted set of the site's visitor ids by creation (retention finds
 //!   visitors that never opened a conversation; a visitor kept because of a recent
 //!   conversation is moved to that conversation's activity);
+//! - `sb:replies:{SITE}` list: the site's latest first-response times in ms, newest first
+//!   (a conversation's meta holds `unanswered` until its first agent message measures one);
 //! - `sb:inbox:{SITE}`  sorted set of the site's conversation ids by last activity (one per
 //!   site, so a busy site never crowds a quiet one out of its agents' inbox);
 //! - `sb:presence:{SITE}` sorted set of node ids with agents online for the site, scored by
@@ -50,6 +52,7 @@ use super::{
     best_presence, kind_str, owner_str, parse_context, parse_owner, parse_presence, presence_str,
     Appended, Audience, BotEvent, Broker, Change, Changed, Conversation, Event, HandoffChange,
     InboxPage, NewMessage, Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
+    REPLY_SAMPLES,
 };
 use crate::hub::Hub;
 use switchboard_protocol::{Owner, Presence};
@@ -58,19 +61,21 @@ const CHANNEL: &str = "sb:events";
 const PREVIEW_CHARS: usize = 140;
 
 /// Dedupe, owner check, reopening, sequence, store, publish — one atomic step. Returns
-/// `{status, seq, frame, owner, reopened}`: status 1 stored, 0 duplicate, -1 no conversation,
-/// -2 the required owner (ARGV[9], empty for none) does not own it. A visitor's message
-/// (ARGV[10] and ARGV[11], the `reopened` frame around its seq, are given) to a pending,
-/// snoozed or resolved conversation first stores and publishes that frame, with its own seq.
+/// `{status, seq, frame, owner, reopened, first}`: status 1 stored, 0 duplicate, -1 no
+/// conversation, -2 the required owner (ARGV[9], empty for none) does not own it. A visitor's
+/// message (ARGV[10] and ARGV[11], the `reopened` frame around its seq, are given) to a
+/// pending, snoozed or resolved conversation first stores and publishes that frame, with its
+/// own seq. An agent's message to a conversation still `unanswered` takes the mark away and
+/// returns in `first` the time since the conversation opened (-1 otherwise).
 const APPEND: &str = r#"
 local owner = redis.call('HGET', KEYS[1], 'owner') or 'humans'
 local seq = redis.call('HGET', KEYS[3], ARGV[1])
 if seq then
   local e = redis.call('XRANGE', KEYS[2], seq .. '-1', seq .. '-1')
-  return {0, tonumber(seq), e[1][2][2], owner, ''}
+  return {0, tonumber(seq), e[1][2][2], owner, '', -1}
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, '', owner, ''} end
-if ARGV[9] ~= '' and ARGV[9] ~= owner then return {-2, 0, '', owner, ''} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, '', owner, '', -1} end
+if ARGV[9] ~= '' and ARGV[9] ~= owner then return {-2, 0, '', owner, '', -1} end
 local reopened = ''
 local status = redis.call('HGET', KEYS[1], 'status')
 if ARGV[10] ~= '' and (status == 'pending' or status == 'snoozed' or status == 'resolved') then
@@ -88,14 +93,19 @@ redis.call('XADD', KEYS[2], seq .. '-1', 'm', frame)
 redis.call('HSET', KEYS[3], ARGV[1], seq)
 redis.call('HSET', KEYS[1], 'last_activity', ARGV[4], 'last_sender', ARGV[5], 'last_text', ARGV[6])
 redis.call('PUBLISH', ARGV[7], ARGV[8] .. frame)
-return {1, seq, frame, owner, reopened}
+local first = -1
+if ARGV[5] == 'agent' and redis.call('HDEL', KEYS[1], 'unanswered') == 1 then
+  first = math.max(0, tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'created_at') or ARGV[4]))
+end
+return {1, seq, frame, owner, reopened, first}
 "#;
 
 /// Compare-and-set of the lifecycle: if the version is still ARGV[1], store the new state,
 /// append the change's system message (ARGV[2] .. seq .. ARGV[3]) and publish it (channel
-/// ARGV[4], header ARGV[5]). ARGV[6] is the number of field/value pairs to set that follow;
-/// the fields after them are deleted. Returns `{1, seq, frame}`, `{-1}` no conversation,
-/// `{-3}` another version.
+/// ARGV[4], header ARGV[5]); when ARGV[6] (a visitors' header) is not empty, the visitors get
+/// their own copy (ARGV[7] .. seq .. ARGV[8]) right after. ARGV[9] is the number of
+/// field/value pairs to set that follow; the fields after them are deleted. Returns
+/// `{1, seq, frame}`, `{-1}` no conversation, `{-3}` another version.
 const CHANGE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, ''} end
 if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') ~= tonumber(ARGV[1]) then
@@ -104,14 +114,17 @@ end
 local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
 local frame = ARGV[2] .. seq .. ARGV[3]
 redis.call('XADD', KEYS[2], seq .. '-1', 'm', frame)
-local n = tonumber(ARGV[6])
-for i = 7, 6 + 2 * n, 2 do
+local n = tonumber(ARGV[9])
+for i = 10, 9 + 2 * n, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
-for i = 7 + 2 * n, #ARGV do
+for i = 10 + 2 * n, #ARGV do
   redis.call('HDEL', KEYS[1], ARGV[i])
 end
 redis.call('PUBLISH', ARGV[4], ARGV[5] .. frame)
+if ARGV[6] ~= '' then
+  redis.call('PUBLISH', ARGV[4], ARGV[6] .. ARGV[7] .. seq .. ARGV[8])
+end
 return {1, seq, frame}
 "#;
 
@@ -256,6 +269,9 @@ fn token_key(site: &str, hash: &str) -> String {
 }
 fn inbox_key(site: &str) -> String {
     format!("sb:inbox:{{{site}}}")
+}
+fn replies_key(site: &str) -> String {
+    format!("sb:replies:{{{site}}}")
 }
 fn presence_key(site: &str) -> String {
     format!("sb:presence:{{{site}}}")
@@ -689,6 +705,8 @@ impl Broker for RedisBroker {
             ("last_activity", &now),
             ("last_seq", "0"),
             ("owner", &owner_s),
+            // Until its first agent message, which measures the first response.
+            ("unanswered", "1"),
         ];
         if let Some(team) = team {
             fields.push(("team", team));
@@ -945,15 +963,14 @@ impl Broker for RedisBroker {
         // A conditional append (a bot's) may be refused; its inbox update waits for the answer
         // so a refused message changes nothing. Bots are not the hot path.
         let conditional = msg.require_owner.is_some();
-        let (status, seq, frame, owner, reopened): (i64, u64, String, String, String) = loop {
+        type Answer = (i64, u64, String, String, String, i64);
+        let (status, seq, frame, owner, reopened, first): Answer = loop {
             let mut pipe = redis::pipe();
             pipe.invoke_script(&invocation);
             if !conditional {
                 pipe.zadd(inbox_key(site), &conv, chat.at).ignore();
             }
-            let result = pipe
-                .query_async::<((i64, u64, String, String, String),)>(&mut c)
-                .await;
+            let result = pipe.query_async::<(Answer,)>(&mut c).await;
             match result {
                 Ok((r,)) => break r,
                 Err(e) if !loaded && is_noscript(&e) => {
@@ -979,11 +996,26 @@ impl Broker for RedisBroker {
                 let message = parse_message(&frame)
                     .ok_or_else(|| StoreError::Backend("stored frame unreadable".into()))?;
                 debug_assert_eq!(message.seq, seq);
+                let first_reply_ms = u64::try_from(first).ok();
+                if let Some(ms) = first_reply_ms {
+                    // Another slot (the site's), so not in the script; a conversation's first
+                    // reply is the only message that pays this round trip. Lost if Redis fails
+                    // just here: one sample of fifty.
+                    let r = redis::pipe()
+                        .lpush(replies_key(site), ms)
+                        .ltrim(replies_key(site), 0, REPLY_SAMPLES as isize - 1)
+                        .query_async::<()>(&mut c)
+                        .await;
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "first reply time not recorded");
+                    }
+                }
                 Ok(Appended {
                     message,
                     duplicate: s == 0,
                     owner,
                     reopened: parse_message(&reopened),
+                    first_reply_ms,
                 })
             }
         }
@@ -1007,6 +1039,16 @@ impl Broker for RedisBroker {
         let client_id = lifecycle::change_client_id(next.version);
         let message = lifecycle::system_message(conversation_id, 0, client_id, change.at, event);
         let (prefix, suffix) = frame_around_seq(&message);
+        // An event for agents only: they get it whole, visitors a copy without it.
+        let copy = lifecycle::visitor_copy(&message);
+        let (audience, visitors) = match &copy {
+            None => (Audience::Both, String::new()),
+            Some(_) => (
+                Audience::Agents,
+                header(Audience::Visitors, &conv.site, conversation_id),
+            ),
+        };
+        let (copy_prefix, copy_suffix) = copy.as_ref().map(frame_around_seq).unwrap_or_default();
         let until = snoozed_until(next.status).map(|t| t.to_string());
         let mut set = vec![
             ("status", Some(status_str(next.status).to_owned())),
@@ -1027,7 +1069,10 @@ impl Broker for RedisBroker {
             .arg(prefix)
             .arg(suffix)
             .arg(CHANNEL)
-            .arg(header(Audience::Both, &conv.site, conversation_id))
+            .arg(header(audience, &conv.site, conversation_id))
+            .arg(visitors)
+            .arg(copy_prefix)
+            .arg(copy_suffix)
             .arg(pairs);
         for (field, value) in &set {
             match value {
@@ -1056,6 +1101,14 @@ impl Broker for RedisBroker {
                 })
             }
         }
+    }
+
+    async fn first_reply_times(&self, site: &str) -> Result<Vec<u64>> {
+        self.conn
+            .clone()
+            .lrange(replies_key(site), 0, REPLY_SAMPLES as isize - 1)
+            .await
+            .map_err(backend)
     }
 
     async fn publish(&self, event: Event) {

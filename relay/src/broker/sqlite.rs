@@ -33,7 +33,7 @@ use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience,
     BotEvent, Broker, Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage,
-    Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
+    Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord, REPLY_SAMPLES,
 };
 use crate::hub::Hub;
 use switchboard_protocol::{Owner, Presence};
@@ -134,6 +134,20 @@ CREATE TABLE IF NOT EXISTS bot_queues (
 PRAGMA user_version = 5;
 ";
 
+/// First-response times: a new conversation is `unanswered` until its first agent message,
+/// which records the time it took in `reply_times` (the latest [`REPLY_SAMPLES`] per site).
+/// Conversations stored before this are left at 0: their next reply is no first response.
+const MIGRATE_V6: &str = "
+ALTER TABLE conversations ADD COLUMN unanswered INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS reply_times (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    site TEXT NOT NULL,
+    ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reply_times_by_site ON reply_times(site, id);
+PRAGMA user_version = 6;
+";
+
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
 macro_rules! state_columns {
     () => {
@@ -173,14 +187,14 @@ impl SqliteBroker {
     async fn append_row(&self, msg: NewMessage) -> Result<Appended> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let current: Option<(i64, String, String)> = tx
+            let current: Option<(i64, String, String, bool)> = tx
                 .query_row(
-                    "SELECT last_seq, owner, status FROM conversations WHERE id = ?1",
+                    "SELECT last_seq, owner, status, unanswered FROM conversations WHERE id = ?1",
                     params![msg.conversation_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            let Some((mut last, owner, status)) = current else { return Ok(Err(StoreError::NotFound("conversation".into()))) };
+            let Some((mut last, owner, status, unanswered)) = current else { return Ok(Err(StoreError::NotFound("conversation".into()))) };
             let owner = parse_owner(&owner);
             // Cached: this runs on every append.
             let existing = tx
@@ -191,7 +205,7 @@ impl SqliteBroker {
                 .query_row(params![msg.conversation_id, msg.sender.id, msg.client_id], message)
                 .optional()?;
             if let Some(message) = existing {
-                return Ok(Ok(Appended { message, duplicate: true, owner, reopened: None }));
+                return Ok(Ok(Appended { message, duplicate: true, owner, reopened: None, first_reply_ms: None }));
             }
             if msg.require_owner.as_ref().is_some_and(|r| *r != owner) {
                 return Ok(Err(StoreError::NotOwner(owner)));
@@ -237,6 +251,24 @@ impl SqliteBroker {
                  WHERE id = ?5",
                 params![seq as i64, msg.at as i64, kind_str(msg.sender.kind), preview, msg.conversation_id],
             )?;
+            // Only a conversation's first agent message pays for this.
+            let first_reply_ms = if unanswered && msg.sender.kind == SenderKind::Agent {
+                let (site, created): (String, i64) = tx.query_row(
+                    "UPDATE conversations SET unanswered = 0 WHERE id = ?1 RETURNING site, created_at",
+                    params![msg.conversation_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                let ms = (msg.at as i64 - created).max(0);
+                tx.execute("INSERT INTO reply_times (site, ms) VALUES (?1, ?2)", params![site, ms])?;
+                tx.execute(
+                    "DELETE FROM reply_times WHERE site = ?1 AND id <=
+                     (SELECT id FROM reply_times WHERE site = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                    params![site, REPLY_SAMPLES as i64],
+                )?;
+                Some(ms as u64)
+            } else {
+                None
+            };
             tx.commit()?;
             let message = ChatMessage {
                 conversation_id: msg.conversation_id,
@@ -249,7 +281,7 @@ impl SqliteBroker {
                 postback: msg.postback,
                 event: None,
             };
-            Ok(Ok(Appended { message, duplicate: false, owner, reopened }))
+            Ok(Ok(Appended { message, duplicate: false, owner, reopened, first_reply_ms }))
         })
         .await?
     }
@@ -278,6 +310,9 @@ impl SqliteBroker {
         }
         if version < 5 {
             conn.execute_batch(MIGRATE_V5)?;
+        }
+        if version < 6 {
+            conn.execute_batch(MIGRATE_V6)?;
         }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
@@ -437,8 +472,8 @@ impl Broker for SqliteBroker {
                         },
                     };
                     tx.execute(
-                        "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity, owner, team)
-                         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+                        "INSERT INTO conversations (id, site, visitor_id, created_at, last_activity, owner, team, unanswered)
+                         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1)",
                         params![conv.id, conv.site, conv.visitor_id, now as i64, owner_str(&conv.owner), conv.state.team],
                     )?;
                     conv
@@ -642,9 +677,39 @@ impl Broker for SqliteBroker {
             })
             .await??;
         let frame = ServerMsg::Message(changed.message.clone());
-        self.hub
-            .deliver(&Event::new(Audience::Both, &site, conversation_id, &frame));
+        match lifecycle::visitor_copy(&changed.message) {
+            None => self
+                .hub
+                .deliver(&Event::new(Audience::Both, &site, conversation_id, &frame)),
+            Some(copy) => {
+                self.hub.deliver(&Event::new(
+                    Audience::Agents,
+                    &site,
+                    conversation_id,
+                    &frame,
+                ));
+                let copy = ServerMsg::Message(copy);
+                self.hub.deliver(&Event::new(
+                    Audience::Visitors,
+                    &site,
+                    conversation_id,
+                    &copy,
+                ));
+            }
+        }
         Ok(changed)
+    }
+
+    async fn first_reply_times(&self, site: &str) -> Result<Vec<u64>> {
+        let site = site.to_owned();
+        self.with(move |c| {
+            let mut q = c.prepare_cached(
+                "SELECT ms FROM reply_times WHERE site = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = q.query_map(params![site, REPLY_SAMPLES as i64], |r| r.get::<_, i64>(0))?;
+            rows.map(|r| r.map(|ms| ms as u64)).collect()
+        })
+        .await
     }
 
     async fn publish(&self, event: Event) {
@@ -1058,7 +1123,7 @@ mod tests {
     }
 
     /// A file from before per-site inboxes (schema 2, one activity index for every site)
-    /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle).
+    /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle, and on).
     #[test]
     fn a_schema_2_file_gets_the_per_site_inbox_index() {
         let dir = std::env::temp_dir().join(format!("sb-sqlite-migrate-{}", std::process::id()));
@@ -1078,6 +1143,7 @@ mod tests {
                  ALTER TABLE conversations DROP COLUMN note;
                  ALTER TABLE conversations DROP COLUMN version;
                  ALTER TABLE messages DROP COLUMN event;
+                 ALTER TABLE conversations DROP COLUMN unanswered;
                  PRAGMA user_version = 2;",
             )
             .unwrap();
@@ -1095,7 +1161,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 5);
+        assert_eq!(version, 6);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

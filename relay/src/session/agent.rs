@@ -16,7 +16,7 @@ use super::{
     deliver, directory, lifecycle, ping_interval_ms, publish, send_history, views, Handler, Refusal,
 };
 use crate::bots::{notify, routing};
-use crate::broker::{Audience, Change, Conversation, HandoffChange, NewMessage, StoreError};
+use crate::broker::{Audience, Change, Conversation, HandoffChange, Names, NewMessage, StoreError};
 use crate::config::Agent;
 use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
@@ -66,6 +66,7 @@ impl Handler for AgentSession {
             site: None,
             name: Some(agent.name.clone()),
             ping_interval_ms: ping_interval_ms(state),
+            typical_reply_ms: None,
         }));
         outbox.send(&ServerMsg::Directory(directory::directory(
             &state.config,
@@ -179,7 +180,7 @@ impl Handler for AgentSession {
                     conversation_id: conversation_id.clone(),
                     context,
                 });
-                send_history(state, outbox, &conversation_id, since).await
+                send_history(state, outbox, &conversation_id, since, false).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
@@ -220,6 +221,7 @@ impl AgentSession {
         let change = Change {
             by: self.agent.id.clone(),
             at: clock::now(),
+            names: Names::of(&state.config, &conv.site, &what),
             what,
         };
         state

@@ -60,6 +60,7 @@ impl Handler for BotSession {
             last_seq: None,
             name: Some(bot.name.clone()),
             ping_interval_ms: ping_interval_ms(state),
+            typical_reply_ms: None,
         }));
         // Join first, then replay what the bot owns, so nothing routed in between is missed
         // (a conversation routed twice is harmless: bots key on the conversation id and seq).
@@ -165,7 +166,7 @@ impl Handler for BotSession {
                 since,
             } => {
                 self.conversation(state, &conversation_id).await?;
-                send_history(state, outbox, &conversation_id, since).await
+                send_history(state, outbox, &conversation_id, since, false).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });

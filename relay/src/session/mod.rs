@@ -353,6 +353,9 @@ async fn deliver(
         at: m.at,
         duplicate: appended.duplicate,
     });
+    if appended.first_reply_ms.is_some() {
+        state.reply_times.forget(&conv.site);
+    }
     if appended.reopened.is_some() {
         state.assigner.wake();
         // Agents see the status change in the line; not the hot path (only a conversation
@@ -384,12 +387,14 @@ async fn publish(state: &AppState, audience: Audience, conv: &Conversation, msg:
         .await;
 }
 
-/// Sends every message after `since` (one batch), then `synced`.
+/// Sends every message after `since` (one batch), then `synced`; to a visitor, each entry as
+/// visitors see it ([`lifecycle::visitor_copy`](crate::broker::lifecycle::visitor_copy)).
 async fn send_history(
     state: &AppState,
     outbox: &Outbox,
     conversation_id: &str,
     since: u64,
+    visitor: bool,
 ) -> Result<(), Refusal> {
     let messages = state
         .broker
@@ -399,7 +404,10 @@ async fn send_history(
     let mut last_seq = since;
     for m in messages {
         last_seq = m.seq;
-        outbox.send(&ServerMsg::Message(m));
+        let copy = visitor
+            .then(|| crate::broker::lifecycle::visitor_copy(&m))
+            .flatten();
+        outbox.send(&ServerMsg::Message(copy.unwrap_or(m)));
     }
     outbox.send(&ServerMsg::Synced {
         conversation_id: conversation_id.to_owned(),

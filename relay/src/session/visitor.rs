@@ -84,11 +84,20 @@ impl Handler for VisitorSession {
             },
             None => (None, None),
         };
+        let typical = state.reply_times.typical(&*state.broker, &site.key).await;
         let Some((mut visitor, token)) = known.zip(hello.token) else {
             let key = site.key.clone();
-            let session =
-                VisitorSession::provisional(state, site, addr, claims, hello.context, outbox);
-            availability(state, &key, outbox).await.map_err(fail)?;
+            let session = VisitorSession::provisional(
+                state,
+                site,
+                addr,
+                claims,
+                hello.context,
+                (outbox, typical),
+            );
+            availability(state, &key, outbox, typical)
+                .await
+                .map_err(fail)?;
             if let Some(r) = refused {
                 outbox.send(&r.to_msg());
             }
@@ -136,8 +145,10 @@ impl Handler for VisitorSession {
             verified,
             identity_required: site.identity == IdentityMode::Required,
         };
-        session.welcome(state, token, outbox);
-        availability(state, &site.key, outbox).await.map_err(fail)?;
+        session.welcome(state, token, outbox, typical);
+        availability(state, &site.key, outbox, typical)
+            .await
+            .map_err(fail)?;
         if let Some(r) = refused {
             outbox.send(&r.to_msg());
         }
@@ -231,7 +242,7 @@ impl Handler for VisitorSession {
             } => {
                 self.own(state, &conversation_id).await?;
                 // Before the first message the history is simply empty.
-                send_history(state, outbox, &conversation_id, since).await
+                send_history(state, outbox, &conversation_id, since, true).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
@@ -263,7 +274,7 @@ impl VisitorSession {
         addr: IpAddr,
         verified: Option<Box<Claims>>,
         context: Option<Context>,
-        outbox: &Outbox,
+        (outbox, typical): (&Outbox, Option<u64>),
     ) -> VisitorSession {
         let token = token::random_token();
         let mut context = context.unwrap_or_default();
@@ -287,12 +298,12 @@ impl VisitorSession {
                 context,
             })),
         };
-        session.welcome(state, token, outbox);
+        session.welcome(state, token, outbox, typical);
         session
     }
 
     /// Joins the conversation's live frames and sends `welcome`.
-    fn welcome(&self, state: &AppState, token: String, outbox: &Outbox) {
+    fn welcome(&self, state: &AppState, token: String, outbox: &Outbox, typical: Option<u64>) {
         let conversation = &self.conversation;
         state
             .hub
@@ -307,6 +318,7 @@ impl VisitorSession {
             site: None,
             name: None,
             ping_interval_ms: ping_interval_ms(state),
+            typical_reply_ms: typical,
         }));
     }
 
@@ -440,14 +452,19 @@ fn queue_of<'a>(site: &'a Site, owner: &Owner) -> Option<&'a str> {
     }
 }
 
-/// Tells a visitor whether anyone is there to answer, right after `welcome`.
+/// Tells a visitor whether anyone is there to answer, and how soon they usually do, right
+/// after `welcome`.
 async fn availability(
     state: &AppState,
     site: &str,
     outbox: &Outbox,
+    typical_reply_ms: Option<u64>,
 ) -> Result<(), crate::broker::StoreError> {
     let online = assignment::available(state, site).await?;
-    outbox.send(&ServerMsg::Availability { online });
+    outbox.send(&ServerMsg::Availability {
+        online,
+        typical_reply_ms,
+    });
     Ok(())
 }
 

@@ -1,6 +1,9 @@
 //! The transcript: one row per message with sender, time and delivery state, and a bot's rich
-//! content under its text. Text is rendered as text nodes; only http(s) URLs become links.
+//! content under its text. Text is rendered as text nodes; only http(s) URLs become links. It
+//! is a list announced politely (`aria-live`): `role=log` is not allowed on a list and would
+//! hide the list from its items.
 
+use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 use switchboard_protocol::context::is_http_url;
@@ -25,18 +28,29 @@ pub fn list(w: Widget) -> impl IntoView {
         }
     });
     view! {
-        <ol node_ref=ol class="sb-messages" data-testid="messages" role="log" aria-live="polite">
+        <ol node_ref=ol class="sb-messages" data-testid="messages" aria-live="polite">
             <Show when=move || w.lines.with(|l| l.is_empty())>
                 <li class="sb-empty">{w.strings.empty}</li>
             </Show>
-            // System events (assignment, status) stay in `lines`, which tracks gap-free seqs,
-            // but are not shown until the widget has words for them.
+            // Every system entry stays in `lines`, which tracks gap-free seqs; only those with
+            // words for the visitor are shown, as quiet lines of the story.
             <For
-                each=move || w.lines.with(|l| l.iter().filter(|l| l.kind != SenderKind::System).cloned().collect::<Vec<_>>())
+                each=move || w.lines.with(|l| l.iter().filter(|l| shown(w, l)).cloned().collect::<Vec<_>>())
                 key=|line| line.render_key()
-                children=move |line| row(w, line)
+                children=move |line| match line.event.clone() {
+                    Some(event) => Either::Left(super::story::row(w, &event)),
+                    None => Either::Right(row(w, line)),
+                }
             />
         </ol>
+    }
+}
+
+fn shown(w: Widget, line: &Line) -> bool {
+    match (line.kind, &line.event) {
+        (SenderKind::System, Some(event)) => super::story::text(w.strings, event).is_some(),
+        (SenderKind::System, None) => false,
+        _ => true,
     }
 }
 
@@ -107,7 +121,8 @@ fn row(w: Widget, line: Line) -> impl IntoView {
                 <time data-testid="message-time" datetime=iso>{time}</time>
                 {note.map(|n| view! { <span class="sb-state">{n}</span> })}
             </div>
-            <div class="sb-text" data-testid="message-text">{body}</div>
+            // `auto`: a message in another script than the page reads in its own direction.
+            <div class="sb-text" data-testid="message-text" dir="auto">{body}</div>
             {rich}
         </li>
     }

@@ -1,10 +1,12 @@
 //! The widget's UI: a launcher button and, when open, a dialog with the transcript and a
 //! composer. Keyboard first: Enter sends, Shift+Enter breaks the line, Escape closes and gives
-//! focus back to the launcher; the transcript is an `aria-live` log.
+//! focus back to the launcher; the transcript is an `aria-live` list. The panel's header is a
+//! `div`: a `<header>` outside sectioning content would be a second banner on the host page.
 
 mod composer;
 mod messages;
 mod rich;
+mod story;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -40,16 +42,20 @@ pub fn app(w: Widget) -> impl IntoView {
                         }
                     }
                 >
-                    <header class="sb-header">
+                    <div class="sb-header">
                         <div class="sb-heading">
                             <h2 class="sb-title">{w.strings.title}</h2>
                             <p
                                 class="sb-connection"
                                 data-testid="connection"
                                 data-state=move || w.conn.get().as_str()
+                                data-online=move || w.online.get().map(|o| if o { "true" } else { "false" })
                                 role="status"
                             >
-                                {move || connection_text(w)}
+                                {move || match (w.conn.get(), story::availability(w)) {
+                                    (Conn::Online, Some(text)) => text,
+                                    _ => connection_text(w).to_owned(),
+                                }}
                             </p>
                         </div>
                         <button
@@ -60,8 +66,9 @@ pub fn app(w: Widget) -> impl IntoView {
                         >
                             "×"
                         </button>
-                    </header>
+                    </div>
                     {messages::list(w)}
+                    {story::notices(w)}
                     <p class="sb-typing" data-testid="typing" aria-live="polite">
                         {move || w.typing.get().map(|name| format!("{name} {}", w.strings.typing))}
                     </p>
