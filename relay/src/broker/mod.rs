@@ -433,6 +433,18 @@ pub trait Broker: Send + Sync + 'static {
     /// so another takes over once the lease expires. The holder gives it up with a `ttl_ms`
     /// of 1.
     async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool>;
+
+    // Agents' console sessions (`login`): stored by the SHA-256 of the cookie, never the
+    // cookie itself, so a copy of the store signs nobody in.
+
+    /// Stores a session for `agent` until `expires_at`; afterwards it is as if revoked (and
+    /// the store drops it in time).
+    async fn create_agent_session(&self, hash: &str, agent: &str, expires_at: Millis)
+        -> Result<()>;
+    /// The agent of a live session: stored, not revoked, `expires_at` after `now`.
+    async fn agent_session(&self, hash: &str, now: Millis) -> Result<Option<String>>;
+    /// Ends a session at once, on every node; true if there was one.
+    async fn revoke_agent_session(&self, hash: &str) -> Result<bool>;
 }
 
 /// One queued webhook event.

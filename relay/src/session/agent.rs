@@ -1,5 +1,6 @@
-//! An agent's connection: authenticated by the agent token in `hello`, sees every conversation
-//! of the sites it serves, replies to any of them.
+//! An agent's connection: authenticated by the agent token in `hello` or by the console's
+//! session cookie (checked at the upgrade), sees every conversation of the sites it serves,
+//! replies to any of them.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,8 +26,9 @@ pub struct AgentSession {
 }
 
 impl Handler for AgentSession {
-    /// The client's address, for the failed-authentication limit.
-    type Params = IpAddr;
+    /// The client's address, for the failed-authentication limit, and the agent the session
+    /// cookie signed in, if any.
+    type Params = (IpAddr, Option<Arc<Agent>>);
 
     fn rates(limits: &Limits) -> &FrameRates {
         &limits.agent
@@ -34,7 +36,7 @@ impl Handler for AgentSession {
 
     async fn start(
         state: &AppState,
-        addr: IpAddr,
+        (addr, cookie_agent): (IpAddr, Option<Arc<Agent>>),
         hello: Hello,
         outbox: &Outbox,
     ) -> Result<Self, CloseCode> {
@@ -42,15 +44,17 @@ impl Handler for AgentSession {
             outbox.send(&r.to_msg());
             return Err(CloseCode::RATE_LIMITED);
         }
-        let agent = hello
-            .token
-            .as_deref()
-            .and_then(|t| state.agents.get(&token::hash(t)).cloned());
+        // A token given is the credential, even beside a cookie: a wrong one is refused, not
+        // papered over by the session.
+        let agent = match hello.token.as_deref() {
+            Some(t) => state.agents.get(&token::hash(t)).cloned(),
+            None => cookie_agent,
+        };
         let Some(agent) = agent else {
             state.limiters.auth_failed(addr);
             outbox.send(&ServerMsg::error(
                 ErrorCode::Forbidden,
-                "agent token is missing or not valid",
+                "agent token or session is missing or not valid",
             ));
             return Err(CloseCode::UNAUTHORIZED);
         };
