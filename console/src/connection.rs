@@ -1,4 +1,5 @@
-//! The agent's WebSocket: hello with the token, the inbox, catch-up of the open conversation,
+//! The agent's WebSocket: hello (with the token, or none when the session cookie signs in),
+//! the inbox, catch-up of the open conversation,
 //! pings, reconnect with backoff and jitter (at once after 4012); a refused token (4001) sends
 //! the agent back to sign-in. Also the frames the views send (sync, reply, typing), because
 //! they share the socket and the session.
@@ -17,7 +18,8 @@ use leptos::task::spawn_local;
 use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::{ClientMsg, CloseCode, SenderKind, ServerMsg, PROTOCOL_VERSION};
 
-use crate::state::{send, session, store_token, Conn, Console, Delivery, Line};
+use crate::auth::{self, Auth};
+use crate::state::{send, session, Conn, Console, Delivery, Line};
 
 const BACKOFF_START_MS: u32 = 500;
 const BACKOFF_MAX_MS: u32 = 30_000;
@@ -69,11 +71,11 @@ fn current(generation: u64) -> bool {
 async fn run(console: Console, generation: u64) {
     let mut backoff = BACKOFF_START_MS;
     while current(generation) {
-        let Some(token) = console.token.get_untracked() else {
+        let Some(auth) = console.auth.get_untracked() else {
             return;
         };
         let (close, welcomed) = match WebSocket::open(&url()) {
-            Ok(ws) => connect(console, ws, token, generation).await,
+            Ok(ws) => connect(console, ws, auth.token(), generation).await,
             Err(e) => {
                 warn(&format!("cannot open the agent socket: {e}"));
                 (None, false)
@@ -88,7 +90,13 @@ async fn run(console: Console, generation: u64) {
         }
         match close {
             Some(code) if code == CloseCode::UNAUTHORIZED.code => {
-                refuse(console, "That token is not valid");
+                refuse(
+                    console,
+                    match auth {
+                        Auth::Token(_) => "That token is not valid",
+                        Auth::Session => "Your session has ended. Sign in again.",
+                    },
+                );
                 return;
             }
             Some(code) if !CloseCode::should_reconnect(code) => {
@@ -115,9 +123,9 @@ async fn run(console: Console, generation: u64) {
 
 /// Back to sign-in with a message.
 fn refuse(console: Console, message: &str) {
-    store_token(None);
+    auth::store(None);
     console.reset();
-    console.token.set(None);
+    console.auth.set(None);
     console.signin_error.set(Some(message.to_owned()));
 }
 
@@ -130,7 +138,7 @@ fn jitter(max: u32) -> u32 {
 async fn connect(
     console: Console,
     ws: WebSocket,
-    token: String,
+    token: Option<String>,
     generation: u64,
 ) -> (Option<u16>, bool) {
     let (mut sink, mut stream) = ws.split();
@@ -146,7 +154,7 @@ async fn connect(
     });
     let hello = ClientMsg::Hello(Hello {
         protocol: PROTOCOL_VERSION,
-        token: Some(token),
+        token,
         context: None,
         identity_token: None,
     });

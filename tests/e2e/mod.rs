@@ -7,6 +7,7 @@
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
+//! - `login`: the console's password sign-in by keyboard, axe, 390 px, sign-out revokes;
 //! - `identity`: the console's verified marks; `reset` forgets the visitor;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket.
 
@@ -15,5 +16,6 @@ mod chat;
 mod harness;
 mod hostile;
 mod identity;
+mod login;
 mod page;
 mod resilience;
