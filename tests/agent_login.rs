@@ -1,6 +1,6 @@
 //! Agents' password sign-in against a real relay process over real HTTP and WebSocket: the
 //! session cookie opens `/v1/agent` (only from the relay's own origin), sign-out revokes it
-//! on every node (SQLite, and two nodes on one Redis), expiry ends it; wrong, unknown,
+//! and closes its open sockets on every node (SQLite, and two nodes on one Redis), expiry ends it; wrong, unknown,
 //! garbage and oversized sign-ins are refused with typed errors and sign nobody in; failed
 //! sign-ins are throttled per address and per account while other agents still sign in.
 
@@ -222,10 +222,20 @@ async fn sign_in_use_and_revoke(a: &RelayProcess, b: &RelayProcess) {
     assert_eq!(answer.headers["cache-control"], "no-store");
     let cookie = answer.cookie().unwrap();
 
+    // Consoles open on both nodes with this session.
+    let mut open = Vec::new();
     for relay in [a, b] {
         let o = origin(relay);
-        let socket = agent_socket(relay, Some(&cookie), Some(&o), None).await;
-        assert_eq!(signed_in_as(socket).await, Ok("maya".into()));
+        let mut socket = agent_socket(relay, Some(&cookie), Some(&o), None)
+            .await
+            .unwrap();
+        let welcome = socket.until(|m| match m {
+            ServerMsg::Welcome(w) => Some(w.id.clone()),
+            _ => None,
+        });
+        assert_eq!(welcome.await, "maya");
+        socket.roundtrip().await;
+        open.push(socket);
     }
     // The email, in any case, names the same agent.
     let by_email = login(b, "maya@shop.EXAMPLE", MAYA_PASSWORD).await;
@@ -240,6 +250,10 @@ async fn sign_in_use_and_revoke(a: &RelayProcess, b: &RelayProcess) {
         cleared.starts_with("sb_agent=;") && cleared.contains("Max-Age=0"),
         "{cleared}"
     );
+    // Signing out closes the session's open sockets, on every node.
+    for mut socket in open {
+        assert_eq!(socket.closed().await, Some(CloseCode::UNAUTHORIZED.code));
+    }
     for relay in [a, b] {
         let o = origin(relay);
         let socket = agent_socket(relay, Some(&cookie), Some(&o), None).await;

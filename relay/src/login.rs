@@ -27,6 +27,7 @@ use axum::{Extension, Json, Router};
 use switchboard_protocol::limits::MAX_LOGIN_BODY_BYTES;
 use switchboard_protocol::login::{AgentLogin, AgentSignedIn};
 
+use crate::broker::{Audience, Event};
 use crate::client_addr::{self, ClientAddr};
 use crate::config::Agent;
 use crate::error::ApiError;
@@ -174,14 +175,25 @@ async fn logout(
 ) -> Result<Response, ApiError> {
     check_origin(&state, &headers)?;
     if let Some(secret) = session_cookie(&headers) {
+        let hash = token::hash(secret);
         state
             .broker
-            .revoke_agent_session(&token::hash(secret))
+            .revoke_agent_session(&hash)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "revoking an agent session failed");
                 ApiError::Unavailable
             })?;
+        // Sockets the session opened, on any node, close too.
+        state
+            .broker
+            .publish(Event {
+                audience: Audience::SignedOut,
+                site: String::new(),
+                conversation_id: hash,
+                frame: "".into(),
+            })
+            .await;
     }
     // Said whether or not there was a session: signing out twice is not an error.
     let secure = is_https(&state, peer.map(|p| p.0 .0), &headers);
@@ -230,27 +242,27 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
+/// A live sign-in session: the agent and the session's hash (the hub closes the agent's
+/// sockets of that session when it signs out).
+pub type SignedIn = (Arc<Agent>, String);
+
 /// The agent a WebSocket upgrade's cookie signs in, if the request comes from the relay's own
 /// origin (a browser on another page must never ride the agent's cookie: cross-site
 /// WebSocket hijacking) and the session is live. `None` leaves the token in `hello` to decide.
-pub async fn cookie_agent(state: &AppState, headers: &HeaderMap) -> Option<Arc<Agent>> {
+pub async fn cookie_agent(state: &AppState, headers: &HeaderMap) -> Option<SignedIn> {
     let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
     if !own_origin(state, headers, origin) {
         return None;
     }
-    let secret = session_cookie(headers)?;
-    let id = match state
-        .broker
-        .agent_session(&token::hash(secret), clock::now())
-        .await
-    {
+    let hash = token::hash(session_cookie(headers)?);
+    let id = match state.broker.agent_session(&hash, clock::now()).await {
         Ok(id) => id?,
         Err(e) => {
             tracing::warn!(error = %e, "reading an agent session failed");
             return None;
         }
     };
-    state.agents_by_id.get(&id).cloned()
+    Some((state.agents_by_id.get(&id).cloned()?, hash))
 }
 
 #[cfg(test)]

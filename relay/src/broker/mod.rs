@@ -166,6 +166,10 @@ pub enum Audience {
     /// Not a frame to send: the conversation was deleted, so its visitor connections on every
     /// node are closed (4012), and their clients start over with no stale state.
     Deleted,
+    /// Not a frame to send: an agent signed out; the agent connections opened with that
+    /// session (the event's `conversation_id` holds the session's hash) are closed on every
+    /// node (4001), so a signed-out console keeps nothing open.
+    SignedOut,
 }
 
 /// A live frame on its way to connections, serialized once where it is created.

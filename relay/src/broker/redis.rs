@@ -504,6 +504,7 @@ fn header(audience: Audience, site: &str, conversation_id: &str) -> String {
         Audience::Both => 'B',
         Audience::Bot => 'T',
         Audience::Deleted => 'X',
+        Audience::SignedOut => 'S',
     };
     format!("{a}\n{site}\n{conversation_id}\n")
 }
@@ -517,6 +518,7 @@ fn decode_event(payload: &[u8]) -> Option<Event> {
         "B" => Audience::Both,
         "T" => Audience::Bot,
         "X" => Audience::Deleted,
+        "S" => Audience::SignedOut,
         _ => return None,
     };
     let site = parts.next()?.to_owned();

@@ -18,6 +18,7 @@ use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, NewMessage, StoreError};
 use crate::config::Agent;
 use crate::limits::{FrameRates, Limits};
+use crate::login::SignedIn;
 use crate::outbox::Outbox;
 use crate::{assignment, clock, token, AppState};
 
@@ -27,8 +28,8 @@ pub struct AgentSession {
 
 impl Handler for AgentSession {
     /// The client's address, for the failed-authentication limit, and the agent the session
-    /// cookie signed in, if any.
-    type Params = (IpAddr, Option<Arc<Agent>>);
+    /// cookie signed in (with the session), if any.
+    type Params = (IpAddr, Option<SignedIn>);
 
     fn rates(limits: &Limits) -> &FrameRates {
         &limits.agent
@@ -36,7 +37,7 @@ impl Handler for AgentSession {
 
     async fn start(
         state: &AppState,
-        (addr, cookie_agent): (IpAddr, Option<Arc<Agent>>),
+        (addr, cookie_agent): (IpAddr, Option<SignedIn>),
         hello: Hello,
         outbox: &Outbox,
     ) -> Result<Self, CloseCode> {
@@ -46,9 +47,9 @@ impl Handler for AgentSession {
         }
         // A token given is the credential, even beside a cookie: a wrong one is refused, not
         // papered over by the session.
-        let agent = match hello.token.as_deref() {
-            Some(t) => state.agents.get(&token::hash(t)).cloned(),
-            None => cookie_agent,
+        let (agent, session) = match hello.token.as_deref() {
+            Some(t) => (state.agents.get(&token::hash(t)).cloned(), None),
+            None => cookie_agent.map_or((None, None), |(a, s)| (Some(a), Some(s))),
         };
         let Some(agent) = agent else {
             state.limiters.auth_failed(addr);
@@ -71,7 +72,9 @@ impl Handler for AgentSession {
         }));
         // Join before reading the inbox so no update falls between the two; a summary that
         // arrives twice is harmless (the console upserts).
-        state.hub.join_agents(outbox.clone(), agent.clone());
+        state
+            .hub
+            .join_agents(outbox.clone(), agent.clone(), session);
         state.presence_changed.notify_one();
         state.assigner.choose(&agent.id, Presence::Online);
         let session = AgentSession { agent };
