@@ -211,6 +211,7 @@ conformance!(one_node_at_a_time_holds_a_sites_assignment_lease);
 conformance!(creations_under_chosen_ids_are_idempotent_and_counted);
 conformance!(first_replies_are_measured_once_per_conversation_in_a_window_per_site);
 conformance!(visitors_get_agent_only_events_without_the_event);
+conformance!(agent_sessions_live_until_they_expire_or_are_revoked_on_every_node);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -1862,4 +1863,76 @@ async fn visitors_get_agent_only_events_without_the_event(backend: &impl Backend
             by: "alex".into()
         })
     );
+}
+
+async fn agent_sessions_live_until_they_expire_or_are_revoked_on_every_node(
+    backend: &impl Backend,
+) {
+    let (a, _) = backend.open().await;
+    let (b, _) = backend.open().await;
+    let now = switchboard_relay::clock::now();
+    let hour = 3_600_000;
+    a.create_agent_session("hash-1", "maya", now + hour)
+        .await
+        .unwrap();
+    a.create_agent_session("hash-2", "maya", now + hour)
+        .await
+        .unwrap();
+    a.create_agent_session("hash-3", "tom", now + 2 * hour)
+        .await
+        .unwrap();
+    // Another node sees them; each hash is its own session.
+    assert_eq!(
+        b.agent_session("hash-1", now).await.unwrap().as_deref(),
+        Some("maya")
+    );
+    assert_eq!(
+        b.agent_session("hash-3", now).await.unwrap().as_deref(),
+        Some("tom")
+    );
+    assert_eq!(b.agent_session("hash-9", now).await.unwrap(), None);
+    // Expiry is by the time asked about: gone at `expires_at`, not only after.
+    assert_eq!(b.agent_session("hash-1", now + hour).await.unwrap(), None);
+    assert_eq!(
+        b.agent_session("hash-3", now + hour)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("tom")
+    );
+    // Revoked on one node, refused on every node at once; the agent's other session lives.
+    assert!(b.revoke_agent_session("hash-1").await.unwrap());
+    assert!(
+        !a.revoke_agent_session("hash-1").await.unwrap(),
+        "already gone"
+    );
+    assert_eq!(a.agent_session("hash-1", now).await.unwrap(), None);
+    assert_eq!(
+        a.agent_session("hash-2", now).await.unwrap().as_deref(),
+        Some("maya")
+    );
+    // A session already past its expiry when stored is never live, and the store lets go of
+    // it: after a short while it is not there to revoke.
+    a.create_agent_session("hash-4", "maya", now.saturating_sub(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.agent_session("hash-4", switchboard_relay::clock::now())
+            .await
+            .unwrap(),
+        None
+    );
+    a.create_agent_session("hash-5", "maya", switchboard_relay::clock::now() + 200)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // The embedded store sweeps expired rows at the next sign-in; Redis drops the key itself.
+    a.create_agent_session("hash-6", "tom", now + hour)
+        .await
+        .unwrap();
+    assert!(
+        !b.revoke_agent_session("hash-5").await.unwrap(),
+        "expired and dropped"
+    );
+    assert!(b.revoke_agent_session("hash-6").await.unwrap());
 }

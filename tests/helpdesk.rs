@@ -26,7 +26,9 @@ fn helpdesk(config: &mut Config) {
         config.agents.push(Agent {
             id: id.into(),
             name: id.into(),
-            token: token.into(),
+            token: Some(token.into()),
+            password_hash: None,
+            email: None,
             sites: vec![SITE.into()],
             role,
         });

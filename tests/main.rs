@@ -17,11 +17,14 @@
 //!   against a real relay;
 //! - `privacy`: the admin API (export, delete a visitor) and its refusals, and the retention
 //!   job, against a real relay on SQLite and on Redis;
+//! - `agent_login`: agents' password sign-in, the session cookie on `/v1/agent`, sign-out,
+//!   expiry, refusals and throttling, against relay processes (SQLite, and two on one Redis);
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
 mod abuse;
+mod agent_login;
 mod assignment;
 mod bots;
 mod broker;

@@ -29,7 +29,9 @@ fn with_admins(c: &mut Config) {
         c.agents.push(Agent {
             id: id.into(),
             name: id.into(),
-            token: token.into(),
+            token: Some(token.into()),
+            password_hash: None,
+            email: None,
             sites: vec![site.into()],
             role: AgentRole::Admin,
         });

@@ -10,6 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::util::{eventually, free_port, workspace, OPERATOR_TOKEN};
 
 pub const AGENT_TOKEN: &str = "e2e-agent-token-0123456789";
+/// The demo agent's console password in tests (`--demo-agent-password`).
+pub const AGENT_PASSWORD: &str = "e2e-demo-password";
 
 fn env_path(var: &str, default: PathBuf) -> PathBuf {
     std::env::var_os(var).map(PathBuf::from).unwrap_or(default)
@@ -47,10 +49,7 @@ impl RelayProcess {
     }
 
     async fn spawn(&mut self) {
-        let bin = env_path(
-            "SWITCHBOARD_RELAY_BIN",
-            workspace().join("target/debug/switchboard-relay"),
-        );
+        let bin = relay_bin();
         assert!(
             bin.exists(),
             "{} missing: run `cargo xtask test` (it builds the relay first)",
@@ -70,6 +69,7 @@ impl RelayProcess {
             .arg("--demo-dir")
             .arg(workspace().join("demo-site"))
             .args(["--demo-agent-token", AGENT_TOKEN])
+            .args(["--demo-agent-password", AGENT_PASSWORD])
             .args(["--operator-token", OPERATOR_TOKEN])
             // Test clients share 127.0.0.1 and stream faster than people type; a test that
             // wants the limits passes `--rate-limits true`, which comes later and wins.
@@ -177,6 +177,14 @@ impl Drop for RelayProcess {
             let _ = c.wait();
         }
     }
+}
+
+/// The relay binary tests run (`target/debug` unless `SWITCHBOARD_RELAY_BIN` says otherwise).
+pub fn relay_bin() -> PathBuf {
+    env_path(
+        "SWITCHBOARD_RELAY_BIN",
+        workspace().join("target/debug/switchboard-relay"),
+    )
 }
 
 pub fn dist() -> PathBuf {

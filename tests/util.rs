@@ -79,14 +79,18 @@ pub fn test_config(data_dir: PathBuf) -> Config {
             Agent {
                 id: "alex".into(),
                 name: "Alex".into(),
-                token: AGENT_TOKEN.into(),
+                token: Some(AGENT_TOKEN.into()),
+                password_hash: None,
+                email: None,
                 sites: vec![SITE.into()],
                 role: AgentRole::Agent,
             },
             Agent {
                 id: "olga".into(),
                 name: "Olga".into(),
-                token: OTHER_AGENT_TOKEN.into(),
+                token: Some(OTHER_AGENT_TOKEN.into()),
+                password_hash: None,
+                email: None,
                 sites: vec![OTHER_SITE.into()],
                 role: AgentRole::Agent,
             },
@@ -130,6 +134,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         trusted_proxies: Vec::new(),
         operator_token: Some(OPERATOR_TOKEN.into()),
         purge_interval: Duration::from_secs(3600),
+        agent_session: Duration::from_secs(3600),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The agent's WebSocket: hello with the token, the inbox, catch-up of the open conversation,
+//! The agent's WebSocket: hello (with the token, or none when the session cookie signs in),
+//! the inbox, catch-up of the open conversation,
 //! pings, reconnect with backoff and jitter (at once after 4012); a refused token (4001) sends
 //! the agent back to sign-in. Also the frames the views send (sync, reply, typing), because
 //! they share the socket and the session.
@@ -19,8 +20,9 @@ use switchboard_protocol::{
     ClientMsg, CloseCode, Presence, SenderKind, ServerMsg, PROTOCOL_VERSION,
 };
 
+use crate::auth::{self, Auth};
 use crate::desk;
-use crate::state::{send, session, store_token, Conn, Console, Delivery, Line};
+use crate::state::{send, session, Conn, Console, Delivery, Line};
 
 const BACKOFF_START_MS: u32 = 500;
 const BACKOFF_MAX_MS: u32 = 30_000;
@@ -72,11 +74,11 @@ fn current(generation: u64) -> bool {
 async fn run(console: Console, generation: u64) {
     let mut backoff = BACKOFF_START_MS;
     while current(generation) {
-        let Some(token) = console.token.get_untracked() else {
+        let Some(auth) = console.auth.get_untracked() else {
             return;
         };
         let (close, welcomed) = match WebSocket::open(&url()) {
-            Ok(ws) => connect(console, ws, token, generation).await,
+            Ok(ws) => connect(console, ws, auth.token(), generation).await,
             Err(e) => {
                 warn(&format!("cannot open the agent socket: {e}"));
                 (None, false)
@@ -91,7 +93,13 @@ async fn run(console: Console, generation: u64) {
         }
         match close {
             Some(code) if code == CloseCode::UNAUTHORIZED.code => {
-                refuse(console, "That token is not valid");
+                refuse(
+                    console,
+                    match auth {
+                        Auth::Token(_) => "That token is not valid",
+                        Auth::Session => "Your session has ended. Sign in again.",
+                    },
+                );
                 return;
             }
             Some(code) if !CloseCode::should_reconnect(code) => {
@@ -118,9 +126,9 @@ async fn run(console: Console, generation: u64) {
 
 /// Back to sign-in with a message.
 fn refuse(console: Console, message: &str) {
-    store_token(None);
+    auth::store(None);
     console.reset();
-    console.token.set(None);
+    console.auth.set(None);
     console.signin_error.set(Some(message.to_owned()));
 }
 
@@ -133,7 +141,7 @@ fn jitter(max: u32) -> u32 {
 async fn connect(
     console: Console,
     ws: WebSocket,
-    token: String,
+    token: Option<String>,
     generation: u64,
 ) -> (Option<u16>, bool) {
     let (mut sink, mut stream) = ws.split();
@@ -149,7 +157,7 @@ async fn connect(
     });
     let hello = ClientMsg::Hello(Hello {
         protocol: PROTOCOL_VERSION,
-        token: Some(token),
+        token,
         context: None,
         identity_token: None,
     });

@@ -1,10 +1,13 @@
-//! The agent console, served by the relay at `/console/`: an agent signs in with a token,
+//! The agent console, served by the relay at `/console/`: an agent signs in with a password
+//! (or a token),
 //! sees the site's conversations, answers them, and sees who the visitor is and what is in
 //! their cart or order.
 //!
 //! Layout:
 //! - [`state`]: everything on screen as signals ([`Console`], `Copy`), the rules that change
 //!   it (dedupe by seq, pending → sent, unread), and the non-reactive session beside it;
+//! - [`auth`]: how the agent is signed in (session cookie or token), sign-in and sign-out
+//!   requests;
 //! - [`connection`]: the agent WebSocket (hello with the token, pings, reconnect with backoff,
 //!   4001 back to sign-in) and the frames the views send (sync, reply, typing);
 //! - [`desk`]: the helpdesk side: the relay's directory, presence, views and their counts,
@@ -16,6 +19,7 @@
 //! Message text becomes links through `switchboard_protocol::linkify`, the rule the widget
 //! uses too. Wire types come from `switchboard_protocol` only.
 
+pub mod auth;
 pub mod connection;
 pub mod desk;
 mod money;
@@ -36,7 +40,7 @@ const CLOCK_TICK_MS: u32 = 20_000;
 pub fn start() {
     let console = Console::create();
     leptos::mount::mount_to_body(move || app(console));
-    if console.token.get_untracked().is_some() {
+    if console.auth.get_untracked().is_some() {
         connection::start(console);
     }
     // Coming back to the tab shows the open conversation, so it counts as seen now.

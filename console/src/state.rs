@@ -8,6 +8,8 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use futures::channel::mpsc::UnboundedSender;
+
+pub use crate::auth::Auth;
 use leptos::prelude::*;
 use switchboard_protocol::rich::Rich;
 use switchboard_protocol::server::Preview;
@@ -16,8 +18,6 @@ use switchboard_protocol::{
     View, ViewCounts,
 };
 
-/// sessionStorage: the agent token survives a reload but not the browser session.
-pub const TOKEN_KEY: &str = "switchboard:agent-token";
 /// localStorage prefix for the per-agent "seen up to seq" map, so unread marks survive a
 /// reload. Keyed by agent id because agents may share a browser.
 const SEEN_KEY: &str = "switchboard:agent-seen:";
@@ -113,7 +113,8 @@ impl Conn {
 /// Every signal the views read. `Copy`, so closures take it by value.
 #[derive(Clone, Copy)]
 pub struct Console {
-    pub token: RwSignal<Option<String>>,
+    /// How the agent is signed in; `None` shows the sign-in screen.
+    pub auth: RwSignal<Option<Auth>>,
     pub signin_error: RwSignal<Option<String>>,
     pub conn: RwSignal<Conn>,
     pub agent_name: RwSignal<String>,
@@ -191,36 +192,14 @@ pub fn send(msg: &ClientMsg) -> bool {
     })
 }
 
-fn session_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok().flatten()
-}
-
 fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
-}
-
-pub fn stored_token() -> Option<String> {
-    session_storage()?
-        .get_item(TOKEN_KEY)
-        .ok()
-        .flatten()
-        .filter(|t| !t.is_empty())
-}
-
-pub fn store_token(token: Option<&str>) {
-    if let Some(s) = session_storage() {
-        // Storage can refuse (quota, privacy mode); the console then just forgets on reload.
-        let _ = match token {
-            Some(t) => s.set_item(TOKEN_KEY, t),
-            None => s.remove_item(TOKEN_KEY),
-        };
-    }
 }
 
 impl Console {
     pub fn create() -> Console {
         Console {
-            token: RwSignal::new(stored_token()),
+            auth: RwSignal::new(crate::auth::stored()),
             signin_error: RwSignal::new(None),
             conn: RwSignal::new(Conn::Connecting),
             agent_name: RwSignal::new(String::new()),

@@ -32,7 +32,9 @@ fn mount(token: Option<&str>) -> Mounted {
     let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
     document.body().unwrap().append_child(&root).unwrap();
     let console = Console::create();
-    console.token.set(token.map(str::to_owned));
+    console
+        .auth
+        .set(token.map(|t| switchboard_console::auth::Auth::Token(t.to_owned())));
     let handle = leptos::mount::mount_to(root.clone(), move || app(console).into_any());
     Mounted {
         root,
@@ -92,9 +94,31 @@ fn welcome() -> serde_json::Value {
 }
 
 #[wasm_bindgen_test]
-async fn sign_in_form_asks_for_a_token() {
+async fn sign_in_form_asks_for_agent_and_password_with_a_token_beneath() {
     let m = mount(None);
     tick().await;
+    let agent = m.one("login-agent");
+    assert_eq!(
+        agent.get_attribute("autocomplete").as_deref(),
+        Some("username")
+    );
+    let password = m.one("login-password");
+    assert_eq!(password.get_attribute("type").as_deref(), Some("password"));
+    assert_eq!(
+        password.get_attribute("autocomplete").as_deref(),
+        Some("current-password")
+    );
+    // Each field has its label.
+    for id in ["c-agent", "c-password", "c-token"] {
+        assert_eq!(m.all(&format!("label[for={id}]")).len(), 1, "{id}");
+    }
+    m.one("login-submit").click();
+    tick().await;
+    assert!(m.text("sign-in-error").contains("password"));
+    assert_eq!(
+        m.one("sign-in-error").get_attribute("role").as_deref(),
+        Some("alert")
+    );
     let input = m.one("token-input");
     assert_eq!(input.get_attribute("type").as_deref(), Some("password"));
     m.one("sign-in").click();

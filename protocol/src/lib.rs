@@ -13,6 +13,7 @@
 //! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
 //! - [`handoff`]: who owns a conversation (a bot or humans) and the typed bot-to-human handoff;
 //! - [`lifecycle`]: a conversation's status and the system events that record its changes;
+//! - [`login`]: the console's password sign-in over HTTP (request and answer bodies);
 //! - [`webhook`]: the envelope, signature headers and HTTP API bodies for webhook bots;
 //! - [`linkify`]: the one rule for turning message text into text and safe links;
 //! - [`client_id`]: the client ids browsers put on what they send (`browser` feature);
@@ -29,6 +30,7 @@ pub mod handoff;
 pub mod lifecycle;
 pub mod limits;
 pub mod linkify;
+pub mod login;
 pub mod message;
 pub mod rich;
 pub mod server;

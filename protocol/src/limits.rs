@@ -50,3 +50,10 @@ pub const MAX_HANDOFF_FIELDS: usize = 20;
 pub const MAX_HTTP_BODY_BYTES: usize = 64 * 1024;
 /// Longest transfer note an agent leaves for the next one.
 pub const MAX_NOTE_BYTES: usize = 1024;
+/// Largest body `POST /v1/agent/login` accepts.
+pub const MAX_LOGIN_BODY_BYTES: usize = 4 * 1024;
+/// Longest agent id or email a sign-in names.
+pub const MAX_LOGIN_NAME_BYTES: usize = 254;
+/// Longest password a sign-in may carry (argon2 takes any length; a bound keeps the request
+/// and the work small).
+pub const MAX_PASSWORD_BYTES: usize = 1024;

@@ -65,6 +65,19 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     peer
 }
 
+/// Whether a trusted proxy says the client reached it over https (`X-Forwarded-Proto`, the
+/// last value: the one our proxy wrote). From anyone else the header proves nothing.
+pub fn forwarded_https(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|n| n.contains(&peer))
+        && headers
+            .get_all("x-forwarded-proto")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

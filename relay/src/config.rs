@@ -56,6 +56,9 @@ pub struct Args {
     /// Token of the demo agent (demo mode only); random if not given.
     #[arg(long, env = "SWITCHBOARD_DEMO_AGENT_TOKEN")]
     pub demo_agent_token: Option<String>,
+    /// Console password of the demo agent (demo mode only); random if not given.
+    #[arg(long, env = "SWITCHBOARD_DEMO_AGENT_PASSWORD")]
+    pub demo_agent_password: Option<String>,
     /// Token of the demo's order-status bot (demo mode only); with it the demo site routes new
     /// conversations to that bot first. Without it the demo has no bot.
     #[arg(long, env = "SWITCHBOARD_DEMO_BOT_TOKEN")]
@@ -107,6 +110,19 @@ pub struct Args {
     /// than a person types.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMITS", action = clap::ArgAction::Set, default_value_t = true, overrides_with = "rate_limits")]
     pub rate_limits: bool,
+    /// Seconds an agent's console sign-in (its session cookie) lasts.
+    #[arg(long, env = "SWITCHBOARD_AGENT_SESSION_SECS", default_value_t = 12 * 3600)]
+    pub agent_session_secs: u64,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What the binary does instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Reads a password from stdin (one line) and prints its argon2id hash (a PHC string) for
+    /// an agent's `password_hash`.
+    HashPassword,
 }
 
 /// The file form. Every key is optional.
@@ -283,7 +299,8 @@ pub enum AgentRole {
     Admin,
 }
 
-/// A human agent who signs into the console.
+/// A human agent who signs into the console: with a password (`password_hash`), or with a
+/// token (bots, scripts, or a console without a password). At least one of the two.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
@@ -291,7 +308,14 @@ pub struct Agent {
     pub name: String,
     /// At least 32 random characters, or `sha256:HEX` of such a token so the file holds no
     /// secret.
-    pub token: String,
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The argon2id PHC string of the console password (`switchboard-relay hash-password`).
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Another name to sign in with; compared without regard to case.
+    #[serde(default)]
+    pub email: Option<String>,
     /// Site keys this agent serves; `*` for all.
     #[serde(default = "all_sites")]
     pub sites: Vec<String>,
@@ -324,6 +348,8 @@ pub struct Config {
     pub operator_token: Option<String>,
     /// How often the retention purge runs.
     pub purge_interval: Duration,
+    /// How long a console sign-in lasts.
+    pub agent_session: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -331,6 +357,8 @@ pub struct Demo {
     pub listen: SocketAddr,
     pub dir: PathBuf,
     pub agent_token: String,
+    /// The demo agent's console password (printed at start, like the token).
+    pub agent_password: String,
     /// The relay the shop's pages embed, when not this one.
     pub relay_url: Option<String>,
 }
@@ -391,12 +419,22 @@ impl Config {
             trusted_proxies: [file.trusted_proxies, args.trusted_proxies].concat(),
             operator_token: args.operator_token.or(file.operator_token),
             purge_interval: Duration::from_millis(args.purge_interval_ms.max(10)),
+            agent_session: Duration::from_secs(args.agent_session_secs.max(1)),
         };
         if args.demo {
             let token = args
                 .demo_agent_token
                 .unwrap_or_else(crate::token::random_token);
-            config.add_demo(args.demo_listen, args.demo_dir, token, args.demo_relay_url);
+            // 96 random bits: typed by a person trying the demo, still not guessable.
+            let password = args
+                .demo_agent_password
+                .unwrap_or_else(|| crate::token::random_token()[..24].to_owned());
+            config.add_demo(
+                args.demo_listen,
+                args.demo_dir,
+                (token, password),
+                args.demo_relay_url,
+            )?;
             if let Some(bot_token) = args.demo_bot_token {
                 config.add_demo_bot(bot_token);
             }
@@ -409,9 +447,9 @@ impl Config {
         &mut self,
         listen: SocketAddr,
         dir: PathBuf,
-        agent_token: String,
+        (agent_token, agent_password): (String, String),
         relay_url: Option<String>,
-    ) {
+    ) -> anyhow::Result<()> {
         let port = listen.port();
         let mut origins = vec![format!("http://{listen}")];
         if listen.ip().is_loopback() {
@@ -446,7 +484,9 @@ impl Config {
         self.agents.push(Agent {
             id: "demo-agent".into(),
             name: "Alex".into(),
-            token: agent_token.clone(),
+            token: Some(agent_token.clone()),
+            password_hash: Some(crate::password::hash(&agent_password)?),
+            email: Some("alex@demo.example".into()),
             sites: all_sites(),
             role: AgentRole::Admin,
         });
@@ -454,8 +494,10 @@ impl Config {
             listen,
             dir,
             agent_token,
+            agent_password,
             relay_url,
         });
+        Ok(())
     }
 
     /// The demo's order-status bot (`bots/order-status`) answers the demo shop first.
@@ -503,6 +545,7 @@ impl Config {
                 _ => {}
             }
         }
+        self.check_agents()?;
         for bot in &self.bots {
             if bot.id.is_empty() || bot.id.len() > 64 || bot.id.contains(['\n', ':']) {
                 bail!(
@@ -540,6 +583,43 @@ impl Config {
             }
         }
         self.check_teams()
+    }
+
+    fn check_agents(&self) -> anyhow::Result<()> {
+        for (i, agent) in self.agents.iter().enumerate() {
+            if self.agents[..i].iter().any(|a| a.id == agent.id) {
+                bail!("agent id {:?} is used twice", agent.id);
+            }
+            if agent.token.is_none() && agent.password_hash.is_none() {
+                bail!(
+                    "agent {:?} needs a token or a password_hash (or both)",
+                    agent.id
+                );
+            }
+            if let Some(hash) = &agent.password_hash {
+                crate::password::check_phc(hash)
+                    .with_context(|| format!("agent {:?}: password_hash", agent.id))?;
+            }
+            if let Some(email) = &agent.email {
+                let taken = self.agents.iter().any(|a| {
+                    a.id != agent.id
+                        && (a.id.eq_ignore_ascii_case(email)
+                            || a.email
+                                .as_deref()
+                                .is_some_and(|e| e.eq_ignore_ascii_case(email)))
+                });
+                if email.is_empty()
+                    || email.len() > switchboard_protocol::limits::MAX_LOGIN_NAME_BYTES
+                    || taken
+                {
+                    bail!(
+                        "agent {:?}: email {email:?} is empty, too long or another agent's name",
+                        agent.id
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_teams(&self) -> anyhow::Result<()> {
@@ -627,7 +707,8 @@ impl Agent {
 pub const MIN_TOKEN_CHARS: usize = 32;
 
 fn check_tokens(file: &FileConfig) -> anyhow::Result<()> {
-    let tokens = (file.agents.iter().map(|a| ("agent", &a.id, &a.token)))
+    let tokens = (file.agents.iter())
+        .filter_map(|a| Some(("agent", &a.id, a.token.as_ref()?)))
         .chain(file.bots.iter().map(|b| ("bot", &b.id, &b.token)))
         .chain(file.operator_token.iter().map(|t| ("operator", t, t)));
     for (kind, id, token) in tokens {
@@ -742,6 +823,64 @@ mod tests {
         assert!(err.contains("retention_days must be at least 1"), "{err}");
         assert!(load(&with("-1")).is_err());
         assert!(load(&with("\"thirty\"")).is_err());
+    }
+
+    #[test]
+    fn agents_sign_in_by_password_or_token_and_bad_hashes_are_refused_at_load() {
+        let phc = crate::password::hash("a long enough password").unwrap();
+        let with =
+            |agent: &str| format!("{BASE}\n[[agents]]\nid = \"pia\"\nname = \"Pia\"\n{agent}");
+        let config = load(&with(&format!(
+            "password_hash = \"{phc}\"\nemail = \"pia@shop.example\""
+        )))
+        .unwrap();
+        let pia = config.agents.iter().find(|a| a.id == "pia").unwrap();
+        assert_eq!(pia.token, None);
+        assert_eq!(pia.password_hash.as_deref(), Some(phc.as_str()));
+        let cases = [
+            ("", "needs a token or a password_hash"),
+            ("password_hash = \"hunter2\"", "not a PHC string"),
+            (
+                "password_hash = \"$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA\"",
+                "not argon2id",
+            ),
+            ("token = \"short\"", "shorter than 32"),
+            (
+                &format!("password_hash = \"{phc}\"\nemail = \"ALEX\""),
+                "another agent's name",
+            ),
+        ];
+        for (agent, why) in cases {
+            let err = format!("{:#}", load(&with(agent)).unwrap_err());
+            assert!(err.contains(why), "{agent}: {err}");
+        }
+        let twice =
+            format!("{BASE}\n[[agents]]\nid = \"alex\"\nname = \"A\"\npassword_hash = \"{phc}\"");
+        assert!(format!("{:#}", load(&twice).unwrap_err()).contains("used twice"));
+    }
+
+    #[test]
+    fn sha256_tokens_are_looked_up_by_their_hash_for_bots_too() {
+        let hashed = format!(
+            "sha256:{}",
+            crate::token::hash("bot-token-0123456789abcdef0123456789")
+        );
+        let bot = Bot {
+            id: "b".into(),
+            name: "B".into(),
+            avatar: None,
+            site: "shop".into(),
+            token: hashed,
+            webhook_url: None,
+            webhook_secret: None,
+        };
+        let bots = crate::bots::Bots::new(&[bot]);
+        assert!(bots
+            .by_token("bot-token-0123456789abcdef0123456789")
+            .is_some());
+        assert!(bots
+            .by_token("bot-token-0123456789abcdef012345678X")
+            .is_none());
     }
 
     #[test]

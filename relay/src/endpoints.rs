@@ -15,7 +15,7 @@ use crate::accept::Slot;
 use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::session::{self, AgentSession, BotSession, VisitorSession};
-use crate::{token, AppState};
+use crate::{login, token, AppState};
 
 /// Per-connection socket buffers. tungstenite's default read buffer is 128 KiB per connection
 /// and is allocated up front; chat frames are mostly a few hundred bytes, so 512 B keeps an
@@ -94,7 +94,9 @@ pub async fn visitor_ws(
 
 /// `GET /v1/agent`: the console's (or an agent tool's) connection. Browsers must come from the
 /// relay's own origin (the console), which stops other pages from riding an agent's session;
-/// clients without an `Origin` header are not browsers and rely on the token alone.
+/// clients without an `Origin` header are not browsers and rely on the token alone. The
+/// console's session cookie signs the agent in (then `hello` needs no token), but only with
+/// the relay's own `Origin` present (`login::cookie_agent`).
 pub async fn agent_ws(
     State(state): State<AppState>,
     addr: ClientAddr,
@@ -104,22 +106,15 @@ pub async fn agent_ws(
 ) -> Result<Response, ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let same_host = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            == Some(host);
-        if !same_host && origin != state.public_origin {
+        if !login::own_origin(&state, &headers, origin) {
             tracing::info!(origin, "agent origin refused");
             return Err(ApiError::OriginNotAllowed);
         }
     }
     admit(&state, addr)?;
+    let cookie_agent = login::cookie_agent(&state, &headers).await;
     Ok(upgrade(ws, slot, move |socket| {
-        session::run::<AgentSession>(socket, state, addr.0)
+        session::run::<AgentSession>(socket, state, (addr.0, cookie_agent))
     }))
 }
 
@@ -147,7 +142,7 @@ pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Respo
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        given.is_some_and(|g| token::hash(g) == token::hash(t))
+        given.is_some_and(|g| token::hash(g) == crate::config::token_hash(t))
     });
     let body = if operator {
         // Each webhook bot's queue, and what could not be queued: a bot that is down shows here

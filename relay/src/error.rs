@@ -28,9 +28,15 @@ pub enum ApiError {
     /// No credentials, or ones that are not valid.
     #[error("Authorization: Bearer <token> is missing or not valid")]
     Unauthorized,
+    /// A console sign-in with a wrong agent or password (which of the two is not said).
+    #[error("the agent or the password is not right")]
+    BadLogin,
     /// Valid credentials without the right to do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A body that is not JSON.
+    #[error("the body is not valid JSON: {0}")]
+    BadJson(String),
     /// A request that is malformed (a bad id, say).
     #[error("{0}")]
     Invalid(String),
@@ -48,8 +54,11 @@ impl ApiError {
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthorized | ApiError::BadLogin => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::BadJson(_) => (StatusCode::BAD_REQUEST, "bad_json"),
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }

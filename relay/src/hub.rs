@@ -53,6 +53,8 @@ struct Inner {
     /// heap vector would cost every idle visitor an allocation.
     conversations: HashMap<String, SmallVec<[Outbox; 1]>>,
     agents: HashMap<ConnId, (Outbox, Arc<Agent>)>,
+    /// The session (its hash) of agent connections signed in by the console's cookie.
+    agent_sessions: HashMap<ConnId, String>,
     bots: HashMap<ConnId, (Outbox, String)>,
 }
 
@@ -92,8 +94,14 @@ impl Hub {
             .push(outbox);
     }
 
-    pub fn join_agents(&self, outbox: Outbox, agent: Arc<Agent>) {
-        self.lock().agents.insert(outbox.id, (outbox, agent));
+    /// An agent connection; `session` is the hash of the sign-in session that opened it, so
+    /// signing out can close it.
+    pub fn join_agents(&self, outbox: Outbox, agent: Arc<Agent>, session: Option<String>) {
+        let mut inner = self.lock();
+        if let Some(s) = session {
+            inner.agent_sessions.insert(outbox.id, s);
+        }
+        inner.agents.insert(outbox.id, (outbox, agent));
     }
 
     pub fn join_bot(&self, outbox: Outbox, bot_id: &str) {
@@ -135,6 +143,7 @@ impl Hub {
     pub fn leave(&self, id: ConnId, conversation: Option<&str>) {
         let mut inner = self.lock();
         inner.agents.remove(&id);
+        inner.agent_sessions.remove(&id);
         inner.bots.remove(&id);
         if let Some(conv) = conversation {
             if let Some(list) = inner.conversations.get_mut(conv) {
@@ -150,6 +159,9 @@ impl Hub {
     pub fn deliver(&self, event: &Event) {
         if event.audience == Audience::Deleted {
             return self.close_conversation(&event.conversation_id, CloseCode::RECONNECT_NOW);
+        }
+        if event.audience == Audience::SignedOut {
+            return self.close_session(&event.conversation_id);
         }
         let inner = self.lock();
         if event.audience == Audience::Bot {
@@ -206,6 +218,16 @@ impl Hub {
             .flatten()
         {
             outbox.close(code);
+        }
+    }
+
+    /// Closes this node's agent connections of one sign-in session with 4001 (signed out).
+    pub fn close_session(&self, session: &str) {
+        let inner = self.lock();
+        for (id, _) in inner.agent_sessions.iter().filter(|(_, s)| *s == session) {
+            if let Some((outbox, _)) = inner.agents.get(id) {
+                outbox.close(CloseCode::UNAUTHORIZED);
+            }
         }
     }
 

@@ -4,6 +4,8 @@
 //! - [`config`]: flags, environment and the TOML file (sites, agents, demo mode);
 //! - [`server`]: binds the listeners, runs until shutdown, drains sessions;
 //! - [`endpoints`]: the WebSocket upgrades with their origin checks, `/healthz`;
+//! - [`login`]: agents' console sign-in (password → session cookie), sign-out; [`password`]:
+//!   argon2id hashes and their verification;
 //! - [`assets`]: the loader, hashed widget assets, the console (static, precompressed);
 //! - [`demo`]: the demo shop on its own port;
 //! - [`assignment`]: agent presence, queues and automatic assignment;
@@ -35,8 +37,10 @@ pub mod headers;
 pub mod hub;
 pub mod identity;
 pub mod limits;
+pub mod login;
 pub mod outbox;
 pub mod reply_time;
+pub mod password;
 pub mod retention;
 pub mod server;
 pub mod session;
@@ -77,6 +81,10 @@ pub struct Shared {
     pub sites: Arc<HashMap<String, Arc<Site>>>,
     /// Agents by the SHA-256 of their token, so a lookup never compares raw secrets.
     pub agents: Arc<HashMap<String, Arc<Agent>>>,
+    /// Every agent by id (sign-in by password, sessions).
+    pub agents_by_id: Arc<HashMap<String, Arc<Agent>>>,
+    /// Runs password verifications, a few at a time.
+    pub passwords: password::Verifier,
     /// `scheme://host[:port]` of `public_url`, the console's origin.
     pub public_origin: String,
     pub bots: Arc<Bots>,
@@ -105,10 +113,14 @@ impl AppState {
             .iter()
             .map(|s| (s.key.clone(), Arc::new(s.clone())))
             .collect();
-        let agents = config
+        let agents_by_id: HashMap<String, Arc<Agent>> = config
             .agents
             .iter()
-            .map(|a| (config::token_hash(&a.token), Arc::new(a.clone())))
+            .map(|a| (a.id.clone(), Arc::new(a.clone())))
+            .collect();
+        let agents = agents_by_id
+            .values()
+            .filter_map(|a| Some((config::token_hash(a.token.as_ref()?), a.clone())))
             .collect();
         let public_origin = origin_of(&config.public_url);
         let shutdown = CancellationToken::new();
@@ -120,6 +132,8 @@ impl AppState {
             config: Arc::new(config),
             sites: Arc::new(sites),
             agents: Arc::new(agents),
+            agents_by_id: Arc::new(agents_by_id),
+            passwords: Default::default(),
             public_origin,
             broker,
             hub,
@@ -139,6 +153,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/visitor", get(endpoints::visitor_ws))
         .route("/v1/agent", get(endpoints::agent_ws))
         .route("/v1/bot", get(endpoints::bot_ws))
+        .merge(login::routes())
         .merge(bots::api::routes())
         .merge(admin::routes())
         .route("/healthz", get(endpoints::healthz))

@@ -148,6 +148,9 @@ pub struct Limits {
     /// Failed agent or bot authentications per address; over it, every attempt from that
     /// address is refused until the wait is over, right or wrong.
     pub auth_failures_per_address: Rate,
+    /// Failed console sign-ins per account name (known or not); over it, every sign-in with
+    /// that name is refused until the wait is over, right password or not.
+    pub login_failures_per_account: Rate,
     /// New conversations per site, whatever the addresses.
     pub new_conversations_per_site: Rate,
     /// Bot HTTP API requests per bot token.
@@ -180,6 +183,9 @@ impl Default for Limits {
             connections_per_address: 512,
             new_visitors_per_address: Rate::new(30, 60),
             auth_failures_per_address: Rate::new(10, 10),
+            // Spread over many addresses, a guesser still gets two tries a minute per account;
+            // a person mistyping gets five before the first wait.
+            login_failures_per_account: Rate::new(5, 2),
             new_conversations_per_site: Rate::new(300, 1200),
             bot_api_per_token: Rate::new(200, 6000),
             // A person working through requests, or a script doing a backlog slowly.
@@ -288,9 +294,8 @@ pub struct Limiters {
     pub config: Limits,
     connects: Keyed<IpAddr>,
     new_visitors: Keyed<IpAddr>,
-    auth_failures: Keyed<IpAddr>,
-    /// Addresses refused until the instant, after too many failed authentications.
-    auth_blocked: dashmap::DashMap<IpAddr, Instant>,
+    auth_failures: FailureGate<IpAddr>,
+    login_failures: FailureGate<String>,
     new_conversations: Keyed<String>,
     bot_api: Keyed<String>,
     admin_api: Keyed<String>,
@@ -306,8 +311,8 @@ impl Limiters {
         Limiters {
             connects: keyed(config.connects_per_address),
             new_visitors: keyed(config.new_visitors_per_address),
-            auth_failures: keyed(config.auth_failures_per_address),
-            auth_blocked: Default::default(),
+            auth_failures: FailureGate::new(config.auth_failures_per_address),
+            login_failures: FailureGate::new(config.login_failures_per_account),
             new_conversations: keyed(config.new_conversations_per_site),
             bot_api: keyed(config.bot_api_per_token),
             admin_api: keyed(config.admin_api_per_token),
@@ -343,30 +348,31 @@ impl Limiters {
         if !self.config.enabled {
             return Ok(());
         }
-        let key = address_key(ip);
-        let Some(until) = self.auth_blocked.get(&key).map(|u| *u) else {
-            return Ok(());
-        };
-        let now = MonotonicClock.now();
-        if until <= now {
-            self.auth_blocked.remove(&key);
-            return Ok(());
-        }
-        let mut r = Refusal::new(
-            ErrorCode::RateLimited,
-            "too many failed authentications from this address; retry later",
-        );
-        r.retry_after_ms = Some((until - now).as_millis().max(1) as u64);
-        Err(r)
+        self.auth_failures
+            .allowed(&address_key(ip))
+            .map_err(|wait| blocked(wait, "failed authentications from this address"))
     }
 
     /// Counts a failed authentication; past the quota the address is blocked until it refills.
     pub fn auth_failed(&self, ip: IpAddr) {
-        let key = address_key(ip);
-        if let Err(nu) = self.auth_failures.check_key(&key) {
-            let until = MonotonicClock.now() + nu.wait_time_from(MonotonicClock.now());
-            self.auth_blocked.insert(key, until);
+        self.auth_failures.failed(address_key(ip));
+    }
+
+    /// Refuses at once while the account name is blocked for failed sign-ins. `name` is what
+    /// the client typed, normalized, whether or not such an agent exists, so the answer says
+    /// nothing about which do.
+    pub fn login_allowed(&self, name: &str) -> Result<(), Refusal> {
+        if !self.config.enabled {
+            return Ok(());
         }
+        self.login_failures
+            .allowed(&name.to_owned())
+            .map_err(|wait| blocked(wait, "failed sign-ins for this account"))
+    }
+
+    /// Counts a failed sign-in for the account name.
+    pub fn login_failed(&self, name: &str) {
+        self.login_failures.failed(name.to_owned());
     }
 
     /// A bot HTTP API request with this (valid) bot's id.
@@ -393,12 +399,65 @@ impl Limiters {
     pub fn sweep(&self) {
         self.connects.retain_recent();
         self.new_visitors.retain_recent();
-        self.auth_failures.retain_recent();
+        self.auth_failures.sweep();
+        self.login_failures.sweep();
         self.new_conversations.retain_recent();
         self.bot_api.retain_recent();
         self.admin_api.retain_recent();
+    }
+}
+
+/// The refusal while a key is blocked for failures.
+fn blocked(wait: Duration, what: &str) -> Refusal {
+    let mut r = Refusal::new(
+        ErrorCode::RateLimited,
+        format!("too many {what}; retry later"),
+    );
+    r.retry_after_ms = Some(wait.as_millis().max(1) as u64);
+    r
+}
+
+/// Failures per key (an address, an account name): within the quota nothing happens; past
+/// it the key is refused outright until the quota has room again, so a guesser cannot keep
+/// trying at the refill rate by spacing guesses against a counter it never sees.
+struct FailureGate<K: std::hash::Hash + Eq + Clone> {
+    failures: Keyed<K>,
+    /// Keys refused until the instant.
+    blocked: dashmap::DashMap<K, Instant>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> FailureGate<K> {
+    fn new(rate: Rate) -> FailureGate<K> {
+        FailureGate {
+            failures: keyed(rate),
+            blocked: Default::default(),
+        }
+    }
+
+    /// `Err(wait)` while the key is blocked.
+    fn allowed(&self, key: &K) -> Result<(), Duration> {
+        let Some(until) = self.blocked.get(key).map(|u| *u) else {
+            return Ok(());
+        };
         let now = MonotonicClock.now();
-        self.auth_blocked.retain(|_, until| *until > now);
+        if until <= now {
+            self.blocked.remove(key);
+            return Ok(());
+        }
+        Err(until - now)
+    }
+
+    fn failed(&self, key: K) {
+        if let Err(nu) = self.failures.check_key(&key) {
+            let until = MonotonicClock.now() + nu.wait_time_from(MonotonicClock.now());
+            self.blocked.insert(key, until);
+        }
+    }
+
+    fn sweep(&self) {
+        self.failures.retain_recent();
+        let now = MonotonicClock.now();
+        self.blocked.retain(|_, until| *until > now);
     }
 }
 

@@ -1,7 +1,11 @@
-//! `switchboard-relay`: parse configuration, start, stop cleanly on SIGTERM or Ctrl-C.
+//! `switchboard-relay`: parse configuration, start, stop cleanly on SIGTERM or Ctrl-C; or,
+//! with `hash-password`, print the argon2id hash of a password read from stdin.
+
+use std::io::BufRead;
 
 use clap::Parser;
-use switchboard_relay::config::{Args, Config};
+use switchboard_relay::config::{Args, Command, Config};
+use switchboard_relay::password;
 
 #[tokio::main]
 async fn main() {
@@ -17,7 +21,11 @@ async fn main() {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let config = Config::load(Args::parse())?;
+    let args = Args::parse();
+    if let Some(Command::HashPassword) = args.command {
+        return hash_password();
+    }
+    let config = Config::load(args)?;
     let demo = config.demo.clone();
     let running = switchboard_relay::start(config).await?;
     let url = &running.state.config.public_url;
@@ -27,6 +35,10 @@ async fn run() -> anyhow::Result<()> {
     if let (Some(demo), Some(addr)) = (demo, running.demo_addr) {
         println!("  demo shop:     http://{addr}/");
         println!("  demo agent token: {}", demo.agent_token);
+        println!(
+            "  demo agent sign-in: demo-agent (or alex@demo.example), password {}",
+            demo.agent_password
+        );
     }
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
@@ -35,6 +47,23 @@ async fn run() -> anyhow::Result<()> {
         shutdown.cancel();
     });
     running.wait().await;
+    Ok(())
+}
+
+/// Reads one line from stdin (so `echo … |` and a typed line both work; the line break is not
+/// part of the password) and prints its PHC string.
+fn hash_password() -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.chars().count() < password::MIN_PASSWORD_CHARS {
+        anyhow::bail!(
+            "the password needs at least {} characters",
+            password::MIN_PASSWORD_CHARS
+        );
+    }
+    println!("{}", password::hash(password)?);
     Ok(())
 }
 

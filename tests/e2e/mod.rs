@@ -12,6 +12,7 @@
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
+//! - `login`: the console's password sign-in by keyboard, axe, 390 px, sign-out revokes;
 //! - `identity`: the console's verified marks; `reset` forgets the visitor;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket;
 //! - `visitor_desk`: the helpdesk as the visitor sees it: availability and reply time, queue
@@ -27,6 +28,7 @@ mod harness;
 mod helpdesk;
 mod hostile;
 mod identity;
+mod login;
 mod page;
 mod resilience;
 mod visitor_desk;

@@ -142,12 +142,18 @@ pub async fn wait_widget_message(c: &Client, sender: &str, text: &str, state: Op
     .await;
 }
 
+/// Signs in with an agent token: the option folded beneath the password form.
 pub async fn sign_in(c: &Client, console_url: &str, token: &str) {
     c.goto(console_url).await.expect("opening the console");
-    let input = eventually("the token field", UI_WAIT, || async {
-        c.find(Locator::Css("[data-testid=token-input]")).await.ok()
+    let unfold = eventually("the token option", UI_WAIT, || async {
+        c.find(Locator::Css("[data-testid=use-token]")).await.ok()
     })
     .await;
+    unfold.click().await.unwrap();
+    let input = c
+        .find(Locator::Css("[data-testid=token-input]"))
+        .await
+        .unwrap();
     input.send_keys(token).await.unwrap();
     c.find(Locator::Css("[data-testid=sign-in]"))
         .await

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's entry points, in Rust so they run the same everywhere.
 //!
 //! - `dist`: build the widget and console for the browser into `dist/` (hashed, precompressed);
-//! - `demo`: `dist`, then run the relay in demo mode (shop, console, printed token);
+//! - `demo`: `dist`, then run the relay in demo mode (shop, console, printed sign-in);
 //! - `test`: install what is missing, then every check and test (what CI runs);
 //! - `sizes`: what a visitor's browser downloads, raw / gzip / brotli;
 //! - `bench`: the load generator (`bench/`) against release relays;
@@ -33,6 +33,9 @@ enum Task {
         /// Agent token to sign into the console with (default: `demo-agent-token`).
         #[arg(long, default_value = "demo-agent-token")]
         token: String,
+        /// The demo agent's console password (default: `demo-password`).
+        #[arg(long, default_value = "demo-password")]
+        password: String,
     },
     /// Install what is missing, then run every check and test. This is what CI runs.
     Test,
@@ -58,7 +61,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Dist => dist::run(),
-        Task::Demo { token } => dist::run().and_then(|()| demo(&token)),
+        Task::Demo { token, password } => dist::run().and_then(|()| demo(&token, &password)),
         Task::Test => test::run(),
         Task::Sizes => sizes::run().map(drop),
         Task::Bench { args } => bench(&args),
@@ -97,7 +100,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
 /// The demo order-status bot's token (demo data only, like the demo agent token).
 const DEMO_BOT_TOKEN: &str = "demo-bot-token";
 
-fn demo(token: &str) -> anyhow::Result<()> {
+fn demo(token: &str, password: &str) -> anyhow::Result<()> {
     tools::step("building the relay and the order-status bot (release)");
     tools::cargo(&[
         "build",
@@ -117,6 +120,8 @@ fn demo(token: &str) -> anyhow::Result<()> {
             "data/demo",
             "--demo-agent-token",
             token,
+            "--demo-agent-password",
+            password,
             "--demo-bot-token",
             DEMO_BOT_TOKEN,
         ])

@@ -16,7 +16,7 @@ use leptos::prelude::*;
 
 use crate::state::{Conn, Console};
 
-/// The whole console: sign-in until there is a token, then the three columns.
+/// The whole console: sign-in until the agent is signed in, then the three columns.
 pub fn app(c: Console) -> impl IntoView {
     // The unread count in the tab title, so an agent working in another tab notices.
     Effect::new(move || {
@@ -31,7 +31,7 @@ pub fn app(c: Console) -> impl IntoView {
         }
     });
     view! {
-        <Show when=move || c.token.get().is_some() fallback=move || signin::signin(c)>
+        <Show when=move || c.auth.get().is_some() fallback=move || signin::signin(c)>
             <div class="c-app">
                 <header class="c-top">
                     <h1 class="c-brand">"Switchboard"</h1>

@@ -28,7 +28,9 @@ impl Bots {
         let mut out = Bots::default();
         for bot in bots {
             let bot = Arc::new(bot.clone());
-            out.by_token.insert(token::hash(&bot.token), bot.clone());
+            // A `sha256:` token is looked up by the hash it gives.
+            out.by_token
+                .insert(crate::config::token_hash(&bot.token), bot.clone());
             out.by_id.insert(bot.id.clone(), bot);
         }
         out

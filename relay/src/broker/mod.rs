@@ -175,6 +175,10 @@ pub enum Audience {
     /// Not a frame to send: the conversation was deleted, so its visitor connections on every
     /// node are closed (4012), and their clients start over with no stale state.
     Deleted,
+    /// Not a frame to send: an agent signed out; the agent connections opened with that
+    /// session (the event's `conversation_id` holds the session's hash) are closed on every
+    /// node (4001), so a signed-out console keeps nothing open.
+    SignedOut,
 }
 
 /// A live frame on its way to connections, serialized once where it is created.
@@ -448,6 +452,18 @@ pub trait Broker: Send + Sync + 'static {
     /// so another takes over once the lease expires. The holder gives it up with a `ttl_ms`
     /// of 1.
     async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool>;
+
+    // Agents' console sessions (`login`): stored by the SHA-256 of the cookie, never the
+    // cookie itself, so a copy of the store signs nobody in.
+
+    /// Stores a session for `agent` until `expires_at`; afterwards it is as if revoked (and
+    /// the store drops it in time).
+    async fn create_agent_session(&self, hash: &str, agent: &str, expires_at: Millis)
+        -> Result<()>;
+    /// The agent of a live session: stored, not revoked, `expires_at` after `now`.
+    async fn agent_session(&self, hash: &str, now: Millis) -> Result<Option<String>>;
+    /// Ends a session at once, on every node; true if there was one.
+    async fn revoke_agent_session(&self, hash: &str) -> Result<bool>;
 }
 
 /// One queued webhook event.

@@ -26,6 +26,8 @@
 //!   `b` (the event as POSTed) and `at`; `sb:{b:BOT}:next` the last position given;
 //!   `sb:{b:BOT}:overflow` set while an event was refused for a full backlog;
 //!   `sb:{b:BOT}:lease` the node delivering the queue, with an expiry (`PX`);
+//! - `sb:asession:SHA256` → `EXPIRES_AT AGENT`: a console session, dropped by Redis when it
+//!   expires (`PX`);
 //! - channel `sb:events`: every live event, `AUDIENCE\nSITE\nCONVERSATION\nFRAME`.
 //!
 //! The hot path is one round trip: a pipeline of the append script (dedupe, next seq, XADD,
@@ -518,6 +520,7 @@ fn header(audience: Audience, site: &str, conversation_id: &str) -> String {
         Audience::Both => 'B',
         Audience::Bot => 'T',
         Audience::Deleted => 'X',
+        Audience::SignedOut => 'S',
     };
     format!("{a}\n{site}\n{conversation_id}\n")
 }
@@ -531,6 +534,7 @@ fn decode_event(payload: &[u8]) -> Option<Event> {
         "B" => Audience::Both,
         "T" => Audience::Bot,
         "X" => Audience::Deleted,
+        "S" => Audience::SignedOut,
         _ => return None,
     };
     let site = parts.next()?.to_owned();
@@ -1462,4 +1466,50 @@ impl Broker for RedisBroker {
             .map_err(backend)?;
         Ok(held == 1)
     }
+
+    async fn create_agent_session(
+        &self,
+        hash: &str,
+        agent: &str,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let ttl = expires_at.saturating_sub(crate::clock::now()).max(1);
+        redis::cmd("SET")
+            .arg(agent_session_key(hash))
+            .arg(format!("{expires_at} {agent}"))
+            .arg("PX")
+            .arg(ttl)
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(backend)
+    }
+
+    async fn agent_session(&self, hash: &str, now: Millis) -> Result<Option<String>> {
+        let value: Option<String> = self
+            .conn
+            .clone()
+            .get(agent_session_key(hash))
+            .await
+            .map_err(backend)?;
+        // Redis drops the key by its own clock; the expiry beside the agent holds the
+        // contract by the caller's, as the embedded store does.
+        Ok(value.and_then(|v| {
+            let (until, agent) = v.split_once(' ')?;
+            (until.parse::<Millis>().ok()? > now).then(|| agent.to_owned())
+        }))
+    }
+
+    async fn revoke_agent_session(&self, hash: &str) -> Result<bool> {
+        let n: u64 = self
+            .conn
+            .clone()
+            .del(agent_session_key(hash))
+            .await
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+}
+
+fn agent_session_key(hash: &str) -> String {
+    format!("sb:asession:{hash}")
 }

@@ -148,6 +148,17 @@ CREATE INDEX IF NOT EXISTS reply_times_by_site ON reply_times(site, id);
 PRAGMA user_version = 6;
 ";
 
+/// Agents' console sessions (a self-contained step, like V5).
+const MIGRATE_V7: &str = "
+CREATE TABLE IF NOT EXISTS agent_sessions (
+    hash TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agent_sessions_by_expiry ON agent_sessions(expires_at);
+PRAGMA user_version = 7;
+";
+
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
 macro_rules! state_columns {
     () => {
@@ -313,6 +324,9 @@ impl SqliteBroker {
         }
         if version < 6 {
             conn.execute_batch(MIGRATE_V6)?;
+        }
+        if version < 7 {
+            conn.execute_batch(MIGRATE_V7)?;
         }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
@@ -978,6 +992,51 @@ impl Broker for SqliteBroker {
         })
         .await
     }
+
+    async fn create_agent_session(
+        &self,
+        hash: &str,
+        agent: &str,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let (hash, agent) = (hash.to_owned(), agent.to_owned());
+        let now = crate::clock::now() as i64;
+        self.with(move |c| {
+            // Sign-ins are rare: each one also clears the sessions that ran out.
+            c.execute(
+                "DELETE FROM agent_sessions WHERE expires_at <= ?1",
+                params![now],
+            )?;
+            c.execute(
+                "INSERT OR REPLACE INTO agent_sessions (hash, agent, expires_at) VALUES (?1, ?2, ?3)",
+                params![hash, agent, expires_at as i64],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn agent_session(&self, hash: &str, now: Millis) -> Result<Option<String>> {
+        let hash = hash.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT agent FROM agent_sessions WHERE hash = ?1 AND expires_at > ?2",
+                params![hash, now as i64],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn revoke_agent_session(&self, hash: &str) -> Result<bool> {
+        let hash = hash.to_owned();
+        self.with(move |c| {
+            c.execute("DELETE FROM agent_sessions WHERE hash = ?1", params![hash])
+                .map(|n| n == 1)
+        })
+        .await
+    }
 }
 
 impl SqliteBroker {
@@ -1161,7 +1220,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 6);
+        assert_eq!(version, 7);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,5 +1,6 @@
-//! An agent's connection: authenticated by the agent token in `hello`, sees every conversation
-//! of the sites it serves, replies to any of them.
+//! An agent's connection: authenticated by the agent token in `hello` or by the console's
+//! session cookie (checked at the upgrade), sees every conversation of the sites it serves,
+//! replies to any of them.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, Names, NewMessage, StoreError};
 use crate::config::Agent;
 use crate::limits::{FrameRates, Limits};
+use crate::login::SignedIn;
 use crate::outbox::Outbox;
 use crate::{assignment, clock, token, AppState};
 
@@ -27,8 +29,9 @@ pub struct AgentSession {
 }
 
 impl Handler for AgentSession {
-    /// The client's address, for the failed-authentication limit.
-    type Params = IpAddr;
+    /// The client's address, for the failed-authentication limit, and the agent the session
+    /// cookie signed in (with the session), if any.
+    type Params = (IpAddr, Option<SignedIn>);
 
     fn rates(limits: &Limits) -> &FrameRates {
         &limits.agent
@@ -36,7 +39,7 @@ impl Handler for AgentSession {
 
     async fn start(
         state: &AppState,
-        addr: IpAddr,
+        (addr, cookie_agent): (IpAddr, Option<SignedIn>),
         hello: Hello,
         outbox: &Outbox,
     ) -> Result<Self, CloseCode> {
@@ -44,15 +47,17 @@ impl Handler for AgentSession {
             outbox.send(&r.to_msg());
             return Err(CloseCode::RATE_LIMITED);
         }
-        let agent = hello
-            .token
-            .as_deref()
-            .and_then(|t| state.agents.get(&token::hash(t)).cloned());
+        // A token given is the credential, even beside a cookie: a wrong one is refused, not
+        // papered over by the session.
+        let (agent, session) = match hello.token.as_deref() {
+            Some(t) => (state.agents.get(&token::hash(t)).cloned(), None),
+            None => cookie_agent.map_or((None, None), |(a, s)| (Some(a), Some(s))),
+        };
         let Some(agent) = agent else {
             state.limiters.auth_failed(addr);
             outbox.send(&ServerMsg::error(
                 ErrorCode::Forbidden,
-                "agent token is missing or not valid",
+                "agent token or session is missing or not valid",
             ));
             return Err(CloseCode::UNAUTHORIZED);
         };
@@ -74,7 +79,9 @@ impl Handler for AgentSession {
         )));
         // Join before reading the inbox so no update falls between the two; a summary that
         // arrives twice is harmless (the console upserts).
-        state.hub.join_agents(outbox.clone(), agent.clone());
+        state
+            .hub
+            .join_agents(outbox.clone(), agent.clone(), session);
         state.presence_changed.notify_one();
         state.assigner.choose(&agent.id, Presence::Online);
         let session = AgentSession { agent };
