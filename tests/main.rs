@@ -9,6 +9,8 @@
 //! - `cluster`: relay nodes sharing one Redis: cross-node chat, node loss, Redis restart;
 //! - `delivery`: nothing lost, nothing duplicated: SIGKILL, cut connections, slow consumers,
 //!   SIGTERM under load, dead connections (scripted `peer` clients that resume and resend);
+//! - `edges`: field lengths of the context, invisible-only text, decode errors with the
+//!   `client_id`, `mailto:` links, over real sockets;
 //! - `e2e`: the relay as a process, the demo shop, the widget and the console in headless
 //!   Chromium driven over WebDriver;
 //! - `abuse`: floods, guessing, slow and oversized HTTP from one address against a relay
@@ -17,17 +19,21 @@
 //!   against a real relay;
 //! - `privacy`: the admin API (export, delete a visitor) and its refusals, and the retention
 //!   job, against a real relay on SQLite and on Redis;
+//! - `blocking`: blocking a spammer (and its address) from an agent's socket, lifting it
+//!   through the admin API, and queues that list only conversations with a visitor message;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
 mod abuse;
 mod assignment;
+mod blocking;
 mod bots;
 mod broker;
 mod cluster;
 mod delivery;
 mod e2e;
+mod edges;
 mod example_bots;
 mod helpdesk;
 mod identity;

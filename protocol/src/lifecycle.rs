@@ -121,6 +121,26 @@ pub enum SystemEvent {
         priority: Priority,
         by: String,
     },
+    /// An agent blocked the visitor (and closed the conversation). For agents only: never
+    /// sent to the visitor, live or in a `sync`.
+    Blocked {
+        by: String,
+    },
+    /// An admin lifted the block. For agents only, like `blocked`.
+    Unblocked {
+        by: String,
+    },
+}
+
+impl SystemEvent {
+    /// Whether the visitor may see this event (live or in a `sync`): the block's events are
+    /// the agents' business, and a blocked visitor must not learn who blocked it.
+    pub fn for_visitor(&self) -> bool {
+        !matches!(
+            self,
+            SystemEvent::Blocked { .. } | SystemEvent::Unblocked { .. }
+        )
+    }
 }
 
 #[cfg(test)]

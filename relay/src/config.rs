@@ -170,6 +170,14 @@ pub struct Site {
     /// PEM public key (RSA for RS256, EC P-256 for ES256) of the site's signing key.
     #[serde(default)]
     pub identity_public_key: Option<String>,
+    /// Days an address an agent blocked stays blocked (the visitor itself stays blocked until
+    /// an admin lifts it): addresses change hands, so not forever.
+    #[serde(default = "default_block_addr_days")]
+    pub block_addr_days: u32,
+}
+
+fn default_block_addr_days() -> u32 {
+    30
 }
 
 /// A site's identity policy.
@@ -433,6 +441,7 @@ impl Config {
                 identity: IdentityMode::Optional,
                 identity_secret: None,
                 identity_public_key: None,
+                block_addr_days: default_block_addr_days(),
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -479,6 +488,9 @@ impl Config {
         for site in &self.sites {
             if site.key.is_empty() || site.key.len() > 64 {
                 bail!("site key {:?} must be 1-64 bytes", site.key);
+            }
+            if site.block_addr_days == 0 || site.block_addr_days > 3650 {
+                bail!("site {:?}: block_addr_days must be 1-3650", site.key);
             }
             if site.retention_days == Some(0) {
                 bail!(

@@ -151,6 +151,9 @@ impl Hub {
         if event.audience == Audience::Deleted {
             return self.close_conversation(&event.conversation_id, CloseCode::RECONNECT_NOW);
         }
+        if event.audience == Audience::Blocked {
+            return self.close_conversation(&event.conversation_id, CloseCode::BLOCKED);
+        }
         let inner = self.lock();
         if event.audience == Audience::Bot {
             for (outbox, bot) in inner.bots.values() {

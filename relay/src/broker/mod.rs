@@ -116,6 +116,10 @@ pub struct VisitorRecord {
     pub site: String,
     pub created_at: Millis,
     pub context: Context,
+    /// The network it last connected from (an IPv4 address or an IPv6 /64), kept so an agent
+    /// can block it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
 }
 
 /// One conversation in a visitor's export: its inbox line (lifecycle fields included) and
@@ -166,6 +170,9 @@ pub enum Audience {
     /// Not a frame to send: the conversation was deleted, so its visitor connections on every
     /// node are closed (4012), and their clients start over with no stale state.
     Deleted,
+    /// Not a frame to send: an agent blocked the visitor, so its connections on every node are
+    /// closed with 4004 (do not reconnect).
+    Blocked,
 }
 
 /// A live frame on its way to connections, serialized once where it is created.
@@ -199,6 +206,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("the conversation is owned by {0:?}")]
     NotOwner(Owner),
+    /// A visitor's message to a conversation an agent blocked.
+    #[error("the visitor is blocked")]
+    Blocked,
     /// A lifecycle change on a stale version; holds the current state.
     #[error("the conversation is at version {}, not the one expected", .0.version)]
     Conflict(Box<State>),
@@ -406,6 +416,21 @@ pub trait Broker: Send + Sync + 'static {
         }))
     }
 
+    // Blocks (`block.rs`): per site, a key (`visitor:ID` or `addr:NET`) and when it ends.
+
+    /// Blocks `key` on `site` until `until` (a later block of the same key replaces it).
+    async fn block(&self, site: &str, key: &str, until: Millis) -> Result<()>;
+    /// Lifts a block; false if there was none.
+    async fn unblock(&self, site: &str, key: &str) -> Result<bool>;
+    /// Whether any of `keys` is blocked on `site` at `now`.
+    async fn is_blocked(&self, site: &str, keys: &[String], now: Millis) -> Result<bool>;
+    /// The site's blocks in force at `now`, by key.
+    async fn blocks(&self, site: &str, now: Millis) -> Result<Vec<(String, Millis)>>;
+    /// Remembers the network a stored visitor last connected from, so an agent can block it
+    /// (deleted with the visitor).
+    async fn set_visitor_addr(&self, visitor_id: &str, addr: &str) -> Result<()>;
+    async fn visitor_addr(&self, visitor_id: &str) -> Result<Option<String>>;
+
     // A webhook bot's durable event queue: ordered per bot, positions increasing, read from
     // the oldest, deleted once the bot took an event. See `bots::webhook` for the policy.
 
@@ -578,6 +603,7 @@ impl SummaryFields {
             priority: self.state.priority,
             note: self.state.note,
             version: self.state.version,
+            blocked: self.state.blocked,
         }
     }
 }

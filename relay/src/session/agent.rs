@@ -173,7 +173,7 @@ impl Handler for AgentSession {
                     conversation_id: conversation_id.clone(),
                     context,
                 });
-                send_history(state, outbox, &conversation_id, since).await
+                send_history(state, outbox, &conversation_id, since, false).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
@@ -190,6 +190,13 @@ impl Handler for AgentSession {
             } => {
                 let limit = limit.unwrap_or(MAX_INBOX);
                 views::send_view(state, &self.agent, view, before, limit, outbox).await
+            }
+            ClientMsg::Block {
+                conversation_id,
+                ip,
+            } => {
+                let conv = self.conversation(state, &conversation_id).await?;
+                crate::block::block(state, &self.agent.id, &conv, ip).await
             }
             ClientMsg::ListConversations { before, limit } => {
                 self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)

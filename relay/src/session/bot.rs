@@ -165,7 +165,7 @@ impl Handler for BotSession {
                 since,
             } => {
                 self.conversation(state, &conversation_id).await?;
-                send_history(state, outbox, &conversation_id, since).await
+                send_history(state, outbox, &conversation_id, since, false).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
@@ -181,7 +181,8 @@ impl Handler for BotSession {
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }
             | ClientMsg::SetPriority { .. }
-            | ClientMsg::SetPresence { .. }) => Err(Refusal::new(
+            | ClientMsg::SetPresence { .. }
+            | ClientMsg::Block { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),

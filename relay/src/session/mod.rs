@@ -75,6 +75,11 @@ impl Refusal {
         )
     }
 
+    /// A blocked visitor's frame (or `hello`).
+    pub(crate) fn blocked() -> Refusal {
+        Refusal::new(ErrorCode::Blocked, "you cannot write to this site")
+    }
+
     pub(crate) fn for_client(mut self, client_id: &str) -> Refusal {
         self.client_id = Some(client_id.to_owned());
         self
@@ -88,6 +93,7 @@ impl From<StoreError> for Refusal {
                 Refusal::new(ErrorCode::NotFound, format!("{what} not found"))
             }
             StoreError::NotOwner(_) => Refusal::not_owner(),
+            StoreError::Blocked => Refusal::blocked(),
             StoreError::Conflict(current) => Refusal::new(
                 ErrorCode::Conflict,
                 format!(
@@ -183,7 +189,14 @@ pub(crate) fn run<H: Handler>(
                 let msg = match conn.next().await {
                     Incoming::Msg(msg) => msg,
                     Incoming::Bad(e) => {
-                        outbox.send(&ServerMsg::error(e.code(), e.to_string()));
+                        // With the frame's client id where it could be read, so the client
+                        // marks that message failed instead of resending it forever.
+                        outbox.send(&ServerMsg::Error {
+                            code: e.code(),
+                            message: e.to_string(),
+                            client_id: e.client_id().map(str::to_owned),
+                            retry_after_ms: None,
+                        });
                         continue;
                     }
                     // Also how a queued close (shutdown included) ends the session.
@@ -317,12 +330,14 @@ async fn handshake(conn: &mut Connection, outbox: &Outbox) -> Option<Hello> {
     }
 }
 
+/// The frame's client id, if it is a valid one: an invalid one is not echoed back.
 fn client_id_of(msg: &ClientMsg) -> Option<String> {
-    match msg {
-        ClientMsg::Send(s) => Some(s.client_id.clone()),
-        ClientMsg::Postback { client_id, .. } => Some(client_id.clone()),
-        _ => None,
-    }
+    let id = match msg {
+        ClientMsg::Send(s) => &s.client_id,
+        ClientMsg::Postback { client_id, .. } => client_id,
+        _ => return None,
+    };
+    switchboard_protocol::client::valid_client_id(id).then(|| id.clone())
 }
 
 pub fn ping_interval_ms(state: &AppState) -> u64 {
@@ -383,12 +398,15 @@ async fn publish(state: &AppState, audience: Audience, conv: &Conversation, msg:
         .await;
 }
 
-/// Sends every message after `since` (one batch), then `synced`.
+/// Sends every message after `since` (one batch), then `synced`. A visitor gets the
+/// agents-only events (the block's) as bare system messages: the seq stays gap-free for its
+/// client, and what happened stays the agents' business.
 async fn send_history(
     state: &AppState,
     outbox: &Outbox,
     conversation_id: &str,
     since: u64,
+    visitor: bool,
 ) -> Result<(), Refusal> {
     let messages = state
         .broker
@@ -396,8 +414,11 @@ async fn send_history(
         .await?;
     let more = messages.len() == MAX_HISTORY_BATCH;
     let mut last_seq = since;
-    for m in messages {
+    for mut m in messages {
         last_seq = m.seq;
+        if visitor && m.event.as_ref().is_some_and(|e| !e.for_visitor()) {
+            m.event = None;
+        }
         outbox.send(&ServerMsg::Message(m));
     }
     outbox.send(&ServerMsg::Synced {
