@@ -112,6 +112,8 @@ fn event_text(event: &SystemEvent) -> String {
         SystemEvent::Reopened { by: Some(by) } => format!("Reopened by {by}"),
         SystemEvent::Reopened { by: None } => "Reopened by the visitor".into(),
         SystemEvent::Priority { priority, by } => format!("Priority {priority:?}, set by {by}"),
+        SystemEvent::Blocked { by } => format!("Visitor blocked by {by}"),
+        SystemEvent::Unblocked { by } => format!("Block lifted by {by}"),
     }
 }
 
@@ -256,10 +258,17 @@ impl Console {
         self.inbox.set(items);
     }
 
-    /// Upserts an inbox line, newest activity first.
+    /// Upserts an inbox line, newest activity first. A blocked conversation leaves the inbox
+    /// (and the screen, if it was open).
     pub fn upsert_summary(self, s: ConversationSummary) {
+        if s.blocked && self.selected.get_untracked().as_deref() == Some(s.id.as_str()) {
+            self.selected.set(None);
+        }
         self.inbox.update(|inbox| {
             inbox.retain(|c| c.id != s.id);
+            if s.blocked {
+                return;
+            }
             inbox.push(s);
             inbox.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
         });

@@ -1,6 +1,7 @@
 //! The console's screens: sign-in, then inbox | transcript + reply | context, and the small
 //! time formatting they share.
 
+mod block;
 mod context;
 mod handoff;
 mod inbox;
@@ -55,6 +56,7 @@ pub fn app(c: Console) -> impl IntoView {
                             when=move || c.selected.get().is_some()
                             fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
                         >
+                            {block::block(c)}
                             {handoff::banner(c)}
                             {transcript::transcript(c)}
                             {reply::reply(c)}
