@@ -757,6 +757,32 @@ mod tests {
     }
 
     #[test]
+    fn address_blocks_last_30_days_unless_set_within_ten_years() {
+        let config = load(BASE).unwrap();
+        assert_eq!(config.site("shop").unwrap().block_addr_days, 30);
+        let with = |days: &str| {
+            BASE.replace(
+                "allowed_origins = [\"*\"]\n        [[agents]]",
+                &format!("allowed_origins = [\"*\"]\n        block_addr_days = {days}\n        [[agents]]"),
+            )
+        };
+        assert_ne!(with("7"), BASE, "the replacement found its place");
+        assert_eq!(
+            load(&with("7"))
+                .unwrap()
+                .site("other")
+                .unwrap()
+                .block_addr_days,
+            7
+        );
+        for bad in ["0", "3651"] {
+            let err = load(&with(bad)).unwrap_err().to_string();
+            assert!(err.contains("block_addr_days must be 1-3650"), "{err}");
+        }
+        assert!(load(&with("-1")).is_err());
+    }
+
+    #[test]
     fn the_demo_has_a_default_team() {
         let config = Config::load(Args::parse_from(["switchboard-relay", "--demo"])).unwrap();
         let site = config.site("demo").unwrap();
