@@ -141,9 +141,12 @@ async fn floods_are_refused_while_an_ordinary_visitor_keeps_chatting() {
     // The context flood: 300 updates of ~30 KB.
     let mut ctx_flooder = visitor(&relay).await.unwrap().welcome().await;
     let mut context = Context::default();
-    context
-        .custom
-        .insert("blob".into(), "x".repeat(30_000).into());
+    // Each custom value is at most 1 KiB: 30 of them.
+    for i in 0..30 {
+        context
+            .custom
+            .insert(format!("blob{i}"), "x".repeat(990).into());
+    }
     let frame = ClientMsg::SetContext { context }.to_json();
     let mut ctx_limited = 0;
     for _ in 0..300 {

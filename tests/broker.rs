@@ -212,6 +212,8 @@ conformance!(creations_under_chosen_ids_are_idempotent_and_counted);
 conformance!(first_replies_are_measured_once_per_conversation_in_a_window_per_site);
 conformance!(visitors_get_agent_only_events_without_the_event);
 conformance!(agent_sessions_live_until_they_expire_or_are_revoked_on_every_node);
+conformance!(a_block_hides_the_conversation_refuses_the_visitor_on_every_node);
+conformance!(blocks_are_per_site_end_at_their_time_and_lift);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -891,6 +893,7 @@ async fn lifecycle_changes_are_compare_and_set_and_logged_in_seq_order(backend: 
             priority: Priority::Urgent,
             note: Some("refund over the limit".into()),
             version: 9,
+            blocked: false,
         }
     );
     assert_eq!(last_seq, 11);
@@ -1935,4 +1938,157 @@ async fn agent_sessions_live_until_they_expire_or_are_revoked_on_every_node(
         "expired and dropped"
     );
     assert!(b.revoke_agent_session("hash-6").await.unwrap());
+}
+
+/// A blocked conversation: resolved, out of every inbox page, its `blocked` event for agents
+/// only, the visitor's new messages refused in the append (a resend of a stored one still
+/// acknowledged), and all of it the same on another node; lifted, it is listed again.
+async fn a_block_hides_the_conversation_refuses_the_visitor_on_every_node(backend: &impl Backend) {
+    let (b, hub) = backend.open().await;
+    let conv = active_conversation(&*b, "shop", "hash-spam", 1_000).await;
+    let kept = active_conversation(&*b, "shop", "hash-kept", 2_000).await;
+    let spammer = b.conversation(&conv).await.unwrap().unwrap().visitor_id;
+    let mut rx = listen(&hub, &conv);
+    b.set_visitor_addr(&spammer, "203.0.113.9").await.unwrap();
+    assert_eq!(
+        b.visitor_addr(&spammer).await.unwrap().as_deref(),
+        Some("203.0.113.9")
+    );
+
+    let version = b.conversation(&conv).await.unwrap().unwrap().state.version;
+    let changed = b
+        .change(&conv, version, change("alex", Lifecycle::Block))
+        .await
+        .unwrap();
+    assert_eq!(changed.message.seq, 2);
+    assert!(changed.state.blocked);
+    assert_eq!(changed.state.status, Status::Resolved);
+    // Blocking twice changes nothing.
+    let again = b
+        .change(
+            &conv,
+            changed.state.version,
+            change("alex", Lifecycle::Block),
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::Invalid(_))), "{again:?}");
+
+    // The visitor's connections hear nothing of it: a marker published after the change
+    // arrives, the `blocked` event does not.
+    b.publish(Event::new(
+        Audience::Visitors,
+        "shop",
+        &conv,
+        &ServerMsg::Pong { nonce: None },
+    ))
+    .await;
+    assert_eq!(collect(&mut rx, 1).await, Vec::<u64>::new());
+
+    let inbox = b.inbox(&shop(), None, 10).await.unwrap();
+    let ids: Vec<&str> = inbox.items.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, [kept.as_str()]);
+    assert!(b.summary(&conv).await.unwrap().unwrap().blocked);
+
+    // A new visitor message is refused and stores nothing; a resend of the stored one is
+    // still acknowledged as the duplicate it is.
+    let refused = b
+        .append("shop", new_message(&conv, &spammer, "spam-2", "more spam"))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Blocked)), "{refused:?}");
+    let resend = b
+        .append("shop", new_message(&conv, &spammer, "hash-spam", "hello"))
+        .await
+        .unwrap();
+    assert!(resend.duplicate);
+    assert_eq!(
+        log(&*b, &conv).await,
+        vec![
+            Err("hello".into()),
+            Ok(SystemEvent::Blocked { by: "alex".into() })
+        ]
+    );
+    // Still out of the inbox after the refused append (Redis pipelines its index update).
+    let inbox = b.inbox(&shop(), None, 10).await.unwrap();
+    assert_eq!(inbox.items.len(), 1);
+
+    // Another node (or this one restarted) sees the same.
+    let (b2, _) = backend.open().await;
+    let c = b2.conversation(&conv).await.unwrap().unwrap();
+    assert!(c.state.blocked);
+    let refused = b2
+        .append("shop", new_message(&conv, &spammer, "spam-3", "spam"))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Blocked)), "{refused:?}");
+
+    // Lifted: listed again, with an agents-only `unblocked` event.
+    b2.change(&conv, c.state.version, change("admin", Lifecycle::Unblock))
+        .await
+        .unwrap();
+    let inbox = b.inbox(&shop(), None, 10).await.unwrap();
+    assert_eq!(inbox.items.len(), 2);
+    assert!(!b.summary(&conv).await.unwrap().unwrap().blocked);
+    b.append("shop", new_message(&conv, &spammer, "back-1", "sorry"))
+        .await
+        .unwrap();
+    drop(hub);
+}
+
+/// Blocks by key: per site, until their time, visible to every node, lifted once.
+async fn blocks_are_per_site_end_at_their_time_and_lift(backend: &impl Backend) {
+    let (b, _hub) = backend.open().await;
+    let now = switchboard_relay::clock::now();
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(!b
+        .is_blocked("shop", &keys(&["visitor:v1"]), now)
+        .await
+        .unwrap());
+    b.block("shop", "visitor:v1", u64::MAX / 2).await.unwrap();
+    b.block("shop", "addr:2001:db8:1:2::/64", now + 60_000)
+        .await
+        .unwrap();
+    b.block("shop", "addr:198.51.100.7", now - 1).await.unwrap();
+    assert!(b
+        .is_blocked("shop", &keys(&["visitor:v1"]), now)
+        .await
+        .unwrap());
+    assert!(b
+        .is_blocked(
+            "shop",
+            &keys(&["addr:203.0.113.1", "addr:2001:db8:1:2::/64"]),
+            now
+        )
+        .await
+        .unwrap());
+    // Another site's visitor and address, and a block whose time is over, are free.
+    assert!(!b
+        .is_blocked("other", &keys(&["visitor:v1"]), now)
+        .await
+        .unwrap());
+    assert!(!b
+        .is_blocked("shop", &keys(&["addr:198.51.100.7"]), now)
+        .await
+        .unwrap());
+    assert!(!b
+        .is_blocked("shop", &keys(&["addr:2001:db8:1:2::/64"]), now + 60_000)
+        .await
+        .unwrap());
+    assert!(!b.is_blocked("shop", &[], now).await.unwrap());
+    let (b2, _) = backend.open().await;
+    let listed: Vec<String> = b2
+        .blocks("shop", now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(listed, ["addr:2001:db8:1:2::/64", "visitor:v1"]);
+    assert!(b2.unblock("shop", "visitor:v1").await.unwrap());
+    assert!(!b2.unblock("shop", "visitor:v1").await.unwrap());
+    assert!(!b
+        .is_blocked("shop", &keys(&["visitor:v1"]), now)
+        .await
+        .unwrap());
+    // An address of a visitor that is not stored is not stored either.
+    b.set_visitor_addr("v_missing", "192.0.2.1").await.unwrap();
+    assert_eq!(b.visitor_addr("v_missing").await.unwrap(), None);
 }

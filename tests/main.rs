@@ -9,6 +9,8 @@
 //! - `cluster`: relay nodes sharing one Redis: cross-node chat, node loss, Redis restart;
 //! - `delivery`: nothing lost, nothing duplicated: SIGKILL, cut connections, slow consumers,
 //!   SIGTERM under load, dead connections (scripted `peer` clients that resume and resend);
+//! - `edges`: field lengths of the context, invisible-only text, decode errors with the
+//!   `client_id`, `mailto:` links, over real sockets;
 //! - `e2e`: the relay as a process, the demo shop, the widget and the console in headless
 //!   Chromium driven over WebDriver;
 //! - `abuse`: floods, guessing, slow and oversized HTTP from one address against a relay
@@ -19,6 +21,8 @@
 //!   job, against a real relay on SQLite and on Redis;
 //! - `agent_login`: agents' password sign-in, the session cookie on `/v1/agent`, sign-out,
 //!   expiry, refusals and throttling, against relay processes (SQLite, and two on one Redis);
+//! - `blocking`: blocking a spammer (and its address) from an agent's socket, lifting it
+//!   through the admin API, and queues that list only conversations with a visitor message;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -26,11 +30,13 @@
 mod abuse;
 mod agent_login;
 mod assignment;
+mod blocking;
 mod bots;
 mod broker;
 mod cluster;
 mod delivery;
 mod e2e;
+mod edges;
 mod example_bots;
 mod helpdesk;
 mod identity;

@@ -60,6 +60,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 identity: Default::default(),
                 identity_secret: None,
                 identity_public_key: None,
+                block_addr_days: 30,
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -73,6 +74,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 identity: Default::default(),
                 identity_secret: None,
                 identity_public_key: None,
+                block_addr_days: 30,
             },
         ],
         agents: vec![

@@ -112,21 +112,6 @@ pub fn status_label(s: Status) -> String {
     }
 }
 
-/// The event's wire `code`.
-pub fn event_code(event: &SystemEvent) -> &'static str {
-    match event {
-        SystemEvent::Assigned { .. } => "assigned",
-        SystemEvent::Unassigned { .. } => "unassigned",
-        SystemEvent::Transferred { .. } => "transferred",
-        SystemEvent::HandedOff { .. } => "handed_off",
-        SystemEvent::Pending { .. } => "pending",
-        SystemEvent::Snoozed { .. } => "snoozed",
-        SystemEvent::Resolved { .. } => "resolved",
-        SystemEvent::Reopened { .. } => "reopened",
-        SystemEvent::Priority { .. } => "priority",
-    }
-}
-
 /// A system event as the transcript's note, a line of the conversation's story.
 pub fn event_text(event: &SystemEvent) -> String {
     match event {
@@ -178,6 +163,8 @@ pub fn event_text(event: &SystemEvent) -> String {
             priority_label(*priority).to_lowercase(),
             by_whom(by)
         ),
+        SystemEvent::Blocked { by } => format!("Visitor blocked {}", by_whom(by)),
+        SystemEvent::Unblocked { by } => format!("Block lifted {}", by_whom(by)),
     }
 }
 

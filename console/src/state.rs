@@ -82,7 +82,7 @@ impl Line {
             error: None,
             rich: m.rich,
             postback: m.postback,
-            code: m.event.as_deref().map(crate::desk::event_code),
+            code: m.event.as_deref().map(switchboard_protocol::SystemEvent::code),
         }
     }
 
@@ -256,12 +256,19 @@ impl Console {
         self.inbox.set(items);
     }
 
-    /// Upserts an inbox line, newest activity first. (Whether it still belongs to the open
-    /// tab is the next `view` answer's to say.)
+    /// Upserts an inbox line, newest activity first (whether it still belongs to the open
+    /// tab is the next `view` answer's to say). A blocked conversation leaves the inbox
+    /// (and the screen, if it was open).
     pub fn upsert_summary(self, s: ConversationSummary) {
         self.remember(std::slice::from_ref(&s));
+        if s.blocked && self.selected.get_untracked().as_deref() == Some(s.id.as_str()) {
+            self.selected.set(None);
+        }
         self.inbox.update(|inbox| {
             inbox.retain(|c| c.id != s.id);
+            if s.blocked {
+                return;
+            }
             inbox.push(s);
             inbox.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
         });

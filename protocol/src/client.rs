@@ -131,6 +131,14 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<usize>,
     },
+    /// Agent only: block the conversation's visitor (and, with `ip`, the network address it
+    /// connected from, for the site's configured time), resolve the conversation and hide it
+    /// from every view. Admins lift blocks through the admin HTTP API.
+    Block {
+        conversation_id: String,
+        #[serde(default)]
+        ip: bool,
+    },
 }
 
 /// The first frame of every connection.
@@ -170,7 +178,12 @@ pub enum DecodeError {
     TooLarge(usize),
     BadJson(String),
     UnknownType(String),
-    Invalid(String),
+    /// A known type with missing or mistyped fields; `client_id` is the frame's own when it
+    /// could be read (a valid one), so a client can mark that message failed.
+    Invalid {
+        reason: String,
+        client_id: Option<String>,
+    },
 }
 
 impl DecodeError {
@@ -179,7 +192,15 @@ impl DecodeError {
             DecodeError::TooLarge(_) => ErrorCode::TooLarge,
             DecodeError::BadJson(_) => ErrorCode::BadJson,
             DecodeError::UnknownType(_) => ErrorCode::UnknownType,
-            DecodeError::Invalid(_) => ErrorCode::Invalid,
+            DecodeError::Invalid { .. } => ErrorCode::Invalid,
+        }
+    }
+
+    /// The refused frame's `client_id`, where it could be read.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            DecodeError::Invalid { client_id, .. } => client_id.as_deref(),
+            _ => None,
         }
     }
 }
@@ -190,7 +211,7 @@ impl std::fmt::Display for DecodeError {
             DecodeError::TooLarge(n) => write!(f, "frame is {n} bytes, limit {MAX_FRAME_BYTES}"),
             DecodeError::BadJson(e) => write!(f, "not JSON: {e}"),
             DecodeError::UnknownType(t) => write!(f, "unknown message type {t}"),
-            DecodeError::Invalid(e) => write!(f, "invalid message: {e}"),
+            DecodeError::Invalid { reason, .. } => write!(f, "invalid message: {reason}"),
         }
     }
 }
@@ -215,6 +236,8 @@ const KNOWN_TYPES: &[&str] = &[
     "set_priority",
     "set_presence",
     "list_view",
+    "identify",
+    "block",
 ];
 
 impl ClientMsg {
@@ -227,14 +250,25 @@ impl ClientMsg {
             Ok(msg) => Ok(msg),
             Err(e) if e.is_syntax() || e.is_eof() => Err(DecodeError::BadJson(e.to_string())),
             Err(e) => {
+                // The fields every frame may carry, read leniently: the type tells "unknown
+                // type" from "bad fields", the client id names the message refused.
                 #[derive(Deserialize)]
                 struct Tag {
                     #[serde(rename = "type")]
                     ty: Option<serde_json::Value>,
+                    client_id: Option<serde_json::Value>,
                 }
-                match serde_json::from_str::<Tag>(text).ok().and_then(|t| t.ty) {
+                let tag = serde_json::from_str::<Tag>(text).ok();
+                let client_id = match tag.as_ref().and_then(|t| t.client_id.as_ref()) {
+                    Some(serde_json::Value::String(c)) if valid_client_id(c) => Some(c.clone()),
+                    _ => None,
+                };
+                match tag.and_then(|t| t.ty) {
                     Some(serde_json::Value::String(t)) if KNOWN_TYPES.contains(&t.as_str()) => {
-                        Err(DecodeError::Invalid(e.to_string()))
+                        Err(DecodeError::Invalid {
+                            reason: e.to_string(),
+                            client_id,
+                        })
                     }
                     Some(other) => Err(DecodeError::UnknownType(truncate(&other.to_string(), 64))),
                     None => Err(DecodeError::UnknownType("(missing)".into())),
@@ -279,7 +313,10 @@ impl ClientMsg {
                 id("conversation_id", conversation_id)?;
                 handoff.validate()
             }
-            ClientMsg::HandBack { conversation_id } => id("conversation_id", conversation_id),
+            ClientMsg::HandBack { conversation_id }
+            | ClientMsg::Block {
+                conversation_id, ..
+            } => id("conversation_id", conversation_id),
             ClientMsg::Assign {
                 conversation_id,
                 agent,
@@ -357,6 +394,7 @@ impl ClientMsg {
             ClientMsg::SetPriority { .. } => "set_priority",
             ClientMsg::SetPresence { .. } => "set_presence",
             ClientMsg::ListView { .. } => "list_view",
+            ClientMsg::Block { .. } => "block",
         }
     }
 
@@ -405,10 +443,36 @@ fn text(v: &str) -> Result<(), (ErrorCode, String)> {
             format!("text is {} bytes, limit {MAX_TEXT_BYTES}", v.len()),
         ));
     }
-    if v.trim().is_empty() {
+    if is_blank(v) {
         return Err((ErrorCode::Invalid, "text is empty".into()));
     }
     Ok(())
+}
+
+/// Whether `text` shows nothing: only whitespace and invisible characters (zero-width
+/// spaces and joiners, bidi controls, the BOM, fillers that render blank), which would
+/// otherwise make an empty bubble in every view.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || is_invisible(c))
+}
+
+/// Format characters (Unicode category Cf) and the letters and symbols that render as
+/// nothing. Not exhaustive for every script's rare format marks, but all that commonly
+/// appear in pasted or crafted "empty" text.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{2800}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFF8}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 fn id(field: &str, v: &str) -> Result<(), (ErrorCode, String)> {
@@ -462,6 +526,85 @@ mod tests {
         assert_eq!(
             ClientMsg::decode(&big).unwrap_err().code(),
             ErrorCode::TooLarge
+        );
+    }
+
+    #[test]
+    fn decode_errors_name_a_readable_client_id() {
+        let bad = ClientMsg::decode(
+            r#"{"type":"send","conversation_id":"c1","client_id":"m-7","text":5}"#,
+        )
+        .unwrap_err();
+        assert_eq!(bad.code(), ErrorCode::Invalid);
+        assert_eq!(bad.client_id(), Some("m-7"));
+        // A client id that is itself invalid is not echoed.
+        let bad = ClientMsg::decode(r#"{"type":"send","client_id":"<b>","text":5}"#).unwrap_err();
+        assert_eq!(bad.client_id(), None);
+        let bad = ClientMsg::decode(r#"{"type":"send","client_id":7}"#).unwrap_err();
+        assert_eq!(bad.client_id(), None);
+        // `identify` is a known type: bad fields are `invalid`, not `unknown_type`.
+        assert_eq!(
+            ClientMsg::decode(r#"{"type":"identify","token":1}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::Invalid
+        );
+    }
+
+    #[test]
+    fn invisible_only_text_is_blank() {
+        for blank in [
+            "\u{200B}",
+            " \u{200C}\u{200D} ",
+            "\u{2060}\u{FEFF}",
+            "\u{202E}\u{2066}\u{2069}",
+            "\u{3164}\n\t",
+            "\u{E0041}",
+        ] {
+            assert!(is_blank(blank), "{blank:?}");
+            let send = ClientMsg::Send(Send {
+                conversation_id: "c1".into(),
+                client_id: "m1".into(),
+                text: blank.into(),
+                rich: None,
+            });
+            assert_eq!(send.validate().unwrap_err().0, ErrorCode::Invalid);
+        }
+        for shown in ["a\u{200B}", "\u{200D}👍", "\u{202E}abc", "ok"] {
+            assert!(!is_blank(shown), "{shown:?}");
+        }
+    }
+
+    #[test]
+    fn block_frame_round_trips_and_validates() {
+        let msg =
+            ClientMsg::decode(r#"{"type":"block","conversation_id":"c1","ip":true}"#).unwrap();
+        assert_eq!(
+            msg,
+            ClientMsg::Block {
+                conversation_id: "c1".into(),
+                ip: true
+            }
+        );
+        assert!(msg.validate().is_ok());
+        let plain = ClientMsg::decode(r#"{"type":"block","conversation_id":"c1"}"#).unwrap();
+        assert_eq!(
+            plain,
+            ClientMsg::Block {
+                conversation_id: "c1".into(),
+                ip: false
+            }
+        );
+        let long = ClientMsg::Block {
+            conversation_id: "c".repeat(MAX_ID_BYTES + 1),
+            ip: false,
+        };
+        assert_eq!(long.validate().unwrap_err().0, ErrorCode::Invalid);
+        assert_eq!(
+            ClientMsg::decode(r#"{"type":"block","ip":true}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::Invalid
         );
     }
 

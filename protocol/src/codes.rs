@@ -51,6 +51,9 @@ pub enum ErrorCode {
     /// The site requires a verified identity before a visitor may send (`identity =
     /// "required"`): nothing was stored.
     IdentityRequired,
+    /// An agent of the site blocked this visitor (or its network address): its `hello` is
+    /// refused (then close 4004) and its messages are not stored.
+    Blocked,
 }
 
 impl ErrorCode {
@@ -74,6 +77,7 @@ impl ErrorCode {
             ErrorCode::IdentityInvalid => "identity_invalid",
             ErrorCode::IdentityExpired => "identity_expired",
             ErrorCode::IdentityRequired => "identity_required",
+            ErrorCode::Blocked => "blocked",
         }
     }
 }
@@ -135,6 +139,11 @@ impl CloseCode {
         code: 4029,
         reason: "rate limited",
     };
+    /// The visitor (or its address) is blocked on this site. Do not reconnect.
+    pub const BLOCKED: CloseCode = CloseCode {
+        code: 4004,
+        reason: "blocked",
+    };
     /// The relay is shutting down or restarting. Reconnect at once, without backoff.
     pub const RECONNECT_NOW: CloseCode = CloseCode {
         code: 4012,
@@ -150,5 +159,6 @@ impl CloseCode {
     /// Whether a client should come back at all after this close.
     pub fn should_reconnect(code: u16) -> bool {
         !(CloseCode::BAD_HELLO.code..=CloseCode::PROTOCOL_VERSION.code).contains(&code)
+            && code != CloseCode::BLOCKED.code
     }
 }

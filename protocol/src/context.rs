@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::limits::{MAX_CONTEXT_BYTES, MAX_LINE_ITEMS, MAX_SHORT_BYTES, MAX_URL_BYTES};
+use crate::limits::{
+    MAX_CONTEXT_BYTES, MAX_CUSTOM_FIELDS, MAX_CUSTOM_VALUE_BYTES, MAX_EMAIL_BYTES, MAX_LINE_ITEMS,
+    MAX_SHORT_BYTES, MAX_URL_BYTES,
+};
 use crate::ErrorCode;
 
 /// Everything an agent sees about the visitor. Sent whole (not as a patch) by the widget
@@ -191,6 +194,19 @@ impl Context {
                     short(f, v)?;
                 }
             }
+            if let Some(utm) = &page.utm {
+                for (f, v) in [
+                    ("page.utm.source", &utm.source),
+                    ("page.utm.medium", &utm.medium),
+                    ("page.utm.campaign", &utm.campaign),
+                    ("page.utm.term", &utm.term),
+                    ("page.utm.content", &utm.content),
+                ] {
+                    if let Some(v) = v {
+                        short(f, v)?;
+                    }
+                }
+            }
         }
         if let Some(id) = &self.identity {
             if id.verified.len() > MAX_VERIFIED {
@@ -211,16 +227,75 @@ impl Context {
         }
         if let Some(cart) = &self.cart {
             items("cart.items", &cart.items)?;
+            amount("cart.total", cart.total)?;
+            if let Some(c) = &cart.currency {
+                short("cart.currency", c)?;
+            }
         }
         if let Some(order) = &self.order {
             short("order.number", &order.number)?;
             items("order.items", &order.items)?;
+            amount("order.total", order.total)?;
+            for (f, v) in [
+                ("order.status", &order.status),
+                ("order.currency", &order.currency),
+                ("order.placed_at", &order.placed_at),
+                ("order.estimated_delivery", &order.estimated_delivery),
+            ] {
+                if let Some(v) = v {
+                    short(f, v)?;
+                }
+            }
             if let Some(t) = &order.tracking_url {
                 url("order.tracking_url", t, false)?;
             }
         }
-        Ok(())
+        custom(&self.custom)
     }
+}
+
+/// The site's own keys: each key a short string, each value at most
+/// [`MAX_CUSTOM_VALUE_BYTES`] serialized, at most [`MAX_CUSTOM_FIELDS`] of them.
+fn custom(map: &BTreeMap<String, serde_json::Value>) -> Result<(), Invalid> {
+    if map.len() > MAX_CUSTOM_FIELDS {
+        return Err((
+            ErrorCode::TooLarge,
+            format!("custom has more than {MAX_CUSTOM_FIELDS} keys"),
+        ));
+    }
+    for (k, v) in map {
+        short("custom key", k)?;
+        if k.is_empty() {
+            return Err((ErrorCode::Invalid, "custom has an empty key".into()));
+        }
+        let size = serde_json::to_string(v).map_or(usize::MAX, |s| s.len());
+        if size > MAX_CUSTOM_VALUE_BYTES {
+            return Err((
+                ErrorCode::TooLarge,
+                format!(
+                    "custom.{} is longer than {MAX_CUSTOM_VALUE_BYTES} bytes",
+                    truncated(k)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A key echoed in an error, cut to a readable length.
+fn truncated(k: &str) -> &str {
+    let mut end = k.len().min(64);
+    while !k.is_char_boundary(end) {
+        end -= 1;
+    }
+    &k[..end]
+}
+
+fn amount(field: &str, v: Option<f64>) -> Result<(), Invalid> {
+    if v.is_some_and(|p| !p.is_finite()) {
+        return Err((ErrorCode::Invalid, format!("{field} is not a number")));
+    }
+    Ok(())
 }
 
 pub(crate) fn short(field: &str, v: &str) -> Result<(), Invalid> {
@@ -261,6 +336,9 @@ fn items(field: &str, items: &[LineItem]) -> Result<(), Invalid> {
     }
     for item in items {
         short(field, &item.name)?;
+        if let Some(sku) = &item.sku {
+            short(field, sku)?;
+        }
         if let Some(u) = &item.url {
             url(field, u, false)?;
         }
@@ -281,9 +359,181 @@ pub fn is_http_url(s: &str) -> bool {
     (lower.starts_with("https://") && s.len() > 8) || (lower.starts_with("http://") && s.len() > 7)
 }
 
+/// Whether `s` is a `mailto:` link to exactly one plain address: no `?cc=`, `bcc`, `body`
+/// or other header, no list of addresses, no percent-escapes that could hide either. The
+/// only other scheme a rich message may link to besides http(s).
+pub fn is_mailto_url(s: &str) -> bool {
+    let Some(scheme) = s.get(..7) else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("mailto:") && is_email(&s[7..])
+}
+
+/// A conservative check of one address: `local@domain`, the local part of RFC 5322's
+/// atom characters and dots (without `?`, `%`, `,` and the like, which mean something in
+/// a URL), a domain of at least two letter/digit/hyphen labels.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$&'*+-/=^_`{|}~.".contains(c);
+    s.len() <= MAX_EMAIL_BYTES
+        && !local.is_empty()
+        && local.len() <= 64
+        && local.chars().all(atom)
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mailto_links_name_one_plain_address() {
+        for ok in ["mailto:help@shop.example", "MAILTO:a.b+c@x-y.example.org"] {
+            assert!(is_mailto_url(ok), "{ok}");
+        }
+        for bad in [
+            "mailto:",
+            "mailto:help@shop.example?cc=x@evil.example",
+            "mailto:help@shop.example?body=hi",
+            "mailto:a@x.example,b@y.example",
+            "mailto:a@x.example;b@y.example",
+            "mailto:%61@x.example",
+            "mailto:a@localhost",
+            "mailto:a@@x.example",
+            "mailto:a b@x.example",
+            "mailto:.a@x.example",
+            "mailto:a@-x.example",
+            "mailto:?to=a@x.example",
+            "javascript:alert(1)//@x.example",
+        ] {
+            assert!(!is_mailto_url(bad), "{bad}");
+        }
+        let long = format!("mailto:{}@x.example", "a".repeat(65));
+        assert!(!is_mailto_url(&long));
+    }
+
+    #[test]
+    fn every_documented_field_has_its_limit() {
+        let long = "x".repeat(MAX_SHORT_BYTES + 1);
+        let mut cases: Vec<(&str, Context)> = Vec::new();
+        for field in ["source", "medium", "campaign", "term", "content"] {
+            let mut utm = Utm::default();
+            let v = Some(long.clone());
+            match field {
+                "source" => utm.source = v,
+                "medium" => utm.medium = v,
+                "campaign" => utm.campaign = v,
+                "term" => utm.term = v,
+                _ => utm.content = v,
+            }
+            cases.push((
+                field,
+                Context {
+                    page: Some(Page {
+                        utm: Some(utm),
+                        ..Page::default()
+                    }),
+                    ..Context::default()
+                },
+            ));
+        }
+        let order = |f: &dyn Fn(&mut Order)| {
+            let mut o = Order {
+                number: "1".into(),
+                ..Order::default()
+            };
+            f(&mut o);
+            Context {
+                order: Some(o),
+                ..Context::default()
+            }
+        };
+        cases.push(("order.status", order(&|o| o.status = Some(long.clone()))));
+        cases.push((
+            "order.currency",
+            order(&|o| o.currency = Some(long.clone())),
+        ));
+        cases.push((
+            "order.placed_at",
+            order(&|o| o.placed_at = Some(long.clone())),
+        ));
+        cases.push((
+            "order.estimated_delivery",
+            order(&|o| o.estimated_delivery = Some(long.clone())),
+        ));
+        cases.push((
+            "order.items.sku",
+            order(&|o| {
+                o.items = vec![LineItem {
+                    sku: Some(long.clone()),
+                    name: "a".into(),
+                    ..LineItem::default()
+                }]
+            }),
+        ));
+        cases.push((
+            "cart.currency",
+            Context {
+                cart: Some(Cart {
+                    currency: Some(long.clone()),
+                    ..Cart::default()
+                }),
+                ..Context::default()
+            },
+        ));
+        let mut big_value = Context::default();
+        big_value.custom.insert(
+            "note".into(),
+            serde_json::Value::String("x".repeat(MAX_CUSTOM_VALUE_BYTES)),
+        );
+        cases.push(("custom value", big_value));
+        let mut big_key = Context::default();
+        big_key
+            .custom
+            .insert(long.clone(), serde_json::Value::Bool(true));
+        cases.push(("custom key", big_key));
+        let mut many = Context::default();
+        for i in 0..=MAX_CUSTOM_FIELDS {
+            many.custom
+                .insert(format!("k{i}"), serde_json::Value::Bool(true));
+        }
+        cases.push(("custom keys", many));
+        for (name, c) in cases {
+            assert_eq!(c.validate().unwrap_err().0, ErrorCode::TooLarge, "{name}");
+        }
+        // At the limit, accepted.
+        let mut fits = Context::default();
+        fits.custom.insert(
+            "note".into(),
+            serde_json::Value::String("x".repeat(MAX_CUSTOM_VALUE_BYTES - 2)),
+        );
+        fits.order = Some(Order {
+            number: "1".into(),
+            status: Some("x".repeat(MAX_SHORT_BYTES)),
+            ..Order::default()
+        });
+        assert!(fits.validate().is_ok());
+        let nan = Context {
+            cart: Some(Cart {
+                total: Some(f64::NAN),
+                ..Cart::default()
+            }),
+            ..Context::default()
+        };
+        assert_eq!(nan.validate().unwrap_err().0, ErrorCode::Invalid);
+    }
 
     #[test]
     fn rejects_script_links() {

@@ -27,6 +27,8 @@ pub mod client_id;
 pub mod codes;
 pub mod context;
 pub mod handoff;
+#[cfg(feature = "identity")]
+pub mod identity;
 pub mod lifecycle;
 pub mod limits;
 pub mod linkify;

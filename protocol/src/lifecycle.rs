@@ -170,13 +170,40 @@ pub enum SystemEvent {
         priority: Priority,
         by: String,
     },
+    /// An agent blocked the visitor (and closed the conversation). For agents only: never
+    /// sent to the visitor, live or in a `sync`.
+    Blocked {
+        by: String,
+    },
+    /// An admin lifted the block. For agents only, like `blocked`.
+    Unblocked {
+        by: String,
+    },
 }
 
 impl SystemEvent {
+    /// The event's wire `code` (the widget's and console's `data-code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SystemEvent::Assigned { .. } => "assigned",
+            SystemEvent::Unassigned { .. } => "unassigned",
+            SystemEvent::Transferred { .. } => "transferred",
+            SystemEvent::HandedOff { .. } => "handed_off",
+            SystemEvent::Pending { .. } => "pending",
+            SystemEvent::Snoozed { .. } => "snoozed",
+            SystemEvent::Resolved { .. } => "resolved",
+            SystemEvent::Reopened { .. } => "reopened",
+            SystemEvent::Priority { .. } => "priority",
+            SystemEvent::Blocked { .. } => "blocked",
+            SystemEvent::Unblocked { .. } => "unblocked",
+        }
+    }
+
     /// Whether the visitor sees this event. Visitors see who answers them and where the
     /// conversation stands for them: `assigned` ("Alex joined"), `transferred`, `resolved` and
     /// `reopened`. The helpdesk's own workflow (`unassigned`, `handed_off` with its priority,
-    /// `pending`, `snoozed`, `priority`) is for agents only: the relay sends visitors such an
+    /// `pending`, `snoozed`, `priority`) and a block (`blocked`, `unblocked`: a blocked visitor
+    /// must not learn who blocked it) are for agents only: the relay sends visitors such an
     /// entry of the log without its `event` (see `docs/protocol.md`), so their seqs stay
     /// gap-free and nothing of it reaches them.
     pub fn for_visitors(&self) -> bool {

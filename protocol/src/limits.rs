@@ -17,6 +17,13 @@ pub const MAX_CONTEXT_BYTES: usize = 32 * 1024;
 pub const MAX_SHORT_BYTES: usize = 512;
 /// Longest URL in the context (page URL, referrer, item links).
 pub const MAX_URL_BYTES: usize = 2048;
+/// Most keys in the context's `custom` map.
+pub const MAX_CUSTOM_FIELDS: usize = 50;
+/// Longest `custom` value, serialized (a string's bytes plus its quotes, or a number, a
+/// list, an object as JSON).
+pub const MAX_CUSTOM_VALUE_BYTES: usize = 1024;
+/// Longest e-mail address in a `mailto:` link (RFC 5321's path limit).
+pub const MAX_EMAIL_BYTES: usize = 254;
 /// Most line items in a cart or order.
 pub const MAX_LINE_ITEMS: usize = 100;
 /// Longest token (visitor or agent).

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::{short, url, Invalid};
+use crate::context::{is_mailto_url, short, url, Invalid};
 use crate::limits::{
     MAX_BUTTONS, MAX_CARDS, MAX_CARD_TEXT_BYTES, MAX_LABEL_BYTES, MAX_PAYLOAD_BYTES,
     MAX_QUICK_REPLIES,
@@ -36,7 +36,8 @@ pub struct QuickReply {
 pub enum Button {
     /// Sends `payload` back to the conversation's owner.
     Postback { label: String, payload: String },
-    /// Opens `url` in a new tab (http or https only).
+    /// Opens `url` in a new tab: http or https, or a `mailto:` with exactly one plain address
+    /// (no `cc`, `bcc`, `body` or other parameters).
     Link { label: String, url: String },
 }
 
@@ -126,7 +127,11 @@ fn buttons(field: &str, list: &[Button]) -> Result<(), Invalid> {
             }
             Button::Link { label: l, url: u } => {
                 label(field, l)?;
-                url(field, u, false)?;
+                // A link button may also write one e-mail; only http(s) and a plain
+                // `mailto:` reach a visitor.
+                if !is_mailto_url(u) {
+                    url(field, u, false)?;
+                }
             }
         }
     }
@@ -185,6 +190,26 @@ mod tests {
             ..Rich::default()
         };
         assert!(ok.validate().is_ok());
+        let mail = |url: &str| Rich {
+            buttons: vec![Button::Link {
+                label: "Write us".into(),
+                url: url.into(),
+            }],
+            ..Rich::default()
+        };
+        assert!(mail("mailto:help@shop.example").validate().is_ok());
+        for bad in [
+            "mailto:help@shop.example?bcc=all@evil.example",
+            "mailto:help@shop.example?body=secret",
+            "mailto:a@shop.example,b@evil.example",
+            "mailto:",
+        ] {
+            assert_eq!(
+                mail(bad).validate().unwrap_err().0,
+                ErrorCode::Invalid,
+                "{bad}"
+            );
+        }
         let js = Rich {
             cards: vec![Card {
                 title: "x".into(),

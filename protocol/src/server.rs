@@ -240,6 +240,10 @@ pub struct ConversationSummary {
     /// a stale view is refused with `conflict` instead of overwriting another agent's.
     #[serde(default)]
     pub version: u64,
+    /// An agent blocked the visitor: the conversation is resolved and listed in no view and no
+    /// inbox page; a `conversation` frame with it set tells agents to drop the line.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
 }
 
 /// A position in an inbox: the inbox is ordered by `last_activity`, newest first, and among

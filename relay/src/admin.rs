@@ -5,6 +5,11 @@
 //!   reconnects with a token that no longer exists and starts over as a new visitor, so no
 //!   client keeps a deleted conversation open.
 //!
+//! - `GET /v1/admin/sites/{site}/blocks`: the site's blocks in force (`[{key, until}]`, keys
+//!   `visitor:ID` or `addr:NETWORK`), set by agents with the `block` frame;
+//! - `DELETE /v1/admin/sites/{site}/blocks?visitor=ID` or `?addr=NETWORK`: lifts one; lifting
+//!   a visitor's also lists its blocked conversations again (an agents-only `unblocked` event).
+//!
 //! `Authorization: Bearer TOKEN` of an agent whose role is `admin`, or the operator token. An
 //! admin acts only on visitors of the sites it serves; any other visitor is `not_found`, as an
 //! unknown one is, so ids cannot be probed. Failed authentications count against the address
@@ -13,7 +18,8 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -30,7 +36,9 @@ use crate::{token, AppState};
 pub const MAX_ID_BYTES: usize = 64;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/admin/visitors/{id}", get(export).delete(delete))
+    Router::new()
+        .route("/v1/admin/visitors/{id}", get(export).delete(delete))
+        .route("/v1/admin/sites/{site}/blocks", get(blocks).delete(unblock))
 }
 
 /// Who is asking.
@@ -194,6 +202,147 @@ async fn delete(
         "deleted": true,
         "visitor_id": id,
         "conversations": deleted.len(),
+    }))
+    .into_response())
+}
+
+/// The site from the path, if the admin serves it; `not_found` otherwise (as an unknown one).
+fn served_site(
+    state: &AppState,
+    admin: &Admin,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<String, ApiError> {
+    let Path(site) = path.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    if state.sites.contains_key(&site) && admin.serves(&site) {
+        Ok(site)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Block {
+    key: String,
+    until: u64,
+}
+
+async fn blocks(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let admin = authenticate(&state, addr, &headers)?;
+    let site = served_site(&state, &admin, path)?;
+    let list = state
+        .broker
+        .blocks(&site, crate::clock::now())
+        .await
+        .map_err(unavailable)?;
+    let list: Vec<Block> = list
+        .into_iter()
+        .map(|(key, until)| Block { key, until })
+        .collect();
+    Ok(Json(serde_json::json!({ "blocks": list })).into_response())
+}
+
+/// Which block to lift: exactly one of the two.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Unblock {
+    visitor: Option<String>,
+    addr: Option<String>,
+}
+
+async fn unblock(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Unblock>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let admin = authenticate(&state, addr, &headers)?;
+    let site = served_site(&state, &admin, path)?;
+    let Query(which) = query.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let key = match (which.visitor, which.addr) {
+        (Some(v), None) => {
+            visitor_id(Ok(Path(v.clone())))?;
+            crate::block::visitor_key(&v)
+        }
+        (None, Some(a)) => {
+            // A network as the block stored it: an IPv4 address or an IPv6 /64.
+            let net = a.strip_suffix("/64").unwrap_or(&a);
+            if a.len() > 64 || net.parse::<std::net::IpAddr>().is_err() {
+                return Err(ApiError::Invalid(
+                    "addr is an IP address or an IPv6 /64".into(),
+                ));
+            }
+            format!("addr:{a}")
+        }
+        _ => {
+            return Err(ApiError::Invalid(
+                "name exactly one of visitor=ID or addr=NETWORK".into(),
+            ))
+        }
+    };
+    let lifted = state
+        .broker
+        .unblock(&site, &key)
+        .await
+        .map_err(unavailable)?;
+    let mut relisted = 0;
+    if let Some(visitor) = key.strip_prefix("visitor:") {
+        let record = state
+            .broker
+            .visitor_record(visitor)
+            .await
+            .map_err(unavailable)?;
+        let by = match &admin {
+            Admin::Operator => "operator".to_owned(),
+            Admin::Agent(a) => a.id.clone(),
+        };
+        for conv in record
+            .filter(|(r, _)| r.site == site)
+            .map(|(_, ids)| ids)
+            .unwrap_or_default()
+        {
+            let Some(c) = state
+                .broker
+                .conversation(&conv)
+                .await
+                .map_err(unavailable)?
+            else {
+                continue;
+            };
+            if !c.state.blocked {
+                continue;
+            }
+            crate::block::change(
+                &state,
+                &by,
+                &c.id,
+                c.state.version,
+                crate::broker::Lifecycle::Unblock,
+            )
+            .await
+            .map_err(|r| {
+                tracing::warn!(message = %r.message, "unblock: change failed");
+                ApiError::Unavailable
+            })?;
+            crate::bots::routing::publish_summary(&state, &c.id)
+                .await
+                .map_err(unavailable)?;
+            relisted += 1;
+        }
+    }
+    if !lifted && relisted == 0 {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(admin = %admin.key(), %site, %key, "block lifted");
+    Ok(Json(serde_json::json!({
+        "unblocked": true,
+        "key": key,
+        "conversations": relisted,
     }))
     .into_response())
 }

@@ -186,6 +186,14 @@ pub struct Site {
     /// PEM public key (RSA for RS256, EC P-256 for ES256) of the site's signing key.
     #[serde(default)]
     pub identity_public_key: Option<String>,
+    /// Days an address an agent blocked stays blocked (the visitor itself stays blocked until
+    /// an admin lifts it): addresses change hands, so not forever.
+    #[serde(default = "default_block_addr_days")]
+    pub block_addr_days: u32,
+}
+
+fn default_block_addr_days() -> u32 {
+    30
 }
 
 /// A site's identity policy.
@@ -471,6 +479,7 @@ impl Config {
                 identity: IdentityMode::Optional,
                 identity_secret: None,
                 identity_public_key: None,
+                block_addr_days: default_block_addr_days(),
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -521,6 +530,9 @@ impl Config {
         for site in &self.sites {
             if site.key.is_empty() || site.key.len() > 64 {
                 bail!("site key {:?} must be 1-64 bytes", site.key);
+            }
+            if site.block_addr_days == 0 || site.block_addr_days > 3650 {
+                bail!("site {:?}: block_addr_days must be 1-3650", site.key);
             }
             if site.retention_days == Some(0) {
                 bail!(
@@ -881,6 +893,32 @@ mod tests {
         assert!(bots
             .by_token("bot-token-0123456789abcdef012345678X")
             .is_none());
+    }
+
+    #[test]
+    fn address_blocks_last_30_days_unless_set_within_ten_years() {
+        let config = load(BASE).unwrap();
+        assert_eq!(config.site("shop").unwrap().block_addr_days, 30);
+        let with = |days: &str| {
+            BASE.replace(
+                "allowed_origins = [\"*\"]\n        [[agents]]",
+                &format!("allowed_origins = [\"*\"]\n        block_addr_days = {days}\n        [[agents]]"),
+            )
+        };
+        assert_ne!(with("7"), BASE, "the replacement found its place");
+        assert_eq!(
+            load(&with("7"))
+                .unwrap()
+                .site("other")
+                .unwrap()
+                .block_addr_days,
+            7
+        );
+        for bad in ["0", "3651"] {
+            let err = load(&with(bad)).unwrap_err().to_string();
+            assert!(err.contains("block_addr_days must be 1-3650"), "{err}");
+        }
+        assert!(load(&with("-1")).is_err());
     }
 
     #[test]

@@ -163,6 +163,9 @@ impl Hub {
         if event.audience == Audience::SignedOut {
             return self.close_session(&event.conversation_id);
         }
+        if event.audience == Audience::Blocked {
+            return self.close_conversation(&event.conversation_id, CloseCode::BLOCKED);
+        }
         let inner = self.lock();
         if event.audience == Audience::Bot {
             for (outbox, bot) in inner.bots.values() {

@@ -6,35 +6,16 @@
 //! The verified claims are kept by the visitor's session and laid over every context the page
 //! sends, so a page can neither forge the `verified` marks nor overwrite a verified field.
 
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
-use switchboard_protocol::context::{Cart, Identity, Order, Verified};
-use switchboard_protocol::limits::MAX_SHORT_BYTES;
-use switchboard_protocol::{Context, ErrorCode};
+use switchboard_protocol::context::Verified;
+pub use switchboard_protocol::identity::{apply, Claims};
+use switchboard_protocol::identity::{public_key, SiteKeys};
+use switchboard_protocol::Context;
 
 use crate::config::Site;
 use crate::session::Refusal;
 
-/// Clock skew tolerated on `exp`/`nbf` between the site's server and the relay.
-const LEEWAY_SECS: u64 = 5;
-
 /// Shortest HS256 secret: shorter ones can be brute-forced from one token.
 pub const MIN_SECRET_BYTES: usize = 32;
-
-/// What a valid token says. `sub` is the site's customer id.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub cart: Option<Cart>,
-    #[serde(default)]
-    pub order: Option<Order>,
-}
 
 /// Refuses a site configuration whose identity keys cannot verify anything.
 pub fn check_site(site: &Site) -> anyhow::Result<()> {
@@ -66,111 +47,16 @@ pub fn check_site(site: &Site) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn public_key(pem: &str) -> Option<(Algorithm, DecodingKey)> {
-    DecodingKey::from_rsa_pem(pem.as_bytes())
-        .map(|k| (Algorithm::RS256, k))
-        .or_else(|_| DecodingKey::from_ec_pem(pem.as_bytes()).map(|k| (Algorithm::ES256, k)))
-        .ok()
-}
-
-fn invalid(why: impl Into<String>) -> Refusal {
-    Refusal::new(ErrorCode::IdentityInvalid, why)
-}
-
-/// Checks a token against the site's key: signature, algorithm, audience, expiry, claims.
+/// Checks a token against the site's keys (`switchboard_protocol::identity::verify`, where
+/// the `jwt` fuzz target drives it too).
 pub fn verify(site: &Site, token: &str) -> Result<Claims, Refusal> {
-    // The header names the algorithm; only the one of the site's configured key is accepted,
-    // so `none` and HS256-signed-with-the-public-key tricks fail here.
-    let header = jsonwebtoken::decode_header(token)
-        .map_err(|e| invalid(format!("not a signed identity token: {e}")))?;
-    let key = match header.alg {
-        Algorithm::HS256 => site
-            .identity_secret
-            .as_ref()
-            .and_then(|s| DecodingKey::from_secret(s.as_bytes()).ok())
-            .map(|k| (Algorithm::HS256, k)),
-        Algorithm::RS256 | Algorithm::ES256 => site
-            .identity_public_key
-            .as_deref()
-            .and_then(public_key)
-            .filter(|(alg, _)| *alg == header.alg),
-        _ => None,
+    let keys = SiteKeys {
+        site: &site.key,
+        secret: site.identity_secret.as_deref(),
+        public_key_pem: site.identity_public_key.as_deref(),
     };
-    let Some((alg, key)) = key else {
-        return Err(invalid(format!(
-            "this site does not accept {:?} identity tokens",
-            header.alg
-        )));
-    };
-    let mut validation = Validation::new(alg);
-    validation.leeway = LEEWAY_SECS;
-    validation.set_audience(&[&site.key]);
-    validation.set_required_spec_claims(&["exp", "sub", "aud"]);
-    let data =
-        jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => Refusal::new(
-                ErrorCode::IdentityExpired,
-                "the identity token has expired; fetch a fresh one",
-            ),
-            ErrorKind::InvalidAudience => invalid("the identity token is for another site"),
-            ErrorKind::InvalidSignature => invalid("the identity token's signature is wrong"),
-            other => invalid(format!("the identity token is not valid: {other:?}")),
-        })?;
-    let claims = data.claims;
-    if claims.sub.is_empty() {
-        return Err(invalid("the identity token's sub is empty"));
-    }
-    // The claims end up in the context, under the context's own limits.
-    let mut probe = Context::default();
-    apply(&mut probe, &claims);
-    for v in [
-        Some(&claims.sub),
-        claims.name.as_ref(),
-        claims.email.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if v.len() > MAX_SHORT_BYTES {
-            return Err(invalid(format!(
-                "an identity claim is longer than {MAX_SHORT_BYTES} bytes"
-            )));
-        }
-    }
-    probe
-        .validate()
-        .map_err(|(_, why)| invalid(format!("identity claims: {why}")))?;
-    Ok(claims)
-}
-
-/// Lays the verified claims over a context from the page: the page's `verified` marks are
-/// dropped, the verified fields win, and only they are marked.
-pub fn apply(context: &mut Context, claims: &Claims) {
-    let page = context.identity.take().unwrap_or_default();
-    let mut verified = vec![Verified::Id];
-    let mut pick = |claim: &Option<String>, page: Option<String>, field| match claim {
-        Some(v) => {
-            verified.push(field);
-            Some(v.clone())
-        }
-        None => page,
-    };
-    let name = pick(&claims.name, page.name, Verified::Name);
-    let email = pick(&claims.email, page.email, Verified::Email);
-    if let Some(cart) = &claims.cart {
-        context.cart = Some(cart.clone());
-        verified.push(Verified::Cart);
-    }
-    if let Some(order) = &claims.order {
-        context.order = Some(order.clone());
-        verified.push(Verified::Order);
-    }
-    context.identity = Some(Identity {
-        id: Some(claims.sub.clone()),
-        name,
-        email,
-        verified,
-    });
+    switchboard_protocol::identity::verify(keys, token)
+        .map_err(|(code, why)| Refusal::new(code, why))
 }
 
 /// A context from the page with no verified identity: any `verified` marks it claims dropped.
@@ -206,6 +92,7 @@ pub fn stored_claims(context: &Context) -> Option<Claims> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_protocol::context::Identity;
 
     #[test]
     fn a_page_cannot_claim_verified_fields() {

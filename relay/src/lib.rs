@@ -24,6 +24,7 @@ pub mod accept;
 pub mod admin;
 pub mod assets;
 pub mod assignment;
+pub mod block;
 pub mod bots;
 pub mod broker;
 pub mod client_addr;

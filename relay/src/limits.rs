@@ -76,7 +76,8 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         | ClientMsg::Transfer { .. }
         | ClientMsg::SetStatus { .. }
         | ClientMsg::SetPriority { .. }
-        | ClientMsg::SetPresence { .. } => Class::Messages,
+        | ClientMsg::SetPresence { .. }
+        | ClientMsg::Block { .. } => Class::Messages,
         ClientMsg::Typing { .. }
         | ClientMsg::Sync { .. }
         | ClientMsg::Ping { .. }

@@ -9,6 +9,7 @@
 //! - `page`: what a visitor and an agent can do and see (shadow-DOM aware);
 //! - `axe`: axe-core injected into a page, its violations returned;
 //! - `helpdesk`: two agents' consoles: views, assignment, transfer, resolve, reopen, presence;
+//! - `block`: "Block visitor" in the console: keyboard, axe-core, RTL and phone width;
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
@@ -20,6 +21,7 @@
 //!   RTL, 390 px); `axe` runs axe-core in the page.
 
 mod axe;
+mod block;
 mod bots;
 mod cdp;
 mod chat;

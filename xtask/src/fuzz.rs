@@ -9,7 +9,12 @@ use std::process::Command;
 use crate::tools::{self, root, step};
 
 /// Every target in `fuzz/Cargo.toml`.
-pub const TARGETS: &[&str] = &["client_frame", "context_and_rich", "webhook_signature"];
+pub const TARGETS: &[&str] = &[
+    "client_frame",
+    "context_and_rich",
+    "webhook_signature",
+    "jwt",
+];
 /// cargo-fuzz at a version known to build its targets on stable.
 const CARGO_FUZZ: &str = "0.13.2";
 

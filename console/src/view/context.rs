@@ -3,7 +3,7 @@
 //! URLs become links.
 
 use leptos::prelude::*;
-use switchboard_protocol::context::{is_http_url, LineItem, Page, Verified};
+use switchboard_protocol::context::{is_email, is_http_url, LineItem, Page, Verified};
 use switchboard_protocol::{Cart, Context, Identity, Order};
 
 use crate::money;
@@ -154,9 +154,13 @@ fn identity_box(i: Identity) -> impl IntoView {
         }
     });
     let email = i.email.filter(|e| !e.is_empty()).map(|e| {
-        // mailto: fixes the scheme, so whatever the site sent cannot become a script link.
-        let href = format!("mailto:{e}");
-        view! { <p><a href=href data-testid="context-email">{e}</a>" "{mark(v_email, "email")}</p> }
+        // A link only for one plain address: `a@x?bcc=…` or a list would write to others.
+        if is_email(&e) {
+            let href = format!("mailto:{e}");
+            view! { <p><a href=href data-testid="context-email">{e}</a>" "{mark(v_email, "email")}</p> }.into_any()
+        } else {
+            view! { <p data-testid="context-email">{e}" "{mark(v_email, "email")}</p> }.into_any()
+        }
     });
     let id = i.id.map(|id| {
         view! { <p class="c-muted">{format!("Customer id {id}")}" "{mark(v_id, "id")}</p> }

@@ -2,6 +2,7 @@
 //! context, the presence switch in the header, and the small time formatting they share.
 
 mod actions;
+mod block;
 mod context;
 mod handoff;
 mod inbox;
@@ -61,6 +62,7 @@ pub fn app(c: Console) -> impl IntoView {
                             fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
                         >
                             {actions::bar(c)}
+                            {block::block(c)}
                             {handoff::banner(c)}
                             {transcript::transcript(c)}
                             {reply::reply(c)}

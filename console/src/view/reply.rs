@@ -21,7 +21,9 @@ pub fn reply(c: Console) -> impl IntoView {
             return;
         };
         let text = drafts.with_untracked(|d| d.get(&conv).map(|t| t.trim().to_owned()));
-        let Some(text) = text.filter(|t| !t.is_empty() && t.len() <= MAX_TEXT_BYTES) else {
+        let Some(text) = text
+            .filter(|t| !switchboard_protocol::client::is_blank(t) && t.len() <= MAX_TEXT_BYTES)
+        else {
             return;
         };
         drafts.update(|d| {

@@ -22,6 +22,9 @@ pub struct State {
     pub note: Option<String>,
     /// Bumped by every change, the visitor's reopening message included.
     pub version: u64,
+    /// An agent blocked the visitor: the conversation is in no inbox or view, and the
+    /// visitor's messages are refused in the append itself.
+    pub blocked: bool,
 }
 
 /// One change an agent (or a bot's handoff) asks for.
@@ -42,6 +45,10 @@ pub enum Lifecycle {
         team: Option<String>,
         priority: Priority,
     },
+    /// An agent blocked the visitor: resolved and hidden.
+    Block,
+    /// An admin lifted the block: listed again (still resolved until the visitor writes).
+    Unblock,
 }
 
 #[derive(Clone, Debug)]
@@ -177,6 +184,21 @@ impl State {
                     by,
                 }
             }
+            Lifecycle::Block => {
+                if self.blocked {
+                    return Err("the visitor is blocked already".into());
+                }
+                next.blocked = true;
+                next.status = Status::Resolved;
+                SystemEvent::Blocked { by }
+            }
+            Lifecycle::Unblock => {
+                if !self.blocked {
+                    return Err("the conversation is not blocked".into());
+                }
+                next.blocked = false;
+                SystemEvent::Unblocked { by }
+            }
         };
         Ok((next, event))
     }
@@ -198,6 +220,7 @@ impl State {
             priority: priority.map(parse_priority).unwrap_or_default(),
             note,
             version,
+            blocked: false,
         }
     }
 }
@@ -356,6 +379,24 @@ mod tests {
             (s.assignee, s.team.as_deref(), s.note.as_deref(), s.version),
             (None, Some("billing"), Some("refund"), 2)
         );
+    }
+
+    #[test]
+    fn a_block_resolves_and_hides_once() {
+        let s = State {
+            assignee: Some("olga".into()),
+            ..State::default()
+        };
+        let (s, e) = s.apply(&change(Lifecycle::Block)).unwrap();
+        assert!(s.blocked);
+        assert_eq!((s.status, s.version), (Status::Resolved, 1));
+        assert_eq!(e, SystemEvent::Blocked { by: "alex".into() });
+        assert!(!e.for_visitors());
+        assert!(s.apply(&change(Lifecycle::Block)).is_err());
+        let (s, e) = s.apply(&change(Lifecycle::Unblock)).unwrap();
+        assert!(!s.blocked);
+        assert_eq!(e, SystemEvent::Unblocked { by: "alex".into() });
+        assert!(s.apply(&change(Lifecycle::Unblock)).is_err());
     }
 
     #[test]

@@ -125,6 +125,10 @@ pub struct VisitorRecord {
     pub site: String,
     pub created_at: Millis,
     pub context: Context,
+    /// The network it last connected from (an IPv4 address or an IPv6 /64), kept so an agent
+    /// can block it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
 }
 
 /// One conversation in a visitor's export: its inbox line (lifecycle fields included) and
@@ -179,6 +183,9 @@ pub enum Audience {
     /// session (the event's `conversation_id` holds the session's hash) are closed on every
     /// node (4001), so a signed-out console keeps nothing open.
     SignedOut,
+    /// Not a frame to send: an agent blocked the visitor, so its connections on every node are
+    /// closed with 4004 (do not reconnect).
+    Blocked,
 }
 
 /// A live frame on its way to connections, serialized once where it is created.
@@ -212,6 +219,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("the conversation is owned by {0:?}")]
     NotOwner(Owner),
+    /// A visitor's message to a conversation an agent blocked.
+    #[error("the visitor is blocked")]
+    Blocked,
     /// A lifecycle change on a stale version; holds the current state.
     #[error("the conversation is at version {}, not the one expected", .0.version)]
     Conflict(Box<State>),
@@ -425,6 +435,21 @@ pub trait Broker: Send + Sync + 'static {
         }))
     }
 
+    // Blocks (`block.rs`): per site, a key (`visitor:ID` or `addr:NET`) and when it ends.
+
+    /// Blocks `key` on `site` until `until` (a later block of the same key replaces it).
+    async fn block(&self, site: &str, key: &str, until: Millis) -> Result<()>;
+    /// Lifts a block; false if there was none.
+    async fn unblock(&self, site: &str, key: &str) -> Result<bool>;
+    /// Whether any of `keys` is blocked on `site` at `now`.
+    async fn is_blocked(&self, site: &str, keys: &[String], now: Millis) -> Result<bool>;
+    /// The site's blocks in force at `now`, by key.
+    async fn blocks(&self, site: &str, now: Millis) -> Result<Vec<(String, Millis)>>;
+    /// Remembers the network a stored visitor last connected from, so an agent can block it
+    /// (deleted with the visitor).
+    async fn set_visitor_addr(&self, visitor_id: &str, addr: &str) -> Result<()>;
+    async fn visitor_addr(&self, visitor_id: &str) -> Result<Option<String>>;
+
     // A webhook bot's durable event queue: ordered per bot, positions increasing, read from
     // the oldest, deleted once the bot took an event. See `bots::webhook` for the policy.
 
@@ -609,6 +634,7 @@ impl SummaryFields {
             priority: self.state.priority,
             note: self.state.note,
             version: self.state.version,
+            blocked: self.state.blocked,
         }
     }
 }

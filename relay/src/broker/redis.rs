@@ -64,7 +64,8 @@ const PREVIEW_CHARS: usize = 140;
 
 /// Dedupe, owner check, reopening, sequence, store, publish — one atomic step. Returns
 /// `{status, seq, frame, owner, reopened, first}`: status 1 stored, 0 duplicate, -1 no
-/// conversation, -2 the required owner (ARGV[9], empty for none) does not own it. A visitor's
+/// conversation, -2 the required owner (ARGV[9], empty for none) does not own it, -4 a visitor's message to a
+/// blocked conversation. A visitor's
 /// message (ARGV[10] and ARGV[11], the `reopened` frame around its seq, are given) to a
 /// pending, snoozed or resolved conversation first stores and publishes that frame, with its
 /// own seq. An agent's message to a conversation still `unanswered` takes the mark away and
@@ -78,6 +79,9 @@ if seq then
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, '', owner, '', -1} end
 if ARGV[9] ~= '' and ARGV[9] ~= owner then return {-2, 0, '', owner, '', -1} end
+if ARGV[10] ~= '' and redis.call('HGET', KEYS[1], 'blocked') == '1' then
+  return {-4, 0, '', owner, '', -1}
+end
 local reopened = ''
 local status = redis.call('HGET', KEYS[1], 'status')
 if ARGV[10] ~= '' and (status == 'pending' or status == 'snoozed' or status == 'resolved') then
@@ -131,7 +135,7 @@ return {1, seq, frame}
 "#;
 
 /// The lifecycle fields of a conversation's meta hash, in the order [`state_of`] reads them.
-const STATE_FIELDS: [&str; 7] = [
+const STATE_FIELDS: [&str; 8] = [
     "status",
     "snoozed_until",
     "assignee",
@@ -139,6 +143,7 @@ const STATE_FIELDS: [&str; 7] = [
     "priority",
     "note",
     "version",
+    "blocked",
 ];
 
 type StateFields = (
@@ -149,10 +154,11 @@ type StateFields = (
     Option<String>,
     Option<String>,
     Option<u64>,
+    Option<String>,
 );
 
 fn state_of(f: StateFields) -> State {
-    State::from_stored(
+    let mut state = State::from_stored(
         f.0.as_deref(),
         f.1,
         f.2,
@@ -160,7 +166,14 @@ fn state_of(f: StateFields) -> State {
         f.4.as_deref(),
         f.5,
         f.6.unwrap_or(0),
-    )
+    );
+    state.blocked = f.7.as_deref() == Some("1");
+    state
+}
+
+/// The site's blocks: hash `KEY` → `UNTIL` (ms).
+fn blocks_key(site: &str) -> String {
+    format!("sb:blocks:{{{site}}}")
 }
 
 /// Deletes a conversation's keys (one slot) if its last activity is before ARGV[1] and, when
@@ -455,6 +468,7 @@ fn summary_fields(id: &str, fields: &[(String, String)]) -> SummaryFields {
             get("priority"),
             get("note"),
             Some(num("version")),
+            get("blocked"),
         )),
     }
 }
@@ -521,6 +535,7 @@ fn header(audience: Audience, site: &str, conversation_id: &str) -> String {
         Audience::Bot => 'T',
         Audience::Deleted => 'X',
         Audience::SignedOut => 'S',
+        Audience::Blocked => 'K',
     };
     format!("{a}\n{site}\n{conversation_id}\n")
 }
@@ -535,6 +550,7 @@ fn decode_event(payload: &[u8]) -> Option<Event> {
         "T" => Audience::Bot,
         "X" => Audience::Deleted,
         "S" => Audience::SignedOut,
+        "K" => Audience::Blocked,
         _ => return None,
     };
     let site = parts.next()?.to_owned();
@@ -991,6 +1007,11 @@ impl Broker for RedisBroker {
                 Err(StoreError::NotFound("conversation".into()))
             }
             -2 => Err(StoreError::NotOwner(owner)),
+            -4 => {
+                // Undo the pipelined inbox entry: a blocked conversation is in no inbox.
+                let _: redis::RedisResult<()> = c.zrem(inbox_key(site), &conv).await;
+                Err(StoreError::Blocked)
+            }
             s => {
                 if conditional && s == 1 {
                     c.zadd::<_, _, _, ()>(inbox_key(site), &conv, chat.at)
@@ -1062,6 +1083,7 @@ impl Broker for RedisBroker {
             ("priority", Some(priority_str(next.priority).to_owned())),
             ("note", next.note.clone()),
             ("version", Some(next.version.to_string())),
+            ("blocked", next.blocked.then(|| "1".to_owned())),
         ];
         // Fields set come first (counted), then the fields to delete.
         set.sort_by_key(|(_, v)| v.is_none());
@@ -1099,6 +1121,20 @@ impl Broker for RedisBroker {
             _ => {
                 let message = parse_message(&frame)
                     .ok_or_else(|| StoreError::Backend("stored frame unreadable".into()))?;
+                // The inbox index follows the block (the summaries say it too, for a reader
+                // that raced this).
+                if next.blocked != conv.state.blocked {
+                    let mut c = self.conn.clone();
+                    if next.blocked {
+                        c.zrem::<_, _, ()>(inbox_key(&conv.site), conversation_id)
+                            .await
+                            .map_err(backend)?;
+                    } else {
+                        c.zadd::<_, _, _, ()>(inbox_key(&conv.site), conversation_id, message.at)
+                            .await
+                            .map_err(backend)?;
+                    }
+                }
                 Ok(Changed {
                     message,
                     state: next,
@@ -1209,7 +1245,7 @@ impl Broker for RedisBroker {
             .iter()
             .zip(&metas)
             .map(|((id, _), fields)| summary_fields(id, fields))
-            .filter(|f| f.last_seq > 0)
+            .filter(|f| f.last_seq > 0 && !f.state.blocked)
             .collect();
         if found.is_empty() {
             return Ok(InboxPage {
@@ -1265,6 +1301,7 @@ impl Broker for RedisBroker {
             site: get("site").unwrap_or_default().to_owned(),
             created_at: get("created_at").and_then(|v| v.parse().ok()).unwrap_or(0),
             context: stored_context(get("context")),
+            addr: get("addr").map(str::to_owned),
         };
         Ok(Some((record, convs)))
     }
@@ -1453,6 +1490,73 @@ impl Broker for RedisBroker {
             .await
             .map_err(backend)?;
         Ok(n == 1)
+    }
+
+    async fn block(&self, site: &str, key: &str, until: Millis) -> Result<()> {
+        self.conn
+            .clone()
+            .hset::<_, _, _, ()>(blocks_key(site), key, until)
+            .await
+            .map_err(backend)
+    }
+
+    async fn unblock(&self, site: &str, key: &str) -> Result<bool> {
+        let n: u64 = self
+            .conn
+            .clone()
+            .hdel(blocks_key(site), key)
+            .await
+            .map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn is_blocked(&self, site: &str, keys: &[String], now: Millis) -> Result<bool> {
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        let until: Vec<Option<u64>> = redis::cmd("HMGET")
+            .arg(blocks_key(site))
+            .arg(keys)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(until.into_iter().flatten().any(|u| u > now))
+    }
+
+    async fn blocks(&self, site: &str, now: Millis) -> Result<Vec<(String, Millis)>> {
+        let mut c = self.conn.clone();
+        let all: Vec<(String, u64)> = c.hgetall(blocks_key(site)).await.map_err(backend)?;
+        let (live, ended): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, u)| *u > now);
+        // Ended blocks are dropped when someone looks, so the hash stays small.
+        if !ended.is_empty() {
+            let keys: Vec<&str> = ended.iter().map(|(k, _)| k.as_str()).collect();
+            let _: redis::RedisResult<()> = c.hdel(blocks_key(site), keys).await;
+        }
+        let mut live = live;
+        live.sort();
+        Ok(live)
+    }
+
+    async fn set_visitor_addr(&self, visitor_id: &str, addr: &str) -> Result<()> {
+        // Only an existing visitor: a deleted one must not come back as a bare hash.
+        let script = redis::Script::new(
+            "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'addr', ARGV[1]) end return 1",
+        );
+        script
+            .key(visitor_key(visitor_id))
+            .arg(addr)
+            .invoke_async::<i64>(&mut self.conn.clone())
+            .await
+            .map(drop)
+            .map_err(backend)
+    }
+
+    async fn visitor_addr(&self, visitor_id: &str) -> Result<Option<String>> {
+        self.conn
+            .clone()
+            .hget(visitor_key(visitor_id), "addr")
+            .await
+            .map_err(backend)
     }
 
     async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool> {

@@ -159,10 +159,23 @@ CREATE INDEX IF NOT EXISTS agent_sessions_by_expiry ON agent_sessions(expires_at
 PRAGMA user_version = 7;
 ";
 
+/// Blocking spammers: the conversation's flag, the visitor's last network, the site's blocks.
+const MIGRATE_V8: &str = "
+ALTER TABLE conversations ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE visitors ADD COLUMN addr TEXT;
+CREATE TABLE IF NOT EXISTS blocks (
+    site TEXT NOT NULL,
+    key TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY (site, key)
+) WITHOUT ROWID;
+PRAGMA user_version = 8;
+";
+
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
 macro_rules! state_columns {
     () => {
-        "status, snoozed_until, assignee, team, priority, note, version"
+        "status, snoozed_until, assignee, team, priority, note, version, blocked"
     };
 }
 
@@ -198,14 +211,14 @@ impl SqliteBroker {
     async fn append_row(&self, msg: NewMessage) -> Result<Appended> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let current: Option<(i64, String, String, bool)> = tx
+            let current: Option<(i64, String, String, bool, bool)> = tx
                 .query_row(
-                    "SELECT last_seq, owner, status, unanswered FROM conversations WHERE id = ?1",
+                    "SELECT last_seq, owner, status, unanswered, blocked FROM conversations WHERE id = ?1",
                     params![msg.conversation_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)? != 0)),
                 )
                 .optional()?;
-            let Some((mut last, owner, status, unanswered)) = current else { return Ok(Err(StoreError::NotFound("conversation".into()))) };
+            let Some((mut last, owner, status, unanswered, blocked)) = current else { return Ok(Err(StoreError::NotFound("conversation".into()))) };
             let owner = parse_owner(&owner);
             // Cached: this runs on every append.
             let existing = tx
@@ -220,6 +233,9 @@ impl SqliteBroker {
             }
             if msg.require_owner.as_ref().is_some_and(|r| *r != owner) {
                 return Ok(Err(StoreError::NotOwner(owner)));
+            }
+            if blocked && msg.sender.kind == SenderKind::Visitor {
+                return Ok(Err(StoreError::Blocked));
             }
             let reopens = msg.sender.kind == SenderKind::Visitor
                 && lifecycle::REOPENED_BY_VISITOR.contains(&status.as_str());
@@ -327,6 +343,9 @@ impl SqliteBroker {
         }
         if version < 7 {
             conn.execute_batch(MIGRATE_V7)?;
+        }
+        if version < 8 {
+            conn.execute_batch(MIGRATE_V8)?;
         }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
@@ -673,7 +692,7 @@ impl Broker for SqliteBroker {
                 insert_system(&tx, &message)?;
                 tx.execute(
                     "UPDATE conversations SET last_seq = ?2, status = ?3, snoozed_until = ?4, assignee = ?5,
-                     team = ?6, priority = ?7, note = ?8, version = ?9 WHERE id = ?1",
+                     team = ?6, priority = ?7, note = ?8, version = ?9, blocked = ?10 WHERE id = ?1",
                     params![
                         id,
                         message.seq as i64,
@@ -684,6 +703,7 @@ impl Broker for SqliteBroker {
                         priority_str(next.priority),
                         next.note,
                         next.version as i64,
+                        next.blocked as i64,
                     ],
                 )?;
                 tx.commit()?;
@@ -766,7 +786,7 @@ impl Broker for SqliteBroker {
         let mut items: Vec<ConversationSummary> = self
             .with(move |c| {
                 let mut stmt = c.prepare_cached(&format!(
-                    "{SUMMARY_SELECT} WHERE c.site IN rarray(?1) AND c.last_seq > 0 \
+                    "{SUMMARY_SELECT} WHERE c.site IN rarray(?1) AND c.last_seq > 0 AND c.blocked = 0 \
                      AND (c.last_activity, c.id) < (?2, ?3) \
                      ORDER BY c.last_activity DESC, c.id DESC LIMIT ?4"
                 ))?;
@@ -805,7 +825,7 @@ impl Broker for SqliteBroker {
         self.with(move |c| {
             let record = c
                 .query_row(
-                    "SELECT id, site, created_at, context FROM visitors WHERE id = ?1",
+                    "SELECT id, site, created_at, context, addr FROM visitors WHERE id = ?1",
                     params![id],
                     |r| {
                         Ok(VisitorRecord {
@@ -813,6 +833,7 @@ impl Broker for SqliteBroker {
                             site: r.get(1)?,
                             created_at: r.get::<_, i64>(2)? as u64,
                             context: parse_context(&r.get::<_, String>(3)?),
+                            addr: r.get(4)?,
                         })
                     },
                 )
@@ -976,6 +997,91 @@ impl Broker for SqliteBroker {
         .await
     }
 
+    async fn block(&self, site: &str, key: &str, until: Millis) -> Result<()> {
+        let (site, key) = (site.to_owned(), key.to_owned());
+        self.with(move |c| {
+            // Ended blocks of the site go with any new one, so the table stays small.
+            c.execute(
+                "DELETE FROM blocks WHERE site = ?1 AND until <= ?2",
+                params![site, crate::clock::now() as i64],
+            )?;
+            c.execute(
+                "INSERT INTO blocks (site, key, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (site, key) DO UPDATE SET until = excluded.until",
+                params![site, key, until as i64],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn unblock(&self, site: &str, key: &str) -> Result<bool> {
+        let (site, key) = (site.to_owned(), key.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM blocks WHERE site = ?1 AND key = ?2",
+                params![site, key],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn is_blocked(&self, site: &str, keys: &[String], now: Millis) -> Result<bool> {
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        let site = site.to_owned();
+        let keys: Vec<Value> = keys.iter().cloned().map(Value::from).collect();
+        self.with(move |c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM blocks WHERE site = ?1 AND key IN rarray(?2) AND until > ?3)",
+            )?
+            .query_row(params![site, Rc::new(keys), now as i64], |r| r.get(0))
+        })
+        .await
+    }
+
+    async fn blocks(&self, site: &str, now: Millis) -> Result<Vec<(String, Millis)>> {
+        let site = site.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT key, until FROM blocks WHERE site = ?1 AND until > ?2 ORDER BY key",
+            )?;
+            let rows = stmt.query_map(params![site, now as i64], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn set_visitor_addr(&self, visitor_id: &str, addr: &str) -> Result<()> {
+        let (id, addr) = (visitor_id.to_owned(), addr.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "UPDATE visitors SET addr = ?2 WHERE id = ?1 AND addr IS NOT ?2",
+                params![id, addr],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn visitor_addr(&self, visitor_id: &str) -> Result<Option<String>> {
+        let id = visitor_id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT addr FROM visitors WHERE id = ?1",
+                params![id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+        })
+        .await
+    }
+
     async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool> {
         let (bot, node) = (bot.to_owned(), node.to_owned());
         let now = crate::clock::now() as i64;
@@ -1071,7 +1177,7 @@ impl SqliteBroker {
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, v.context, c.created_at, c.last_activity,
     c.last_seq, c.last_sender, c.last_text, c.owner, c.handoff, c.status, c.snoozed_until, c.assignee,
-    c.team, c.priority, c.note, c.version FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
+    c.team, c.priority, c.note, c.version, c.blocked FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
     let fields = SummaryFields {
@@ -1103,7 +1209,7 @@ fn conversation(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
 
 /// The [`state_columns!`] starting at column `at`.
 fn state(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<State> {
-    Ok(State::from_stored(
+    let mut state = State::from_stored(
         Some(r.get::<_, String>(at)?.as_str()),
         r.get::<_, Option<i64>>(at + 1)?.map(|t| t as u64),
         r.get(at + 2)?,
@@ -1111,7 +1217,9 @@ fn state(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<State> {
         Some(r.get::<_, String>(at + 4)?.as_str()),
         r.get(at + 5)?,
         r.get::<_, i64>(at + 6)? as u64,
-    ))
+    );
+    state.blocked = r.get::<_, i64>(at + 7)? != 0;
+    Ok(state)
 }
 
 /// Stores a system message (one that has its seq already) in the caller's transaction.
@@ -1182,7 +1290,8 @@ mod tests {
     }
 
     /// A file from before per-site inboxes (schema 2, one activity index for every site)
-    /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle, and on).
+    /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle, and on to
+    /// 8)).
     #[test]
     fn a_schema_2_file_gets_the_per_site_inbox_index() {
         let dir = std::env::temp_dir().join(format!("sb-sqlite-migrate-{}", std::process::id()));
@@ -1203,6 +1312,9 @@ mod tests {
                  ALTER TABLE conversations DROP COLUMN version;
                  ALTER TABLE messages DROP COLUMN event;
                  ALTER TABLE conversations DROP COLUMN unanswered;
+                 ALTER TABLE conversations DROP COLUMN blocked;
+                 ALTER TABLE visitors DROP COLUMN addr;
+                 DROP TABLE blocks;
                  PRAGMA user_version = 2;",
             )
             .unwrap();
@@ -1220,7 +1332,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 7);
+        assert_eq!(version, 8);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

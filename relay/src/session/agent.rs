@@ -205,6 +205,13 @@ impl Handler for AgentSession {
                 let limit = limit.unwrap_or(MAX_INBOX);
                 views::send_view(state, &self.agent, view, before, limit, outbox).await
             }
+            ClientMsg::Block {
+                conversation_id,
+                ip,
+            } => {
+                let conv = self.conversation(state, &conversation_id).await?;
+                crate::block::block(state, &self.agent.id, &conv, ip).await
+            }
             ClientMsg::ListConversations { before, limit } => {
                 self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)
                     .await

@@ -182,7 +182,8 @@ impl Handler for BotSession {
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }
             | ClientMsg::SetPriority { .. }
-            | ClientMsg::SetPresence { .. }) => Err(Refusal::new(
+            | ClientMsg::SetPresence { .. }
+            | ClientMsg::Block { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),

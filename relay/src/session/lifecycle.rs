@@ -135,6 +135,8 @@ pub(super) fn authorize(
             }
         }
         Lifecycle::HandedOff { .. } => return forbidden("only bots hand off"),
+        // Blocks have a frame of their own (`block.rs`), never a lifecycle frame.
+        Lifecycle::Block | Lifecycle::Unblock => return forbidden("use block"),
     }
     Ok(())
 }

@@ -76,6 +76,11 @@ impl Refusal {
         )
     }
 
+    /// A blocked visitor's frame (or `hello`).
+    pub(crate) fn blocked() -> Refusal {
+        Refusal::new(ErrorCode::Blocked, "you cannot write to this site")
+    }
+
     pub(crate) fn for_client(mut self, client_id: &str) -> Refusal {
         self.client_id = Some(client_id.to_owned());
         self
@@ -89,6 +94,7 @@ impl From<StoreError> for Refusal {
                 Refusal::new(ErrorCode::NotFound, format!("{what} not found"))
             }
             StoreError::NotOwner(_) => Refusal::not_owner(),
+            StoreError::Blocked => Refusal::blocked(),
             StoreError::Conflict(current) => Refusal::new(
                 ErrorCode::Conflict,
                 format!(
@@ -184,7 +190,14 @@ pub(crate) fn run<H: Handler>(
                 let msg = match conn.next().await {
                     Incoming::Msg(msg) => msg,
                     Incoming::Bad(e) => {
-                        outbox.send(&ServerMsg::error(e.code(), e.to_string()));
+                        // With the frame's client id where it could be read, so the client
+                        // marks that message failed instead of resending it forever.
+                        outbox.send(&ServerMsg::Error {
+                            code: e.code(),
+                            message: e.to_string(),
+                            client_id: e.client_id().map(str::to_owned),
+                            retry_after_ms: None,
+                        });
                         continue;
                     }
                     // Also how a queued close (shutdown included) ends the session.
@@ -318,12 +331,14 @@ async fn handshake(conn: &mut Connection, outbox: &Outbox) -> Option<Hello> {
     }
 }
 
+/// The frame's client id, if it is a valid one: an invalid one is not echoed back.
 fn client_id_of(msg: &ClientMsg) -> Option<String> {
-    match msg {
-        ClientMsg::Send(s) => Some(s.client_id.clone()),
-        ClientMsg::Postback { client_id, .. } => Some(client_id.clone()),
-        _ => None,
-    }
+    let id = match msg {
+        ClientMsg::Send(s) => &s.client_id,
+        ClientMsg::Postback { client_id, .. } => client_id,
+        _ => return None,
+    };
+    switchboard_protocol::client::valid_client_id(id).then(|| id.clone())
 }
 
 pub fn ping_interval_ms(state: &AppState) -> u64 {

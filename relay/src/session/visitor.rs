@@ -75,6 +75,19 @@ impl Handler for VisitorSession {
                 .map_err(fail)?,
             None => None,
         };
+        // A blocked visitor, or any new one from a blocked network, goes no further.
+        let blocked = crate::block::refused(
+            state,
+            &site.key,
+            known.as_ref().map(|v| v.id.as_str()),
+            addr,
+        )
+        .await
+        .map_err(fail)?;
+        if blocked {
+            outbox.send(&Refusal::blocked().to_msg());
+            return Err(CloseCode::BLOCKED);
+        }
         // A bad identity token does not refuse the connection: the visitor stays as verified
         // as before, and hears why after `welcome`.
         let (claims, refused) = match hello.identity_token.as_deref() {
@@ -116,6 +129,12 @@ impl Handler for VisitorSession {
             }
             (None, None) => None,
         };
+        // The network it is on now, for an agent who blocks it; written only when it moved.
+        state
+            .broker
+            .set_visitor_addr(&visitor.id, &crate::block::network(addr))
+            .await
+            .map_err(fail)?;
         if let Some(context) = context {
             if context != visitor.context {
                 state
@@ -200,7 +219,8 @@ impl Handler for VisitorSession {
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }
             | ClientMsg::SetPriority { .. }
-            | ClientMsg::SetPresence { .. }) => Err(Refusal::new(
+            | ClientMsg::SetPresence { .. }
+            | ClientMsg::Block { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for visitors", other.kind()),
             )),
@@ -350,6 +370,10 @@ impl VisitorSession {
                 &conv.owner,
                 queue_of(&p.site, &conv.owner),
             )
+            .await?;
+        state
+            .broker
+            .set_visitor_addr(&conv.visitor_id, &crate::block::network(p.addr))
             .await?;
         debug_assert_eq!(stored.id, conv.id);
         self.conversation = stored;

@@ -28,7 +28,8 @@ pub fn composer(w: Widget) -> impl IntoView {
     });
     let submit = move || {
         let text = draft.get_untracked().trim().to_owned();
-        if text.is_empty() || text.len() > MAX_TEXT_BYTES {
+        // Invisible-only text (a lone zero-width space) would only be refused by the relay.
+        if switchboard_protocol::client::is_blank(&text) || text.len() > MAX_TEXT_BYTES {
             return;
         }
         draft.set(String::new());

@@ -4,7 +4,7 @@
 //! relay, and is checked again here, so only http(s) ever reaches an `href` or `src`.
 
 use leptos::prelude::*;
-use switchboard_protocol::context::is_http_url;
+use switchboard_protocol::context::{is_http_url, is_mailto_url};
 use switchboard_protocol::rich::{Button, Card, QuickReply, Rich};
 
 use crate::outbox;
@@ -83,6 +83,11 @@ fn button(w: Widget, b: Button) -> AnyView {
                 " "
                 <span class="sb-sr">{w.strings.new_tab}</span>
             </a>
+        }
+        .into_any(),
+        // One plain address (the relay refused any other `mailto:`): opens the mail app.
+        Button::Link { label, url } if is_mailto_url(&url) => view! {
+            <a class="sb-button" data-testid="rich-link" href=url>{label}</a>
         }
         .into_any(),
         Button::Link { label, .. } => view! { <span class="sb-button">{label}</span> }.into_any(),

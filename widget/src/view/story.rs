@@ -37,26 +37,11 @@ pub fn text(s: &Strings, event: &SystemEvent) -> Option<String> {
     }
 }
 
-/// The event's code, as on the wire (`data-code`).
-pub fn code(event: &SystemEvent) -> &'static str {
-    match event {
-        SystemEvent::Assigned { .. } => "assigned",
-        SystemEvent::Unassigned { .. } => "unassigned",
-        SystemEvent::Transferred { .. } => "transferred",
-        SystemEvent::HandedOff { .. } => "handed_off",
-        SystemEvent::Pending { .. } => "pending",
-        SystemEvent::Snoozed { .. } => "snoozed",
-        SystemEvent::Resolved { .. } => "resolved",
-        SystemEvent::Reopened { .. } => "reopened",
-        SystemEvent::Priority { .. } => "priority",
-    }
-}
-
 /// One event as a line of the log.
 pub fn row(w: Widget, event: &SystemEvent) -> impl IntoView {
     let text = text(w.strings, event).unwrap_or_default();
     view! {
-        <li class="sb-event" data-testid="system-event" data-code=code(event)>
+        <li class="sb-event" data-testid="system-event" data-code=event.code()>
             {text}
         </li>
     }
