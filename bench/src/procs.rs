@@ -120,7 +120,10 @@ impl Proc {
     pub async fn redis_commands(&self) -> anyhow::Result<u64> {
         let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
         let mut conn = client.get_multiplexed_async_connection().await?;
-        let info: String = redis::cmd("INFO").arg("stats").query_async(&mut conn).await?;
+        let info: String = redis::cmd("INFO")
+            .arg("stats")
+            .query_async(&mut conn)
+            .await?;
         info.lines()
             .find_map(|l| l.strip_prefix("total_commands_processed:"))
             .and_then(|v| v.trim().parse().ok())

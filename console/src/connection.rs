@@ -428,12 +428,32 @@ pub fn reply(console: Console, conversation_id: String, text: String) {
         conversation_id: conversation_id.clone(),
         active: false,
     });
+    take_on_reply(console, &conversation_id);
     send(&ClientMsg::Send(Send {
         conversation_id,
         client_id,
         text,
         rich: None,
     }));
+}
+
+/// Replying to a conversation nobody has taken takes it (as in the helpdesks agents know):
+/// otherwise it stays in the queue, offered to others, and its visitor keeps reading a queue
+/// position while already talking to someone.
+fn take_on_reply(console: Console, conversation_id: &str) {
+    let me = console.me.get_untracked();
+    let summary = console
+        .summaries
+        .with_untracked(|all| all.get(conversation_id).cloned());
+    let Some(summary) = summary.filter(|s| s.assignee.is_none() && !me.is_empty()) else {
+        return;
+    };
+    if console
+        .directory
+        .with_untracked(|d| crate::desk::allowed(d, &me, &summary).take)
+    {
+        crate::desk::assign(console, &summary, Some(me));
+    }
 }
 
 /// Sends a failed reply again, under the same client id.

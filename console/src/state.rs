@@ -82,7 +82,10 @@ impl Line {
             error: None,
             rich: m.rich,
             postback: m.postback,
-            code: m.event.as_deref().map(switchboard_protocol::SystemEvent::code),
+            code: m
+                .event
+                .as_deref()
+                .map(switchboard_protocol::SystemEvent::code),
         }
     }
 

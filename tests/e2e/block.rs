@@ -5,33 +5,10 @@
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use serde_json::Value;
 
 use super::harness::{artifact, with_browsers, Chromedriver, RelayProcess, AGENT_TOKEN};
 use super::page::*;
 use crate::util::{eventually, workspace};
-
-/// axe-core's violations (WCAG 2 A and AA, best practices) inside `selector`. axe is run as
-/// the script body itself, which the console's CSP does not apply to (no `eval`).
-pub async fn axe_violations(c: &Client, selector: &str) -> Vec<Value> {
-    let path = workspace().join("tools/node_modules/axe-core/axe.min.js");
-    let source = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (npm install in tools/)", path.display()));
-    c.execute(&format!("{source}\nwindow.axe = axe; return 1;"), vec![])
-        .await
-        .unwrap();
-    let result = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             window.axe.run({include: [arguments[0]]},
-                 {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})
-               .then(r => done(r.violations), e => done([{id: 'axe-error', help: String(e)}]));",
-            vec![Value::String(selector.into())],
-        )
-        .await
-        .unwrap();
-    result.as_array().cloned().unwrap_or_default()
-}
 
 async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
@@ -66,7 +43,7 @@ async fn an_agent_blocks_a_visitor_from_the_console() {
         open_first_conversation(&a).await;
         wait_transcript(&a, "visitor", "BUY CHEAP WATCHES").await;
         let open = el(&a, "block-open").await;
-        assert!(axe_violations(&a, "[data-testid=block]").await.is_empty());
+        assert!(super::axe::violations_in(&a, "[data-testid=block]").await.is_empty());
 
         // By keyboard: Enter on the button, Space on the checkbox, Enter on "Block".
         open.send_keys("\u{E007}").await.unwrap();
@@ -76,7 +53,7 @@ async fn an_agent_blocks_a_visitor_from_the_console() {
             ip.prop("checked").await.unwrap().as_deref(),
             Some("true")
         );
-        let violations = axe_violations(&a, "[data-testid=block]").await;
+        let violations = super::axe::violations_in(&a, "[data-testid=block]").await;
         assert!(violations.is_empty(), "{violations:#?}");
         shot(&a, "console-block-confirm.png").await;
         // Right to left and at phone width, the confirm step stays clean.
@@ -90,7 +67,7 @@ async fn an_agent_blocks_a_visitor_from_the_console() {
         )
         .await
         .unwrap();
-        let violations = axe_violations(&a, "[data-testid=block]").await;
+        let violations = super::axe::violations_in(&a, "[data-testid=block]").await;
         assert!(violations.is_empty(), "{violations:#?}");
         shot(&a, "console-block-confirm-rtl-390.png").await;
         a.execute("document.documentElement.dir = 'ltr'; return 1;", vec![])

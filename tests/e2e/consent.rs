@@ -104,38 +104,6 @@ async fn wait_prompt(c: &Client, shown: bool) {
     .await;
 }
 
-/// axe-core's violations inside the widget's host (its shadow tree included), or `None` when
-/// axe-core is not installed (`AXE_JS`, else `tools/node_modules/axe-core/axe.min.js`).
-async fn axe_violations(c: &Client) -> Option<Value> {
-    let path = std::env::var_os("AXE_JS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| crate::util::workspace().join("tools/node_modules/axe-core/axe.min.js"));
-    let Ok(src) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "axe-core not found at {}: accessibility check skipped",
-            path.display()
-        );
-        return None;
-    };
-    c.execute(
-        "if (!window.axe) { const s = document.createElement('script'); s.textContent = arguments[0]; \
-         document.head.appendChild(s); } return !!window.axe;",
-        vec![json!(src)],
-    )
-    .await
-    .unwrap();
-    let v = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1]; \
-             axe.run({ include: [['#switchboard-host']] }).then(r => done(r.violations.map(v => \
-               ({ id: v.id, nodes: v.nodes.map(n => n.html) })))).catch(e => done(String(e)));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    Some(v)
-}
-
 async fn focused_testid(c: &Client) -> Value {
     in_widget(
         c,
@@ -162,9 +130,7 @@ async fn consent_mode_stores_and_contacts_nothing_until_consent_and_forgets_on_w
         loader_launcher(&c).await.unwrap().click().await.unwrap();
         wait_prompt(&c, true).await;
         assert_eq!(focused_testid(&c).await, "consent-allow", "the prompt takes the focus");
-        if let Some(v) = axe_violations(&c).await {
-            assert_eq!(v, json!([]), "axe-core on the consent prompt");
-        }
+        super::axe::assert_clean_in(&c, "#switchboard-host", "the consent prompt").await;
         std::fs::write(artifact("consent-prompt.png"), c.screenshot().await.unwrap()).unwrap();
         c.set_window_size(390, 844).await.unwrap();
         let fits = in_widget(
@@ -174,9 +140,8 @@ async fn consent_mode_stores_and_contacts_nothing_until_consent_and_forgets_on_w
         )
         .await;
         assert_eq!(fits, true, "the prompt fits a phone's width");
-        if let Some(v) = axe_violations(&c).await {
-            assert_eq!(v, json!([]), "axe-core on the consent prompt at phone width");
-        }
+        super::axe::assert_clean_in(&c, "#switchboard-host", "the consent prompt at phone width")
+            .await;
         std::fs::write(artifact("consent-prompt-phone.png"), c.screenshot().await.unwrap()).unwrap();
         c.set_window_size(1280, 900).await.unwrap();
         // Escape says "not now" and gives the focus back to the launcher.

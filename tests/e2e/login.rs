@@ -6,7 +6,6 @@
 //! `artifacts/login-*.png`.
 
 use fantoccini::{Client, Locator};
-use serde_json::Value;
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::{ClientMsg, CloseCode, PROTOCOL_VERSION};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -14,51 +13,14 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use super::harness::{artifact, with_browsers, Chromedriver, RelayProcess};
 use super::page::*;
 use crate::process::AGENT_PASSWORD;
-use crate::util::{eventually, workspace};
+use crate::util::eventually;
 
 /// WebDriver's key codes.
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
 
-/// Every axe-core violation on the page (`tools/node_modules`, see the brief in the report).
-async fn axe_violations(c: &Client) -> Vec<String> {
-    let path = workspace().join("tools/node_modules/axe-core/axe.min.js");
-    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (install axe-core: `npm ci --prefix tools`)",
-            path.display()
-        )
-    });
-    c.execute(&format!("{source}\nreturn typeof axe;"), vec![])
-        .await
-        .expect("injecting axe-core");
-    let found = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];\
-             axe.run(document, { resultTypes: ['violations'] })\
-               .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' (' +\
-                  v.nodes.map(n => n.target.join(' ')).join(', ') + ')')))\
-               .catch(e => done(['axe failed: ' + e]));",
-            vec![],
-        )
-        .await
-        .expect("running axe");
-    match found {
-        Value::Array(v) => v
-            .into_iter()
-            .map(|x| x.as_str().unwrap_or_default().to_owned())
-            .collect(),
-        other => vec![format!("axe returned {other}")],
-    }
-}
-
 async fn assert_accessible(c: &Client, screen: &str) {
-    let v = axe_violations(c).await;
-    assert!(
-        v.is_empty(),
-        "axe violations on {screen}:\n{}",
-        v.join("\n")
-    );
+    super::axe::assert_clean(c, &format!("the sign-in {screen}")).await;
     let png = c.screenshot().await.unwrap();
     std::fs::write(artifact(&format!("login-{screen}.png")), png).unwrap();
 }

@@ -7,6 +7,9 @@
 //! - `consent`: nothing fetched, stored or connected before the visitor asks (consent mode,
 //!   and a page view that never chats); a returning visitor reconnects at once;
 //! - `page`: what a visitor and an agent can do and see (shadow-DOM aware);
+//! - `accessibility`: the widget (loader launcher, open, with a conversation) and the console
+//!   (sign-in, a conversation with its context) under axe-core on desktop, at phone width and
+//!   right to left; the widget's `lang` in every shipped locale;
 //! - `axe`: axe-core injected into a page, its violations returned;
 //! - `helpdesk`: two agents' consoles: views, assignment, transfer, resolve, reopen, presence;
 //! - `block`: "Block visitor" in the console: keyboard, axe-core, RTL and phone width;
@@ -20,6 +23,7 @@
 //!   position, the story of system events, resolved and reopened, in every locale (axe-core,
 //!   RTL, 390 px); `axe` runs axe-core in the page.
 
+mod accessibility;
 mod axe;
 mod block;
 mod bots;

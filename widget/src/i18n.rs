@@ -1,6 +1,9 @@
 //! The widget's words, in the visitor's language (from `navigator.language`; English otherwise).
 
 pub struct Strings {
+    /// The BCP 47 tag of these words, for the widget's `lang` attribute (screen readers
+    /// pronounce by it).
+    pub lang: &'static str,
     pub title: &'static str,
     pub open: &'static str,
     pub close: &'static str,
@@ -45,6 +48,7 @@ pub struct Strings {
 }
 
 const EN: Strings = Strings {
+    lang: "en",
     title: "Chat with us",
     open: "Open chat",
     close: "Close chat",
@@ -80,6 +84,7 @@ const EN: Strings = Strings {
 };
 
 const DE: Strings = Strings {
+    lang: "de",
     title: "Chatten Sie mit uns",
     open: "Chat öffnen",
     close: "Chat schließen",
@@ -115,6 +120,7 @@ const DE: Strings = Strings {
 };
 
 const FR: Strings = Strings {
+    lang: "fr",
     title: "Discutons",
     open: "Ouvrir le chat",
     close: "Fermer le chat",
@@ -150,6 +156,7 @@ const FR: Strings = Strings {
 };
 
 const ES: Strings = Strings {
+    lang: "es",
     title: "Chatea con nosotros",
     open: "Abrir chat",
     close: "Cerrar chat",

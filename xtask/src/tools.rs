@@ -114,6 +114,12 @@ pub fn ensure_axe() -> anyhow::Result<()> {
     {
         return Ok(());
     }
+    if output("npm", &["--version"]).is_none() {
+        apt_install(
+            &["nodejs", "npm"],
+            "npm, to install axe-core for the accessibility checks",
+        )?;
+    }
     step("npm ci --prefix tools (axe-core for the browser tests)");
     run(Command::new("npm").current_dir(root()).args([
         "ci",
