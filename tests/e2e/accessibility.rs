@@ -51,6 +51,19 @@ async fn widget_and_console_have_no_axe_violations_on_desktop_phone_and_rtl() {
         wait_console_text(&a, "order-number", "1042").await;
         console_reply(&a, ANSWER).await;
         wait_widget_message(&v, "agent", ANSWER, None).await;
+        // Replying took the conversation (the demo's team assigns by hand): the visitor is no
+        // longer told it waits in a queue.
+        wait_console_text(&a, "state-assignee", "Alex").await;
+        crate::util::eventually("the queue position to go", UI_WAIT, || async {
+            let shown = in_widget(
+                &v,
+                "const q = root.querySelector('[data-testid=queue-position]'); \
+                 return !!q && q.getBoundingClientRect().height > 0;",
+            )
+            .await;
+            (shown == json!(false)).then_some(())
+        })
+        .await;
 
         assert_clean_in(&v, "#switchboard-host", "the widget with a conversation").await;
         screenshot(&v, "a11y-widget-desktop.png").await;
