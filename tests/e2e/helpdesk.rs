@@ -345,9 +345,8 @@ async fn a_conversation_is_assigned_transferred_resolved_and_reopened_across_two
         wait_transcript(&s, "system", "Transferred to Billing by Alex").await;
         wait_transcript(&s, "system", "Sam joined").await;
         wait_console_text(&s, "transfer-note-shown", NOTE).await;
-        // TODO(widget, issue 12, another helper builds it): the visitor sees the transfer —
-        //   a `[data-testid="system-event"][data-code="transferred"]` element in the widget's
-        //   shadow root reading like "Transferred to Billing".
+        // The visitor sees the transfer, in words of its own language (never the note).
+        wait_widget_story(&v, "transferred", "Transferred to Billing").await;
 
         // A stale view: Sam's page is busy while Sam (elsewhere) raises the priority; the
         // click that follows still carries the old version. Refused as a conflict, said
@@ -396,9 +395,18 @@ async fn a_conversation_is_assigned_transferred_resolved_and_reopened_across_two
         wait_console_text(&s, "state-status", "Resolved").await;
         wait_count(&s, "mine", 0).await;
         wait_count(&s, "resolved", 1).await;
-        // TODO(widget): the visitor sees the resolved state —
-        //   `[data-testid="conversation-resolved"]` in the widget, and
-        //   `[data-testid="system-event"][data-code="resolved"]`.
+        // The visitor sees the resolved state: the story's line and the notice.
+        wait_widget_story(&v, "resolved", "Resolved").await;
+        eventually("the resolved notice", UI_WAIT, || async {
+            let shown = in_widget(
+                &v,
+                "const n = root.querySelector('[data-testid=conversation-resolved]'); \
+                 return !!n && n.getBoundingClientRect().height > 0;",
+            )
+            .await;
+            (shown == serde_json::json!(true)).then_some(())
+        })
+        .await;
 
         // The visitor writes again: reopened, assigned to Sam again (in Sam's Mine).
         visitor_send(&v, AGAIN).await;
@@ -456,9 +464,8 @@ async fn a_conversation_is_assigned_transferred_resolved_and_reopened_across_two
             .await;
         assert_eq!(position, 1, "the third visitor is next in Support's queue");
         wait_count(&a, "unassigned", 1).await;
-        // TODO(widget): a visitor in the browser, waiting, sees
-        //   `[data-testid="queue-position"]` ("You are number 1 in the queue"). Needs a third
-        //   browser whose widget waits while Alex and Sam are at capacity.
+        // The same wait as the widget shows it ("You are number 1 in the queue"), in a
+        // browser: `e2e::visitor_desk`.
 
         // Presence: Alex steps away; Sam sees it where agents are offered.
         a.find(Locator::Css("[data-testid=presence-select]"))
@@ -501,5 +508,28 @@ async fn a_conversation_is_assigned_transferred_resolved_and_reopened_across_two
             .unwrap();
         wait_selected_tab(&a, "my_teams").await;
     })
+    .await;
+}
+
+/// Waits until the widget's story has a line with this event code whose text contains `text`.
+async fn wait_widget_story(v: &Client, code: &str, text: &str) {
+    let script = format!(
+        "return Array.from(root ? root.querySelectorAll('[data-testid=system-event][data-code={code}]') : [])\
+           .map(e => e.textContent);"
+    );
+    eventually(
+        &format!("the visitor's story line {code}: {text}"),
+        UI_WAIT,
+        || async {
+            let lines = in_widget(v, &script).await;
+            lines
+                .as_array()
+                .is_some_and(|l| {
+                    l.iter()
+                        .any(|t| t.as_str().is_some_and(|t| t.contains(text)))
+                })
+                .then_some(())
+        },
+    )
     .await;
 }

@@ -59,6 +59,7 @@ async fn verified_marks_in_the_console_and_reset_forgets_the_visitor() {
         open_first_conversation(&a).await;
         wait_console_text(&a, "context-identity", "Dana Demo").await;
         wait_console_text(&a, "verified-name", "site's claim, unverified").await;
+        super::axe::assert_clean(&a, "the console's unverified marks").await;
 
         // The token from the site's server: the same fields, now verified, live.
         in_widget(
@@ -70,6 +71,7 @@ async fn verified_marks_in_the_console_and_reset_forgets_the_visitor() {
         wait_console_text(&a, "verified-name", "✓ verified").await;
         wait_console_text(&a, "verified-email", "✓ verified").await;
         wait_console_text(&a, "verified-id", "✓ verified").await;
+        super::axe::assert_clean(&a, "the console's verified marks").await;
 
         // Logout: nothing of Dana stays in this browser.
         let key = "switchboard:demo:token";
