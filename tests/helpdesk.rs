@@ -503,6 +503,23 @@ async fn new_conversations_wait_in_the_default_team_and_are_assigned_by_presence
         .await;
     assert_eq!(position, 1);
     assert_eq!(stored(&relay, &c2).await.0.assignee, None);
+    // The visitor reloads the page while it waits: the new connection hears its place again
+    // although nothing changed.
+    let token = v2.welcome.as_ref().and_then(|w| w.token.clone());
+    drop(v2);
+    let mut v2 = relay.visitor_with(token, None).await;
+    v2.live_state = true;
+    assert_eq!(v2.conversation_id(), c2);
+    let position = v2
+        .until(|m| match m {
+            ServerMsg::Queue {
+                conversation_id,
+                position,
+            } if *conversation_id == c2 => Some(*position),
+            _ => None,
+        })
+        .await;
+    assert_eq!(position, 1);
 
     // Away: nothing new, and visitors are told nobody is online.
     alex.send(&ClientMsg::SetPresence {

@@ -95,7 +95,8 @@ server_msgs! {
             typical_reply_ms: Option<u64>,
         },
         /// The visitor's conversation waits for an agent; `position` 1 is next. Sent while it
-        /// waits, when the position changes (approximately: at each assignment pass).
+        /// waits, when the position changes (approximately: at each assignment pass), and
+        /// again every few seconds, so a visitor who reconnected learns it.
         Queue { conversation_id: String, position: u32 },
     }
     others {

@@ -56,7 +56,14 @@ struct Told {
     online: Option<bool>,
     /// Conversation → queue position sent to its visitor.
     positions: HashMap<String, u32>,
+    /// When every waiting visitor was last told its position, changed or not.
+    positions_at: Option<std::time::Instant>,
 }
+
+/// How often every waiting visitor hears its position again even when it did not change: a
+/// visitor who reloaded the page (or reconnected to another node) while waiting would
+/// otherwise learn it only at the next change.
+const POSITIONS_AGAIN: Duration = Duration::from_secs(5);
 
 impl Local {
     /// Runs this node's pass soon (an agent came or went, a conversation entered a queue, a
@@ -359,13 +366,20 @@ async fn tell_presence(state: &AppState, site: &str, presence: &[(String, Presen
     }
 }
 
-/// Sends each waiting visitor its position in its team's queue when it changed.
+/// Sends each waiting visitor its position in its team's queue when it changed, and every
+/// [`POSITIONS_AGAIN`] to all of them.
 async fn tell_positions(state: &AppState, site: &str, positions: HashMap<String, u32>) {
     let changed: Vec<(String, u32)> = {
         let mut told = lock(&state.assigner.told);
         let t = told.entry(site.to_owned()).or_default();
+        let again = t
+            .positions_at
+            .is_none_or(|at| at.elapsed() >= POSITIONS_AGAIN);
+        if again {
+            t.positions_at = Some(std::time::Instant::now());
+        }
         let changed = (positions.iter())
-            .filter(|(c, p)| t.positions.get(*c) != Some(p))
+            .filter(|(c, p)| again || t.positions.get(*c) != Some(p))
             .map(|(c, p)| (c.clone(), *p))
             .collect();
         t.positions = positions;
