@@ -1973,8 +1973,9 @@ async fn a_block_hides_the_conversation_refuses_the_visitor_on_every_node(backen
         .await;
     assert!(matches!(again, Err(StoreError::Invalid(_))), "{again:?}");
 
-    // The visitor's connections hear nothing of it: a marker published after the change
-    // arrives, the `blocked` event does not.
+    // The visitor's connections learn nothing of it: its seq arrives (so their log stays
+    // gap-free) without the event, the agent's name or any text; a marker published after
+    // the change closes the window.
     b.publish(Event::new(
         Audience::Visitors,
         "shop",
@@ -1982,7 +1983,20 @@ async fn a_block_hides_the_conversation_refuses_the_visitor_on_every_node(backen
         &ServerMsg::Pong { nonce: None },
     ))
     .await;
-    assert_eq!(collect(&mut rx, 1).await, Vec::<u64>::new());
+    let mut heard = Vec::new();
+    while let Ok(Some(Outgoing::Frame(f))) =
+        tokio::time::timeout(Duration::from_secs(5), rx.recv()).await
+    {
+        match serde_json::from_str::<ServerMsg>(&f).unwrap() {
+            ServerMsg::Message(m) => heard.push(m),
+            ServerMsg::Pong { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert_eq!(heard[0].seq, 2);
+    assert_eq!(heard[0].event, None);
+    assert!(heard[0].text.is_empty() && heard[0].client_id.is_empty());
 
     let inbox = b.inbox(&shop(), None, 10).await.unwrap();
     let ids: Vec<&str> = inbox.items.iter().map(|s| s.id.as_str()).collect();
