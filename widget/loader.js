@@ -122,7 +122,7 @@
       // consent dialog from a `consent_required` listener instead.
       prompt = d.createElement("div");
       prompt.innerHTML = '<div class="sb-consent" role="dialog" aria-labelledby="sb-ct" data-testid="consent-prompt"><p id="sb-ct">' +
-        "Chat connects you to our support team and keeps the conversation on this device. Allow it?</p>" +
+        "Chat keeps the conversation on this device. Allow it?</p>" +
         '<button class="sb-allow" data-testid="consent-allow">Allow chat</button><button data-testid="consent-later">Not now</button></div>';
       prompt = root.appendChild(prompt.firstChild);
       var b = prompt.querySelectorAll("button");

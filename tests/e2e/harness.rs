@@ -64,8 +64,16 @@ impl Chromedriver {
     /// A browser whose `navigator.language` is `lang` (e.g. `de-DE`): on Linux `--lang` alone
     /// does not set it, the profile's accept-languages preference does.
     pub async fn browser_in(&self, lang: &str) -> (Client, tempfile::TempDir) {
-        self.browser_configured(&[&format!("--lang={lang}")], Some(lang))
+        let prefs = serde_json::json!({ "intl": { "accept_languages": lang } });
+        self.browser_configured(&[&format!("--lang={lang}")], Some(prefs))
             .await
+    }
+
+    /// A browser that blocks every site's data, as a visitor with cookies blocked has it:
+    /// storage access throws and `navigator.locks` refuses (`SecurityError`).
+    pub async fn browser_blocking_site_data(&self) -> (Client, tempfile::TempDir) {
+        let prefs = serde_json::json!({ "profile": { "default_content_setting_values": { "cookies": 2 } } });
+        self.browser_configured(&[], Some(prefs)).await
     }
 
     /// [`Chromedriver::browser`] with extra Chromium flags.
@@ -76,7 +84,7 @@ impl Chromedriver {
     async fn browser_configured(
         &self,
         extra: &[&str],
-        lang: Option<&str>,
+        prefs: Option<serde_json::Value>,
     ) -> (Client, tempfile::TempDir) {
         let profile = tempfile::tempdir().unwrap();
         let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -101,9 +109,8 @@ impl Chromedriver {
         let mut caps = caps;
         let args = caps["goog:chromeOptions"]["args"].as_array_mut().unwrap();
         args.extend(extra.iter().map(|a| serde_json::Value::from(*a)));
-        if let Some(lang) = lang {
-            caps["goog:chromeOptions"]["prefs"] =
-                serde_json::json!({ "intl": { "accept_languages": lang } });
+        if let Some(prefs) = prefs {
+            caps["goog:chromeOptions"]["prefs"] = prefs;
         }
         let caps = caps.as_object().unwrap().clone().into_iter().collect();
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())

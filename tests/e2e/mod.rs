@@ -12,6 +12,8 @@
 //!   right to left; the widget's `lang` in every shipped locale;
 //! - `axe`: axe-core injected into a page, its violations returned;
 //! - `helpdesk`: two agents' consoles: views, assignment, transfer, resolve, reopen, presence;
+//! - `blocked_storage`: a browser that blocks site data (storage throws, the tab lock is
+//!   refused): the widget still chats, and no error reaches the page;
 //! - `block`: "Block visitor" in the console: keyboard, axe-core, RTL and phone width;
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
@@ -26,6 +28,7 @@
 mod accessibility;
 mod axe;
 mod block;
+mod blocked_storage;
 mod bots;
 mod cdp;
 mod chat;

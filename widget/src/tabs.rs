@@ -81,14 +81,29 @@ fn request_lock(widget: Widget) {
         become_leader(widget);
         held.into()
     });
-    if request
-        .call2(&locks, &JsValue::from_str(&name), &granted)
-        .is_err()
-    {
-        web_sys::console::warn_1(&"Switchboard: no tab lock; this tab connects on its own".into());
-        core(|c| c.lock = Lock::Held(None));
-        become_leader(widget);
+    match request.call2(&locks, &JsValue::from_str(&name), &granted) {
+        Err(_) => lead_alone(widget),
+        // Browsers that block site data (cookies blocked, sandboxed or opaque-origin frames)
+        // reject the request (`SecurityError`) rather than throw. Handled here, the rejection
+        // never reaches the host page's error monitoring.
+        Ok(pending) => {
+            if let Ok(pending) = pending.dyn_into::<js_sys::Promise>() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let refused = wasm_bindgen_futures::JsFuture::from(pending).await.is_err();
+                    if refused && core(|c| matches!(c.lock, Lock::Queued)) {
+                        lead_alone(widget);
+                    }
+                });
+            }
+        }
     }
+}
+
+/// No tab lock to be had: this tab connects on its own.
+fn lead_alone(widget: Widget) {
+    web_sys::console::warn_1(&"Switchboard: no tab lock; this tab connects on its own".into());
+    core(|c| c.lock = Lock::Held(None));
+    become_leader(widget);
 }
 
 fn become_leader(widget: Widget) {
