@@ -88,6 +88,13 @@ async fn widget_and_console_have_no_axe_violations_on_desktop_phone_and_rtl() {
             "the widget in a right-to-left page",
         )
         .await;
+        // The widget writes English left to right on a right-to-left page.
+        let direction = in_widget(
+            &v,
+            "return getComputedStyle(root.querySelector('[data-testid=composer-input]')).direction;",
+        )
+        .await;
+        assert_eq!(direction, json!("ltr"), "the widget's own direction on an RTL page");
         screenshot(&v, "a11y-widget-rtl.png").await;
         assert_clean_in(&a, "document", "the console right to left").await;
         screenshot(&a, "a11y-console-rtl.png").await;

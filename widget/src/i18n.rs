@@ -204,6 +204,18 @@ impl Strings {
     }
 }
 
+impl Strings {
+    /// The direction these words are written in: the widget lays itself out by its own
+    /// language, not by the host page's (a German widget on an Arabic page stays
+    /// left-to-right, its punctuation where German puts it).
+    pub fn dir(&self) -> &'static str {
+        match self.lang {
+            "ar" | "he" | "fa" | "ur" => "rtl",
+            _ => "ltr",
+        }
+    }
+}
+
 /// The strings for a BCP 47 tag such as `de-CH`.
 pub fn for_locale(tag: &str) -> &'static Strings {
     match tag

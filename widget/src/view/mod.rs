@@ -28,7 +28,7 @@ pub fn app(w: Widget) -> impl IntoView {
     // The panel stays in the DOM while closed (only `hidden`), so a half-typed draft, the
     // scroll position and the `aria-controls` target survive closing.
     view! {
-        <div class="sb-widget" lang=w.strings.lang>
+        <div class="sb-widget" lang=w.strings.lang dir=w.strings.dir()>
                 <section
                     id="sb-panel"
                     class="sb-panel"
