@@ -378,11 +378,11 @@ async fn bad_sign_ins_and_sockets_are_refused_and_sign_nobody_in() {
     assert_eq!(hijack.err(), Some(403));
     let sibling = agent_socket(&relay, Some(&cookie), Some("http://localhost:1"), None).await;
     assert_eq!(sibling.err(), Some(403));
-    let fake = format!("sb_agent={}", "ab".repeat(32));
+    let forged = format!("sb_agent={}", "ab".repeat(32));
     for (cookie, origin) in [
         (Some(cookie.as_str()), None),
         (None, Some(o.as_str())),
-        (Some(fake.as_str()), Some(o.as_str())),
+        (Some(forged.as_str()), Some(o.as_str())),
         (Some("sb_agent=garbage; other=1"), Some(o.as_str())),
     ] {
         let socket = agent_socket(&relay, cookie, origin, None).await;
