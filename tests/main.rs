@@ -23,6 +23,8 @@
 //!   expiry, refusals and throttling, against relay processes (SQLite, and two on one Redis);
 //! - `blocking`: blocking a spammer (and its address) from an agent's socket, lifting it
 //!   through the admin API, and queues that list only conversations with a visitor message;
+//! - `search`: full-text search (SQLite FTS5, Redis with RediSearch) and a visitor's history:
+//!   words, filters, cross-site isolation, injection and oversized input, rate limits;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -46,5 +48,6 @@ mod process;
 mod protocol_answers;
 mod redis_server;
 mod relay_ws;
+mod search;
 mod util;
 mod webhooks;

@@ -11,14 +11,38 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// A module loaded at start (`--loadmodule`).
+    module: Option<String>,
+}
+
+/// Where Debian's `redis-redisearch` puts RediSearch (`REDISEARCH_MODULE` names another).
+pub fn redisearch_module() -> String {
+    std::env::var("REDISEARCH_MODULE")
+        .unwrap_or_else(|_| "/usr/lib/redis/modules/redisearch.so".into())
 }
 
 impl RedisServer {
     pub async fn start() -> RedisServer {
+        Self::start_with(None).await
+    }
+
+    /// With the RediSearch module loaded, for the Redis deployment's search. Fails when the
+    /// module is missing (`cargo xtask test` installs `redis-redisearch`).
+    pub async fn start_with_search() -> RedisServer {
+        let module = redisearch_module();
+        assert!(
+            std::path::Path::new(&module).exists(),
+            "{module} is missing: apt-get install redis-redisearch (cargo xtask test does)"
+        );
+        Self::start_with(Some(module)).await
+    }
+
+    async fn start_with(module: Option<String>) -> RedisServer {
         let mut server = RedisServer {
             child: None,
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
+            module,
         };
         server.spawn().await;
         server
@@ -36,6 +60,11 @@ impl RedisServer {
                 "--appendfsync",
                 "always",
             ])
+            .args(
+                self.module
+                    .iter()
+                    .flat_map(|m| ["--loadmodule", m.as_str()]),
+            )
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())

@@ -356,6 +356,18 @@ fn handle(console: Console, msg: ServerMsg) {
             message,
             ..
         } => console.fail(&id, message),
+        ServerMsg::SearchResults {
+            text,
+            offset,
+            hits,
+            more,
+        } => crate::lookup::results(console, text, offset, hits, more),
+        ServerMsg::VisitorHistory {
+            conversation_id,
+            items,
+        } => crate::lookup::history(console, conversation_id, items),
+        ServerMsg::Error { code, message, .. }
+            if crate::lookup::refused(console, code, &message) => {}
         ServerMsg::Error { code, message, .. } if !desk::refused(console, code, &message) => {
             warn(&format!(
                 "the relay refused a frame: {}: {message}",

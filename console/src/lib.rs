@@ -12,6 +12,7 @@
 //!   4001 back to sign-in) and the frames the views send (sync, reply, typing);
 //! - [`desk`]: the helpdesk side: the relay's directory, presence, views and their counts,
 //!   what the agent may do to a conversation, and the lifecycle frames the action bar sends;
+//! - [`lookup`]: search and the visitor's earlier conversations (the frames, the answers);
 //! - `view`: sign-in, view tabs, inbox, action bar, transcript, reply box, context sidebar,
 //!   presence switch; one module each;
 //! - `money`: prices in the visitor's currency.
@@ -22,6 +23,7 @@
 pub mod auth;
 pub mod connection;
 pub mod desk;
+pub mod lookup;
 mod money;
 pub mod state;
 mod view;

@@ -151,6 +151,8 @@ pub struct Console {
     /// A `view` answer arrived; from then on the connect-time `conversations` page no longer
     /// replaces the list (the open tab does). Never read reactively.
     pub view_answered: RwSignal<bool>,
+    /// Search and visitor history (`lookup.rs`).
+    pub lookup: crate::lookup::Lookup,
 }
 
 /// What the views never read: kept out of signals so changing it re-renders nothing.
@@ -223,6 +225,7 @@ impl Console {
             summaries: RwSignal::new(HashMap::new()),
             notice: RwSignal::new(None),
             view_answered: RwSignal::new(false),
+            lookup: crate::lookup::Lookup::create(),
         }
     }
 
@@ -244,6 +247,7 @@ impl Console {
         self.summaries.set(HashMap::new());
         self.notice.set(None);
         self.view_answered.set(false);
+        self.lookup.reset();
         session(|s| {
             s.agent_id = None;
             s.loaded.clear();

@@ -14,6 +14,7 @@ use crate::limits::{
     MAX_NOTE_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
 };
 use crate::rich::Rich;
+use crate::search::SearchQuery;
 use crate::server::InboxCursor;
 use crate::ErrorCode;
 
@@ -139,6 +140,15 @@ pub enum ClientMsg {
         #[serde(default)]
         ip: bool,
     },
+    /// Agent only: full-text search over the transcripts of the sites the agent serves,
+    /// answered by `search_results` (see [`crate::search`]).
+    Search(SearchQuery),
+    /// Agent only: the other conversations of this conversation's visitor (and, once its
+    /// identity is verified, of the same customer on any device), answered by
+    /// `visitor_history`.
+    VisitorHistory {
+        conversation_id: String,
+    },
 }
 
 /// The first frame of every connection.
@@ -238,6 +248,8 @@ const KNOWN_TYPES: &[&str] = &[
     "list_view",
     "identify",
     "block",
+    "search",
+    "visitor_history",
 ];
 
 impl ClientMsg {
@@ -313,7 +325,9 @@ impl ClientMsg {
                 id("conversation_id", conversation_id)?;
                 handoff.validate()
             }
+            ClientMsg::Search(q) => q.validate().map(drop),
             ClientMsg::HandBack { conversation_id }
+            | ClientMsg::VisitorHistory { conversation_id }
             | ClientMsg::Block {
                 conversation_id, ..
             } => id("conversation_id", conversation_id),
@@ -395,6 +409,8 @@ impl ClientMsg {
             ClientMsg::SetPresence { .. } => "set_presence",
             ClientMsg::ListView { .. } => "list_view",
             ClientMsg::Block { .. } => "block",
+            ClientMsg::Search(_) => "search",
+            ClientMsg::VisitorHistory { .. } => "visitor_history",
         }
     }
 

@@ -54,6 +54,9 @@ pub enum ErrorCode {
     /// An agent of the site blocked this visitor (or its network address): its `hello` is
     /// refused (then close 4004) and its messages are not stored.
     Blocked,
+    /// This relay's store has no full-text search engine (a Redis without the search
+    /// module): nothing was searched.
+    SearchUnavailable,
 }
 
 impl ErrorCode {
@@ -78,6 +81,7 @@ impl ErrorCode {
             ErrorCode::IdentityExpired => "identity_expired",
             ErrorCode::IdentityRequired => "identity_required",
             ErrorCode::Blocked => "blocked",
+            ErrorCode::SearchUnavailable => "search_unavailable",
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`server`]: frames the relay sends;
 //! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
 //! - [`handoff`]: who owns a conversation (a bot or humans) and the typed bot-to-human handoff;
+//! - [`search`]: full-text search over transcripts (queries, hits, snippets);
 //! - [`lifecycle`]: a conversation's status and the system events that record its changes;
 //! - [`login`]: the console's password sign-in over HTTP (request and answer bodies);
 //! - [`webhook`]: the envelope, signature headers and HTTP API bodies for webhook bots;
@@ -35,6 +36,7 @@ pub mod linkify;
 pub mod login;
 pub mod message;
 pub mod rich;
+pub mod search;
 pub mod server;
 #[cfg(feature = "signature")]
 pub mod signature;

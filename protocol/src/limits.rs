@@ -64,3 +64,15 @@ pub const MAX_LOGIN_NAME_BYTES: usize = 254;
 /// Longest password a sign-in may carry (argon2 takes any length; a bound keeps the request
 /// and the work small).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest search text an agent may send.
+pub const MAX_SEARCH_BYTES: usize = 256;
+/// Most distinct words in one search (each one is a term every engine must intersect).
+pub const MAX_SEARCH_TERMS: usize = 8;
+/// Longest word in a search.
+pub const MAX_SEARCH_TERM_BYTES: usize = 64;
+/// Most hits in one page of search results (and the default).
+pub const MAX_SEARCH_PAGE: usize = 20;
+/// Deepest a search may page: past this, narrow the search instead.
+pub const MAX_SEARCH_OFFSET: usize = 200;
+/// Most earlier conversations `visitor_history` lists.
+pub const MAX_VISITOR_HISTORY: usize = 20;

@@ -8,6 +8,7 @@ use crate::handoff::{HandedOff, Owner, Priority};
 use crate::lifecycle::{Directory, Presence, Status, View, ViewCounts};
 use crate::limits::MAX_ID_BYTES;
 use crate::message::{ChatMessage, Sender, SenderKind};
+use crate::search::SearchHit;
 use crate::{ErrorCode, Millis};
 
 /// Declares [`ServerMsg`] and [`VisitorMsg`] from one list of variants: the visitor's
@@ -136,6 +137,23 @@ server_msgs! {
         },
         /// Agents only: one conversation was created or changed; replace it in the inbox.
         Conversation(ConversationSummary),
+        /// Agents only: the answer to `search`: a page of hits, newest first, for the query's
+        /// `text` and `offset` (so a client can drop an answer to a query it replaced).
+        /// `more`: the next page (`offset` + hits) has more.
+        SearchResults {
+            text: String,
+            offset: usize,
+            hits: Vec<SearchHit>,
+            #[serde(default)]
+            more: bool,
+        },
+        /// Agents only: the answer to `visitor_history`: the visitor's (or verified customer's)
+        /// other conversations, newest activity first, at most
+        /// [`crate::limits::MAX_VISITOR_HISTORY`].
+        VisitorHistory {
+            conversation_id: String,
+            items: Vec<ConversationSummary>,
+        },
         /// Bots only: this conversation is now the bot's to answer (a new conversation under a
         /// bot-first site, a humans-first fallback, or an agent handing it back), with
         /// everything the bot needs to answer without asking again. Later visitor messages

@@ -62,6 +62,7 @@ enum Class {
     Messages,
     Context,
     Control,
+    Search,
 }
 
 fn class_of(msg: &ClientMsg) -> Option<Class> {
@@ -82,7 +83,10 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         | ClientMsg::Sync { .. }
         | ClientMsg::Ping { .. }
         | ClientMsg::ListConversations { .. }
-        | ClientMsg::ListView { .. } => Class::Control,
+        | ClientMsg::ListView { .. }
+        | ClientMsg::VisitorHistory { .. } => Class::Control,
+        // Each one reads an index across the agent's sites: far dearer than a page of the inbox.
+        ClientMsg::Search(_) => Class::Search,
     })
 }
 
@@ -95,8 +99,10 @@ pub struct FrameRates {
     pub messages: Rate,
     /// `set_context`: each one is pushed whole to every agent of the site.
     pub context: Rate,
-    /// `typing`, `sync`, `ping`, `list_conversations`.
+    /// `typing`, `sync`, `ping`, `list_conversations`, `visitor_history`.
     pub control: Rate,
+    /// `search` (agents only; others are refused anyway).
+    pub search: Rate,
 }
 
 impl Default for FrameRates {
@@ -112,18 +118,22 @@ impl FrameRates {
         messages: Rate::new(20, 60),
         context: Rate::new(10, 30),
         control: Rate::new(60, 300),
+        search: Rate::new(1, 1),
     };
     /// Agents are signed in, but a stolen or buggy console must not flood visitors either.
     pub const AGENT: FrameRates = FrameRates {
         messages: Rate::new(60, 300),
         context: Rate::new(10, 30),
         control: Rate::new(240, 1200),
+        // Someone refining a search types a few in a row, then reads.
+        search: Rate::new(10, 30),
     };
     /// A bot answers every conversation of its site on one connection.
     pub const BOT: FrameRates = FrameRates {
         messages: Rate::new(200, 6000),
         context: Rate::new(10, 30),
         control: Rate::new(600, 6000),
+        search: Rate::new(1, 1),
     };
 }
 
@@ -217,6 +227,7 @@ pub struct FrameLimits {
     messages: Direct,
     context: Direct,
     control: Direct,
+    search: Direct,
     /// Refusals since a frame of the refused class last passed. Other classes passing do not
     /// reset it, or a flood interleaved with pings would never be closed.
     refused_in_a_row: u32,
@@ -238,6 +249,7 @@ impl FrameLimits {
             messages: direct(rates.messages),
             context: direct(rates.context),
             control: direct(rates.control),
+            search: direct(rates.search),
             refused_in_a_row: 0,
             refused_class: None,
         }
@@ -251,6 +263,7 @@ impl FrameLimits {
             Class::Messages => (&self.messages, "messages"),
             Class::Context => (&self.context, "context updates"),
             Class::Control => (&self.control, "frames"),
+            Class::Search => (&self.search, "searches"),
         };
         match limiter.check() {
             Ok(()) => {

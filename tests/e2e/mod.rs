@@ -20,6 +20,8 @@
 //! - `hostile`: a page whose CSS attacks the widget;
 //! - `login`: the console's password sign-in by keyboard, axe, 390 px, sign-out revokes;
 //! - `identity`: the console's verified marks; `reset` forgets the visitor;
+//! - `search`: a returning verified customer's earlier conversation in the sidebar, opened
+//!   read-only; search finds a resolved conversation by a word, opens it; axe-core, 390 px;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket;
 //! - `visitor_desk`: the helpdesk as the visitor sees it: availability and reply time, queue
 //!   position, the story of system events, resolved and reopened, in every locale (axe-core,
@@ -40,4 +42,5 @@ mod identity;
 mod login;
 mod page;
 mod resilience;
+mod search;
 mod visitor_desk;

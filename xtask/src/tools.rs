@@ -130,14 +130,27 @@ pub fn ensure_axe() -> anyhow::Result<()> {
     ]))
 }
 
-/// A `redis-server` binary: the Redis-mode tests start their own on free ports.
+/// Where Debian's `redis-redisearch` puts the RediSearch module (the tests' default too;
+/// `REDISEARCH_MODULE` names another).
+pub const REDISEARCH_MODULE: &str = "/usr/lib/redis/modules/redisearch.so";
+
+/// A `redis-server` binary (the Redis-mode tests start their own on free ports) and the
+/// RediSearch module the Redis deployment's search runs on.
 pub fn ensure_redis() -> anyhow::Result<()> {
-    if output("redis-server", &["--version"]).is_some() {
+    let module = std::env::var("REDISEARCH_MODULE").unwrap_or_else(|_| REDISEARCH_MODULE.into());
+    let mut missing = Vec::new();
+    if output("redis-server", &["--version"]).is_none() {
+        missing.push("redis-server");
+    }
+    if !std::path::Path::new(&module).exists() {
+        missing.push("redis-redisearch");
+    }
+    if missing.is_empty() {
         return Ok(());
     }
     apt_install(
-        &["redis-server"],
-        "redis-server for the Redis scale-out tests",
+        &missing,
+        "redis-server and its search module for the Redis scale-out tests",
     )
 }
 

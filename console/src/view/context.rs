@@ -24,6 +24,7 @@ pub fn sidebar(c: Console) -> impl IntoView {
                 Some(None) => view! { <p class="c-empty">"Loading visitor details…"</p> }.into_any(),
                 Some(Some(ctx)) => details(ctx).into_any(),
             }}
+            <Show when=move || c.selected.get().is_some()>{super::history::list(c)}</Show>
         </aside>
     }
 }

@@ -5,9 +5,11 @@ mod actions;
 mod block;
 mod context;
 mod handoff;
+mod history;
 mod inbox;
 mod presence;
 mod reply;
+mod search;
 mod signin;
 mod transcript;
 mod transfer;
@@ -49,6 +51,7 @@ pub fn app(c: Console) -> impl IntoView {
                         }}
                     </span>
                     <span class="c-agent" data-testid="agent-name">{move || c.agent_name.get()}</span>
+                    {search::toggle(c)}
                     {presence::switch(c)}
                     <button class="c-signout" data-testid="sign-out" on:click=move |_| signin::sign_out(c)>
                         "Sign out"
@@ -57,15 +60,18 @@ pub fn app(c: Console) -> impl IntoView {
                 <main class="c-main">
                     {inbox::inbox(c)}
                     <section class="c-conversation" aria-label="Conversation">
-                        <Show
-                            when=move || c.selected.get().is_some()
-                            fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
-                        >
-                            {actions::bar(c)}
-                            {block::block(c)}
-                            {handoff::banner(c)}
-                            {transcript::transcript(c)}
-                            {reply::reply(c)}
+                        // Search, or an earlier conversation read-only, in the conversation's place.
+                        <Show when=move || !c.lookup.covers_conversation() fallback=move || search::panel(c)>
+                            <Show
+                                when=move || c.selected.get().is_some()
+                                fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
+                            >
+                                {actions::bar(c)}
+                                {block::block(c)}
+                                {handoff::banner(c)}
+                                {transcript::transcript(c)}
+                                {reply::reply(c)}
+                            </Show>
                         </Show>
                     </section>
                     {context::sidebar(c)}

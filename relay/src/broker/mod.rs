@@ -24,6 +24,7 @@
 
 pub mod lifecycle;
 pub mod redis;
+pub mod redisearch;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -230,6 +231,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("storage failed: {0}")]
     Backend(String),
+    /// The store has no full-text search engine (a Redis without the search module).
+    #[error("full-text search is not available on this store")]
+    SearchUnavailable,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -489,6 +493,58 @@ pub trait Broker: Send + Sync + 'static {
     async fn agent_session(&self, hash: &str, now: Millis) -> Result<Option<String>>;
     /// Ends a session at once, on every node; true if there was one.
     async fn revoke_agent_session(&self, hash: &str) -> Result<bool>;
+
+    // Search (`search.rs`) and a visitor's history.
+
+    /// Visitor, agent and bot messages of `search.sites` holding every term, newest first
+    /// (ties: the later seq first), after skipping `offset`, at most `limit`.
+    /// [`StoreError::SearchUnavailable`] when the store has no search engine.
+    async fn search(&self, search: &Search<'_>) -> Result<Vec<Found>>;
+    /// The stored visitors of `site` whose verified identity is `customer_id` (one per
+    /// browser the customer used), at most `limit`.
+    async fn customer_visitors(
+        &self,
+        site: &str,
+        customer_id: &str,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+}
+
+/// A search as the store runs it: checked words and filters, the sites already narrowed to
+/// the agent's.
+#[derive(Clone, Debug)]
+pub struct Search<'a> {
+    pub sites: &'a [String],
+    /// Lowercased runs of letters and digits (`protocol::search::terms`): never query syntax.
+    pub terms: &'a [String],
+    pub status: Option<&'static str>,
+    pub team: Option<&'a str>,
+    pub assignee: Option<&'a str>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One message a search found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub conversation_id: String,
+    pub seq: u64,
+    pub at: Millis,
+    pub sender: SenderKind,
+    pub text: String,
+}
+
+/// The customer id of a context: its identity's id, only when verified (the site's server
+/// signed it), since a page's own claim could name anyone's.
+pub(crate) fn verified_customer(context: &Context) -> Option<&str> {
+    context
+        .identity
+        .as_ref()
+        .filter(|i| i.is_verified(switchboard_protocol::context::Verified::Id))
+        .and_then(|i| i.id.as_deref())
+        .filter(|id| !id.is_empty())
 }
 
 /// One queued webhook event.

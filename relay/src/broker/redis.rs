@@ -56,6 +56,7 @@ use super::{
     InboxPage, NewMessage, Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
     REPLY_SAMPLES,
 };
+use super::{redisearch, verified_customer, Found, Search};
 use crate::hub::Hub;
 use switchboard_protocol::{Owner, Presence};
 
@@ -69,7 +70,11 @@ const PREVIEW_CHARS: usize = 140;
 /// message (ARGV[10] and ARGV[11], the `reopened` frame around its seq, are given) to a
 /// pending, snoozed or resolved conversation first stores and publishes that frame, with its
 /// own seq. An agent's message to a conversation still `unanswered` takes the mark away and
-/// returns in `first` the time since the conversation opened (-1 otherwise).
+/// returns in `first` the time since the conversation opened (-1 otherwise). With ARGV[12]
+/// (the search index) not empty, a visitor, agent or bot message is indexed as document
+/// ARGV[13] .. seq with text ARGV[14] and the conversation's current filters, and its seq
+/// added to the conversation's document set KEYS[4] (`redisearch.rs`); an indexing error is
+/// not the append's (the message is stored either way).
 const APPEND: &str = r#"
 local owner = redis.call('HGET', KEYS[1], 'owner') or 'humans'
 local seq = redis.call('HGET', KEYS[3], ARGV[1])
@@ -102,6 +107,13 @@ redis.call('PUBLISH', ARGV[7], ARGV[8] .. frame)
 local first = -1
 if ARGV[5] == 'agent' and redis.call('HDEL', KEYS[1], 'unanswered') == 1 then
   first = math.max(0, tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'created_at') or ARGV[4]))
+end
+if ARGV[12] ~= '' and ARGV[5] ~= 'system' then
+  local st = redis.call('HMGET', KEYS[1], 'site', 'status', 'team', 'assignee')
+  redis.pcall('FT.ADD', ARGV[12], ARGV[13] .. seq, 1, 'REPLACE', 'FIELDS', 'text', ARGV[14],
+    'site', st[1] or '', 'status', st[2] or 'open', 'team', st[3] or '', 'assignee', st[4] or '',
+    'kind', ARGV[5], 'at', ARGV[4])
+  redis.call('SADD', KEYS[4], seq)
 end
 return {1, seq, frame, owner, reopened, first}
 "#;
@@ -178,13 +190,19 @@ fn blocks_key(site: &str) -> String {
 
 /// Deletes a conversation's keys (one slot) if its last activity is before ARGV[1] and, when
 /// ARGV[2] is not empty, it belongs to that visitor. Returns `{1, visitor_id}` deleted (also
-/// when only orphaned log or ids keys were left), `{0, ''}` kept.
+/// when only orphaned log or ids keys were left), `{0, ''}` kept. Its search documents (seqs
+/// in KEYS[4], keys ARGV[4] .. seq) go too: out of index ARGV[3] when it is given, else just
+/// their hashes.
 const DROP_CONVERSATION: &str = r#"
 local la = redis.call('HGET', KEYS[1], 'last_activity')
 if la and tonumber(la) >= tonumber(ARGV[1]) then return {0, ''} end
 local v = redis.call('HGET', KEYS[1], 'visitor_id') or ''
 if ARGV[2] ~= '' and la and v ~= ARGV[2] then return {0, ''} end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+for _, s in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  if ARGV[3] ~= '' then redis.pcall('FT.DEL', ARGV[3], ARGV[4] .. s, 'DD') end
+  redis.call('DEL', ARGV[4] .. s)
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return {1, v}
 "#;
 
@@ -254,6 +272,9 @@ pub struct RedisBroker {
     drop_visitor: redis::Script,
     push_bot_event: redis::Script,
     lease: redis::Script,
+    retag: redis::Script,
+    /// Whether RediSearch was found at start (`redisearch.rs`).
+    search: bool,
     /// Keeps the subscriber connection (and so its task) alive as long as the broker.
     _subscriber: ConnectionManager,
 }
@@ -337,6 +358,7 @@ impl RedisBroker {
         .await;
         subscriber.subscribe(CHANNEL).await?;
         tokio::spawn(fan_in(rx, hub));
+        let search = redisearch::detect(&mut conn.clone()).await;
         Ok(RedisBroker {
             conn,
             append: redis::Script::new(APPEND),
@@ -347,6 +369,8 @@ impl RedisBroker {
             drop_visitor: redis::Script::new(DROP_VISITOR),
             push_bot_event: redis::Script::new(PUSH_BOT_EVENT),
             lease: redis::Script::new(LEASE),
+            retag: redis::Script::new(redisearch::RETAG),
+            search,
             _subscriber: subscriber,
         })
     }
@@ -376,8 +400,11 @@ impl RedisBroker {
             .key(meta(id))
             .key(log(id))
             .key(ids(id))
+            .key(redisearch::docs_key(id))
             .arg(before)
             .arg(visitor)
+            .arg(self.search_index())
+            .arg(redisearch::doc_prefix(id))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(backend)?;
@@ -407,6 +434,8 @@ impl RedisBroker {
     /// (other slots). Whether the visitor was deleted.
     async fn drop_visitor(&self, visitor: &str, force: bool) -> Result<bool> {
         let mut c = self.conn.clone();
+        // Read before the hash goes: its entry in the customer's set goes with it.
+        let context = self.context_of(visitor).await?;
         let (done, site, token): (i64, String, String) = self
             .drop_visitor
             .key(visitor_key(visitor))
@@ -424,9 +453,41 @@ impl RedisBroker {
             if !token.is_empty() {
                 pipe.del(token_key(&site, &token)).ignore();
             }
+            if let Some(customer) = verified_customer(&context) {
+                pipe.srem(customer_key(&site, customer), visitor).ignore();
+            }
             pipe.query_async::<()>(&mut c).await.map_err(backend)?;
         }
         Ok(done == 1)
+    }
+
+    fn search_index(&self) -> &'static str {
+        if self.search {
+            redisearch::INDEX
+        } else {
+            ""
+        }
+    }
+
+    /// After a change of status, team or assignee (a reopen too): the conversation's search
+    /// documents take its new filters. Not in the change's script (which stays as it was),
+    /// so a crash between the two leaves stale filters until the next change; the text is
+    /// right either way.
+    async fn retag(&self, conversation_id: &str) {
+        if !self.search {
+            return;
+        }
+        let r = self
+            .retag
+            .key(meta(conversation_id))
+            .key(redisearch::docs_key(conversation_id))
+            .arg(redisearch::INDEX)
+            .arg(redisearch::doc_prefix(conversation_id))
+            .invoke_async::<i64>(&mut self.conn.clone())
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, conversation_id, "search filters not updated");
+        }
     }
 
     async fn context_of(&self, visitor_id: &str) -> Result<Context> {
@@ -648,16 +709,36 @@ impl Broker for RedisBroker {
             .query_async::<()>(&mut self.conn.clone())
             .await
             .map_err(backend)?;
+        if let Some(customer) = verified_customer(&v.context) {
+            self.conn
+                .clone()
+                .sadd::<_, _, ()>(customer_key(site, customer), &v.id)
+                .await
+                .map_err(backend)?;
+        }
         Ok(v)
     }
 
     async fn set_context(&self, visitor_id: &str, context: &Context) -> Result<()> {
         let ctx = serde_json::to_string(context).expect("contexts serialize");
-        self.conn
-            .clone()
-            .hset::<_, _, _, ()>(visitor_key(visitor_id), "context", ctx)
+        let mut c = self.conn.clone();
+        c.hset::<_, _, _, ()>(visitor_key(visitor_id), "context", ctx)
             .await
-            .map_err(backend)
+            .map_err(backend)?;
+        // The customer's devices: only a verified identity is listed (a stale entry, for a
+        // visitor since verified as someone else, is skipped by the reader's check).
+        if let Some(customer) = verified_customer(context) {
+            let site: Option<String> = c
+                .hget(visitor_key(visitor_id), "site")
+                .await
+                .map_err(backend)?;
+            if let Some(site) = site {
+                c.sadd::<_, _, ()>(customer_key(&site, customer), visitor_id)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        Ok(())
     }
 
     async fn stored_counts(&self, site: &str) -> Result<(u64, u64)> {
@@ -964,6 +1045,7 @@ impl Broker for RedisBroker {
             .key(meta(&conv))
             .key(log(&conv))
             .key(ids(&conv))
+            .key(redisearch::docs_key(&conv))
             .arg(format!("{}:{}", chat.sender.id, chat.client_id))
             .arg(prefix)
             .arg(suffix)
@@ -974,7 +1056,15 @@ impl Broker for RedisBroker {
             .arg(header(Audience::Both, site, &conv))
             .arg(required)
             .arg(reopen_prefix)
-            .arg(reopen_suffix);
+            .arg(reopen_suffix)
+            .arg(self.search_index());
+        if self.search {
+            invocation
+                .arg(redisearch::doc_prefix(&conv))
+                .arg(&chat.text);
+        } else {
+            invocation.arg("").arg("");
+        }
         let mut c = self.conn.clone();
         // One round trip: the script (EVALSHA) and the inbox update, pipelined. A script cache
         // emptied by a Redis restart answers NOSCRIPT; then the script is loaded and the
@@ -1035,11 +1125,15 @@ impl Broker for RedisBroker {
                         tracing::debug!(error = %e, "first reply time not recorded");
                     }
                 }
+                let reopened = parse_message(&reopened);
+                if reopened.is_some() {
+                    self.retag(&conv).await;
+                }
                 Ok(Appended {
                     message,
                     duplicate: s == 0,
                     owner,
-                    reopened: parse_message(&reopened),
+                    reopened,
                     first_reply_ms,
                 })
             }
@@ -1135,6 +1229,7 @@ impl Broker for RedisBroker {
                             .map_err(backend)?;
                     }
                 }
+                self.retag(conversation_id).await;
                 Ok(Changed {
                     message,
                     state: next,
@@ -1612,6 +1707,49 @@ impl Broker for RedisBroker {
             .map_err(backend)?;
         Ok(n == 1)
     }
+
+    async fn search(&self, search: &Search<'_>) -> Result<Vec<Found>> {
+        if !self.search {
+            return Err(StoreError::SearchUnavailable);
+        }
+        let reply: Value = redis::cmd("FT.SEARCH")
+            .arg(redisearch::INDEX)
+            .arg(redisearch::query_args(search))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(redisearch::parse(reply))
+    }
+
+    async fn customer_visitors(
+        &self,
+        site: &str,
+        customer_id: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self
+            .conn
+            .clone()
+            .smembers(customer_key(site, customer_id))
+            .await
+            .map_err(backend)?;
+        ids.sort();
+        ids.truncate(limit);
+        // Only those still verified as this customer (a visitor may have signed in as
+        // someone else since).
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if verified_customer(&self.context_of(&id).await?) == Some(customer_id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The visitors of a site verified as one customer (the site's slot).
+fn customer_key(site: &str, customer: &str) -> String {
+    format!("sb:customer:{{{site}}}:{customer}")
 }
 
 fn agent_session_key(hash: &str) -> String {

@@ -35,6 +35,7 @@ use super::{
     BotEvent, Broker, Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage,
     Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord, REPLY_SAMPLES,
 };
+use super::{verified_customer, Found, Search};
 use crate::hub::Hub;
 use switchboard_protocol::{Owner, Presence};
 
@@ -170,6 +171,48 @@ CREATE TABLE IF NOT EXISTS blocks (
     PRIMARY KEY (site, key)
 ) WITHOUT ROWID;
 PRAGMA user_version = 8;
+";
+
+/// Search and history (a self-contained step). `search_text` is FTS5, contentless (the text
+/// lives in `messages` once; a snippet is cut from there) with `contentless_delete`, keyed by
+/// `search_docs.id` because `messages` has no rowid. Triggers keep both in the same
+/// transaction as the message's insert or delete, on every path that writes `messages`.
+/// `visitors.customer_id` is a verified identity's id, for a customer's history across
+/// devices. Rows stored before this are indexed here.
+const MIGRATE_V11: &str = "
+ALTER TABLE visitors ADD COLUMN customer_id TEXT;
+UPDATE visitors SET customer_id = json_extract(context, '$.identity.id')
+ WHERE json_valid(context)
+   AND EXISTS (SELECT 1 FROM json_each(context, '$.identity.verified') WHERE value = 'id');
+CREATE INDEX IF NOT EXISTS visitors_by_customer ON visitors(site, customer_id)
+ WHERE customer_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS search_docs (
+    id INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    UNIQUE (conversation_id, seq)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(
+    text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS messages_search_insert AFTER INSERT ON messages
+WHEN new.sender_kind IN ('visitor', 'agent', 'bot')
+BEGIN
+    INSERT INTO search_docs (conversation_id, seq) VALUES (new.conversation_id, new.seq);
+    INSERT INTO search_text (rowid, text) VALUES (last_insert_rowid(), new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_search_delete AFTER DELETE ON messages
+BEGIN
+    DELETE FROM search_text WHERE rowid =
+        (SELECT id FROM search_docs WHERE conversation_id = old.conversation_id AND seq = old.seq);
+    DELETE FROM search_docs WHERE conversation_id = old.conversation_id AND seq = old.seq;
+END;
+INSERT OR IGNORE INTO search_docs (conversation_id, seq)
+ SELECT conversation_id, seq FROM messages WHERE sender_kind IN ('visitor', 'agent', 'bot');
+INSERT INTO search_text (rowid, text)
+ SELECT d.id, m.text FROM search_docs d
+ JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq;
+PRAGMA user_version = 11;
 ";
 
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
@@ -347,6 +390,11 @@ impl SqliteBroker {
         if version < 8 {
             conn.execute_batch(MIGRATE_V8)?;
         }
+        if version < 11 {
+            // One transaction: a crash halfway would leave the column added and the next
+            // start failing to add it again.
+            conn.execute_batch(&format!("BEGIN; {MIGRATE_V11} COMMIT;"))?;
+        }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
             hub,
@@ -430,9 +478,17 @@ impl Broker for SqliteBroker {
         self.with(move |c| {
             // A retry keeps the one row; the context is the latest the session had.
             c.execute(
-                "INSERT INTO visitors (id, site, token_hash, context, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(id) DO UPDATE SET context = excluded.context",
-                params![row.id, row.site, hash, json(&row.context), crate::clock::now() as i64],
+                "INSERT INTO visitors (id, site, token_hash, context, created_at, customer_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET context = excluded.context, customer_id = excluded.customer_id",
+                params![
+                    row.id,
+                    row.site,
+                    hash,
+                    json(&row.context),
+                    crate::clock::now() as i64,
+                    verified_customer(&row.context)
+                ],
             )
         })
         .await?;
@@ -441,10 +497,11 @@ impl Broker for SqliteBroker {
 
     async fn set_context(&self, visitor_id: &str, context: &Context) -> Result<()> {
         let (id, ctx) = (visitor_id.to_owned(), json(context));
+        let customer = verified_customer(context).map(str::to_owned);
         self.with(move |c| {
             c.execute(
-                "UPDATE visitors SET context = ?1 WHERE id = ?2",
-                params![ctx, id],
+                "UPDATE visitors SET context = ?1, customer_id = ?3 WHERE id = ?2",
+                params![ctx, id, customer],
             )
         })
         .await
@@ -1143,6 +1200,87 @@ impl Broker for SqliteBroker {
         })
         .await
     }
+
+    async fn search(&self, search: &Search<'_>) -> Result<Vec<Found>> {
+        let query = fts_query(search.terms);
+        let sites: Vec<Value> = search.sites.iter().cloned().map(Value::from).collect();
+        let status = search.status.map(str::to_owned);
+        let team = search.team.map(str::to_owned);
+        let assignee = search.assignee.map(str::to_owned);
+        let (from, to) = (search.from.map(|t| t as i64), search.to.map(|t| t as i64));
+        let (offset, limit) = (search.offset as i64, search.limit as i64);
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT d.conversation_id, d.seq, m.at, m.sender_kind, m.text
+                 FROM search_text s
+                 JOIN search_docs d ON d.id = s.rowid
+                 JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq
+                 JOIN conversations c ON c.id = d.conversation_id
+                 WHERE search_text MATCH ?1
+                   AND c.site IN rarray(?2)
+                   AND (?3 IS NULL OR c.status = ?3)
+                   AND (?4 IS NULL OR c.team = ?4)
+                   AND (?5 IS NULL OR c.assignee = ?5)
+                   AND (?6 IS NULL OR m.at >= ?6)
+                   AND (?7 IS NULL OR m.at < ?7)
+                 ORDER BY m.at DESC, d.conversation_id DESC, d.seq DESC
+                 LIMIT ?8 OFFSET ?9",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    query,
+                    Rc::new(sites),
+                    status,
+                    team,
+                    assignee,
+                    from,
+                    to,
+                    limit,
+                    offset
+                ],
+                |r| {
+                    Ok(Found {
+                        conversation_id: r.get(0)?,
+                        seq: r.get::<_, i64>(1)? as u64,
+                        at: r.get::<_, i64>(2)? as u64,
+                        sender: parse_kind(&r.get::<_, String>(3)?),
+                        text: r.get(4)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn customer_visitors(
+        &self,
+        site: &str,
+        customer_id: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let (site, customer) = (site.to_owned(), customer_id.to_owned());
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id FROM visitors WHERE site = ?1 AND customer_id = ?2
+                 ORDER BY created_at DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![site, customer, limit as i64], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+/// The FTS5 query for checked words: each one a quoted string (a quote inside doubled, though
+/// words have none), so nothing in them is read as FTS5 syntax (`NEAR`, `*`, `col:`, `^`,
+/// `AND`/`OR`/`NOT`); strings side by side must all match.
+fn fts_query(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl SqliteBroker {
@@ -1315,6 +1453,12 @@ mod tests {
                  ALTER TABLE conversations DROP COLUMN blocked;
                  ALTER TABLE visitors DROP COLUMN addr;
                  DROP TABLE blocks;
+                 DROP TRIGGER messages_search_insert;
+                 DROP TRIGGER messages_search_delete;
+                 DROP TABLE search_text;
+                 DROP TABLE search_docs;
+                 DROP INDEX visitors_by_customer;
+                 ALTER TABLE visitors DROP COLUMN customer_id;
                  PRAGMA user_version = 2;",
             )
             .unwrap();
@@ -1332,7 +1476,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 8);
+        assert_eq!(version, 11);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

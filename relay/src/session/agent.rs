@@ -14,7 +14,8 @@ use switchboard_protocol::{
 };
 
 use super::{
-    deliver, directory, lifecycle, ping_interval_ms, publish, send_history, views, Handler, Refusal,
+    deliver, directory, lifecycle, ping_interval_ms, publish, search, send_history, views, Handler,
+    Refusal,
 };
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, Names, NewMessage, StoreError};
@@ -215,6 +216,11 @@ impl Handler for AgentSession {
             ClientMsg::ListConversations { before, limit } => {
                 self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)
                     .await
+            }
+            ClientMsg::Search(query) => search::search(state, &self.agent, query, outbox).await,
+            ClientMsg::VisitorHistory { conversation_id } => {
+                let conv = self.conversation(state, &conversation_id).await?;
+                search::history(state, &self.agent, &conv, outbox).await
             }
         }
     }

@@ -183,7 +183,9 @@ impl Handler for BotSession {
             | ClientMsg::SetStatus { .. }
             | ClientMsg::SetPriority { .. }
             | ClientMsg::SetPresence { .. }
-            | ClientMsg::Block { .. }) => Err(Refusal::new(
+            | ClientMsg::Block { .. }
+            | ClientMsg::Search(_)
+            | ClientMsg::VisitorHistory { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),

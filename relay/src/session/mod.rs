@@ -8,6 +8,7 @@ mod agent;
 mod bot;
 mod directory;
 mod lifecycle;
+mod search;
 mod views;
 mod visitor;
 
@@ -103,6 +104,10 @@ impl From<StoreError> for Refusal {
                 ),
             ),
             StoreError::Invalid(why) => Refusal::new(ErrorCode::Invalid, why),
+            StoreError::SearchUnavailable => Refusal::new(
+                ErrorCode::SearchUnavailable,
+                "this relay's store has no full-text search engine",
+            ),
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "store failed");
                 Refusal::new(

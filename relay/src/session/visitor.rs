@@ -220,7 +220,9 @@ impl Handler for VisitorSession {
             | ClientMsg::SetStatus { .. }
             | ClientMsg::SetPriority { .. }
             | ClientMsg::SetPresence { .. }
-            | ClientMsg::Block { .. }) => Err(Refusal::new(
+            | ClientMsg::Block { .. }
+            | ClientMsg::Search(_)
+            | ClientMsg::VisitorHistory { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for visitors", other.kind()),
             )),

@@ -1,0 +1,168 @@
+//! The visitor's earlier conversations in the context sidebar (the same visitor, or the same
+//! verified customer on another device), asked for whenever a conversation is opened; each
+//! opens read-only in the conversation's place: its transcript, no reply box, no actions.
+
+use leptos::prelude::*;
+use switchboard_protocol::linkify::{segments, Segment};
+use switchboard_protocol::{ConversationSummary, SenderKind, Status};
+
+use super::clock;
+use crate::lookup;
+use crate::state::{Conn, Console, Line};
+
+/// "Open", "Resolved", …, as a badge says it.
+pub fn status_label(s: &ConversationSummary) -> &'static str {
+    match s.status {
+        Status::Open => "Open",
+        Status::Pending => "Pending",
+        Status::Snoozed { .. } => "Snoozed",
+        Status::Resolved => "Resolved",
+    }
+}
+
+/// The sidebar's list for the open conversation.
+pub fn list(c: Console) -> impl IntoView {
+    let l = c.lookup;
+    // Asked again on reconnect: the answer may have changed while the socket was down.
+    Effect::new(move || {
+        if let (Some(id), Conn::Online) = (c.selected.get(), c.conn.get()) {
+            lookup::ask_history(&id);
+        }
+    });
+    let items = move || {
+        let id = c.selected.get()?;
+        l.history.with(|h| h.get(&id).cloned())
+    };
+    view! {
+        <section class="c-history" aria-labelledby="history-title" data-testid="history">
+            <h2 id="history-title">"Earlier conversations"</h2>
+            {move || match items() {
+                None => view! { <p class="c-empty">"Loading…"</p> }.into_any(),
+                Some(items) if items.is_empty() => {
+                    view! { <p class="c-empty" data-testid="history-empty">"None: this is the first."</p> }
+                        .into_any()
+                }
+                Some(items) => view! {
+                    <ul class="c-history-list">
+                        {items.into_iter().map(|s| item(c, s)).collect_view()}
+                    </ul>
+                }
+                .into_any(),
+            }}
+        </section>
+    }
+}
+
+fn item(c: Console, s: ConversationSummary) -> impl IntoView {
+    let preview = s
+        .last_message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    let id = s.id.clone();
+    let status = status_label(&s);
+    view! {
+        <li>
+            <button
+                type="button"
+                class="c-history-item"
+                data-testid="history-item"
+                data-conversation=s.id.clone()
+                on:click=move |_| lookup::view_read_only(c, &id)
+            >
+                <span class="c-history-when"><time>{clock(s.created_at)}</time> " · " {status}</span>
+                <span class="c-preview">{preview}</span>
+            </button>
+        </li>
+    }
+}
+
+/// An earlier conversation, read-only.
+pub fn read_only(c: Console) -> impl IntoView {
+    let l = c.lookup;
+    let lines = move || {
+        let id = l.read_only.get()?;
+        c.transcripts.with(|all| all.get(&id).cloned())
+    };
+    let summary = move || {
+        let id = l.read_only.get()?;
+        c.summaries.with(|all| all.get(&id).cloned())
+    };
+    let title = move || {
+        summary().map_or_else(
+            || "Earlier conversation".to_owned(),
+            |s| {
+                format!(
+                    "Earlier conversation, {} ({})",
+                    clock(s.created_at),
+                    status_label(&s)
+                )
+            },
+        )
+    };
+    view! {
+        <div class="c-read-only" data-testid="read-only">
+            <div class="c-search-head">
+                <h2 data-testid="read-only-title">{title}</h2>
+                <button type="button" data-testid="read-only-close" on:click=move |_| l.read_only.set(None)>
+                    "Back to the conversation"
+                </button>
+            </div>
+            <p class="c-read-only-note">"Read-only: this conversation cannot be answered from here."</p>
+            <div class="c-log" role="log" aria-label="Earlier transcript">
+                <ol class="c-transcript" data-testid="read-only-transcript">
+                    <For
+                        each=move || lines().unwrap_or_default()
+                        key=|l| l.render_key()
+                        children=row
+                    />
+                </ol>
+            </div>
+        </div>
+    }
+}
+
+fn row(l: Line) -> impl IntoView {
+    let (sender, name) = match l.kind {
+        SenderKind::Visitor => ("visitor", "Visitor"),
+        SenderKind::Agent => ("agent", "Agent"),
+        SenderKind::Bot => ("bot", "Bot"),
+        SenderKind::System => ("system", "Switchboard"),
+    };
+    let name = l.name.clone().unwrap_or_else(|| name.into());
+    if l.kind == SenderKind::System {
+        return view! {
+            <li class="c-system" data-testid="message" data-sender="system">
+                <span class="c-text">{l.text}</span> " " <time class="c-system-at">{clock(l.at)}</time>
+            </li>
+        }
+        .into_any();
+    }
+    let body = segments(&l.text)
+        .into_iter()
+        .map(|s| match s {
+            Segment::Text(t) => t.into_any(),
+            Segment::Link(url) => {
+                let shown = url.clone();
+                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }
+                    .into_any()
+            }
+        })
+        .collect_view();
+    view! {
+        <li
+            class="c-message"
+            class:c-mine=l.kind == SenderKind::Agent
+            class:c-note=l.kind == SenderKind::Bot
+            data-testid="message"
+            data-sender=sender
+        >
+            <div class="c-meta">
+                <span class="c-sender">{name}</span>
+                <time>{clock(l.at)}</time>
+            </div>
+            <div class="c-text" data-testid="message-text">{body}</div>
+        </li>
+    }
+    .into_any()
+}
