@@ -471,8 +471,8 @@ async fn history_suite(relay: &TestRelay) {
     )
     .await;
     let mut alex = relay.agent(AGENT_TOKEN).await;
-    assert_eq!(history(&mut alex, &second).await.unwrap(), [first.clone()]);
-    assert_eq!(history(&mut alex, &first).await.unwrap(), [second.clone()]);
+    assert_eq!(history(&mut alex, &second).await.unwrap(), [first.as_str()]);
+    assert_eq!(history(&mut alex, &first).await.unwrap(), [second.as_str()]);
     assert!(history(&mut alex, &someone).await.unwrap().is_empty());
     assert!(history(&mut alex, &claimed).await.unwrap().is_empty());
     let mut olga = relay.agent(OTHER_AGENT_TOKEN).await;

@@ -218,7 +218,7 @@ fn matches(chars: &[char], terms: &[String]) -> Vec<(usize, usize)> {
             .find(|&j| !chars[j].is_alphanumeric())
             .unwrap_or(chars.len());
         let word: String = chars[i..end].iter().map(|&c| lower(c)).collect();
-        if terms.iter().any(|t| *t == word) {
+        if terms.contains(&word) {
             out.push((i, end));
         }
         i = end;

@@ -34,8 +34,8 @@ pub fn list(c: Console) -> impl IntoView {
         l.history.with(|h| h.get(&id).cloned())
     };
     view! {
-        <section class="c-history" aria-labelledby="history-title" data-testid="history">
-            <h2 id="history-title">"Earlier conversations"</h2>
+        <section class="c-box c-history" aria-labelledby="history-title" data-testid="history">
+            <h3 id="history-title">"Earlier conversations"</h3>
             {move || match items() {
                 None => view! { <p class="c-empty">"Loading…"</p> }.into_any(),
                 Some(items) if items.is_empty() => {
