@@ -175,14 +175,30 @@ async fn a_returning_customers_history_opens_read_only_and_search_finds_it() {
         wait_transcript(&a, "visitor", "zebra-7731").await;
         assert!(!absent(&a, "action-bar").await);
 
-        // At phone width the search view still fits.
+        // By keyboard, at phone width and right to left: the search box takes the focus,
+        // Enter searches; axe finds nothing.
         a.set_window_size(390, 844).await.unwrap();
         click(&a, "[data-testid=search-toggle]").await;
-        eventually("the search box", UI_WAIT, || async {
-            a.find(Locator::Css("[data-testid=search-text]")).await.ok()
+        let focused = eventually("the search box focused", UI_WAIT, || async {
+            let id = a
+                .execute("return document.activeElement && document.activeElement.id;", vec![])
+                .await
+                .ok()?;
+            (id == json!("search-text")).then_some(())
         })
         .await;
+        let _: () = focused;
+        let input = a.find(Locator::Css("[data-testid=search-text]")).await.unwrap();
+        input.send_keys("never\u{E007}").await.unwrap();
+        wait_console_text(&a, "search-count", "1 message found").await;
         screenshot(&a, "search-phone.png").await;
+        super::axe::assert_clean(&a, "the search view at 390 px").await;
+        a.execute("document.documentElement.dir = 'rtl'; return 1;", vec![])
+            .await
+            .unwrap();
+        a.set_window_size(1280, 900).await.unwrap();
+        screenshot(&a, "search-rtl.png").await;
+        super::axe::assert_clean(&a, "the search view right to left").await;
     })
     .await;
 }
