@@ -208,7 +208,8 @@ BEGIN
     DELETE FROM search_docs WHERE conversation_id = old.conversation_id AND seq = old.seq;
 END;
 INSERT OR IGNORE INTO search_docs (conversation_id, seq)
- SELECT conversation_id, seq FROM messages WHERE sender_kind IN ('visitor', 'agent', 'bot');
+ SELECT conversation_id, seq FROM messages WHERE sender_kind IN ('visitor', 'agent', 'bot')
+ ORDER BY at, conversation_id, seq;
 INSERT INTO search_text (rowid, text)
  SELECT d.id, m.text FROM search_docs d
  JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq;
@@ -1210,22 +1211,7 @@ impl Broker for SqliteBroker {
         let (from, to) = (search.from.map(|t| t as i64), search.to.map(|t| t as i64));
         let (offset, limit) = (search.offset as i64, search.limit as i64);
         self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT d.conversation_id, d.seq, m.at, m.sender_kind, m.text
-                 FROM search_text s
-                 JOIN search_docs d ON d.id = s.rowid
-                 JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq
-                 JOIN conversations c ON c.id = d.conversation_id
-                 WHERE search_text MATCH ?1
-                   AND c.site IN rarray(?2)
-                   AND (?3 IS NULL OR c.status = ?3)
-                   AND (?4 IS NULL OR c.team = ?4)
-                   AND (?5 IS NULL OR c.assignee = ?5)
-                   AND (?6 IS NULL OR m.at >= ?6)
-                   AND (?7 IS NULL OR m.at < ?7)
-                 ORDER BY m.at DESC, d.conversation_id DESC, d.seq DESC
-                 LIMIT ?8 OFFSET ?9",
-            )?;
+            let mut stmt = c.prepare_cached(SEARCH_SQL)?;
             let rows = stmt.query_map(
                 params![
                     query,
@@ -1271,6 +1257,24 @@ impl Broker for SqliteBroker {
         .await
     }
 }
+
+/// A search: the words' matches joined to their messages and conversations, filtered, the
+/// most recently stored first. Documents are numbered as messages are stored, so FTS5 walks
+/// them newest first itself and stops at the page's end: no sort of every match.
+pub const SEARCH_SQL: &str = "SELECT d.conversation_id, d.seq, m.at, m.sender_kind, m.text
+                 FROM search_text s
+                 JOIN search_docs d ON d.id = s.rowid
+                 JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq
+                 JOIN conversations c ON c.id = d.conversation_id
+                 WHERE search_text MATCH ?1
+                   AND c.site IN rarray(?2)
+                   AND (?3 IS NULL OR c.status = ?3)
+                   AND (?4 IS NULL OR c.team = ?4)
+                   AND (?5 IS NULL OR c.assignee = ?5)
+                   AND (?6 IS NULL OR m.at >= ?6)
+                   AND (?7 IS NULL OR m.at < ?7)
+                 ORDER BY s.rowid DESC
+                 LIMIT ?8 OFFSET ?9";
 
 /// The FTS5 query for checked words: each one a quoted string (a quote inside doubled, though
 /// words have none), so nothing in them is read as FTS5 syntax (`NEAR`, `*`, `col:`, `^`,
