@@ -2,7 +2,7 @@
 //! `redis-redisearch`), found at start with `MODULE LIST`; without it, `search` answers
 //! [`StoreError::SearchUnavailable`](super::StoreError::SearchUnavailable).
 //!
-//! One document per visitor, agent and bot message, `sb:{c:ID}:ft:SEQ` (a hash in the
+//! One document per visitor, agent and bot message, `sb:ft:{c:ID}:SEQ` (a hash in the
 //! conversation's slot, written by `FT.ADD` inside the append script, so a message is indexed
 //! in the same atomic step that stores it), with the text and, as TAG/NUMERIC fields, the
 //! filters: site, status, team, assignee, sender kind, time. The conversation's set
@@ -12,8 +12,8 @@
 //! its other keys.
 //!
 //! On RediSearch 2.x / Redis 8 (module `search`), `FT.ADD` is gone: an index is declared
-//! `FT.CREATE sb:search ON HASH PREFIX 1 sb:{c:` and follows plain `HSET`s of the same
-//! documents, on every shard of a cluster (the documents live in their conversation's slot).
+//! `FT.CREATE sb:search ON HASH PREFIX 1 sb:ft:` and follows plain `HSET`s of the same
+//! documents (their own prefix, so no other hash is indexed), on every shard of a cluster (the documents live in their conversation's slot).
 //! The append script would `HSET` the document instead of `FT.ADD`, the re-tag `HSET` its
 //! tag fields, and a delete `DEL` it; the queries stay as they are. This relay detects 1.x
 //! only and treats a 2.x module as absent (search unavailable) rather than guess.
@@ -28,7 +28,7 @@ pub const INDEX: &str = "sb:search";
 
 /// A conversation's document key, without the seq.
 pub fn doc_prefix(conversation_id: &str) -> String {
-    format!("sb:{{c:{conversation_id}}}:ft:")
+    format!("sb:ft:{{c:{conversation_id}}}:")
 }
 
 /// The set of a conversation's indexed seqs.
@@ -205,11 +205,11 @@ pub fn parse(reply: Value) -> Vec<Found> {
     out
 }
 
-/// `sb:{c:ID}:ft:SEQ` → (ID, SEQ).
+/// `sb:ft:{c:ID}:SEQ` → (ID, SEQ).
 fn parse_doc_id(id: &str) -> Option<(String, u64)> {
-    let rest = id.strip_prefix("sb:{c:")?;
+    let rest = id.strip_prefix("sb:ft:{c:")?;
     let (conv, tail) = rest.split_once('}')?;
-    let seq = tail.strip_prefix(":ft:")?.parse().ok()?;
+    let seq = tail.strip_prefix(':')?.parse().ok()?;
     Some((conv.to_owned(), seq))
 }
 
@@ -236,7 +236,10 @@ mod tests {
             args[0],
             r"order 1042 @site:{shop\-1|a\}b\|\@x} @status:{resolved} @team:{billing\ desk} @at:[5 +inf]"
         );
-        assert_eq!(parse_doc_id("sb:{c:c_9}:ft:12"), Some(("c_9".into(), 12)));
+        assert_eq!(
+            parse_doc_id(&format!("{}12", doc_prefix("c_9"))),
+            Some(("c_9".into(), 12))
+        );
         assert_eq!(parse_doc_id("sb:{c:c_9}:meta"), None);
     }
 }
