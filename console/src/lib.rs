@@ -14,7 +14,9 @@
 //!   what the agent may do to a conversation, and the lifecycle frames the action bar sends;
 //! - `view`: sign-in, view tabs, inbox, action bar, transcript, reply box, context sidebar,
 //!   presence switch; one module each;
-//! - `money`: prices in the visitor's currency.
+//! - `money`: prices in the visitor's currency;
+//! - [`notes`]: private notes (writing one with its `@mentions`) and `on_mention`, where a
+//!   mention of this agent arrives.
 //!
 //! Message text becomes links through `switchboard_protocol::linkify`, the rule the widget
 //! uses too. Wire types come from `switchboard_protocol` only.
@@ -23,6 +25,7 @@ pub mod auth;
 pub mod connection;
 pub mod desk;
 mod money;
+pub mod notes;
 pub mod state;
 mod view;
 

@@ -13,6 +13,7 @@ use crate::limits::{
     MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_IDENTITY_TOKEN_BYTES, MAX_ID_BYTES, MAX_INBOX,
     MAX_NOTE_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
 };
+use crate::note::WriteNote;
 use crate::rich::Rich;
 use crate::server::InboxCursor;
 use crate::ErrorCode;
@@ -139,6 +140,8 @@ pub enum ClientMsg {
         #[serde(default)]
         ip: bool,
     },
+    /// Agent only: a private note in the conversation, for agents (see [`crate::note`]).
+    Note(WriteNote),
 }
 
 /// The first frame of every connection.
@@ -238,6 +241,7 @@ const KNOWN_TYPES: &[&str] = &[
     "list_view",
     "identify",
     "block",
+    "note",
 ];
 
 impl ClientMsg {
@@ -361,6 +365,11 @@ impl ClientMsg {
             | ClientMsg::Sync {
                 conversation_id, ..
             } => id("conversation_id", conversation_id),
+            ClientMsg::Note(n) => {
+                id("conversation_id", &n.conversation_id)?;
+                client_id(&n.client_id)?;
+                n.validate()
+            }
             ClientMsg::SetContext { context } => context.validate(),
             ClientMsg::Identify { token } => identity_token(token),
             ClientMsg::Ping { .. } | ClientMsg::SetPresence { .. } => Ok(()),
@@ -395,6 +404,7 @@ impl ClientMsg {
             ClientMsg::SetPresence { .. } => "set_presence",
             ClientMsg::ListView { .. } => "list_view",
             ClientMsg::Block { .. } => "block",
+            ClientMsg::Note(_) => "note",
         }
     }
 

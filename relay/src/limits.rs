@@ -67,7 +67,8 @@ enum Class {
 fn class_of(msg: &ClientMsg) -> Option<Class> {
     Some(match msg {
         ClientMsg::Hello(_) => return None,
-        ClientMsg::Send(_) | ClientMsg::Postback { .. } => Class::Messages,
+        // A note is stored and fanned out like a message: the same quota.
+        ClientMsg::Send(_) | ClientMsg::Postback { .. } | ClientMsg::Note(_) => Class::Messages,
         ClientMsg::SetContext { .. } | ClientMsg::Identify { .. } => Class::Context,
         // Each stores a system event and reaches every agent and the visitor.
         ClientMsg::Handoff { .. }

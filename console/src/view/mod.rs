@@ -6,8 +6,10 @@ mod block;
 mod context;
 mod handoff;
 mod inbox;
+mod note;
 mod presence;
 mod reply;
+mod rich_reply;
 mod signin;
 mod transcript;
 mod transfer;
@@ -54,6 +56,7 @@ pub fn app(c: Console) -> impl IntoView {
                         "Sign out"
                     </button>
                 </header>
+                {note::notices(c)}
                 <main class="c-main">
                     {inbox::inbox(c)}
                     <section class="c-conversation" aria-label="Conversation">

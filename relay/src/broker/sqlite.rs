@@ -43,7 +43,7 @@ use switchboard_protocol::{Owner, Presence};
 macro_rules! message_select {
     () => {
         "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at,
-        sender_avatar, rich, postback, event FROM messages"
+        sender_avatar, rich, postback, event, note FROM messages"
     };
 }
 
@@ -170,6 +170,12 @@ CREATE TABLE IF NOT EXISTS blocks (
     PRIMARY KEY (site, key)
 ) WITHOUT ROWID;
 PRAGMA user_version = 8;
+";
+
+/// Agents' private notes: the note's marker and mentions (JSON) on its log entry.
+const MIGRATE_V9: &str = "
+ALTER TABLE messages ADD COLUMN note TEXT;
+PRAGMA user_version = 9;
 ";
 
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
@@ -307,6 +313,7 @@ impl SqliteBroker {
                 rich: msg.rich,
                 postback: msg.postback,
                 event: None,
+                note: None,
             };
             Ok(Ok(Appended { message, duplicate: false, owner, reopened, first_reply_ms }))
         })
@@ -346,6 +353,9 @@ impl SqliteBroker {
         }
         if version < 8 {
             conn.execute_batch(MIGRATE_V8)?;
+        }
+        if version < 9 {
+            conn.execute_batch(MIGRATE_V9)?;
         }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
@@ -656,6 +666,81 @@ impl Broker for SqliteBroker {
             ));
         }
         Ok(appended)
+    }
+
+    async fn append_note(&self, site: &str, note: ChatMessage) -> Result<(ChatMessage, bool)> {
+        // Held until the note is handed to the hub, like an append's: one order for both.
+        let _order = self.hub.order(&note.conversation_id).await;
+        let (stored, duplicate) = self
+            .with(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let last: Option<i64> = tx
+                    .query_row(
+                        "SELECT last_seq FROM conversations WHERE id = ?1",
+                        params![note.conversation_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(last) = last else {
+                    return Ok(Err(StoreError::NotFound("conversation".into())));
+                };
+                let existing = tx
+                    .prepare_cached(concat!(
+                        message_select!(),
+                        " WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3"
+                    ))?
+                    .query_row(
+                        params![note.conversation_id, note.sender.id, note.client_id],
+                        message,
+                    )
+                    .optional()?;
+                if let Some(m) = existing {
+                    return Ok(Ok((m, true)));
+                }
+                let mut m = note;
+                m.seq = last as u64 + 1;
+                tx.execute(
+                    "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at, note)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        m.conversation_id,
+                        m.seq as i64,
+                        m.client_id,
+                        kind_str(m.sender.kind),
+                        m.sender.id,
+                        m.sender.name,
+                        m.text,
+                        m.at as i64,
+                        serde_json::to_string(&m.note).expect("notes serialize"),
+                    ],
+                )?;
+                // Only the seq: a note is no activity of the conversation's (its inbox order
+                // and preview are the visitor's and answerers', which bots read too).
+                tx.execute(
+                    "UPDATE conversations SET last_seq = ?1 WHERE id = ?2",
+                    params![m.seq as i64, m.conversation_id],
+                )?;
+                tx.commit()?;
+                Ok(Ok((m, false)))
+            })
+            .await??;
+        if !duplicate {
+            let copy = lifecycle::visitor_copy(&stored).expect("a note has a visitor copy");
+            let id = &stored.conversation_id;
+            self.hub.deliver(&Event::new(
+                Audience::Agents,
+                site,
+                id,
+                &ServerMsg::Message(stored.clone()),
+            ));
+            self.hub.deliver(&Event::new(
+                Audience::Visitors,
+                site,
+                id,
+                &ServerMsg::Message(copy),
+            ));
+        }
+        Ok((stored, duplicate))
     }
 
     async fn change(
@@ -1261,6 +1346,9 @@ fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
         event: r
             .get::<_, Option<String>>(11)?
             .and_then(|s| serde_json::from_str(&s).ok()),
+        note: r
+            .get::<_, Option<String>>(12)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
@@ -1332,7 +1420,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 8);
+        assert_eq!(version, 9);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use switchboard_protocol::{
     PROTOCOL_VERSION,
 };
 
-use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
+use super::{deliver, ping_interval_ms, publish, send_history, Handler, Reader, Refusal};
 use crate::assignment;
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, NewMessage};
@@ -220,7 +220,8 @@ impl Handler for VisitorSession {
             | ClientMsg::SetStatus { .. }
             | ClientMsg::SetPriority { .. }
             | ClientMsg::SetPresence { .. }
-            | ClientMsg::Block { .. }) => Err(Refusal::new(
+            | ClientMsg::Block { .. }
+            | ClientMsg::Note(_)) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for visitors", other.kind()),
             )),
@@ -262,7 +263,7 @@ impl Handler for VisitorSession {
             } => {
                 self.own(state, &conversation_id).await?;
                 // Before the first message the history is simply empty.
-                send_history(state, outbox, &conversation_id, since, true).await
+                send_history(state, outbox, &conversation_id, since, Reader::Visitor).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
