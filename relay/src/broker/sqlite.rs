@@ -1379,7 +1379,7 @@ mod tests {
 
     /// A file from before per-site inboxes (schema 2, one activity index for every site)
     /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle, and on to
-    /// 8)).
+    /// 9)).
     #[test]
     fn a_schema_2_file_gets_the_per_site_inbox_index() {
         let dir = std::env::temp_dir().join(format!("sb-sqlite-migrate-{}", std::process::id()));
@@ -1403,6 +1403,7 @@ mod tests {
                  ALTER TABLE conversations DROP COLUMN blocked;
                  ALTER TABLE visitors DROP COLUMN addr;
                  DROP TABLE blocks;
+                 ALTER TABLE messages DROP COLUMN note;
                  PRAGMA user_version = 2;",
             )
             .unwrap();
