@@ -102,8 +102,13 @@ async fn a_note_reaches_agents_only(a: &TestRelay, b: &TestRelay) {
     // A second tab of the same visitor, on the other node, reading every frame raw.
     let mut v2 = visitor_on(b, v.welcome.as_ref().unwrap().token.clone()).await;
 
-    alex.send(&note(&conv, "n1", &format!("{SECRET} refund approved? @sam"), &["sam"]))
-        .await;
+    alex.send(&note(
+        &conv,
+        "n1",
+        &format!("{SECRET} refund approved? @sam"),
+        &["sam"],
+    ))
+    .await;
     // Alex gets the ack, and the note too (every agent of the site does), in either order.
     let (mut seq, mut echoed) = (None, false);
     while seq.is_none() || !echoed {
@@ -141,7 +146,11 @@ async fn a_note_reaches_agents_only(a: &TestRelay, b: &TestRelay) {
         })
         .await;
     assert_eq!(
-        (mention.conversation_id.as_str(), mention.seq, mention.by.as_str()),
+        (
+            mention.conversation_id.as_str(),
+            mention.seq,
+            mention.by.as_str()
+        ),
         (conv.as_str(), seq, "alex")
     );
     assert_eq!(mention.by_name.as_deref(), Some("Alex"));
@@ -158,10 +167,16 @@ async fn a_note_reaches_agents_only(a: &TestRelay, b: &TestRelay) {
         clean_roundtrip(c, who).await;
     }
     v.say("v2", "hello?").await;
-    read_clean_until(&mut v, "visitor", |m| matches!(m, ServerMsg::Ack { seq: 3, .. })).await;
+    read_clean_until(&mut v, "visitor", |m| {
+        matches!(m, ServerMsg::Ack { seq: 3, .. })
+    })
+    .await;
 
     // …and in a catch-up from the start, on both nodes.
-    for (c, who) in [(&mut v, "visitor sync on a"), (&mut v2, "visitor sync on b")] {
+    for (c, who) in [
+        (&mut v, "visitor sync on a"),
+        (&mut v2, "visitor sync on b"),
+    ] {
         c.send(&ClientMsg::Sync {
             conversation_id: conv.clone(),
             since: 0,
@@ -182,9 +197,11 @@ async fn a_note_reaches_agents_only(a: &TestRelay, b: &TestRelay) {
     }
 
     // The bot owning the conversation: nothing live (the visitor's next message, yes)…
-    read_clean_until(&mut bot, "bot", |m| {
-        matches!(m, ServerMsg::Message(x) if x.seq == 3)
-    })
+    read_clean_until(
+        &mut bot,
+        "bot",
+        |m| matches!(m, ServerMsg::Message(x) if x.seq == 3),
+    )
     .await;
     // …a bare entry in its catch-up…
     bot.send(&ClientMsg::Sync {
@@ -192,7 +209,10 @@ async fn a_note_reaches_agents_only(a: &TestRelay, b: &TestRelay) {
         since: 0,
     })
     .await;
-    read_clean_until(&mut bot, "bot sync", |m| matches!(m, ServerMsg::Synced { .. })).await;
+    read_clean_until(&mut bot, "bot sync", |m| {
+        matches!(m, ServerMsg::Synced { .. })
+    })
+    .await;
     // …and in the `routed` transcript a reconnecting bot gets.
     drop(bot);
     let mut again = b.bot(BOT_TOKEN).await;
@@ -206,9 +226,7 @@ async fn a_note_reaches_agents_only(a: &TestRelay, b: &TestRelay) {
     assert_eq!(line.last_seq, 3);
     assert_eq!(line.last_message.unwrap().text, "hello?");
     // A bot does not take part in the agents' notes: it is refused one of its own.
-    again
-        .send(&note(&conv, "b1", "bots cannot", &[]))
-        .await;
+    again.send(&note(&conv, "b1", "bots cannot", &[])).await;
     let code = again
         .until(|m| match m {
             ServerMsg::Error { code, .. } => Some(*code),
@@ -268,10 +286,13 @@ async fn a_webhook_bots_queue_never_holds_a_note() {
     let mut v = relay.visitor().await;
     let conv = v.conversation_id();
     v.say("v1", "hi").await;
-    v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(())).await;
-    alex.send(&note(&conv, "n1", SECRET, &[])).await;
-    alex.until(|m| matches!(m, ServerMsg::Ack { client_id, .. } if client_id == "n1").then_some(()))
+    v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
         .await;
+    alex.send(&note(&conv, "n1", SECRET, &[])).await;
+    alex.until(|m| {
+        matches!(m, ServerMsg::Ack { client_id, .. } if client_id == "n1").then_some(())
+    })
+    .await;
     v.say("v2", "still there?").await;
     v.until(|m| matches!(m, ServerMsg::Ack { seq: 3, .. }).then_some(()))
         .await;
@@ -281,7 +302,11 @@ async fn a_webhook_bots_queue_never_holds_a_note() {
     })
     .await;
     for e in &events {
-        assert!(!e.body.contains(SECRET), "a webhook event holds the note: {}", e.body);
+        assert!(
+            !e.body.contains(SECRET),
+            "a webhook event holds the note: {}",
+            e.body
+        );
     }
 }
 
@@ -292,7 +317,8 @@ async fn bad_notes_get_typed_errors_and_store_nothing() {
     let mut v = relay.visitor().await;
     let conv = v.conversation_id();
     v.say("v1", "hi").await;
-    v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(())).await;
+    v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
+        .await;
 
     // A visitor asking to write a note.
     v.send(&note(&conv, "vn", "I am an agent", &[])).await;
@@ -308,19 +334,36 @@ async fn bad_notes_get_typed_errors_and_store_nothing() {
     let many: Vec<&str> = (0..=MAX_MENTIONS).map(|_| "sam").collect();
     let cases: Vec<(String, ErrorCode)> = vec![
         (note(&conv, "n1", &big, &[]).to_json(), ErrorCode::TooLarge),
-        (note(&conv, "n2", " \u{200B} ", &[]).to_json(), ErrorCode::Invalid),
-        (note(&conv, "n3", "hi", &many).to_json(), ErrorCode::TooLarge),
-        (note(&conv, "n4", "hi", &["nobody"]).to_json(), ErrorCode::UnknownAgent),
+        (
+            note(&conv, "n2", " \u{200B} ", &[]).to_json(),
+            ErrorCode::Invalid,
+        ),
+        (
+            note(&conv, "n3", "hi", &many).to_json(),
+            ErrorCode::TooLarge,
+        ),
+        (
+            note(&conv, "n4", "hi", &["nobody"]).to_json(),
+            ErrorCode::UnknownAgent,
+        ),
         // Olga serves another site: she is not told about this conversation.
-        (note(&conv, "n5", "hi", &["olga"]).to_json(), ErrorCode::UnknownAgent),
-        (note("c_nope", "n6", "hi", &[]).to_json(), ErrorCode::NotFound),
+        (
+            note(&conv, "n5", "hi", &["olga"]).to_json(),
+            ErrorCode::UnknownAgent,
+        ),
+        (
+            note("c_nope", "n6", "hi", &[]).to_json(),
+            ErrorCode::NotFound,
+        ),
         (note(&conv, "<b>", "hi", &[]).to_json(), ErrorCode::Invalid),
         (
             format!(r#"{{"type":"note","conversation_id":"{conv}","client_id":"n7","text":5}}"#),
             ErrorCode::Invalid,
         ),
         (
-            format!(r#"{{"type":"note","conversation_id":"{conv}","client_id":"n8","text":"x","mentions":"sam"}}"#),
+            format!(
+                r#"{{"type":"note","conversation_id":"{conv}","client_id":"n8","text":"x","mentions":"sam"}}"#
+            ),
             ErrorCode::Invalid,
         ),
         ("{\"type\":\"note\",".into(), ErrorCode::BadJson),
@@ -350,7 +393,8 @@ async fn bad_notes_get_typed_errors_and_store_nothing() {
 
     // A resend of a stored note is acknowledged again with its seq and stored once.
     for _ in 0..2 {
-        alex.send(&note(&conv, "ok1", "checked the order", &["sam"])).await;
+        alex.send(&note(&conv, "ok1", "checked the order", &["sam"]))
+            .await;
     }
     let acks: Vec<(u64, bool)> = {
         let mut acks = Vec::new();

@@ -11,10 +11,10 @@ use futures::channel::mpsc::UnboundedSender;
 
 pub use crate::auth::Auth;
 use leptos::prelude::*;
-use switchboard_protocol::rich::Rich;
-use switchboard_protocol::server::Preview;
 use switchboard_protocol::client::Send;
+use switchboard_protocol::rich::Rich;
 use switchboard_protocol::server::Mention;
+use switchboard_protocol::server::Preview;
 use switchboard_protocol::{
     ChatMessage, ClientMsg, Context, ConversationSummary, Directory, Millis, Note, Presence,
     SenderKind, View, ViewCounts, WriteNote,

@@ -66,8 +66,8 @@ async fn widget_text(c: &Client) -> String {
 /// browser's visitor (its token).
 async fn raw_visitor(relay: &RelayProcess, origin: &str, token: String) -> Ws {
     let mut v = Ws::connect(&relay.ws("/v1/visitor?site=demo"), Some(origin))
-    .await
-    .unwrap();
+        .await
+        .unwrap();
     v.send(&ClientMsg::Hello(Hello {
         protocol: PROTOCOL_VERSION,
         token: Some(token),
@@ -87,7 +87,10 @@ async fn read_clean_until(v: &mut Ws, mut done: impl FnMut(&ServerMsg) -> bool) 
         let Some(Ok(Message::Text(t))) = next else {
             continue;
         };
-        assert!(!t.as_str().contains("NOTE-ONLY"), "a visitor read the note: {t}");
+        assert!(
+            !t.as_str().contains("NOTE-ONLY"),
+            "a visitor read the note: {t}"
+        );
         if done(&serde_json::from_str(t.as_str()).unwrap()) {
             return;
         }

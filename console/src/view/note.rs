@@ -108,7 +108,10 @@ pub fn mode_switch(as_note: RwSignal<bool>) -> impl IntoView {
 
 /// The agents a note can mention, as buttons that put `@id` into the draft (typing `@id` or
 /// `@Name` works as well).
-pub fn mention_picker(c: Console, insert: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
+pub fn mention_picker(
+    c: Console,
+    insert: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let others = move || {
         let me = c.me.get();
         let site = c

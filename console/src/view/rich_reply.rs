@@ -76,9 +76,7 @@ pub fn editor(draft: RwSignal<Draft>) -> impl IntoView {
         }
         chip_error.set(error);
     };
-    let count = move || {
-        draft.with(|d| d.chips.len() + usize::from(!d.link_url.trim().is_empty()))
-    };
+    let count = move || draft.with(|d| d.chips.len() + usize::from(!d.link_url.trim().is_empty()));
     let problem = move || draft.with(|d| d.rich().err());
     view! {
         <div class="c-rich">
