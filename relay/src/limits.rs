@@ -508,6 +508,26 @@ mod tests {
     }
 
     #[test]
+    fn notes_and_replies_share_the_agents_message_quota() {
+        let rates = FrameRates {
+            messages: Rate::new(2, 60),
+            ..FrameRates::AGENT
+        };
+        let mut limits = FrameLimits::new(&rates);
+        let send: ClientMsg = serde_json::from_str(
+            r#"{"type":"send","conversation_id":"c","client_id":"a","text":"hi"}"#,
+        )
+        .unwrap();
+        let note: ClientMsg = serde_json::from_str(
+            r#"{"type":"note","conversation_id":"c","client_id":"n","text":"psst"}"#,
+        )
+        .unwrap();
+        assert!(matches!(limits.check(&send, 3), Verdict::Pass));
+        assert!(matches!(limits.check(&note, 3), Verdict::Pass));
+        assert!(matches!(limits.check(&note, 3), Verdict::Refuse(_)));
+    }
+
+    #[test]
     fn ipv6_addresses_share_their_64_and_mapped_v4_is_v4() {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
