@@ -187,6 +187,14 @@ async fn a_note_mentions_an_agent_on_another_node_and_never_reaches_the_widget()
         .await;
         axe::assert_clean(&s, "the console with a private note").await;
         shot(&s, "notes-note-in-transcript.png").await;
+        // At phone width and right to left too.
+        s.set_window_size(390, 844).await.unwrap();
+        js(&s, "document.documentElement.dir = 'rtl'; return 1;").await;
+        js(&s, "const n = document.querySelector('[data-testid=note]'); n.scrollIntoView(); return 1;").await;
+        axe::assert_clean(&s, "the console with a private note, 390 px, right to left").await;
+        shot(&s, "notes-note-390-rtl.png").await;
+        js(&s, "document.documentElement.dir = 'ltr'; return 1;").await;
+        s.set_window_size(1280, 900).await.unwrap();
 
         // The visitor: neither the widget nor the raw socket, live or in a catch-up.
         read_clean_until(&mut raw, |m| matches!(m, ServerMsg::Message(x) if x.seq == 2)).await;
