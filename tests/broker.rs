@@ -211,6 +211,7 @@ conformance!(one_node_at_a_time_holds_a_sites_assignment_lease);
 conformance!(creations_under_chosen_ids_are_idempotent_and_counted);
 conformance!(first_replies_are_measured_once_per_conversation_in_a_window_per_site);
 conformance!(visitors_get_agent_only_events_without_the_event);
+conformance!(a_note_takes_the_next_seq_and_reaches_visitors_bare);
 conformance!(agent_sessions_live_until_they_expire_or_are_revoked_on_every_node);
 conformance!(a_block_hides_the_conversation_refuses_the_visitor_on_every_node);
 conformance!(blocks_are_per_site_end_at_their_time_and_lift);
@@ -2105,4 +2106,83 @@ async fn blocks_are_per_site_end_at_their_time_and_lift(backend: &impl Backend) 
     // An address of a visitor that is not stored is not stored either.
     b.set_visitor_addr("v_missing", "192.0.2.1").await.unwrap();
     assert_eq!(b.visitor_addr("v_missing").await.unwrap(), None);
+}
+
+async fn a_note_takes_the_next_seq_and_reaches_visitors_bare(backend: &impl Backend) {
+    let (b, hub) = backend.open().await;
+    let (other, _) = backend.open().await;
+    let conv = conversation(&*b).await;
+    b.append("shop", new_message(&conv, "v", "m1", "hi"))
+        .await
+        .unwrap();
+    let before = b.summary(&conv).await.unwrap().unwrap();
+    let mut visitor = listen(&hub, &conv);
+    let note = |client_id: &str| switchboard_protocol::ChatMessage {
+        conversation_id: conv.clone(),
+        seq: 0,
+        client_id: client_id.into(),
+        sender: Sender {
+            kind: SenderKind::Agent,
+            id: "alex".into(),
+            name: Some("Alex".into()),
+            avatar: None,
+        },
+        text: "SECRET refund approved".into(),
+        at: before.last_activity + 1_000,
+        rich: None,
+        postback: None,
+        event: None,
+        note: Some(Box::new(switchboard_protocol::Note {
+            mentions: vec!["sam".into()],
+        })),
+    };
+    let (stored, duplicate) = b.append_note("shop", note("n1")).await.unwrap();
+    assert_eq!((stored.seq, duplicate), (2, false));
+    assert_eq!(
+        stored.note.as_ref().unwrap().mentions,
+        vec!["sam".to_owned()]
+    );
+    // A resend: the stored note again, nothing stored or published.
+    let (again, duplicate) = b.append_note("shop", note("n1")).await.unwrap();
+    assert_eq!((again.seq, duplicate), (2, true));
+    assert!(again.is_note());
+    // The visitor's socket: the seq and time, nothing of the note.
+    let frame = loop {
+        let Ok(Some(Outgoing::Frame(f))) =
+            tokio::time::timeout(Duration::from_secs(5), visitor.recv()).await
+        else {
+            panic!("the visitor heard nothing of the note");
+        };
+        if !f.as_str().contains(r#""seq":1,"#) {
+            break f.as_str().to_owned();
+        }
+    };
+    assert!(
+        !frame.contains("SECRET") && !frame.contains("alex") && !frame.contains("note"),
+        "{frame}"
+    );
+    let ServerMsg::Message(bare) = serde_json::from_str(&frame).unwrap() else {
+        panic!("{frame}");
+    };
+    assert_eq!((bare.seq, bare.sender.kind), (2, SenderKind::System));
+    // Stored whole for agents, on every node; the next message follows it.
+    let log = other.history(&conv, 0, 10).await.unwrap();
+    assert!(
+        log[1].is_note() && log[1].text.starts_with("SECRET"),
+        "{log:?}"
+    );
+    let next = b
+        .append("shop", new_message(&conv, "v", "m2", "more"))
+        .await
+        .unwrap();
+    assert_eq!(next.message.seq, 3);
+    // Not the conversation's activity: its preview is the visitor's.
+    let after = other.summary(&conv).await.unwrap().unwrap();
+    assert_eq!(after.last_message.unwrap().text, "more");
+    let mut lost = note("n2");
+    lost.conversation_id = "c_missing".into();
+    assert!(matches!(
+        b.append_note("shop", lost).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -23,6 +23,8 @@
 //!   expiry, refusals and throttling, against relay processes (SQLite, and two on one Redis);
 //! - `blocking`: blocking a spammer (and its address) from an agent's socket, lifting it
 //!   through the admin API, and queues that list only conversations with a visitor message;
+//! - `notes`: agents' private notes and mentions, across two nodes on Redis and on the
+//!   embedded broker; never to a visitor or a bot (live, `sync`, `routed`, webhook queue);
 //! - `search`: full-text search (SQLite FTS5, Redis with RediSearch) and a visitor's history:
 //!   words, filters, cross-site isolation, injection and oversized input, rate limits;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
@@ -42,6 +44,7 @@ mod edges;
 mod example_bots;
 mod helpdesk;
 mod identity;
+mod notes;
 mod peer;
 mod privacy;
 mod process;

@@ -326,6 +326,7 @@ async fn a_bot_down_for_10000_events_loses_none_and_gets_every_waiting_conversat
             rich: None,
             postback: None,
             event: None,
+            note: None,
         };
         switchboard_relay::bots::webhook::enqueue(&state, BOT, ServerMsg::Message(message)).await;
     }

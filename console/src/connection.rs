@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::{
-    ClientMsg, CloseCode, Presence, SenderKind, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, Presence, Rich, SenderKind, ServerMsg, PROTOCOL_VERSION,
 };
 
 use crate::auth::{self, Auth};
@@ -282,13 +282,8 @@ fn handle(console: Console, msg: ServerMsg) {
             }
             // Replies typed while disconnected go now; a resend of one whose ack was lost is
             // recognised by its client id and acknowledged again, not stored twice.
-            for (conversation_id, client_id, text) in console.pending() {
-                send(&ClientMsg::Send(Send {
-                    conversation_id,
-                    client_id,
-                    text,
-                    rich: None,
-                }));
+            for frame in console.pending() {
+                send(&frame);
             }
         }
         // The connect-time page fills the list until the open tab's answer; later pages (a
@@ -308,6 +303,7 @@ fn handle(console: Console, msg: ServerMsg) {
             ..
         } => console.apply_view(view, items, counts),
         ServerMsg::Directory(d) => console.set_directory(d),
+        ServerMsg::Mention(m) => crate::notes::on_mention(console, m),
         ServerMsg::Presence { agent, status, .. } => console.presence.update(|p| {
             p.insert(agent, status);
         }),
@@ -418,6 +414,11 @@ pub fn hand_back(conversation_id: &str) {
 
 /// A reply typed by the agent: shown at once as pending, sent, confirmed by its ack.
 pub fn reply(console: Console, conversation_id: String, text: String) {
+    reply_rich(console, conversation_id, text, None)
+}
+
+/// [`reply`] with quick-reply chips and buttons under it.
+pub fn reply_rich(console: Console, conversation_id: String, text: String, rich: Option<Rich>) {
     let client_id = switchboard_protocol::client_id::random();
     let line = Line {
         seq: None,
@@ -428,9 +429,10 @@ pub fn reply(console: Console, conversation_id: String, text: String) {
         at: js_sys::Date::now() as u64,
         delivery: Delivery::Pending,
         error: None,
-        rich: None,
+        rich: rich.clone(),
         postback: None,
         code: None,
+        note: None,
     };
     console
         .transcripts
@@ -445,7 +447,7 @@ pub fn reply(console: Console, conversation_id: String, text: String) {
         conversation_id,
         client_id,
         text,
-        rich: None,
+        rich,
     }));
 }
 
@@ -470,7 +472,7 @@ fn take_on_reply(console: Console, conversation_id: &str) {
 
 /// Sends a failed reply again, under the same client id.
 pub fn retry(console: Console, conversation_id: String, client_id: String) {
-    let mut text = None;
+    let mut frame = None;
     console.transcripts.update(|all| {
         if let Some(l) = all
             .get_mut(&conversation_id)
@@ -480,16 +482,11 @@ pub fn retry(console: Console, conversation_id: String, client_id: String) {
         {
             l.delivery = Delivery::Pending;
             l.error = None;
-            text = Some(l.text.clone());
+            frame = Some(l.frame(conversation_id.clone()));
         }
     });
-    if let Some(text) = text {
-        send(&ClientMsg::Send(Send {
-            conversation_id,
-            client_id,
-            text,
-            rich: None,
-        }));
+    if let Some(frame) = frame {
+        send(&frame);
     }
 }
 

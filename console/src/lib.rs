@@ -15,7 +15,9 @@
 //! - [`lookup`]: search and the visitor's earlier conversations (the frames, the answers);
 //! - `view`: sign-in, view tabs, inbox, action bar, transcript, reply box, context sidebar,
 //!   presence switch; one module each;
-//! - `money`: prices in the visitor's currency.
+//! - `money`: prices in the visitor's currency;
+//! - [`notes`]: private notes (writing one with its `@mentions`) and `on_mention`, where a
+//!   mention of this agent arrives.
 //!
 //! Message text becomes links through `switchboard_protocol::linkify`, the rule the widget
 //! uses too. Wire types come from `switchboard_protocol` only.
@@ -25,6 +27,7 @@ pub mod connection;
 pub mod desk;
 pub mod lookup;
 mod money;
+pub mod notes;
 pub mod state;
 mod view;
 

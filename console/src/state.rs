@@ -11,11 +11,13 @@ use futures::channel::mpsc::UnboundedSender;
 
 pub use crate::auth::Auth;
 use leptos::prelude::*;
+use switchboard_protocol::client::Send;
 use switchboard_protocol::rich::Rich;
+use switchboard_protocol::server::Mention;
 use switchboard_protocol::server::Preview;
 use switchboard_protocol::{
-    ChatMessage, ClientMsg, Context, ConversationSummary, Directory, Millis, Presence, SenderKind,
-    View, ViewCounts,
+    ChatMessage, ClientMsg, Context, ConversationSummary, Directory, Millis, Note, Presence,
+    SenderKind, View, ViewCounts, WriteNote,
 };
 
 /// localStorage prefix for the per-agent "seen up to seq" map, so unread marks survive a
@@ -64,6 +66,8 @@ pub struct Line {
     pub postback: Option<String>,
     /// A system event's code (`assigned`, `transferred`, …), for styling and tests.
     pub code: Option<&'static str>,
+    /// A private note (for agents only), with the agents it mentions.
+    pub note: Option<Note>,
 }
 
 impl Line {
@@ -86,6 +90,26 @@ impl Line {
                 .event
                 .as_deref()
                 .map(switchboard_protocol::SystemEvent::code),
+            note: m.note.map(|n| *n),
+        }
+    }
+
+    /// The frame that (re)sends this line of the agent's, under its client id: a private note
+    /// as a `note` (never as a `send`, which the visitor would read), a reply as a `send`.
+    pub fn frame(&self, conversation_id: String) -> ClientMsg {
+        match &self.note {
+            Some(n) => ClientMsg::Note(WriteNote {
+                conversation_id,
+                client_id: self.client_id.clone(),
+                text: self.text.clone(),
+                mentions: n.mentions.clone(),
+            }),
+            None => ClientMsg::Send(Send {
+                conversation_id,
+                client_id: self.client_id.clone(),
+                text: self.text.clone(),
+                rich: self.rich.clone(),
+            }),
         }
     }
 
@@ -151,6 +175,8 @@ pub struct Console {
     /// A `view` answer arrived; from then on the connect-time `conversations` page no longer
     /// replaces the list (the open tab does). Never read reactively.
     pub view_answered: RwSignal<bool>,
+    /// Private notes that mentioned this agent, newest last, until dismissed.
+    pub mentions: RwSignal<Vec<Mention>>,
     /// Search and visitor history (`lookup.rs`).
     pub lookup: crate::lookup::Lookup,
 }
@@ -225,6 +251,7 @@ impl Console {
             summaries: RwSignal::new(HashMap::new()),
             notice: RwSignal::new(None),
             view_answered: RwSignal::new(false),
+            mentions: RwSignal::new(Vec::new()),
             lookup: crate::lookup::Lookup::create(),
         }
     }
@@ -247,6 +274,7 @@ impl Console {
         self.summaries.set(HashMap::new());
         self.notice.set(None);
         self.view_answered.set(false);
+        self.mentions.set(Vec::new());
         self.lookup.reset();
         session(|s| {
             s.agent_id = None;
@@ -285,7 +313,7 @@ impl Console {
     /// relay sends no `conversation` frame for later messages.
     pub fn add_message(self, m: ChatMessage) {
         let conv = m.conversation_id.clone();
-        let (seq, at, kind) = (m.seq, m.at, m.sender.kind);
+        let (seq, at, kind, note) = (m.seq, m.at, m.sender.kind, m.is_note());
         let preview = m.text.chars().take(PREVIEW_CHARS).collect::<String>();
         if session(|s| s.loaded.contains(&conv)) {
             self.transcripts.update(|all| {
@@ -305,7 +333,11 @@ impl Console {
         }
         self.inbox.update(|inbox| {
             if let Some(c) = inbox.iter_mut().find(|c| c.id == conv) {
-                if seq > c.last_seq {
+                // A note is not the conversation's activity (the relay keeps its line as it
+                // was): only its seq counts.
+                if seq > c.last_seq && note {
+                    c.last_seq = seq;
+                } else if seq > c.last_seq {
                     c.last_seq = seq;
                     c.last_activity = c.last_activity.max(at);
                     c.last_message = Some(Preview {
@@ -358,16 +390,15 @@ impl Console {
         });
     }
 
-    /// Replies not acknowledged yet, to resend after a reconnect: `(conversation, client id,
-    /// text)`.
-    pub fn pending(self) -> Vec<(String, String, String)> {
+    /// Replies and notes not acknowledged yet, as the frames to resend after a reconnect.
+    pub fn pending(self) -> Vec<ClientMsg> {
         self.transcripts.with_untracked(|all| {
             all.iter()
                 .flat_map(|(conv, lines)| {
                     lines
                         .iter()
                         .filter(|l| l.delivery == Delivery::Pending)
-                        .map(move |l| (conv.clone(), l.client_id.clone(), l.text.clone()))
+                        .map(move |l| l.frame(conv.clone()))
                 })
                 .collect()
         })

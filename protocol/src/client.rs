@@ -13,6 +13,7 @@ use crate::limits::{
     MAX_CLIENT_ID_BYTES, MAX_FRAME_BYTES, MAX_IDENTITY_TOKEN_BYTES, MAX_ID_BYTES, MAX_INBOX,
     MAX_NOTE_BYTES, MAX_TEXT_BYTES, MAX_TOKEN_BYTES,
 };
+use crate::note::WriteNote;
 use crate::rich::Rich;
 use crate::search::SearchQuery;
 use crate::server::InboxCursor;
@@ -140,6 +141,8 @@ pub enum ClientMsg {
         #[serde(default)]
         ip: bool,
     },
+    /// Agent only: a private note in the conversation, for agents (see [`crate::note`]).
+    Note(WriteNote),
     /// Agent only: full-text search over the transcripts of the sites the agent serves,
     /// answered by `search_results` (see [`crate::search`]).
     Search(SearchQuery),
@@ -248,6 +251,7 @@ const KNOWN_TYPES: &[&str] = &[
     "list_view",
     "identify",
     "block",
+    "note",
     "search",
     "visitor_history",
 ];
@@ -375,6 +379,11 @@ impl ClientMsg {
             | ClientMsg::Sync {
                 conversation_id, ..
             } => id("conversation_id", conversation_id),
+            ClientMsg::Note(n) => {
+                id("conversation_id", &n.conversation_id)?;
+                client_id(&n.client_id)?;
+                n.validate()
+            }
             ClientMsg::SetContext { context } => context.validate(),
             ClientMsg::Identify { token } => identity_token(token),
             ClientMsg::Ping { .. } | ClientMsg::SetPresence { .. } => Ok(()),
@@ -409,6 +418,7 @@ impl ClientMsg {
             ClientMsg::SetPresence { .. } => "set_presence",
             ClientMsg::ListView { .. } => "list_view",
             ClientMsg::Block { .. } => "block",
+            ClientMsg::Note(_) => "note",
             ClientMsg::Search(_) => "search",
             ClientMsg::VisitorHistory { .. } => "visitor_history",
         }

@@ -8,6 +8,7 @@
 //! - [`codes`]: typed error codes ([`ErrorCode`]) and WebSocket close codes ([`CloseCode`]);
 //! - [`context`]: what the visitor's page and the site tell an agent (page, identity, cart, order);
 //! - [`message`]: a stored chat message with its per-conversation sequence number;
+//! - [`note`]: agents' private notes in a conversation (never sent to visitors or bots);
 //! - [`client`]: frames a client (visitor, agent or bot) sends, and their decoding and validation;
 //! - [`server`]: frames the relay sends;
 //! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
@@ -35,6 +36,7 @@ pub mod limits;
 pub mod linkify;
 pub mod login;
 pub mod message;
+pub mod note;
 pub mod rich;
 pub mod search;
 pub mod server;
@@ -50,6 +52,7 @@ pub use lifecycle::{
     AgentEntry, AgentRole, Directory, Presence, Status, SystemEvent, TeamEntry, View, ViewCounts,
 };
 pub use message::{ChatMessage, Sender, SenderKind};
+pub use note::{Note, WriteNote};
 pub use rich::{Button, Card, Price, QuickReply, Rich};
 pub use server::{ConversationSummary, InboxCursor, ServerMsg, VisitorMsg};
 

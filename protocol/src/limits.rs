@@ -64,6 +64,10 @@ pub const MAX_LOGIN_NAME_BYTES: usize = 254;
 /// Longest password a sign-in may carry (argon2 takes any length; a bound keeps the request
 /// and the work small).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest private note an agent writes into a conversation, in bytes of UTF-8.
+pub const MAX_PRIVATE_NOTE_BYTES: usize = 4 * 1024;
+/// Most agents one private note may mention.
+pub const MAX_MENTIONS: usize = 10;
 /// Longest search text an agent may send.
 pub const MAX_SEARCH_BYTES: usize = 256;
 /// Most distinct words in one search (each one is a term every engine must intersect).

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::SystemEvent;
+use crate::note::Note;
 use crate::rich::Rich;
 use crate::Millis;
 
@@ -54,4 +55,14 @@ pub struct ChatMessage {
     /// message frame carries the field and few carry an event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<Box<SystemEvent>>,
+    /// Set on an agent's private note (see [`crate::note`]): agents only ever receive it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Box<Note>>,
+}
+
+impl ChatMessage {
+    /// Whether this entry of the log is a private note.
+    pub fn is_note(&self) -> bool {
+        self.note.is_some()
+    }
 }

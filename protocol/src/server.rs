@@ -175,7 +175,23 @@ server_msgs! {
         /// Agents only: the agent's role and the teams and agents of the sites it serves, so a
         /// console can offer assign and transfer targets by name. Right after `welcome`.
         Directory(Directory),
+        /// Agents only, to the agent a private note mentions (on every node it is connected
+        /// to): the note's conversation, seq, author and text, for a notice. Live only; the
+        /// note itself is in the conversation's log with its `mentions`.
+        Mention(Mention),
     }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mention {
+    pub conversation_id: String,
+    pub seq: u64,
+    /// The agent who wrote the note.
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_name: Option<String>,
+    pub text: String,
+    pub at: Millis,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -167,6 +167,14 @@ impl Hub {
             return self.close_conversation(&event.conversation_id, CloseCode::BLOCKED);
         }
         let inner = self.lock();
+        if event.audience == Audience::Agent {
+            for (outbox, agent) in inner.agents.values() {
+                if agent.id == event.site {
+                    outbox.push(event.frame.clone());
+                }
+            }
+            return;
+        }
         if event.audience == Audience::Bot {
             for (outbox, bot) in inner.bots.values() {
                 if *bot == event.site {

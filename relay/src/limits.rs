@@ -68,7 +68,8 @@ enum Class {
 fn class_of(msg: &ClientMsg) -> Option<Class> {
     Some(match msg {
         ClientMsg::Hello(_) => return None,
-        ClientMsg::Send(_) | ClientMsg::Postback { .. } => Class::Messages,
+        // A note is stored and fanned out like a message: the same quota.
+        ClientMsg::Send(_) | ClientMsg::Postback { .. } | ClientMsg::Note(_) => Class::Messages,
         ClientMsg::SetContext { .. } | ClientMsg::Identify { .. } => Class::Context,
         // Each stores a system event and reaches every agent and the visitor.
         ClientMsg::Handoff { .. }
@@ -517,6 +518,26 @@ mod tests {
         assert!(matches!(limits.check(&ping, 3), Verdict::Pass));
         assert!(matches!(limits.check(&send, 3), Verdict::Refuse(_)));
         assert!(matches!(limits.check(&send, 3), Verdict::Close(_)));
+    }
+
+    #[test]
+    fn notes_and_replies_share_the_agents_message_quota() {
+        let rates = FrameRates {
+            messages: Rate::new(2, 60),
+            ..FrameRates::AGENT
+        };
+        let mut limits = FrameLimits::new(&rates);
+        let send: ClientMsg = serde_json::from_str(
+            r#"{"type":"send","conversation_id":"c","client_id":"a","text":"hi"}"#,
+        )
+        .unwrap();
+        let note: ClientMsg = serde_json::from_str(
+            r#"{"type":"note","conversation_id":"c","client_id":"n","text":"psst"}"#,
+        )
+        .unwrap();
+        assert!(matches!(limits.check(&send, 3), Verdict::Pass));
+        assert!(matches!(limits.check(&note, 3), Verdict::Pass));
+        assert!(matches!(limits.check(&note, 3), Verdict::Refuse(_)));
     }
 
     #[test]

@@ -19,6 +19,8 @@
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
 //! - `login`: the console's password sign-in by keyboard, axe, 390 px, sign-out revokes;
+//! - `notes`: a private note with an @mention seen on another relay node (two on one Redis),
+//!   never in the widget or a raw visitor socket; an agent's reply with chips and a link;
 //! - `identity`: the console's verified marks; `reset` forgets the visitor;
 //! - `search`: a returning verified customer's earlier conversation in the sidebar, opened
 //!   read-only; search finds a resolved conversation by a word, opens it; axe-core, 390 px;
@@ -40,6 +42,7 @@ mod helpdesk;
 mod hostile;
 mod identity;
 mod login;
+mod notes;
 mod page;
 mod resilience;
 mod search;

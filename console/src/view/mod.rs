@@ -7,8 +7,10 @@ mod context;
 mod handoff;
 mod history;
 mod inbox;
+mod note;
 mod presence;
 mod reply;
+mod rich_reply;
 mod search;
 mod signin;
 mod transcript;
@@ -57,6 +59,7 @@ pub fn app(c: Console) -> impl IntoView {
                         "Sign out"
                     </button>
                 </header>
+                {note::notices(c)}
                 <main class="c-main">
                     {inbox::inbox(c)}
                     <section class="c-conversation" aria-label="Conversation">

@@ -1,13 +1,16 @@
 //! The reply box: Enter sends, Shift+Enter starts a new line. Drafts are kept per
-//! conversation, so switching conversations never sends a reply to the wrong visitor.
+//! conversation, so switching conversations never sends a reply to the wrong visitor. It also
+//! writes private notes (`note::mode_switch`), and a reply can carry quick replies and a link
+//! button (`rich_reply`).
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
-use switchboard_protocol::limits::MAX_TEXT_BYTES;
+use switchboard_protocol::limits::{MAX_PRIVATE_NOTE_BYTES, MAX_TEXT_BYTES};
 
-use crate::connection;
+use super::{note, rich_reply};
 use crate::state::Console;
+use crate::{connection, notes};
 
 pub fn reply(c: Console) -> impl IntoView {
     let drafts = RwSignal::new(HashMap::<String, String>::new());
@@ -15,35 +18,77 @@ pub fn reply(c: Console) -> impl IntoView {
         let conv = c.selected.get().unwrap_or_default();
         drafts.with(|d| d.get(&conv).cloned().unwrap_or_default())
     };
-    let too_long = move || draft().len() > MAX_TEXT_BYTES;
+    let as_note = RwSignal::new(false);
+    let rich = RwSignal::new(rich_reply::Draft::default());
+    let limit = move || {
+        if as_note.get() {
+            MAX_PRIVATE_NOTE_BYTES
+        } else {
+            MAX_TEXT_BYTES
+        }
+    };
+    let too_long = move || draft().len() > limit();
+    let cannot_send = move || too_long() || (!as_note.get() && rich.with(|r| r.rich().is_err()));
     let submit = move || {
         let Some(conv) = c.selected.get_untracked() else {
             return;
         };
+        let note = as_note.get_untracked();
+        let max = limit();
         let text = drafts.with_untracked(|d| d.get(&conv).map(|t| t.trim().to_owned()));
-        let Some(text) = text
-            .filter(|t| !switchboard_protocol::client::is_blank(t) && t.len() <= MAX_TEXT_BYTES)
+        let Some(text) =
+            text.filter(|t| !switchboard_protocol::client::is_blank(t) && t.len() <= max)
         else {
             return;
+        };
+        let extras = if note {
+            None
+        } else {
+            match rich.with_untracked(rich_reply::Draft::rich) {
+                Ok(extras) => extras,
+                Err(_) => return,
+            }
         };
         drafts.update(|d| {
             d.remove(&conv);
         });
-        connection::reply(c, conv, text);
+        if note {
+            notes::write(c, conv, text);
+        } else {
+            rich.set(rich_reply::Draft::default());
+            connection::reply_rich(c, conv, text, extras);
+        }
+    };
+    let insert = move |handle: String| {
+        if let Some(conv) = c.selected.get_untracked() {
+            drafts.update(|d| {
+                let text = d.entry(conv).or_default();
+                if !text.is_empty() && !text.ends_with(char::is_whitespace) {
+                    text.push(' ');
+                }
+                text.push_str(&handle);
+            });
+        }
     };
     view! {
         <form
             class="c-reply"
+            class:c-reply-note=move || as_note.get()
             data-testid="reply"
             on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 submit();
             }
         >
+            {note::mode_switch(as_note)}
             <textarea
                 data-testid="reply-input"
-                aria-label="Reply"
-                placeholder="Reply… (Enter sends, Shift+Enter for a new line)"
+                aria-label=move || if as_note.get() { "Private note" } else { "Reply" }
+                placeholder=move || if as_note.get() {
+                    "Private note for agents… (Enter saves, @ mentions an agent)"
+                } else {
+                    "Reply… (Enter sends, Shift+Enter for a new line)"
+                }
                 rows="3"
                 prop:value=draft
                 on:input=move |ev| {
@@ -53,7 +98,10 @@ pub fn reply(c: Console) -> impl IntoView {
                             d.insert(conv, text);
                         });
                     }
-                    connection::typing(c);
+                    // A note is not something the visitor should see being typed.
+                    if !as_note.get_untracked() {
+                        connection::typing(c);
+                    }
                 }
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                     // Not while an IME is composing: Enter then confirms the composition.
@@ -63,11 +111,16 @@ pub fn reply(c: Console) -> impl IntoView {
                     }
                 }
             ></textarea>
-            <button type="submit" data-testid="reply-send" disabled=too_long>"Send"</button>
+            <button type="submit" data-testid="reply-send" disabled=cannot_send>
+                {move || if as_note.get() { "Add note" } else { "Send" }}
+            </button>
             <Show when=too_long>
                 <p class="c-error c-limit" role="alert">
-                    {move || format!("Too long: {} of {MAX_TEXT_BYTES} bytes", draft().len())}
+                    {move || format!("Too long: {} of {} bytes", draft().len(), limit())}
                 </p>
+            </Show>
+            <Show when=move || as_note.get() fallback=move || rich_reply::editor(rich)>
+                {note::mention_picker(c, insert)}
             </Show>
         </form>
     }

@@ -101,6 +101,9 @@ fn system_row(l: Line) -> impl IntoView {
 }
 
 fn row(c: Console, l: Line) -> impl IntoView {
+    if l.note.is_some() {
+        return super::note::card(c, l).into_any();
+    }
     if l.kind == SenderKind::System {
         return system_row(l).into_any();
     }

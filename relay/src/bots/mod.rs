@@ -59,6 +59,20 @@ pub fn sender(bot: &Bot) -> Sender {
 /// on whichever node they are. Called only on the node where the triggering change happened,
 /// so a webhook bot gets each event once however many nodes run.
 pub async fn notify(state: &AppState, bot_id: &str, conversation_id: &str, msg: ServerMsg) {
+    // The last gate before a bot's socket or webhook queue: a private note never passes it,
+    // whoever asked.
+    let msg = match msg {
+        ServerMsg::Message(m) if m.is_note() => return,
+        ServerMsg::Routed(mut r) => {
+            r.transcript = r
+                .transcript
+                .into_iter()
+                .map(crate::broker::lifecycle::bot_copy)
+                .collect();
+            ServerMsg::Routed(r)
+        }
+        other => other,
+    };
     let Some(bot) = state.bots.get(bot_id) else {
         tracing::warn!(bot = bot_id, "event for a bot that is not configured");
         return;

@@ -37,10 +37,14 @@ pub async fn routed_from(state: &AppState, conversation: ConversationSummary) ->
     let since = conversation
         .last_seq
         .saturating_sub(MAX_HISTORY_BATCH as u64);
+    // Private notes reach a bot as bare entries, like the visitor's.
     let transcript = state
         .broker
         .history(&conversation.id, since, MAX_HISTORY_BATCH)
-        .await?;
+        .await?
+        .into_iter()
+        .map(crate::broker::lifecycle::bot_copy)
+        .collect();
     Ok(ServerMsg::Routed(Routed {
         conversation,
         context,

@@ -299,29 +299,52 @@ pub(crate) fn system_message(
         rich: None,
         postback: None,
         event: Some(Box::new(event)),
+        note: None,
     }
 }
 
-/// The copy of a log entry a visitor receives, live and in history. A system entry whose event
-/// is the helpdesk's own business (see [`SystemEvent::for_visitors`]) keeps its seq and time
-/// and loses everything else, so the visitor's log stays gap-free and learns nothing of it;
-/// `None`: the entry goes to visitors as it is.
+/// The copy of a log entry a visitor receives, live and in history. A private note, and a
+/// system entry whose event is the helpdesk's own business (see [`SystemEvent::for_visitors`]),
+/// keep their seq and time and lose everything else, the sender included (a bare system
+/// entry, which clients show as nothing), so the visitor's log stays gap-free and learns
+/// nothing of them; `None`: the entry goes to visitors as it is.
 pub fn visitor_copy(m: &ChatMessage) -> Option<ChatMessage> {
-    let event = m.event.as_deref()?;
-    if event.for_visitors() {
+    if !m.is_note() && m.event.as_deref().is_none_or(SystemEvent::for_visitors) {
         return None;
     }
-    Some(ChatMessage {
+    Some(bare(m))
+}
+
+/// The copy of a log entry a bot receives (its `sync`, a `routed` transcript, a webhook): a
+/// private note as the visitor's bare entry; everything else as it is (bots see the
+/// helpdesk's events, which drive their work).
+pub fn bot_copy(m: ChatMessage) -> ChatMessage {
+    if m.is_note() {
+        bare(&m)
+    } else {
+        m
+    }
+}
+
+/// A log entry reduced to its place in the log.
+fn bare(m: &ChatMessage) -> ChatMessage {
+    ChatMessage {
         conversation_id: m.conversation_id.clone(),
         seq: m.seq,
         client_id: String::new(),
-        sender: m.sender.clone(),
+        sender: Sender {
+            kind: SenderKind::System,
+            id: SYSTEM.into(),
+            name: None,
+            avatar: None,
+        },
         text: String::new(),
         at: m.at,
         rich: None,
         postback: None,
         event: None,
-    })
+        note: None,
+    }
 }
 
 /// The client id of the `reopened` event a visitor's message with this client id causes.
@@ -414,5 +437,38 @@ mod tests {
         assert!(s
             .apply(&change(Lifecycle::Status(Status::Snoozed { until: 100 })))
             .is_err());
+    }
+
+    #[test]
+    fn a_note_reaches_visitors_and_bots_as_a_bare_entry() {
+        let note = ChatMessage {
+            conversation_id: "c1".into(),
+            seq: 4,
+            client_id: "n1".into(),
+            sender: Sender {
+                kind: SenderKind::Agent,
+                id: "alex".into(),
+                name: Some("Alex".into()),
+                avatar: None,
+            },
+            text: "refund approved".into(),
+            at: 9,
+            rich: None,
+            postback: None,
+            event: None,
+            note: Some(Box::default()),
+        };
+        let bare = visitor_copy(&note).expect("a note is never sent as it is");
+        assert_eq!(bot_copy(note.clone()), bare);
+        assert_eq!((bare.seq, bare.at), (4, 9));
+        assert_eq!(bare.sender.kind, SenderKind::System);
+        assert_eq!(bare.sender.id, SYSTEM);
+        assert!(bare.text.is_empty() && bare.client_id.is_empty() && bare.note.is_none());
+        let json = serde_json::to_string(&bare).unwrap();
+        assert!(!json.contains("alex") && !json.contains("refund") && !json.contains("note"));
+        // A plain message goes to both as it is.
+        let plain = ChatMessage { note: None, ..note };
+        assert!(visitor_copy(&plain).is_none());
+        assert_eq!(bot_copy(plain.clone()), plain);
     }
 }

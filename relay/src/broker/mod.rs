@@ -187,6 +187,9 @@ pub enum Audience {
     /// Not a frame to send: an agent blocked the visitor, so its connections on every node are
     /// closed with 4004 (do not reconnect).
     Blocked,
+    /// The connections of one agent (a `mention`); the event's `site` field then holds the
+    /// agent id.
+    Agent,
 }
 
 /// A live frame on its way to connections, serialized once where it is created.
@@ -206,6 +209,11 @@ impl Event {
             conversation_id: conversation_id.to_owned(),
             frame: msg.to_json().into(),
         }
+    }
+
+    /// A frame for one agent's connections, wherever they are.
+    pub fn to_agent(agent_id: &str, conversation_id: &str, msg: &ServerMsg) -> Event {
+        Event::new(Audience::Agent, agent_id, conversation_id, msg)
     }
 
     /// A frame for one bot's connections, wherever they are.
@@ -352,6 +360,13 @@ pub trait Broker: Send + Sync + 'static {
     /// Durably stores a message of a conversation of `site` and publishes it; see the module
     /// docs for the contract.
     async fn append(&self, site: &str, msg: NewMessage) -> Result<Appended>;
+    /// Durably stores an agent's private note (`note`: its `seq` is ignored, `note` set) as the
+    /// conversation's next seq and publishes it whole to the site's agents and as its bare
+    /// [`lifecycle::visitor_copy`] to the conversation's visitors, as one atomic step, in seq
+    /// order with the messages. A note changes neither the conversation's activity nor its
+    /// preview. A known `(sender, client_id)` returns the stored entry and `true`, storing
+    /// and publishing nothing.
+    async fn append_note(&self, site: &str, note: ChatMessage) -> Result<(ChatMessage, bool)>;
     /// Applies one lifecycle change if the conversation is still at `expected_version`
     /// (else [`StoreError::Conflict`] with the current state, nothing changed): stores the
     /// new state, appends the change's system message with the next seq and publishes it to

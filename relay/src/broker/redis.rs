@@ -146,6 +146,27 @@ end
 return {1, seq, frame}
 "#;
 
+/// A private note: dedupe (ARGV[1] = `sender:client_id`), next seq, XADD of the whole frame
+/// (ARGV[2] .. seq .. ARGV[3]), published to agents (channel ARGV[4], header ARGV[5]) and its
+/// bare copy (ARGV[7] .. seq .. ARGV[8]) to visitors (header ARGV[6]) — one atomic step.
+/// Returns `{1, frame}` stored, `{0, frame}` a resend, `{-1, ''}` no conversation. Neither
+/// `last_activity` nor the preview change: a note is not the conversation's activity.
+const NOTE: &str = r#"
+local seq = redis.call('HGET', KEYS[3], ARGV[1])
+if seq then
+  local e = redis.call('XRANGE', KEYS[2], seq .. '-1', seq .. '-1')
+  return {0, e[1][2][2]}
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, ''} end
+seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
+local frame = ARGV[2] .. seq .. ARGV[3]
+redis.call('XADD', KEYS[2], seq .. '-1', 'm', frame)
+redis.call('HSET', KEYS[3], ARGV[1], seq)
+redis.call('PUBLISH', ARGV[4], ARGV[5] .. frame)
+redis.call('PUBLISH', ARGV[4], ARGV[6] .. ARGV[7] .. seq .. ARGV[8])
+return {1, frame}
+"#;
+
 /// The lifecycle fields of a conversation's meta hash, in the order [`state_of`] reads them.
 const STATE_FIELDS: [&str; 8] = [
     "status",
@@ -267,6 +288,7 @@ pub struct RedisBroker {
     append: redis::Script,
     set_owner: redis::Script,
     change: redis::Script,
+    note: redis::Script,
     drop_conversation: redis::Script,
     forget_conversation: redis::Script,
     drop_visitor: redis::Script,
@@ -364,6 +386,7 @@ impl RedisBroker {
             append: redis::Script::new(APPEND),
             set_owner: redis::Script::new(SET_OWNER),
             change: redis::Script::new(CHANGE),
+            note: redis::Script::new(NOTE),
             drop_conversation: redis::Script::new(DROP_CONVERSATION),
             forget_conversation: redis::Script::new(FORGET_CONVERSATION),
             drop_visitor: redis::Script::new(DROP_VISITOR),
@@ -597,6 +620,7 @@ fn header(audience: Audience, site: &str, conversation_id: &str) -> String {
         Audience::Deleted => 'X',
         Audience::SignedOut => 'S',
         Audience::Blocked => 'K',
+        Audience::Agent => 'M',
     };
     format!("{a}\n{site}\n{conversation_id}\n")
 }
@@ -612,6 +636,7 @@ fn decode_event(payload: &[u8]) -> Option<Event> {
         "X" => Audience::Deleted,
         "S" => Audience::SignedOut,
         "K" => Audience::Blocked,
+        "M" => Audience::Agent,
         _ => return None,
     };
     let site = parts.next()?.to_owned();
@@ -1019,6 +1044,7 @@ impl Broker for RedisBroker {
             rich: msg.rich,
             postback: msg.postback,
             event: None,
+            note: None,
         };
         let required = msg
             .require_owner
@@ -1138,6 +1164,35 @@ impl Broker for RedisBroker {
                 })
             }
         }
+    }
+
+    async fn append_note(&self, site: &str, note: ChatMessage) -> Result<(ChatMessage, bool)> {
+        let conv = note.conversation_id.clone();
+        let copy = lifecycle::visitor_copy(&note).expect("a note has a visitor copy");
+        let (prefix, suffix) = frame_around_seq(&note);
+        let (copy_prefix, copy_suffix) = frame_around_seq(&copy);
+        let (status, frame): (i64, String) = self
+            .note
+            .key(meta(&conv))
+            .key(log(&conv))
+            .key(ids(&conv))
+            .arg(format!("{}:{}", note.sender.id, note.client_id))
+            .arg(prefix)
+            .arg(suffix)
+            .arg(CHANNEL)
+            .arg(header(Audience::Agents, site, &conv))
+            .arg(header(Audience::Visitors, site, &conv))
+            .arg(copy_prefix)
+            .arg(copy_suffix)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        if status == -1 {
+            return Err(StoreError::NotFound("conversation".into()));
+        }
+        let stored = parse_message(&frame)
+            .ok_or_else(|| StoreError::Backend("stored frame unreadable".into()))?;
+        Ok((stored, status == 0))
     }
 
     async fn change(

@@ -44,7 +44,7 @@ use switchboard_protocol::{Owner, Presence};
 macro_rules! message_select {
     () => {
         "SELECT conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at,
-        sender_avatar, rich, postback, event FROM messages"
+        sender_avatar, rich, postback, event, note FROM messages"
     };
 }
 
@@ -173,12 +173,19 @@ CREATE TABLE IF NOT EXISTS blocks (
 PRAGMA user_version = 8;
 ";
 
+/// Agents' private notes: the note's marker and mentions (JSON) on its log entry.
+const MIGRATE_V9: &str = "
+ALTER TABLE messages ADD COLUMN note TEXT;
+PRAGMA user_version = 9;
+";
+
 /// Search and history (a self-contained step). `search_text` is FTS5, contentless (the text
 /// lives in `messages` once; a snippet is cut from there) with `contentless_delete`, keyed by
 /// `search_docs.id` because `messages` has no rowid. Triggers keep both in the same
 /// transaction as the message's insert or delete, on every path that writes `messages`.
 /// `visitors.customer_id` is a verified identity's id, for a customer's history across
-/// devices. Rows stored before this are indexed here.
+/// devices. Rows stored before this are indexed here. Private notes are not indexed (the
+/// Redis broker's note script writes no search document either).
 const MIGRATE_V11: &str = "
 ALTER TABLE visitors ADD COLUMN customer_id TEXT;
 UPDATE visitors SET customer_id = json_extract(context, '$.identity.id')
@@ -196,7 +203,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(
     text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS messages_search_insert AFTER INSERT ON messages
-WHEN new.sender_kind IN ('visitor', 'agent', 'bot')
+WHEN new.sender_kind IN ('visitor', 'agent', 'bot') AND new.note IS NULL
 BEGIN
     INSERT INTO search_docs (conversation_id, seq) VALUES (new.conversation_id, new.seq);
     INSERT INTO search_text (rowid, text) VALUES (last_insert_rowid(), new.text);
@@ -208,7 +215,8 @@ BEGIN
     DELETE FROM search_docs WHERE conversation_id = old.conversation_id AND seq = old.seq;
 END;
 INSERT OR IGNORE INTO search_docs (conversation_id, seq)
- SELECT conversation_id, seq FROM messages WHERE sender_kind IN ('visitor', 'agent', 'bot')
+ SELECT conversation_id, seq FROM messages
+ WHERE sender_kind IN ('visitor', 'agent', 'bot') AND note IS NULL
  ORDER BY at, conversation_id, seq;
 INSERT INTO search_text (rowid, text)
  SELECT d.id, m.text FROM search_docs d
@@ -351,6 +359,7 @@ impl SqliteBroker {
                 rich: msg.rich,
                 postback: msg.postback,
                 event: None,
+                note: None,
             };
             Ok(Ok(Appended { message, duplicate: false, owner, reopened, first_reply_ms }))
         })
@@ -390,6 +399,9 @@ impl SqliteBroker {
         }
         if version < 8 {
             conn.execute_batch(MIGRATE_V8)?;
+        }
+        if version < 9 {
+            conn.execute_batch(MIGRATE_V9)?;
         }
         if version < 11 {
             // One transaction: a crash halfway would leave the column added and the next
@@ -714,6 +726,81 @@ impl Broker for SqliteBroker {
             ));
         }
         Ok(appended)
+    }
+
+    async fn append_note(&self, site: &str, note: ChatMessage) -> Result<(ChatMessage, bool)> {
+        // Held until the note is handed to the hub, like an append's: one order for both.
+        let _order = self.hub.order(&note.conversation_id).await;
+        let (stored, duplicate) = self
+            .with(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let last: Option<i64> = tx
+                    .query_row(
+                        "SELECT last_seq FROM conversations WHERE id = ?1",
+                        params![note.conversation_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(last) = last else {
+                    return Ok(Err(StoreError::NotFound("conversation".into())));
+                };
+                let existing = tx
+                    .prepare_cached(concat!(
+                        message_select!(),
+                        " WHERE conversation_id = ?1 AND sender_id = ?2 AND client_id = ?3"
+                    ))?
+                    .query_row(
+                        params![note.conversation_id, note.sender.id, note.client_id],
+                        message,
+                    )
+                    .optional()?;
+                if let Some(m) = existing {
+                    return Ok(Ok((m, true)));
+                }
+                let mut m = note;
+                m.seq = last as u64 + 1;
+                tx.execute(
+                    "INSERT INTO messages (conversation_id, seq, client_id, sender_kind, sender_id, sender_name, text, at, note)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        m.conversation_id,
+                        m.seq as i64,
+                        m.client_id,
+                        kind_str(m.sender.kind),
+                        m.sender.id,
+                        m.sender.name,
+                        m.text,
+                        m.at as i64,
+                        serde_json::to_string(&m.note).expect("notes serialize"),
+                    ],
+                )?;
+                // Only the seq: a note is no activity of the conversation's (its inbox order
+                // and preview are the visitor's and answerers', which bots read too).
+                tx.execute(
+                    "UPDATE conversations SET last_seq = ?1 WHERE id = ?2",
+                    params![m.seq as i64, m.conversation_id],
+                )?;
+                tx.commit()?;
+                Ok(Ok((m, false)))
+            })
+            .await??;
+        if !duplicate {
+            let copy = lifecycle::visitor_copy(&stored).expect("a note has a visitor copy");
+            let id = &stored.conversation_id;
+            self.hub.deliver(&Event::new(
+                Audience::Agents,
+                site,
+                id,
+                &ServerMsg::Message(stored.clone()),
+            ));
+            self.hub.deliver(&Event::new(
+                Audience::Visitors,
+                site,
+                id,
+                &ServerMsg::Message(copy),
+            ));
+        }
+        Ok((stored, duplicate))
     }
 
     async fn change(
@@ -1403,6 +1490,9 @@ fn message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
         event: r
             .get::<_, Option<String>>(11)?
             .and_then(|s| serde_json::from_str(&s).ok()),
+        note: r
+            .get::<_, Option<String>>(12)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
@@ -1433,7 +1523,7 @@ mod tests {
 
     /// A file from before per-site inboxes (schema 2, one activity index for every site)
     /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle, and on to
-    /// 8)).
+    /// 9)).
     #[test]
     fn a_schema_2_file_gets_the_per_site_inbox_index() {
         let dir = std::env::temp_dir().join(format!("sb-sqlite-migrate-{}", std::process::id()));
@@ -1463,6 +1553,7 @@ mod tests {
                  DROP TABLE search_docs;
                  DROP INDEX visitors_by_customer;
                  ALTER TABLE visitors DROP COLUMN customer_id;
+                 ALTER TABLE messages DROP COLUMN note;
                  PRAGMA user_version = 2;",
             )
             .unwrap();

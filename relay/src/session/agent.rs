@@ -14,8 +14,8 @@ use switchboard_protocol::{
 };
 
 use super::{
-    deliver, directory, lifecycle, ping_interval_ms, publish, search, send_history, views, Handler,
-    Refusal,
+    deliver, directory, lifecycle, note, ping_interval_ms, publish, search, send_history, views,
+    Handler, Reader, Refusal,
 };
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, Names, NewMessage, StoreError};
@@ -188,7 +188,7 @@ impl Handler for AgentSession {
                     conversation_id: conversation_id.clone(),
                     context,
                 });
-                send_history(state, outbox, &conversation_id, since, false).await
+                send_history(state, outbox, &conversation_id, since, Reader::Agent).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
@@ -212,6 +212,13 @@ impl Handler for AgentSession {
             } => {
                 let conv = self.conversation(state, &conversation_id).await?;
                 crate::block::block(state, &self.agent.id, &conv, ip).await
+            }
+            ClientMsg::Note(n) => {
+                let conv = self
+                    .conversation(state, &n.conversation_id)
+                    .await
+                    .map_err(|r| r.for_client(&n.client_id))?;
+                note::write(state, self.sender(), &conv, n, outbox).await
             }
             ClientMsg::ListConversations { before, limit } => {
                 self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)

@@ -12,7 +12,7 @@ use switchboard_protocol::{
     ClientMsg, CloseCode, ErrorCode, Owner, Role, ServerMsg, PROTOCOL_VERSION,
 };
 
-use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
+use super::{deliver, ping_interval_ms, publish, send_history, Handler, Reader, Refusal};
 use crate::bots::{self, routing};
 use crate::broker::{Audience, Conversation, HandoffChange, Lifecycle, NewMessage};
 use crate::config::Bot;
@@ -166,7 +166,7 @@ impl Handler for BotSession {
                 since,
             } => {
                 self.conversation(state, &conversation_id).await?;
-                send_history(state, outbox, &conversation_id, since, false).await
+                send_history(state, outbox, &conversation_id, since, Reader::Bot).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
@@ -184,6 +184,7 @@ impl Handler for BotSession {
             | ClientMsg::SetPriority { .. }
             | ClientMsg::SetPresence { .. }
             | ClientMsg::Block { .. }
+            | ClientMsg::Note(_)
             | ClientMsg::Search(_)
             | ClientMsg::VisitorHistory { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,

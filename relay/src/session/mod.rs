@@ -8,6 +8,7 @@ mod agent;
 mod bot;
 mod directory;
 mod lifecycle;
+mod note;
 mod search;
 mod views;
 mod visitor;
@@ -341,6 +342,7 @@ fn client_id_of(msg: &ClientMsg) -> Option<String> {
     let id = match msg {
         ClientMsg::Send(s) => &s.client_id,
         ClientMsg::Postback { client_id, .. } => client_id,
+        ClientMsg::Note(n) => &n.client_id,
         _ => return None,
     };
     switchboard_protocol::client::valid_client_id(id).then(|| id.clone())
@@ -407,14 +409,23 @@ async fn publish(state: &AppState, audience: Audience, conv: &Conversation, msg:
         .await;
 }
 
-/// Sends every message after `since` (one batch), then `synced`; to a visitor, each entry as
-/// visitors see it ([`lifecycle::visitor_copy`](crate::broker::lifecycle::visitor_copy)).
+/// Who reads a conversation's log, which decides what of each entry they get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reader {
+    Visitor,
+    Agent,
+    Bot,
+}
+
+/// Sends every message after `since` (one batch), then `synced`; to a visitor each entry as
+/// visitors see it ([`lifecycle::visitor_copy`](crate::broker::lifecycle::visitor_copy)), to a
+/// bot as bots do ([`lifecycle::bot_copy`](crate::broker::lifecycle::bot_copy)).
 async fn send_history(
     state: &AppState,
     outbox: &Outbox,
     conversation_id: &str,
     since: u64,
-    visitor: bool,
+    reader: Reader,
 ) -> Result<(), Refusal> {
     let messages = state
         .broker
@@ -424,10 +435,12 @@ async fn send_history(
     let mut last_seq = since;
     for m in messages {
         last_seq = m.seq;
-        let copy = visitor
-            .then(|| crate::broker::lifecycle::visitor_copy(&m))
-            .flatten();
-        outbox.send(&ServerMsg::Message(copy.unwrap_or(m)));
+        let m = match reader {
+            Reader::Visitor => crate::broker::lifecycle::visitor_copy(&m).unwrap_or(m),
+            Reader::Bot => crate::broker::lifecycle::bot_copy(m),
+            Reader::Agent => m,
+        };
+        outbox.send(&ServerMsg::Message(m));
     }
     outbox.send(&ServerMsg::Synced {
         conversation_id: conversation_id.to_owned(),

@@ -10,7 +10,7 @@ use switchboard_protocol::{
     PROTOCOL_VERSION,
 };
 
-use super::{deliver, ping_interval_ms, publish, send_history, Handler, Refusal};
+use super::{deliver, ping_interval_ms, publish, send_history, Handler, Reader, Refusal};
 use crate::assignment;
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, NewMessage};
@@ -221,6 +221,7 @@ impl Handler for VisitorSession {
             | ClientMsg::SetPriority { .. }
             | ClientMsg::SetPresence { .. }
             | ClientMsg::Block { .. }
+            | ClientMsg::Note(_)
             | ClientMsg::Search(_)
             | ClientMsg::VisitorHistory { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
@@ -264,7 +265,7 @@ impl Handler for VisitorSession {
             } => {
                 self.own(state, &conversation_id).await?;
                 // Before the first message the history is simply empty.
-                send_history(state, outbox, &conversation_id, since, true).await
+                send_history(state, outbox, &conversation_id, since, Reader::Visitor).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
