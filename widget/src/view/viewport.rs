@@ -32,10 +32,10 @@ pub fn follow(w: Widget, panel: NodeRef<html::Section>) {
     Effect::new(move |_| {
         if w.open.get() && is_phone() {
             if let Some(panel) = panel.get_untracked() {
-                lock(panel.into());
+                lock(panel);
             }
         } else {
-            unlock(panel.get_untracked().map(Into::into));
+            unlock(panel.get_untracked());
         }
     });
 }
