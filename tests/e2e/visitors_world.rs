@@ -162,6 +162,13 @@ async fn hindi_visitor_gets_hindi() {
         c.execute("document.documentElement.removeAttribute('lang'); return 1;", vec![])
             .await
             .unwrap();
+        // Focus on the loader's launcher (which starts the download) stays on the launcher when
+        // the widget's own replaces it.
+        eventually("the loader's launcher", UI_WAIT, || loader_launcher(&c)).await;
+        in_widget(&c, "root.querySelector('[data-testid=launcher-placeholder]').focus(); return 1;").await;
+        widget_ready(&c).await;
+        let focused = in_widget(&c, "return root.activeElement && root.activeElement.dataset.testid;").await;
+        assert_eq!(focused, json!("launcher"), "focus kept across the swap");
         open_widget(&c).await;
         assert_eq!(speaks(&c).await, json!(["hi", "ltr", "हमसे बात करें"]));
         visitor_send(&c, QUESTION).await;
@@ -330,10 +337,8 @@ async fn phone_keeps_composer_and_header_in_view_with_the_keyboard_up() {
     .await;
 }
 
-#[tokio::test]
-async fn themed_site_has_its_colour_side_and_dark_scheme_from_the_first_paint() {
-    const QUESTION: &str = "Do you ship to Norway?";
-    const ANSWER: &str = "We do, in 3–5 working days.";
+/// A relay whose `demo` site has a theme: yellow, left, dark, with a label and a greeting.
+async fn themed_relay() -> (RelayProcess, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("relay.toml");
     std::fs::write(
@@ -345,6 +350,70 @@ async fn themed_site_has_its_colour_side_and_dark_scheme_from_the_first_paint() 
     )
     .unwrap();
     let relay = RelayProcess::start_with(&["--config", file.to_str().unwrap()]).await;
+    (relay, dir)
+}
+
+/// `widget.js?site=KEY` is the themed loader for a themed site, in ASCII, compressed when
+/// asked; any other query (garbage, oversized, another site, none) gets the plain loader.
+#[tokio::test]
+async fn themed_loader_only_for_its_site_and_the_plain_one_for_anything_else() {
+    let (relay, _dir) = themed_relay().await;
+    let http = reqwest::Client::new();
+    let get = |query: String, encoding: Option<&'static str>| {
+        let mut req = http.get(format!("http://127.0.0.1:{}/widget.js{query}", relay.port));
+        if let Some(e) = encoding {
+            req = req.header("accept-encoding", e);
+        }
+        async move {
+            let res = req.send().await.expect("the relay answers");
+            let status = res.status().as_u16();
+            let headers = res.headers().clone();
+            (status, headers, res.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, headers, themed) = get("?site=demo".into(), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+    let text = String::from_utf8(themed.clone()).unwrap();
+    assert!(text.is_ascii(), "safe in any page encoding");
+    assert!(
+        text.contains("--switchboard-brand:#facc15"),
+        "the theme is in"
+    );
+    assert!(text.contains(".sb-boot{background:#facc15;color:#111827}"));
+    let (_, headers, br) = get("?site=demo".into(), Some("gzip, br")).await;
+    assert_eq!(headers["content-encoding"], "br");
+    assert!(
+        br.len() < themed.len() / 2,
+        "compressed: {} of {}",
+        br.len(),
+        themed.len()
+    );
+
+    let (_, _, plain) = get(String::new(), None).await;
+    assert!(!String::from_utf8_lossy(&plain).contains("--switchboard-"));
+    for query in [
+        "?site=nope".to_owned(),
+        "?site=%22%3E%3C/style%3E%3Cscript%3Ealert(1)%3C/script%3E".to_owned(),
+        format!("?site={}", "a".repeat(4000)),
+        "?site=DEMO".to_owned(),
+        "?site".to_owned(),
+        "?x=1&site=".to_owned(),
+    ] {
+        let (status, _, body) = get(query.clone(), None).await;
+        assert_eq!(
+            (status, body == plain),
+            (200, true),
+            "{query}: the plain loader"
+        );
+    }
+}
+
+#[tokio::test]
+async fn themed_site_has_its_colour_side_and_dark_scheme_from_the_first_paint() {
+    const QUESTION: &str = "Do you ship to Norway?";
+    const ANSWER: &str = "We do, in 3–5 working days.";
+    let (relay, _dir) = themed_relay().await;
     let mut desk = agent(&relay).await;
     let driver = Chromedriver::start().await;
     let (v, _profile) = driver.browser().await;
