@@ -50,7 +50,9 @@ pub fn run() -> anyhow::Result<()> {
     step("hashing widget assets and writing the loader");
     let glue = hashed(&tmp.join("switchboard_widget.js"), &dist, "js")?;
     let wasm = hashed(&tmp.join("switchboard_widget_bg.wasm"), &dist, "wasm")?;
-    let css = hashed(&root().join("widget/widget.css"), &dist, "css")?;
+    // Comments and indentation are for people reading widget.css, not for every visitor.
+    let css = fs::read_to_string(root().join("widget/widget.css")).context("reading widget.css")?;
+    let css = hashed_bytes(strip_comments(&css).as_bytes(), &dist, "css")?;
     let loader =
         fs::read_to_string(root().join("widget/loader.js")).context("reading widget/loader.js")?;
     anyhow::ensure!(
@@ -164,7 +166,12 @@ fn bindgen(name: &str, out: &Path) -> anyhow::Result<()> {
 /// Copies `src` to `dist/assets/sb-widget.<hash>.<ext>`; returns the path relative to `dist/`.
 fn hashed(src: &Path, dist: &Path, ext: &str) -> anyhow::Result<String> {
     let bytes = fs::read(src).with_context(|| format!("reading {}", src.display()))?;
-    let digest = Sha256::digest(&bytes);
+    hashed_bytes(&bytes, dist, ext)
+}
+
+/// Writes `bytes` to `dist/assets/sb-widget.<hash>.<ext>`; returns the path relative to `dist/`.
+fn hashed_bytes(bytes: &[u8], dist: &Path, ext: &str) -> anyhow::Result<String> {
+    let digest = Sha256::digest(bytes);
     let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     let rel = format!("assets/sb-widget.{hash}.{ext}");
     fs::write(dist.join(&rel), bytes)?;

@@ -30,7 +30,7 @@ pub fn list(w: Widget) -> impl IntoView {
     view! {
         <ol node_ref=ol class="sb-messages" data-testid="messages" aria-live="polite">
             <Show when=move || w.lines.with(|l| l.is_empty())>
-                <li class="sb-empty">{move || w.t().empty}</li>
+                <li class="sb-empty">{w.tr(|s| s.empty)}</li>
             </Show>
             // Every system entry stays in `lines`, which tracks gap-free seqs; only those with
             // words for the visitor are shown, as quiet lines of the story.
@@ -105,7 +105,7 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         .filter(|a| is_http_url(a))
         .map(|src| view! { <img class="sb-avatar" src=src alt="" width="20" height="20" /> });
     let badge = (line.kind == SenderKind::Bot).then(|| {
-        view! { <span class="sb-badge" data-testid="bot-badge">{move || w.t().bot}</span> }
+        view! { <span class="sb-badge" data-testid="bot-badge">{w.tr(|s| s.bot)}</span> }
     });
     let rich = line.rich.map(|r| super::rich::rich(w, r, latest));
     view! {

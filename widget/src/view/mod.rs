@@ -42,8 +42,8 @@ pub fn app(w: Widget) -> impl IntoView {
     view! {
         <div
             class="sb-widget"
-            lang=move || w.t().lang
-            dir=move || w.t().dir()
+            lang=w.tr(|s| s.lang)
+            dir=w.tr(|s| s.dir())
             data-scheme=move || w.theme.with(|t| t.scheme.as_str())
         >
                 <section
@@ -82,7 +82,7 @@ pub fn app(w: Widget) -> impl IntoView {
                         <button
                             class="sb-close"
                             data-testid="close"
-                            aria-label=move || w.t().close
+                            aria-label=w.tr(|s| s.close)
                             on:click=move |_| close()
                         >
                             "×"

@@ -62,7 +62,7 @@ pub fn notices(w: Widget) -> impl IntoView {
     view! {
         {move || resolved().then(|| view! {
             <p class="sb-notice sb-resolved" data-testid="conversation-resolved" role="status">
-                {move || w.t().resolved_notice}
+                {w.tr(|s| s.resolved_notice)}
             </p>
         })}
         {move || queue().map(|text| view! {
