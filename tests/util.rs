@@ -61,6 +61,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 identity_secret: None,
                 identity_public_key: None,
                 block_addr_days: 30,
+                theme: None,
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -75,6 +76,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 identity_secret: None,
                 identity_public_key: None,
                 block_addr_days: 30,
+                theme: None,
             },
         ],
         agents: vec![

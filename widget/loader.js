@@ -6,7 +6,9 @@
    With data-consent="required" it reads, stores and fetches nothing until
    Switchboard('consent', true); a click before that asks (the site's `consent_required`
    listeners, else a small prompt). Never throws into the page. The build fills in the three
-   __SB_*__ placeholders (glue JS, wasm, CSS) with paths relative to the relay's base URL. */
+   __SB_*__ placeholders (glue JS, wasm, CSS) with paths relative to the relay's base URL.
+   Served as widget.js?site=KEY, the relay puts the site's theme (relay/src/theme.rs) before
+   the first closing style tag below, so the launcher has the site's colour and place at once. */
 (function (w, d) {
   function warn(e) { try { console.warn("Switchboard:", e); } catch (_) {} }
   try {
@@ -147,17 +149,23 @@
       host.id = "switchboard-host";
       d.body.appendChild(host);
       root = host.attachShadow({ mode: "open" });
-      // The same look as the widget's .sb-launcher, so the swap is invisible.
+      // The same look as the widget's .sb-launcher, so the swap is invisible; bottom-left
+      // when the widget will speak right to left.
       root.innerHTML = "<style>" +
         ":host{all:initial!important;display:block!important;position:static!important;transform:none!important;opacity:1!important;visibility:visible!important}" +
         ".sb-boot{position:fixed;right:20px;bottom:20px;z-index:2147483647;width:56px;height:56px;border:0;border-radius:50%;padding:0;margin:0;" +
         "background:#2563eb;color:#fff;display:flex;align-items:center;justify-content:center;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}" +
+        "[dir=rtl]{right:auto;left:20px}" +
         ".sb-consent p{margin:0 0 12px}.sb-consent{position:fixed;right:20px;bottom:88px;z-index:2147483647;width:min(288px,calc(100vw - 72px));padding:16px;" +
         "border-radius:12px;background:#fff;color:#111;font:15px/1.45 system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25)}" +
         ".sb-consent button{font:inherit;margin:0 8px 0 0;padding:8px 14px;border:1px solid #2563eb;border-radius:8px;background:#fff;color:#1d4ed8;cursor:pointer}" +
         ".sb-consent .sb-allow{background:#2563eb;color:#fff}button:focus-visible{outline:3px solid #111;outline-offset:2px}</style>" +
         '<button class="sb-boot" data-testid="launcher-placeholder" aria-label="Open chat"><svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button>';
       button = root.lastChild;
+      // Right to left (Arabic, the one such language the widget ships): its launcher sits
+      // bottom-left, and so does this one, by the same choice the widget makes (an explicit
+      // data-locale, else the page's language, else the browser's).
+      if (/^ar/i.test(me.dataset.locale || d.documentElement.lang || navigator.language)) button.dir = "rtl";
       button.onclick = function () { queue.push(["open"]); want(); };
       // Reaching for the launcher starts the download, so the click finds it (nearly) ready.
       button.onpointerenter = button.onfocus = function () { if (consented) load(); };

@@ -4,29 +4,55 @@
 //! the variant the browser's `Accept-Encoding` allows. Hashed assets never change under their
 //! name, so they are cached for a year; the loader keeps one name and is cached briefly so a new
 //! release reaches visitors within minutes.
+//!
+//! `widget.js?site=KEY` is the loader with that site's theme (`crate::theme`) in its launcher's
+//! `<style>`, built and compressed once at start; any other query (or a site without a theme)
+//! gets the plain file.
 
+use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
-use axum::http::{header, HeaderValue};
-use axum::response::Redirect;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::config::Site;
 use crate::AppState;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const LOADER: &str = "public, max-age=300";
 const REVALIDATE: &str = "no-cache";
 
-pub fn routes(dir: &Path) -> Router<AppState> {
+pub fn routes(dir: &Path, sites: &[Site]) -> Router<AppState> {
     if !dir.join("widget.js").exists() {
         tracing::warn!(dir = %dir.display(), "no built assets here; run `cargo xtask dist` (the widget and console will 404)");
     }
-    let loader = ServeFile::new(dir.join("widget.js"))
+    let plain = ServeFile::new(dir.join("widget.js"))
         .precompressed_br()
         .precompressed_gzip();
+    let themed = Arc::new(themed_loaders(dir, sites));
+    let loader = get(move |req: Request| {
+        let (plain, themed) = (plain.clone(), themed.clone());
+        async move {
+            let site = req.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|pair| pair.strip_prefix("site="))
+                    .map(str::to_owned)
+            });
+            match site.and_then(|key| themed.get(&key)) {
+                Some(loader) => loader.respond(req.headers()),
+                None => plain.oneshot(req).await.into_response(),
+            }
+        }
+    });
     let hashed = ServeDir::new(dir.join("assets"))
         .precompressed_br()
         .precompressed_gzip();
@@ -34,7 +60,7 @@ pub fn routes(dir: &Path) -> Router<AppState> {
         .precompressed_br()
         .precompressed_gzip();
     Router::new()
-        .route_service("/widget.js", loader)
+        .route("/widget.js", loader)
         .layer(cache(LOADER))
         .nest_service(
             "/assets",
@@ -62,4 +88,111 @@ pub fn routes(dir: &Path) -> Router<AppState> {
 
 fn cache(value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static(value))
+}
+
+/// One site's loader, in each encoding a browser may take.
+struct Themed {
+    raw: Vec<u8>,
+    gzip: Vec<u8>,
+    brotli: Vec<u8>,
+}
+
+impl Themed {
+    fn respond(&self, headers: &HeaderMap) -> Response {
+        let accepts = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let (body, encoding) = if accepts.contains("br") {
+            (&self.brotli, Some("br"))
+        } else if accepts.contains("gzip") {
+            (&self.gzip, Some("gzip"))
+        } else {
+            (&self.raw, None)
+        };
+        let mut res = Response::new(Body::from(body.clone()));
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/javascript; charset=utf-8"),
+        );
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if let Some(e) = encoding {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+        }
+        res
+    }
+}
+
+/// The loader of every site with a theme: the theme's CSS goes in before the loader's first
+/// `</style>`, which closes its launcher's style (inside a JavaScript string, hence escaped
+/// for one: the file may be read in the host page's encoding, so only ASCII goes in).
+fn themed_loaders(dir: &Path, sites: &[Site]) -> HashMap<String, Themed> {
+    let Ok(loader) = std::fs::read_to_string(dir.join("widget.js")) else {
+        return HashMap::new();
+    };
+    let Some(at) = loader.find("</style>") else {
+        tracing::warn!("widget.js has no </style>: site themes are not served");
+        return HashMap::new();
+    };
+    sites
+        .iter()
+        .filter_map(|site| {
+            let css = site.theme.as_ref()?.css();
+            if css.is_empty() {
+                return None;
+            }
+            let raw = format!("{}{}{}", &loader[..at], js_string_body(&css), &loader[at..]);
+            let raw = raw.into_bytes();
+            let themed = Themed {
+                gzip: gzip(&raw),
+                brotli: brotli(&raw),
+                raw,
+            };
+            Some((site.key.clone(), themed))
+        })
+        .collect()
+}
+
+/// `text` escaped to sit between the double quotes of a JavaScript string, in ASCII.
+fn js_string_body(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for unit in text.encode_utf16() {
+        match unit {
+            0x5c => out.push_str("\\\\"),
+            0x22 => out.push_str("\\\""),
+            0x20..=0x7e => out.push(char::from(unit as u8)),
+            _ => out.push_str(&format!("\\u{unit:04x}")),
+        }
+    }
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    let _ = brotli::BrotliCompress(&mut &bytes[..], &mut out, &params);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::js_string_body;
+
+    #[test]
+    fn css_goes_into_a_javascript_string_as_ascii() {
+        assert_eq!(js_string_body(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(js_string_body("مر"), "\\u0645\\u0631");
+        assert_eq!(js_string_body("😀"), "\\ud83d\\ude00");
+    }
 }

@@ -190,6 +190,10 @@ pub struct Site {
     /// an admin lifts it): addresses change hands, so not forever.
     #[serde(default = "default_block_addr_days")]
     pub block_addr_days: u32,
+    /// The widget's look on this site (`[sites.theme]`, see `crate::theme`); absent: the
+    /// default look.
+    #[serde(default)]
+    pub theme: Option<crate::theme::Theme>,
 }
 
 fn default_block_addr_days() -> u32 {
@@ -480,6 +484,7 @@ impl Config {
                 identity_secret: None,
                 identity_public_key: None,
                 block_addr_days: default_block_addr_days(),
+                theme: None,
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -541,6 +546,9 @@ impl Config {
                 );
             }
             crate::identity::check_site(site)?;
+            if let Some(theme) = &site.theme {
+                theme.check(&site.key)?;
+            }
             match (&site.bot, site.routing) {
                 (None, Routing::BotFirst | Routing::HumansFirst) => {
                     bail!(

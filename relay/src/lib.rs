@@ -45,6 +45,7 @@ pub mod reply_time;
 pub mod retention;
 pub mod server;
 pub mod session;
+pub mod theme;
 pub mod token;
 
 use std::collections::HashMap;
@@ -158,7 +159,10 @@ pub fn app(state: AppState) -> Router {
         .merge(bots::api::routes())
         .merge(admin::routes())
         .route("/healthz", get(endpoints::healthz))
-        .merge(assets::routes(&state.config.assets_dir))
+        .merge(assets::routes(
+            &state.config.assets_dir,
+            &state.config.sites,
+        ))
         .fallback(|| async { error::ApiError::NotFound })
         // A body that trickles in is cut off; one announced larger than any endpoint takes is
         // refused before a byte of it is read (the bot API also limits what it reads, for

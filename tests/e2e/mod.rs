@@ -28,6 +28,11 @@
 //! - `visitor_desk`: the helpdesk as the visitor sees it: availability and reply time, queue
 //!   position, the story of system events, resolved and reopened, in every locale (axe-core,
 //!   RTL, 390 px); `axe` runs axe-core in the page.
+//! - `visitors_world`: an Arabic page (right to left, launcher bottom-left from the first
+//!   paint, a reply announced while closed), a Hindi visitor, `data-locale` and
+//!   `Switchboard('locale')`, a phone with the keyboard up (visual viewport), landscape and the
+//!   scroll lock, a themed site (brand colour, left, dark) — each chatting with an agent, under
+//!   axe-core.
 
 mod accessibility;
 mod axe;
@@ -47,3 +52,4 @@ mod page;
 mod resilience;
 mod search;
 mod visitor_desk;
+mod visitors_world;

@@ -441,6 +441,14 @@ async fn read_in(relay: &RelayProcess, c: &Browser, token: &str, locale: &Locale
     .await
     .unwrap();
     c.refresh().await.unwrap();
+    // The page says it is English, which comes before the browser's language: the site's
+    // own choice comes before both.
+    c.execute(
+        "Switchboard('locale', arguments[0]); return 1;",
+        vec![locale.lang.into()],
+    )
+    .await
+    .unwrap();
     if rtl {
         c.execute("document.documentElement.dir = 'rtl'; return 1;", vec![])
             .await

@@ -1,7 +1,8 @@
 //! The JavaScript API site owners call: `Switchboard('identify', {...})` (a claim, or
 //! `{ token }` signed by the site's server), `Switchboard('setContext', {...})`,
 //! `Switchboard('reset')`, `Switchboard('open' | 'close' | 'toggle')`,
-//! `Switchboard('consent', true | false)`,
+//! `Switchboard('consent', true | false)`, `Switchboard('locale', 'ar')` (one of the shipped
+//! languages; it wins over the page's and the browser's),
 //! `Switchboard('on', 'message' | 'open' | 'close' | 'ready' | 'consent_required', fn)`. Bad
 //! calls are logged with `console.warn` and ignored; nothing throws into the host page.
 //!
@@ -37,6 +38,13 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
         "open" => widget.set_open(true),
         "close" => widget.set_open(false),
         "toggle" => widget.set_open(!widget.open.get_untracked()),
+        "locale" => match crate::i18n::from_js(&a) {
+            Some(strings) => widget.strings.set(strings),
+            None => warn(&format!(
+                "locale expects one of {}",
+                crate::i18n::ALL.map(|s| s.lang).join(", ")
+            )),
+        },
         "identify"
             if js_sys::Reflect::get(&a, &"token".into()).is_ok_and(|t| !t.is_undefined()) =>
         {

@@ -346,6 +346,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             // neither count as unread nor reach the site's `message` listeners.
             let from_them = matches!(m.sender.kind, SenderKind::Agent | SenderKind::Bot);
             let payload = from_them.then(|| message_event(&m));
+            let said = from_them.then(|| (m.sender.name.clone(), m.text.clone()));
             let (seq, conv) = (m.seq, m.conversation_id.clone());
             // Someone took the conversation (or it ended): it waits in no queue any more.
             let leaves_queue = match m.event.as_deref() {
@@ -376,6 +377,9 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             if is_new && from_them && core(|c| c.caught_up) {
                 if !widget.open.get_untracked() {
                     widget.unread.update(|n| *n += 1);
+                    if let Some((name, text)) = said {
+                        announce(widget, name, &text);
+                    }
                 }
                 // Only the leader tab tells the site, so a sound plays once, not once per tab.
                 if let (Some(p), Some(_)) = (payload, tx) {
@@ -430,7 +434,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             if active {
                 let name = sender
                     .name
-                    .unwrap_or_else(|| widget.strings.agent.to_owned());
+                    .unwrap_or_else(|| widget.strings.get_untracked().agent.to_owned());
                 widget.typing.set(Some(name));
                 let generation = core(|c| {
                     c.typing_generation += 1;
@@ -509,4 +513,21 @@ fn message_event(m: &switchboard_protocol::ChatMessage) -> JsValue {
     );
     set(&obj, "sender", sender.into());
     obj.into()
+}
+
+/// Says a reply that arrived while the panel is closed: who wrote, and the start of it.
+fn announce(widget: Widget, name: Option<String>, text: &str) {
+    let s = widget.strings.get_untracked();
+    let who = s
+        .new_message
+        .replace("{name}", name.as_deref().unwrap_or(s.agent));
+    let mut excerpt: String = text.chars().take(200).collect();
+    if excerpt.len() < text.len() {
+        excerpt.push('…');
+    }
+    widget.announcement.set(if excerpt.trim().is_empty() {
+        who
+    } else {
+        format!("{who}: {excerpt}")
+    });
 }

@@ -13,7 +13,10 @@
 //! - [`api`]: the JavaScript API (`Switchboard('identify' | 'setContext' | 'open' | 'consent'
 //!   | …)`);
 //! - [`view`]: the launcher, panel, message list and composer;
-//! - [`i18n`], [`storage`]: UI strings, first-party storage.
+//! - [`i18n`]: the words in twelve languages, the choice among them, `Intl` for numbers,
+//!   plurals and times;
+//! - [`theme`]: the site's theme (texts and colour scheme; colours and place are CSS);
+//! - [`storage`]: first-party storage.
 //!
 //! Message text is shown as text nodes; only http(s) URLs become links
 //! (`switchboard_protocol::linkify`, shared with the console).
@@ -28,6 +31,7 @@ mod outbox;
 mod state;
 mod storage;
 mod tabs;
+mod theme;
 mod view;
 
 use wasm_bindgen::prelude::*;
@@ -38,8 +42,10 @@ use wasm_bindgen::prelude::*;
 /// requires it, was given). Mounting connects only in that last case.
 #[wasm_bindgen]
 pub fn mount(container: web_sys::HtmlElement, site: String, relay: String) {
+    let root = container.clone();
     let handle = leptos::mount::mount_to(container, move || {
         let widget = state::Widget::create(site, relay);
+        theme::read(widget, &root);
         tabs::join(widget);
         // A browser with a conversation to come back to connects at once, so an agent's reply
         // reaches the visitor with the panel closed; otherwise the socket waits for the

@@ -80,7 +80,13 @@ pub struct Widget {
     pub typical_reply_ms: RwSignal<Option<u64>>,
     /// The conversation's place in its team's queue while it waits for an agent.
     pub queue: RwSignal<Option<u32>>,
-    pub strings: &'static Strings,
+    /// The widget's language (see `i18n`); a site's `Switchboard('locale', …)` changes it.
+    pub strings: RwSignal<&'static Strings>,
+    /// The site's theme texts and colour scheme (see `theme`).
+    pub theme: RwSignal<crate::theme::Theme>,
+    /// What the polite live region outside the panel says: a reply that arrived while the
+    /// panel was closed.
+    pub announcement: RwSignal<String>,
 }
 
 /// The non-reactive session.
@@ -140,9 +146,6 @@ pub fn core<T>(f: impl FnOnce(&mut Core) -> T) -> T {
 
 impl Widget {
     pub fn create(site: String, relay: String) -> Widget {
-        let locale = web_sys::window()
-            .and_then(|w| w.navigator().language())
-            .unwrap_or_default();
         let widget = Widget {
             lines: RwSignal::new(Vec::new()),
             open: RwSignal::new(false),
@@ -152,7 +155,9 @@ impl Widget {
             online: RwSignal::new(None),
             typical_reply_ms: RwSignal::new(None),
             queue: RwSignal::new(None),
-            strings: i18n::for_locale(&locale),
+            strings: RwSignal::new(i18n::chosen()),
+            theme: RwSignal::new(crate::theme::Theme::default()),
+            announcement: RwSignal::new(String::new()),
         };
         core(|c| {
             // A fresh session: the loader mounts once per page, but tests mount again.
@@ -169,6 +174,21 @@ impl Widget {
         widget
     }
 
+    /// The widget's words now (tracked: a view that reads them follows a language change).
+    pub fn t(self) -> &'static Strings {
+        self.strings.get()
+    }
+
+    /// One of the widget's words, following the language. Every call returns the same closure
+    /// type (the word is picked by a plain function), so the views' reactive text and
+    /// attributes are compiled once for all of them rather than once per word: less wasm.
+    pub fn tr(
+        self,
+        word: fn(&'static Strings) -> &'static str,
+    ) -> impl Fn() -> &'static str + Clone + Send + Sync + 'static {
+        move || word(self.strings.get())
+    }
+
     pub fn set_open(self, open: bool) {
         if open && !crate::connection::want(self) {
             // Consent was withdrawn: the loader asks the visitor (or tells the site) instead.
@@ -179,6 +199,7 @@ impl Widget {
             self.open.set(open);
             if open {
                 self.unread.set(0);
+                self.announcement.set(String::new());
             }
             crate::api::emit(
                 if open { "open" } else { "close" },

@@ -41,7 +41,7 @@ pub fn composer(w: Widget) -> impl IntoView {
     view! {
         <Show when=too_long>
             <p class="sb-limit" data-testid="composer-error" role="alert">
-                {w.strings.too_long}
+                {w.tr(|s| s.too_long)}
             </p>
         </Show>
         <form
@@ -57,9 +57,9 @@ pub fn composer(w: Widget) -> impl IntoView {
                 class="sb-input"
                 data-testid="composer-input"
                 rows="2"
-                aria-label=w.strings.placeholder
+                aria-label=w.tr(|s| s.placeholder)
                 aria-invalid=move || if too_long() { "true" } else { "false" }
-                placeholder=w.strings.placeholder
+                placeholder=w.tr(|s| s.placeholder)
                 prop:value=move || draft.get()
                 on:input=move |ev| {
                     draft.set(event_target_value(&ev));
@@ -74,7 +74,7 @@ pub fn composer(w: Widget) -> impl IntoView {
                 }
             ></textarea>
             <button type="submit" class="sb-send" data-testid="send">
-                {w.strings.send}
+                {w.tr(|s| s.send)}
             </button>
         </form>
     }

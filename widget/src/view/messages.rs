@@ -30,7 +30,7 @@ pub fn list(w: Widget) -> impl IntoView {
     view! {
         <ol node_ref=ol class="sb-messages" data-testid="messages" aria-live="polite">
             <Show when=move || w.lines.with(|l| l.is_empty())>
-                <li class="sb-empty">{w.strings.empty}</li>
+                <li class="sb-empty">{w.tr(|s| s.empty)}</li>
             </Show>
             // Every system entry stays in `lines`, which tracks gap-free seqs; only those with
             // words for the visitor are shown, as quiet lines of the story.
@@ -48,7 +48,7 @@ pub fn list(w: Widget) -> impl IntoView {
 
 fn shown(w: Widget, line: &Line) -> bool {
     match (line.kind, &line.event) {
-        (SenderKind::System, Some(event)) => super::story::text(w.strings, event).is_some(),
+        (SenderKind::System, Some(event)) => super::story::text(w.t(), event).is_some(),
         (SenderKind::System, None) => false,
         _ => true,
     }
@@ -66,19 +66,22 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         Delivery::Sent => "sent",
         Delivery::Failed => "failed",
     };
-    let who = if line.own {
-        w.strings.you.to_owned()
-    } else {
-        line.name
-            .clone()
-            .unwrap_or_else(|| w.strings.agent.to_owned())
+    let (own, name) = (line.own, line.name.clone());
+    let who = move || match (own, &name) {
+        (true, _) => w.t().you.to_owned(),
+        (false, Some(name)) => name.clone(),
+        (false, None) => w.t().agent.to_owned(),
     };
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(line.at as f64));
-    let time = format!("{:02}:{:02}", date.get_hours(), date.get_minutes());
-    let iso: String = date.to_iso_string().into();
-    let note = match line.delivery {
-        Delivery::Pending => Some(w.strings.pending),
-        Delivery::Failed => Some(w.strings.failed),
+    let at = line.at as f64;
+    // The browser's `Intl` words the time in the widget's language (12 or 24 hours, digits).
+    let time = move || w.t().time(at);
+    let iso: String = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at))
+        .to_iso_string()
+        .into();
+    let delivery = line.delivery;
+    let note = move || match delivery {
+        Delivery::Pending => Some(w.t().pending),
+        Delivery::Failed => Some(w.t().failed),
         Delivery::Sent => None,
     };
     let body = segments(&line.text)
@@ -102,7 +105,7 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         .filter(|a| is_http_url(a))
         .map(|src| view! { <img class="sb-avatar" src=src alt="" width="20" height="20" /> });
     let badge = (line.kind == SenderKind::Bot).then(|| {
-        view! { <span class="sb-badge" data-testid="bot-badge">{w.strings.bot}</span> }
+        view! { <span class="sb-badge" data-testid="bot-badge">{w.tr(|s| s.bot)}</span> }
     });
     let rich = line.rich.map(|r| super::rich::rich(w, r, latest));
     view! {
@@ -116,10 +119,11 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         >
             <div class="sb-meta">
                 {avatar}
-                <span class="sb-sender" data-testid="message-sender">{who}</span>
+                // `auto`: a name in another script than the widget's reads in its own direction.
+                <span class="sb-sender" data-testid="message-sender" dir="auto">{who}</span>
                 {badge}
                 <time data-testid="message-time" datetime=iso>{time}</time>
-                {note.map(|n| view! { <span class="sb-state">{n}</span> })}
+                {move || note().map(|n| view! { <span class="sb-state">{n}</span> })}
             </div>
             // `auto`: a message in another script than the page reads in its own direction.
             <div class="sb-text" data-testid="message-text" dir="auto">{body}</div>

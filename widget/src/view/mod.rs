@@ -2,11 +2,16 @@
 //! composer. Keyboard first: Enter sends, Shift+Enter breaks the line, Escape closes and gives
 //! focus back to the launcher; the transcript is an `aria-live` list. The panel's header is a
 //! `div`: a `<header>` outside sectioning content would be a second banner on the host page.
+//! A reply that arrives while the panel is closed is said by a polite live region outside the
+//! panel (a closed panel is `hidden`, so its own live regions are silent) and counted in the
+//! launcher's name. Names and messages carry `dir="auto"`: each reads in its own script's
+//! direction whatever the widget's language.
 
 mod composer;
 mod messages;
 mod rich;
 mod story;
+mod viewport;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -15,6 +20,13 @@ use crate::state::{Conn, Widget};
 
 pub fn app(w: Widget) -> impl IntoView {
     let launcher = NodeRef::<html::Button>::new();
+    let panel = NodeRef::<html::Section>::new();
+    viewport::follow(w, panel);
+    let label = move || {
+        w.theme
+            .with(|t| t.label.clone())
+            .unwrap_or_else(|| w.t().open.to_owned())
+    };
     let close = move || {
         w.set_open(false);
         // After the next frame: on phones the launcher is hidden while the panel is open, and
@@ -28,13 +40,19 @@ pub fn app(w: Widget) -> impl IntoView {
     // The panel stays in the DOM while closed (only `hidden`), so a half-typed draft, the
     // scroll position and the `aria-controls` target survive closing.
     view! {
-        <div class="sb-widget" lang=w.strings.lang dir=w.strings.dir()>
+        <div
+            class="sb-widget"
+            lang=w.tr(|s| s.lang)
+            dir=w.tr(|s| s.dir())
+            data-scheme=move || w.theme.with(|t| t.scheme.as_str())
+        >
                 <section
+                    node_ref=panel
                     id="sb-panel"
                     class="sb-panel"
                     hidden=move || !w.open.get()
                     role="dialog"
-                    aria-label=w.strings.title
+                    aria-label=move || title(w)
                     data-testid="panel"
                     on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                         if ev.key() == "Escape" {
@@ -44,7 +62,10 @@ pub fn app(w: Widget) -> impl IntoView {
                 >
                     <div class="sb-header">
                         <div class="sb-heading">
-                            <h2 class="sb-title">{w.strings.title}</h2>
+                            <h2 class="sb-title" dir="auto">{move || title(w)}</h2>
+                            {move || w.theme.with(|t| t.subtitle.clone()).map(|s| view! {
+                                <p class="sb-subtitle" data-testid="subtitle" dir="auto">{s}</p>
+                            })}
                             <p
                                 class="sb-connection"
                                 data-testid="connection"
@@ -61,7 +82,7 @@ pub fn app(w: Widget) -> impl IntoView {
                         <button
                             class="sb-close"
                             data-testid="close"
-                            aria-label=w.strings.close
+                            aria-label=w.tr(|s| s.close)
                             on:click=move |_| close()
                         >
                             "×"
@@ -70,7 +91,7 @@ pub fn app(w: Widget) -> impl IntoView {
                     {messages::list(w)}
                     {story::notices(w)}
                     <p class="sb-typing" data-testid="typing" aria-live="polite">
-                        {move || w.typing.get().map(|name| format!("{name} {}", w.strings.typing))}
+                        {move || w.typing.get().map(|name| w.t().typing.replace("{name}", &name))}
                     </p>
                     {composer::composer(w)}
                 </section>
@@ -80,12 +101,16 @@ pub fn app(w: Widget) -> impl IntoView {
                 data-testid="launcher"
                 aria-controls="sb-panel"
                 aria-expanded=move || if w.open.get() { "true" } else { "false" }
+                class:sb-labelled=move || w.theme.with(|t| t.label.is_some())
                 aria-label=move || {
                     // The badge is drawn, not read: the count goes into the button's name.
+                    // A site's label stays the name while open (its visible text must be in
+                    // the name; `aria-expanded` says the state).
+                    let labelled = w.theme.with(|t| t.label.is_some());
                     match (w.open.get(), w.unread.get()) {
-                        (true, _) => w.strings.close.to_owned(),
-                        (false, 0) => w.strings.open.to_owned(),
-                        (false, n) => format!("{} ({n} {})", w.strings.open, w.strings.unread),
+                        (true, _) if !labelled => w.t().close.to_owned(),
+                        (_, 0) | (true, _) => label(),
+                        (false, n) => w.t().unread(&label(), n),
                     }
                 }
                 on:click=move |_| w.set_open(!w.open.get_untracked())
@@ -96,22 +121,38 @@ pub fn app(w: Widget) -> impl IntoView {
                         d="M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"
                     ></path>
                 </svg>
+                {move || w.theme.with(|t| t.label.clone()).map(|l| view! {
+                    <span class="sb-label" aria-hidden="true" dir="auto">{l}</span>
+                })}
                 <Show when=move || { w.unread.get() > 0 && !w.open.get() }>
                     <span class="sb-unread" data-testid="unread" aria-hidden="true">
-                        {move || w.unread.get()}
+                        // The same digits as the launcher's name says.
+                        {move || w.t().number(w.unread.get().into())}
                     </span>
                 </Show>
             </button>
+            // Outside the panel, so it speaks while the panel is closed (and `hidden`).
+            <p class="sb-sr" data-testid="announcer" aria-live="polite">
+                {move || w.announcement.get()}
+            </p>
         </div>
     }
 }
 
+/// The panel's heading: the site's greeting, else the language's.
+fn title(w: Widget) -> String {
+    w.theme
+        .with(|t| t.title.clone())
+        .unwrap_or_else(|| w.t().title.to_owned())
+}
+
 fn connection_text(w: Widget) -> &'static str {
+    let s = w.t();
     match w.conn.get() {
-        Conn::Connecting => w.strings.connecting,
-        Conn::Online => w.strings.online,
-        Conn::Reconnecting => w.strings.reconnecting,
-        Conn::Offline => w.strings.offline,
-        Conn::Error => w.strings.error,
+        Conn::Connecting => s.connecting,
+        Conn::Online => s.online,
+        Conn::Reconnecting => s.reconnecting,
+        Conn::Offline => s.offline,
+        Conn::Error => s.error,
     }
 }

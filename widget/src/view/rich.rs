@@ -21,7 +21,7 @@ pub fn rich(w: Widget, rich: Rich, latest: Signal<bool>) -> impl IntoView {
     let chips = (!quick_replies.is_empty()).then(|| {
         view! {
             <Show when=move || latest.get()>
-                <div class="sb-chips" role="group" aria-label=w.strings.suggestions data-testid="quick-replies">
+                <div class="sb-chips" role="group" aria-label=w.tr(|s| s.suggestions) data-testid="quick-replies">
                     {quick_replies
                         .iter()
                         .cloned()
@@ -81,7 +81,7 @@ fn button(w: Widget, b: Button) -> AnyView {
             <a class="sb-button" data-testid="rich-link" href=url target="_blank" rel="noopener noreferrer nofollow">
                 {label}
                 " "
-                <span class="sb-sr">{w.strings.new_tab}</span>
+                <span class="sb-sr">{w.tr(|s| s.new_tab)}</span>
             </a>
         }
         .into_any(),
@@ -108,7 +108,7 @@ fn card(w: Widget, c: Card) -> impl IntoView {
             <a href=url target="_blank" rel="noopener noreferrer nofollow">
                 {title}
                 " "
-                <span class="sb-sr">{w.strings.new_tab}</span>
+                <span class="sb-sr">{w.tr(|s| s.new_tab)}</span>
             </a>
         }
         .into_any(),

@@ -39,9 +39,11 @@ pub fn text(s: &Strings, event: &SystemEvent) -> Option<String> {
 
 /// One event as a line of the log.
 pub fn row(w: Widget, event: &SystemEvent) -> impl IntoView {
-    let text = text(w.strings, event).unwrap_or_default();
+    let code = event.code();
+    let event = event.clone();
+    let text = move || text(w.t(), &event).unwrap_or_default();
     view! {
-        <li class="sb-event" data-testid="system-event" data-code=event.code()>
+        <li class="sb-event" data-testid="system-event" data-code=code>
             {text}
         </li>
     }
@@ -54,13 +56,13 @@ pub fn notices(w: Widget) -> impl IntoView {
     // cost the wasm more than it saves.
     let resolved = move || w.resolved();
     let queue = move || match (resolved(), w.queue.get()) {
-        (false, Some(n)) => Some(w.strings.queue.replace("{n}", &n.to_string())),
+        (false, Some(n)) => Some(w.t().queue(n)),
         _ => None,
     };
     view! {
         {move || resolved().then(|| view! {
             <p class="sb-notice sb-resolved" data-testid="conversation-resolved" role="status">
-                {w.strings.resolved_notice}
+                {w.tr(|s| s.resolved_notice)}
             </p>
         })}
         {move || queue().map(|text| view! {
@@ -72,7 +74,7 @@ pub fn notices(w: Widget) -> impl IntoView {
 /// The header's line once connected: someone is there (and how soon they usually answer), or
 /// nobody is.
 pub fn availability(w: Widget) -> Option<String> {
-    let s = w.strings;
+    let s = w.t();
     match (w.online.get()?, w.typical_reply_ms.get()) {
         (true, Some(ms)) => Some(s.replies_in(ms)),
         (true, None) => Some(s.we_are_online.to_owned()),
