@@ -23,6 +23,8 @@
 //!   expiry, refusals and throttling, against relay processes (SQLite, and two on one Redis);
 //! - `blocking`: blocking a spammer (and its address) from an agent's socket, lifting it
 //!   through the admin API, and queues that list only conversations with a visitor message;
+//! - `canned`: canned replies over real sockets (SQLite, and two nodes on one Redis): seeds,
+//!   admin-only changes told live to every node, limits, garbage, cross-site refusal;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -33,6 +35,7 @@ mod assignment;
 mod blocking;
 mod bots;
 mod broker;
+mod canned;
 mod cluster;
 mod delivery;
 mod e2e;

@@ -61,6 +61,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 identity_secret: None,
                 identity_public_key: None,
                 block_addr_days: 30,
+                canned: Vec::new(),
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -75,6 +76,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 identity_secret: None,
                 identity_public_key: None,
                 block_addr_days: 30,
+                canned: Vec::new(),
             },
         ],
         agents: vec![
@@ -311,6 +313,7 @@ impl Client {
             client_id: client_id.into(),
             text: text.into(),
             rich: None,
+            canned_id: None,
         }))
         .await;
     }

@@ -276,6 +276,7 @@ fn handle(console: Console, msg: ServerMsg) {
                 sync(console, &conv);
             }
             desk::list_view(console);
+            crate::canned::list_all();
             let chosen = console.my_presence.get_untracked();
             if chosen != Presence::Online {
                 desk::set_presence(console, chosen);
@@ -288,6 +289,7 @@ fn handle(console: Console, msg: ServerMsg) {
                     client_id,
                     text,
                     rich: None,
+                    canned_id: None,
                 }));
             }
         }
@@ -356,6 +358,8 @@ fn handle(console: Console, msg: ServerMsg) {
             message,
             ..
         } => console.fail(&id, message),
+        ServerMsg::Canned { site, items } => crate::canned::on_list(site, items),
+        ServerMsg::Error { code, message, .. } if crate::canned::on_error(code, &message) => {}
         ServerMsg::Error { code, message, .. } if !desk::refused(console, code, &message) => {
             warn(&format!(
                 "the relay refused a frame: {}: {message}",
@@ -406,6 +410,16 @@ pub fn hand_back(conversation_id: &str) {
 
 /// A reply typed by the agent: shown at once as pending, sent, confirmed by its ack.
 pub fn reply(console: Console, conversation_id: String, text: String) {
+    reply_canned(console, conversation_id, text, None);
+}
+
+/// A reply, naming the canned reply it was made from, if any.
+pub fn reply_canned(
+    console: Console,
+    conversation_id: String,
+    text: String,
+    canned_id: Option<String>,
+) {
     let client_id = switchboard_protocol::client_id::random();
     let line = Line {
         seq: None,
@@ -434,6 +448,7 @@ pub fn reply(console: Console, conversation_id: String, text: String) {
         client_id,
         text,
         rich: None,
+        canned_id,
     }));
 }
 
@@ -477,6 +492,7 @@ pub fn retry(console: Console, conversation_id: String, client_id: String) {
             client_id,
             text,
             rich: None,
+            canned_id: None,
         }));
     }
 }

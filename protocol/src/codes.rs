@@ -54,6 +54,14 @@ pub enum ErrorCode {
     /// An agent of the site blocked this visitor (or its network address): its `hello` is
     /// refused (then close 4004) and its messages are not stored.
     Blocked,
+    /// The canned reply named does not exist on the conversation's (or the frame's) site:
+    /// unknown, deleted, or another site's (one answer for all three, so no site's canned
+    /// replies can be probed from another). Nothing was stored.
+    CannedNotFound,
+    /// The site already stores [`crate::limits::MAX_CANNED_PER_SITE`] canned replies.
+    CannedLimit,
+    /// Another canned reply of the site has this shortcut.
+    ShortcutTaken,
 }
 
 impl ErrorCode {
@@ -78,6 +86,9 @@ impl ErrorCode {
             ErrorCode::IdentityExpired => "identity_expired",
             ErrorCode::IdentityRequired => "identity_required",
             ErrorCode::Blocked => "blocked",
+            ErrorCode::CannedNotFound => "canned_not_found",
+            ErrorCode::CannedLimit => "canned_limit",
+            ErrorCode::ShortcutTaken => "shortcut_taken",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::canned::CannedReply;
 use crate::client::Role;
 use crate::context::Context;
 use crate::handoff::{HandedOff, Owner, Priority};
@@ -157,6 +158,12 @@ server_msgs! {
         /// Agents only: the agent's role and the teams and agents of the sites it serves, so a
         /// console can offer assign and transfer targets by name. Right after `welcome`.
         Directory(Directory),
+        /// Agents only: every canned reply of `site`, by shortcut. The answer to
+        /// `list_canned`, and to every agent of the site after an admin changed one.
+        Canned {
+            site: String,
+            items: Vec<CannedReply>,
+        },
     }
 }
 

@@ -190,10 +190,49 @@ pub struct Site {
     /// an admin lifts it): addresses change hands, so not forever.
     #[serde(default = "default_block_addr_days")]
     pub block_addr_days: u32,
+    /// Canned replies stored for the site when it has none (`[[sites.canned]]`); after that,
+    /// admins edit them in the console and the store's set is the one in force.
+    #[serde(default)]
+    pub canned: Vec<CannedSeed>,
+}
+
+/// A canned reply from the configuration file (`canned.rs` seeds the store with them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CannedSeed {
+    pub shortcut: String,
+    pub body: String,
 }
 
 fn default_block_addr_days() -> u32 {
     30
+}
+
+/// The demo shop's canned replies: the order page puts its order in the context, so
+/// `/order` shows a filled reply at once.
+fn demo_canned() -> Vec<CannedSeed> {
+    [
+        (
+            "order",
+            "I checked order {{order.number}}: it is {{order.status}}. Anything else I can help with?",
+        ),
+        (
+            "returns",
+            "You can return anything within 30 days, unworn and with its tags. I'll send the label for order {{order.number}} to your email.",
+        ),
+        ("hello", "Hi, I'm {{agent.name}} from Trailhead Outfitters. How can I help?"),
+        (
+            "loyalty",
+            "As a {{loyalty_tier}} member, your shipping on order {{order.number}} is free.",
+        ),
+        ("thanks", "Thanks for shopping with us, {{visitor.name}}, and have a good hike!"),
+    ]
+    .into_iter()
+    .map(|(shortcut, body)| CannedSeed {
+        shortcut: shortcut.into(),
+        body: body.into(),
+    })
+    .collect()
 }
 
 /// A site's identity policy.
@@ -480,6 +519,7 @@ impl Config {
                 identity_secret: None,
                 identity_public_key: None,
                 block_addr_days: default_block_addr_days(),
+                canned: demo_canned(),
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -528,6 +568,7 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         for site in &self.sites {
+            crate::canned::check_seeds(site)?;
             if site.key.is_empty() || site.key.len() > 64 {
                 bail!("site key {:?} must be 1-64 bytes", site.key);
             }

@@ -77,12 +77,17 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         | ClientMsg::SetStatus { .. }
         | ClientMsg::SetPriority { .. }
         | ClientMsg::SetPresence { .. }
-        | ClientMsg::Block { .. } => Class::Messages,
+        | ClientMsg::Block { .. }
+        // Each writes the store and reaches every agent of the site.
+        | ClientMsg::CreateCanned { .. }
+        | ClientMsg::UpdateCanned { .. }
+        | ClientMsg::DeleteCanned { .. } => Class::Messages,
         ClientMsg::Typing { .. }
         | ClientMsg::Sync { .. }
         | ClientMsg::Ping { .. }
         | ClientMsg::ListConversations { .. }
-        | ClientMsg::ListView { .. } => Class::Control,
+        | ClientMsg::ListView { .. }
+        | ClientMsg::ListCanned { .. } => Class::Control,
     })
 }
 

@@ -3,6 +3,8 @@
 
 mod actions;
 mod block;
+mod canned;
+mod canned_admin;
 mod context;
 mod handoff;
 mod inbox;
@@ -31,6 +33,7 @@ pub fn app(c: Console) -> impl IntoView {
             });
         }
     });
+    let canned_open = RwSignal::new(false);
     view! {
         <Show when=move || c.auth.get().is_some() fallback=move || signin::signin(c)>
             <div class="c-app">
@@ -50,6 +53,7 @@ pub fn app(c: Console) -> impl IntoView {
                     </span>
                     <span class="c-agent" data-testid="agent-name">{move || c.agent_name.get()}</span>
                     {presence::switch(c)}
+                    {canned_admin::button(c, canned_open)}
                     <button class="c-signout" data-testid="sign-out" on:click=move |_| signin::sign_out(c)>
                         "Sign out"
                     </button>
@@ -70,6 +74,7 @@ pub fn app(c: Console) -> impl IntoView {
                     </section>
                     {context::sidebar(c)}
                 </main>
+                {canned_admin::panel(c, canned_open)}
             </div>
         </Show>
     }

@@ -25,15 +25,15 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_protocol::{
-    ChatMessage, Context, ConversationSummary, InboxCursor, Millis, Sender, SenderKind, ServerMsg,
-    SystemEvent,
+    CannedReply, ChatMessage, Context, ConversationSummary, InboxCursor, Millis, Sender,
+    SenderKind, ServerMsg, SystemEvent,
 };
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience,
-    BotEvent, Broker, Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage,
-    Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord, REPLY_SAMPLES,
+    BotEvent, Broker, CannedPut, Change, Changed, Conversation, Event, HandoffChange, InboxPage,
+    NewMessage, Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord, REPLY_SAMPLES,
 };
 use crate::hub::Hub;
 use switchboard_protocol::{Owner, Presence};
@@ -170,6 +170,19 @@ CREATE TABLE IF NOT EXISTS blocks (
     PRIMARY KEY (site, key)
 ) WITHOUT ROWID;
 PRAGMA user_version = 8;
+";
+
+/// Sites' canned replies (self-contained, like V5: it only adds a table).
+const MIGRATE_V10: &str = "
+CREATE TABLE IF NOT EXISTS canned_replies (
+    site TEXT NOT NULL,
+    id TEXT NOT NULL,
+    shortcut TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (site, id),
+    UNIQUE (site, shortcut)
+) WITHOUT ROWID;
+PRAGMA user_version = 10;
 ";
 
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
@@ -346,6 +359,9 @@ impl SqliteBroker {
         }
         if version < 8 {
             conn.execute_batch(MIGRATE_V8)?;
+        }
+        if version < 10 {
+            conn.execute_batch(MIGRATE_V10)?;
         }
         Ok(SqliteBroker {
             conn: Arc::new(tokio::sync::Mutex::new(conn)),
@@ -1143,6 +1159,120 @@ impl Broker for SqliteBroker {
         })
         .await
     }
+
+    async fn canned_replies(&self, site: &str) -> Result<Vec<CannedReply>> {
+        let site = site.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, shortcut, body FROM canned_replies WHERE site = ?1 ORDER BY shortcut",
+            )?;
+            let rows = stmt.query_map(params![site], canned_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn canned_reply(&self, site: &str, id: &str) -> Result<Option<CannedReply>> {
+        let (site, id) = (site.to_owned(), id.to_owned());
+        self.with(move |c| {
+            c.prepare_cached(
+                "SELECT id, shortcut, body FROM canned_replies WHERE site = ?1 AND id = ?2",
+            )?
+            .query_row(params![site, id], canned_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn put_canned(
+        &self,
+        site: &str,
+        reply: &CannedReply,
+        create: bool,
+        max: usize,
+    ) -> Result<CannedPut> {
+        let (site, reply) = (site.to_owned(), reply.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM canned_replies WHERE site = ?1 AND id = ?2)",
+                params![site, reply.id],
+                |r| r.get(0),
+            )?;
+            if create {
+                let n: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM canned_replies WHERE site = ?1",
+                    params![site],
+                    |r| r.get(0),
+                )?;
+                if n as usize >= max {
+                    return Ok(CannedPut::Full);
+                }
+            } else if !exists {
+                return Ok(CannedPut::NotFound);
+            }
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM canned_replies WHERE site = ?1 AND shortcut = ?2 AND id <> ?3)",
+                params![site, reply.shortcut, reply.id],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Ok(CannedPut::ShortcutTaken);
+            }
+            tx.execute(
+                "INSERT INTO canned_replies (site, id, shortcut, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (site, id) DO UPDATE SET shortcut = excluded.shortcut, body = excluded.body",
+                params![site, reply.id, reply.shortcut, reply.body],
+            )?;
+            tx.commit()?;
+            Ok(CannedPut::Stored)
+        })
+        .await
+    }
+
+    async fn delete_canned(&self, site: &str, id: &str) -> Result<bool> {
+        let (site, id) = (site.to_owned(), id.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM canned_replies WHERE site = ?1 AND id = ?2",
+                params![site, id],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn seed_canned(&self, site: &str, replies: &[CannedReply]) -> Result<bool> {
+        let (site, replies) = (site.to_owned(), replies.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let any: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM canned_replies WHERE site = ?1)",
+                params![site],
+                |r| r.get(0),
+            )?;
+            if any {
+                return Ok(false);
+            }
+            for r in &replies {
+                tx.execute(
+                    "INSERT INTO canned_replies (site, id, shortcut, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![site, r.id, r.shortcut, r.body],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+fn canned_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CannedReply> {
+    Ok(CannedReply {
+        id: r.get(0)?,
+        shortcut: r.get(1)?,
+        body: r.get(2)?,
+    })
 }
 
 impl SqliteBroker {
@@ -1291,7 +1421,7 @@ mod tests {
 
     /// A file from before per-site inboxes (schema 2, one activity index for every site)
     /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle, and on to
-    /// 8)).
+    /// 10).
     #[test]
     fn a_schema_2_file_gets_the_per_site_inbox_index() {
         let dir = std::env::temp_dir().join(format!("sb-sqlite-migrate-{}", std::process::id()));
@@ -1315,6 +1445,7 @@ mod tests {
                  ALTER TABLE conversations DROP COLUMN blocked;
                  ALTER TABLE visitors DROP COLUMN addr;
                  DROP TABLE blocks;
+                 DROP TABLE canned_replies;
                  PRAGMA user_version = 2;",
             )
             .unwrap();
@@ -1332,7 +1463,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 8);
+        assert_eq!(version, 10);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

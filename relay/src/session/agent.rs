@@ -118,6 +118,11 @@ impl Handler for AgentSession {
                     .conversation(state, &s.conversation_id)
                     .await
                     .map_err(|r| r.for_client(&s.client_id))?;
+                if let Some(canned_id) = &s.canned_id {
+                    crate::canned::check_send(state, &conv.site, canned_id, &s.text)
+                        .await
+                        .map_err(|r| r.for_client(&s.client_id))?;
+                }
                 if let Owner::Bot { id } = &conv.owner {
                     take_over(state, &conv, id).await?;
                 }
@@ -211,6 +216,12 @@ impl Handler for AgentSession {
             } => {
                 let conv = self.conversation(state, &conversation_id).await?;
                 crate::block::block(state, &self.agent.id, &conv, ip).await
+            }
+            m @ (ClientMsg::ListCanned { .. }
+            | ClientMsg::CreateCanned { .. }
+            | ClientMsg::UpdateCanned { .. }
+            | ClientMsg::DeleteCanned { .. }) => {
+                crate::canned::handle(state, &self.agent, m, outbox).await
             }
             ClientMsg::ListConversations { before, limit } => {
                 self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)
