@@ -127,7 +127,10 @@ fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
     };
     let site_options = all_sites
         .into_iter()
-        .map(|s| view! { <option value=s.clone()>{s}</option> })
+        .map(|s| {
+            let label = s.clone();
+            view! { <option value=s>{label}</option> }
+        })
         .collect_view();
     let row = move |reply: CannedReply| {
         let (id, edit_reply) = (reply.id.clone(), reply.clone());
