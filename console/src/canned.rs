@@ -8,9 +8,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use fuzzy_matcher::skim::SkimMatcherV2;
+use fuzzy_matcher::FuzzyMatcher;
 use leptos::prelude::*;
-use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config, Matcher, Utf32Str};
 use switchboard_protocol::{CannedReply, ClientMsg, ErrorCode};
 
 use crate::state::send;
@@ -140,16 +140,12 @@ pub fn search(items: &[CannedReply], query: &str) -> Vec<CannedReply> {
     if query.is_empty() {
         return items.iter().take(SHOWN).cloned().collect();
     }
-    let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
-    let mut matcher = Matcher::new(Config::DEFAULT);
-    let mut buf = Vec::new();
-    let mut scored: Vec<(u32, &CannedReply)> = items
+    let matcher = SkimMatcherV2::default().ignore_case();
+    let mut scored: Vec<(i64, &CannedReply)> = items
         .iter()
         .filter_map(|c| {
-            let short = pattern
-                .score(Utf32Str::new(&c.shortcut, &mut buf), &mut matcher)
-                .map(|s| s.saturating_mul(2));
-            let body = pattern.score(Utf32Str::new(&c.body, &mut buf), &mut matcher);
+            let short = matcher.fuzzy_match(&c.shortcut, query).map(|s| s * 2);
+            let body = matcher.fuzzy_match(&c.body, query);
             short.max(body).map(|s| (s, c))
         })
         .collect();
