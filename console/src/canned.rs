@@ -150,7 +150,7 @@ pub fn search(items: &[CannedReply], query: &str) -> Vec<CannedReply> {
         })
         .collect();
     // Stable: equal scores keep the shortcut order.
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     scored
         .into_iter()
         .take(SHOWN)
