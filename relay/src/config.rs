@@ -963,6 +963,41 @@ mod tests {
     }
 
     #[test]
+    fn canned_seeds_are_checked_at_load() {
+        let with = |canned: &str| {
+            BASE.replace(
+                "[[sites]]\n        key = \"other\"",
+                &format!("{canned}\n        [[sites]]\n        key = \"other\""),
+            )
+        };
+        let one = |shortcut: &str, body: &str| {
+            format!("[[sites.canned]]\n        shortcut = \"{shortcut}\"\n        body = \"{body}\"")
+        };
+        let good = with(&one("order", "Order {{order.number}}"));
+        assert_ne!(good, BASE, "the replacement found its place");
+        let config = load(&good).unwrap();
+        assert_eq!(config.site("shop").unwrap().canned[0].shortcut, "order");
+        for (canned, why) in [
+            (one("two words", "x"), "shortcut must be"),
+            (one("open", "Hi {{visitor.name"), "not closed"),
+            (one("blank", " "), "body is empty"),
+            (
+                format!("{}\n        {}", one("same", "a"), one("same", "b")),
+                "appears twice",
+            ),
+        ] {
+            let err = load(&with(&canned)).unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+        // The demo's own seeds pass the same check, and `/order` fills from the demo order.
+        let demo = Config::load(Args::parse_from(["switchboard-relay", "--demo"])).unwrap();
+        let seeds = &demo.site("demo").unwrap().canned;
+        assert!(seeds
+            .iter()
+            .any(|s| s.shortcut == "order" && s.body.contains("{{order.number}}")));
+    }
+
+    #[test]
     fn the_demo_has_a_default_team() {
         let config = Config::load(Args::parse_from(["switchboard-relay", "--demo"])).unwrap();
         let site = config.site("demo").unwrap();
