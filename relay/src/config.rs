@@ -971,7 +971,9 @@ mod tests {
             )
         };
         let one = |shortcut: &str, body: &str| {
-            format!("[[sites.canned]]\n        shortcut = \"{shortcut}\"\n        body = \"{body}\"")
+            format!(
+                "[[sites.canned]]\n        shortcut = \"{shortcut}\"\n        body = \"{body}\""
+            )
         };
         let good = with(&one("order", "Order {{order.number}}"));
         assert_ne!(good, BASE, "the replacement found its place");

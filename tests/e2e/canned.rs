@@ -3,7 +3,7 @@
 //! FILLED text in the box (`{{order.number}}` → 1042, from the demo order in the context),
 //! the agent sends it and the widget shows the order's real number. An admin adds one whose
 //! value the conversation lacks: the placeholder stays visible, a warning names it, the send
-//! is blocked until the agent replaces it.
+//! is blocked until the agent replaces it. The picker also at 390 px, right to left.
 
 use std::time::Duration;
 
@@ -234,6 +234,21 @@ async fn an_agent_sends_a_filled_canned_reply_and_a_missing_value_blocks_the_sen
             texts.iter().all(|t| !t.contains("{{")),
             "the visitor never sees raw braces: {texts:?}"
         );
+
+        // At phone width and right to left, the open picker stays usable and clean.
+        a.set_window_size(390, 844).await.unwrap();
+        a.execute("document.documentElement.dir = 'rtl'; return 1;", vec![])
+            .await
+            .unwrap();
+        input.send_keys("/re").await.unwrap();
+        wait_options(&a, "/re lists /returns", |o| {
+            o.iter().any(|(s, _)| s == "returns")
+        })
+        .await;
+        super::axe::assert_clean(&a, "the canned picker at 390 px, right to left").await;
+        shot(&a, "canned-picker-phone-rtl.png").await;
+        input.send_keys(ESCAPE).await.unwrap();
+        wait_options(&a, "the picker closed", |o| o.is_empty()).await;
     })
     .await;
 }

@@ -118,6 +118,8 @@ impl Picker {
             _ => return false,
         }
         ev.prevent_default();
+        // The console's own shortcuts (Escape among them) must not act on the picker's keys.
+        ev.stop_propagation();
         true
     }
 
@@ -181,8 +183,10 @@ impl Picker {
                                 self.pick(&reply);
                             }
                         >
-                            <span class="c-canned-shortcut">{shortcut}</span>
-                            <span class="c-canned-body">{preview}</span>
+                            // A shortcut reads as typed, `/` first, in either direction;
+                            // a body lays out in its own language's direction.
+                            <span class="c-canned-shortcut" dir="ltr">{shortcut}</span>
+                            <span class="c-canned-body" dir="auto">{preview}</span>
                         </li>
                     }
                 })

@@ -140,8 +140,8 @@ fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
         view! {
             <li class="c-canned-row" data-testid="canned-row" data-shortcut=reply.shortcut.clone()>
                 <div class="c-canned-text">
-                    <span class="c-canned-shortcut">{shortcut_text}</span>
-                    <span class="c-canned-body">{reply.body.clone()}</span>
+                    <span class="c-canned-shortcut" dir="ltr">{shortcut_text}</span>
+                    <span class="c-canned-body" dir="auto">{reply.body.clone()}</span>
                 </div>
                 <div class="c-buttons">
                     <button
