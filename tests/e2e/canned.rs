@@ -249,6 +249,14 @@ async fn an_agent_sends_a_filled_canned_reply_and_a_missing_value_blocks_the_sen
         shot(&a, "canned-picker-phone-rtl.png").await;
         input.send_keys(ESCAPE).await.unwrap();
         wait_options(&a, "the picker closed", |o| o.is_empty()).await;
+        el(&a, "[data-testid=canned-admin-open]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        el(&a, "[data-testid=canned-shortcut]").await;
+        super::axe::assert_clean(&a, "the admin screen at 390 px, right to left").await;
+        shot(&a, "canned-admin-phone-rtl.png").await;
     })
     .await;
 }

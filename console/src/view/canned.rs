@@ -198,7 +198,7 @@ impl Picker {
                     <ul id=LIST_ID role="listbox" aria-label="Canned replies">
                         {entries}
                     </ul>
-                    <p class="c-canned-hint" aria-hidden="true">
+                    <p class="c-canned-hint" aria-hidden="true" dir="auto">
                         "↑ ↓ choose · Enter insert · Esc close"
                     </p>
                 </div>

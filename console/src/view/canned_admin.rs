@@ -50,7 +50,10 @@ pub fn button(c: Console, open: RwSignal<bool>) -> impl IntoView {
                 class="c-canned-admin-open"
                 data-testid="canned-admin-open"
                 aria-expanded=move || if open.get() { "true" } else { "false" }
-                on:click=move |_| open.update(|o| *o = !*o)
+                on:click=move |_| {
+                    forget_outcome();
+                    open.update(|o| *o = !*o);
+                }
             >
                 "Canned replies"
             </button>
@@ -69,7 +72,15 @@ pub fn panel(c: Console, open: RwSignal<bool>) -> impl IntoView {
 
 fn close(open: RwSignal<bool>) {
     open.set(false);
+    forget_outcome();
     focus(OPEN_BUTTON_ID);
+}
+
+/// A refusal or "Saved." belongs to the form it answered, not to the next opening.
+fn forget_outcome() {
+    let store = canned::store();
+    store.admin_error.set(None);
+    store.admin_status.set(String::new());
 }
 
 fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
