@@ -59,6 +59,7 @@ fn send(conv: &str, client_id: &str, text: &str) -> String {
         client_id: client_id.into(),
         text: text.into(),
         rich: None,
+        canned_id: None,
     })
     .to_json()
 }

@@ -36,6 +36,7 @@ fn send(conversation_id: &str, client_id: &str, text: &str, rich: Option<Rich>) 
         client_id: client_id.into(),
         text: text.into(),
         rich,
+        canned_id: None,
     })
 }
 

@@ -12,7 +12,8 @@ use switchboard_protocol::{
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{
-    Audience, Broker, Change, Event, Lifecycle, NewMessage, State, StoreError, REPLY_SAMPLES,
+    Audience, Broker, CannedPut, Change, Event, Lifecycle, NewMessage, State, StoreError,
+    REPLY_SAMPLES,
 };
 use switchboard_relay::hub::Hub;
 use switchboard_relay::outbox::{Outbox, OutboxRx, Outgoing};
@@ -215,6 +216,7 @@ conformance!(a_note_takes_the_next_seq_and_reaches_visitors_bare);
 conformance!(agent_sessions_live_until_they_expire_or_are_revoked_on_every_node);
 conformance!(a_block_hides_the_conversation_refuses_the_visitor_on_every_node);
 conformance!(blocks_are_per_site_end_at_their_time_and_lift);
+conformance!(canned_replies_are_per_site_bounded_unique_and_seeded_once);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -2185,4 +2187,140 @@ async fn a_note_takes_the_next_seq_and_reaches_visitors_bare(backend: &impl Back
         b.append_note("shop", lost).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+fn canned(id: &str, shortcut: &str, body: &str) -> switchboard_protocol::CannedReply {
+    switchboard_protocol::CannedReply {
+        id: id.into(),
+        shortcut: shortcut.into(),
+        body: body.into(),
+    }
+}
+
+/// Canned replies: seeded only into a site with none, listed by shortcut, shortcuts unique
+/// per site, the count bounded, an id readable only through its own site, and every write
+/// seen by a second node at once.
+async fn canned_replies_are_per_site_bounded_unique_and_seeded_once(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    let (b2, _) = backend.open().await;
+    assert!(b.canned_replies("shop").await.unwrap().is_empty());
+    let seeds = [
+        canned("s1", "where", "Order {{order.number}} is on its way"),
+        canned("s2", "hello", "Hi, I am {{agent.name}}"),
+    ];
+    // Two nodes seeding together: one stores, the other finds the site seeded.
+    let (x, y) = tokio::join!(
+        b.seed_canned("shop", &seeds),
+        b2.seed_canned("shop", &seeds)
+    );
+    assert!(x.unwrap() ^ y.unwrap(), "seeded exactly once");
+    assert!(!b
+        .seed_canned("shop", &[canned("s3", "again", "x")])
+        .await
+        .unwrap());
+    let listed = b2.canned_replies("shop").await.unwrap();
+    assert_eq!(listed, [seeds[1].clone(), seeds[0].clone()], "by shortcut");
+    assert!(b.canned_replies("other").await.unwrap().is_empty());
+
+    // Ids are per site: another site cannot read, change or delete them.
+    assert_eq!(
+        b.canned_reply("shop", "s1").await.unwrap(),
+        Some(seeds[0].clone())
+    );
+    assert_eq!(b.canned_reply("other", "s1").await.unwrap(), None);
+    assert_eq!(
+        b.put_canned("other", &canned("s1", "x", "y"), false, 10)
+            .await
+            .unwrap(),
+        CannedPut::NotFound
+    );
+    assert!(!b.delete_canned("other", "s1").await.unwrap());
+
+    // Shortcuts are unique per site, on create and on update; the same one on another site
+    // is fine.
+    assert_eq!(
+        b.put_canned("shop", &canned("n1", "where", "dup"), true, 10)
+            .await
+            .unwrap(),
+        CannedPut::ShortcutTaken
+    );
+    assert_eq!(
+        b.put_canned("shop", &canned("s2", "where", "dup"), false, 10)
+            .await
+            .unwrap(),
+        CannedPut::ShortcutTaken
+    );
+    assert_eq!(
+        b.put_canned("other", &canned("o1", "where", "other site"), true, 10)
+            .await
+            .unwrap(),
+        CannedPut::Stored
+    );
+    // An update may rename: the old shortcut is free again.
+    assert_eq!(
+        b.put_canned(
+            "shop",
+            &canned("s1", "status", "Now: {{order.status}}"),
+            false,
+            10
+        )
+        .await
+        .unwrap(),
+        CannedPut::Stored
+    );
+    assert_eq!(
+        b2.put_canned("shop", &canned("n2", "where", "reused"), true, 10)
+            .await
+            .unwrap(),
+        CannedPut::Stored
+    );
+    let shortcuts: Vec<String> = b2
+        .canned_replies("shop")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.shortcut)
+        .collect();
+    assert_eq!(shortcuts, ["hello", "status", "where"]);
+
+    // The bound: a create past `max` is refused, an update at the bound is not.
+    assert_eq!(
+        b.put_canned("shop", &canned("n3", "more", "x"), true, 3)
+            .await
+            .unwrap(),
+        CannedPut::Full
+    );
+    assert_eq!(
+        b.put_canned("shop", &canned("n2", "where", "edited"), false, 3)
+            .await
+            .unwrap(),
+        CannedPut::Stored
+    );
+    assert_eq!(b.canned_replies("shop").await.unwrap().len(), 3);
+
+    // Deleting frees the shortcut and the place; deleting twice finds nothing.
+    assert!(b2.delete_canned("shop", "n2").await.unwrap());
+    assert!(!b.delete_canned("shop", "n2").await.unwrap());
+    assert_eq!(
+        b.put_canned("shop", &canned("n4", "where", "back"), true, 3)
+            .await
+            .unwrap(),
+        CannedPut::Stored
+    );
+    // Text survives the store byte for byte (quotes, newlines, other scripts).
+    let odd = canned(
+        "n5",
+        "ünïcode",
+        "Line 1\n\"quoted\" {{visitor.name}} — שלום",
+    );
+    assert_eq!(
+        b.put_canned("shop", &odd, true, 10).await.unwrap(),
+        CannedPut::Stored
+    );
+    assert_eq!(b2.canned_reply("shop", "n5").await.unwrap(), Some(odd));
+    // A site emptied by its admins is seeded again (the documented rule).
+    for c in b.canned_replies("other").await.unwrap() {
+        assert!(b.delete_canned("other", &c.id).await.unwrap());
+    }
+    assert!(b.seed_canned("other", &seeds).await.unwrap());
 }

@@ -171,6 +171,7 @@ async fn visitor_on_one_node_and_agent_on_another_talk_both_ways() {
             client_id: "a-1".into(),
             text: "It ships Friday.".into(),
             rich: None,
+            canned_id: None,
         }))
         .await;
     let reply = v

@@ -100,6 +100,7 @@ async fn decode_errors_carry_the_client_id_they_can_read() {
         client_id: "bad id!".into(),
         text: "hi".into(),
         rich: None,
+        canned_id: None,
     }))
     .await;
     assert_eq!(refusal(&mut v).await, (ErrorCode::Invalid, None));
@@ -235,6 +236,7 @@ async fn mailto_links_only_for_one_plain_address() {
                 }],
                 ..Rich::default()
             }),
+            canned_id: None,
         })
     };
     for (i, bad) in [

@@ -841,6 +841,7 @@ async fn visitors_are_told_the_sites_measured_typical_first_reply_time() {
                 client_id: format!("a{i}-{n}"),
                 text: "Hello, Alex here.".into(),
                 rich: None,
+                canned_id: None,
             }))
             .await;
             alex.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))

@@ -27,6 +27,8 @@
 //!   embedded broker; never to a visitor or a bot (live, `sync`, `routed`, webhook queue);
 //! - `search`: full-text search (SQLite FTS5, Redis with RediSearch) and a visitor's history:
 //!   words, filters, cross-site isolation, injection and oversized input, rate limits;
+//! - `canned`: canned replies over real sockets (SQLite, and two nodes on one Redis): seeds,
+//!   admin-only changes told live to every node, limits, garbage, cross-site refusal;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -37,6 +39,7 @@ mod assignment;
 mod blocking;
 mod bots;
 mod broker;
+mod canned;
 mod cluster;
 mod delivery;
 mod e2e;

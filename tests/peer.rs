@@ -196,6 +196,7 @@ impl Peer {
             client_id: id.to_owned(),
             text: text.to_owned(),
             rich: None,
+            canned_id: None,
         });
         self.frame(&msg).await;
     }

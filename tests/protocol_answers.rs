@@ -38,6 +38,7 @@ fn send(conversation_id: &str, client_id: &str, text: &str) -> ClientMsg {
         client_id: client_id.into(),
         text: text.into(),
         rich: None,
+        canned_id: None,
     })
 }
 

@@ -123,6 +123,7 @@ async fn visitor_and_agent_talk_both_ways_with_context() {
             client_id: "a-1".into(),
             text: "It ships Friday.".into(),
             rich: None,
+            canned_id: None,
         }))
         .await;
     let reply = visitor
@@ -362,6 +363,7 @@ async fn frames_before_hello_and_a_second_hello_are_out_of_order() {
         client_id: "m".into(),
         text: "early".into(),
         rich: None,
+        canned_id: None,
     }))
     .await;
     assert_eq!(error_code(&c.recv().await), Some(ErrorCode::OutOfOrder));
@@ -404,6 +406,7 @@ async fn nobody_acts_on_a_conversation_they_do_not_own() {
             client_id: client_id.into(),
             text: "injected".into(),
             rich: None,
+            canned_id: None,
         })
     };
     attacker.send(&steal("x-1")).await;
@@ -437,6 +440,7 @@ async fn nobody_acts_on_a_conversation_they_do_not_own() {
             client_id: "x-2".into(),
             text: "?".into(),
             rich: None,
+            canned_id: None,
         }))
         .await;
     assert_eq!(
@@ -571,6 +575,7 @@ async fn transcript_survives_a_relay_restart_on_the_same_data_dir() {
         client_id: "p-1".into(),
         text: "persist me".into(),
         rich: None,
+        canned_id: None,
     }))
     .await;
     v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))

@@ -151,6 +151,7 @@ async fn search_suite(relay: &TestRelay) {
         client_id: "r1".into(),
         text: "Order 1042 shipped yesterday".into(),
         rich: None,
+        canned_id: None,
     }))
     .await;
     alex.until(|m| {

@@ -62,6 +62,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 identity_public_key: None,
                 block_addr_days: 30,
                 theme: None,
+                canned: Vec::new(),
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -77,6 +78,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 identity_public_key: None,
                 block_addr_days: 30,
                 theme: None,
+                canned: Vec::new(),
             },
         ],
         agents: vec![
@@ -313,6 +315,7 @@ impl Client {
             client_id: client_id.into(),
             text: text.into(),
             rich: None,
+            canned_id: None,
         }))
         .await;
     }

@@ -276,6 +276,7 @@ fn handle(console: Console, msg: ServerMsg) {
                 sync(console, &conv);
             }
             desk::list_view(console);
+            crate::canned::list_all();
             let chosen = console.my_presence.get_untracked();
             if chosen != Presence::Online {
                 desk::set_presence(console, chosen);
@@ -364,6 +365,8 @@ fn handle(console: Console, msg: ServerMsg) {
         } => crate::lookup::history(console, conversation_id, items),
         ServerMsg::Error { code, message, .. }
             if crate::lookup::refused(console, code, &message) => {}
+        ServerMsg::Canned { site, items } => crate::canned::on_list(site, items),
+        ServerMsg::Error { code, message, .. } if crate::canned::on_error(code, &message) => {}
         ServerMsg::Error { code, message, .. } if !desk::refused(console, code, &message) => {
             warn(&format!(
                 "the relay refused a frame: {}: {message}",
@@ -414,11 +417,18 @@ pub fn hand_back(conversation_id: &str) {
 
 /// A reply typed by the agent: shown at once as pending, sent, confirmed by its ack.
 pub fn reply(console: Console, conversation_id: String, text: String) {
-    reply_rich(console, conversation_id, text, None)
+    reply_rich(console, conversation_id, text, None, None)
 }
 
-/// [`reply`] with quick-reply chips and buttons under it.
-pub fn reply_rich(console: Console, conversation_id: String, text: String, rich: Option<Rich>) {
+/// [`reply`] with quick-reply chips and buttons under it, naming the canned reply it was made
+/// from, if any (the relay checks that one is the conversation's site's).
+pub fn reply_rich(
+    console: Console,
+    conversation_id: String,
+    text: String,
+    rich: Option<Rich>,
+    canned_id: Option<String>,
+) {
     let client_id = switchboard_protocol::client_id::random();
     let line = Line {
         seq: None,
@@ -448,6 +458,7 @@ pub fn reply_rich(console: Console, conversation_id: String, text: String, rich:
         client_id,
         text,
         rich,
+        canned_id,
     }));
 }
 

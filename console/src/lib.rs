@@ -10,6 +10,8 @@
 //!   requests;
 //! - [`connection`]: the agent WebSocket (hello with the token, pings, reconnect with backoff,
 //!   4001 back to sign-in) and the frames the views send (sync, reply, typing);
+//! - [`canned`]: the sites' canned replies, their fuzzy search and the frames that change
+//!   them (the `/` picker and the admin screen are `view::canned`, `view::canned_admin`);
 //! - [`desk`]: the helpdesk side: the relay's directory, presence, views and their counts,
 //!   what the agent may do to a conversation, and the lifecycle frames the action bar sends;
 //! - [`lookup`]: search and the visitor's earlier conversations (the frames, the answers);
@@ -23,6 +25,7 @@
 //! uses too. Wire types come from `switchboard_protocol` only.
 
 pub mod auth;
+pub mod canned;
 pub mod connection;
 pub mod desk;
 pub mod lookup;

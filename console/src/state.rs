@@ -109,6 +109,8 @@ impl Line {
                 client_id: self.client_id.clone(),
                 text: self.text.clone(),
                 rich: self.rich.clone(),
+                // A retry's text is already filled: it goes as a plain reply.
+                canned_id: None,
             }),
         }
     }

@@ -711,3 +711,98 @@ async fn views_lines_action_bar_story_and_conflict() {
         Some("resolved")
     );
 }
+
+#[wasm_bindgen_test]
+fn canned_search_is_fuzzy_on_shortcut_and_body_and_the_query_starts_with_a_slash() {
+    use switchboard_console::canned::{query, search};
+    use switchboard_protocol::CannedReply;
+    let reply = |id: &str, shortcut: &str, body: &str| CannedReply {
+        id: id.into(),
+        shortcut: shortcut.into(),
+        body: body.into(),
+    };
+    let items = [
+        reply("1", "hello", "Hi, I'm {{agent.name}}"),
+        reply("2", "order", "Order {{order.number}} is {{order.status}}"),
+        reply("3", "returns", "Send it back within 30 days"),
+    ];
+    let shortcuts =
+        |q: &str| -> Vec<String> { search(&items, q).into_iter().map(|c| c.shortcut).collect() };
+    assert_eq!(shortcuts(""), ["hello", "order", "returns"]);
+    assert_eq!(shortcuts("ordr")[0], "order");
+    assert_eq!(
+        shortcuts("30 days"),
+        ["returns"],
+        "the body is searched too"
+    );
+    assert!(shortcuts("zzz").is_empty());
+    assert_eq!(query("/ord"), Some("ord"));
+    assert_eq!(query("/"), Some(""));
+    assert_eq!(query("/ord and more"), None, "a space ends the shortcut");
+    assert_eq!(query("ord"), None);
+}
+
+#[wasm_bindgen_test]
+async fn slash_picks_a_canned_reply_filled_from_the_context() {
+    let m = mount(Some("t"));
+    m.frame(welcome());
+    m.frame(json!({"type": "conversations", "items": [summary("cn1", 100, 1, "visitor", "x")]}));
+    m.frame(json!({"type": "canned", "site": "demo", "items": [
+        {"id": "cr_1", "shortcut": "order", "body": "Order {{order.number}}: {{order.status}}"},
+        {"id": "cr_2", "shortcut": "coupon", "body": "Code {{coupon}}"}
+    ]}));
+    m.frame(json!({"type": "context", "conversation_id": "cn1",
+        "context": {"order": {"number": "1042", "status": "delayed"}}}));
+    tick().await;
+    connection::open(m.console, "cn1");
+    tick().await;
+    let input: web_sys::HtmlTextAreaElement = m.one("reply-input").unchecked_into();
+    let type_text = |text: &str| {
+        input.set_value(text);
+        input
+            .dispatch_event(&web_sys::Event::new("input").unwrap())
+            .unwrap();
+    };
+    let key = |k: &str| {
+        let init = web_sys::KeyboardEventInit::new();
+        init.set_key(k);
+        init.set_bubbles(true);
+        init.set_cancelable(true);
+        let ev =
+            web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+        input.dispatch_event(&ev).unwrap();
+    };
+    type_text("/or");
+    tick().await;
+    let options = m.all("[data-testid=canned-option]");
+    assert_eq!(
+        options[0].get_attribute("data-shortcut").as_deref(),
+        Some("order")
+    );
+    assert_eq!(
+        input.get_attribute("aria-activedescendant").as_deref(),
+        Some("c-canned-opt-0")
+    );
+    key("Enter");
+    tick().await;
+    assert_eq!(input.value(), "Order 1042: delayed", "filled, not sent");
+    assert!(m.all("[data-testid=canned-option]").is_empty());
+    assert!(m.all("[data-testid=message]").is_empty());
+
+    // A missing value: visible, named, and Enter sends nothing.
+    type_text("");
+    type_text("/coupon");
+    tick().await;
+    key("Enter");
+    tick().await;
+    assert_eq!(input.value(), "Code {{coupon}}");
+    assert!(m.text("canned-missing").contains("coupon is missing"));
+    key("Enter");
+    tick().await;
+    assert!(m.all("[data-testid=message]").is_empty(), "blocked");
+    type_text("Code SAVE10");
+    tick().await;
+    key("Enter");
+    tick().await;
+    assert_eq!(m.all("[data-testid=message]").len(), 1);
+}

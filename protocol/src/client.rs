@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::canned;
 use crate::context::Context;
 use crate::handoff::{Handoff, Priority};
 use crate::lifecycle::{Presence, Status, View};
@@ -152,6 +153,31 @@ pub enum ClientMsg {
     VisitorHistory {
         conversation_id: String,
     },
+    /// Agent only: the canned replies of `site`, or of every site the agent serves (one
+    /// `canned` frame per site).
+    ListCanned {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        site: Option<String>,
+    },
+    /// Admin only: store a new canned reply for `site`; answered (and told to the site's
+    /// agents) with the site's `canned` list.
+    CreateCanned {
+        site: String,
+        shortcut: String,
+        body: String,
+    },
+    /// Admin only: replace a canned reply's shortcut and body.
+    UpdateCanned {
+        site: String,
+        id: String,
+        shortcut: String,
+        body: String,
+    },
+    /// Admin only.
+    DeleteCanned {
+        site: String,
+        id: String,
+    },
 }
 
 /// The first frame of every connection.
@@ -183,6 +209,11 @@ pub struct Send {
     /// Bots and agents only: chips, buttons, cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rich: Option<Rich>,
+    /// Agents only: the canned reply this text was made from. The relay refuses the send
+    /// (`canned_not_found`) unless it is one of the conversation's site's, and (`invalid`)
+    /// while the text still holds an unfilled `{{placeholder}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canned_id: Option<String>,
 }
 
 /// Why a frame could not be turned into a [`ClientMsg`].
@@ -254,6 +285,10 @@ const KNOWN_TYPES: &[&str] = &[
     "note",
     "search",
     "visitor_history",
+    "list_canned",
+    "create_canned",
+    "update_canned",
+    "delete_canned",
 ];
 
 impl ClientMsg {
@@ -309,6 +344,9 @@ impl ClientMsg {
                 id("conversation_id", &s.conversation_id)?;
                 client_id(&s.client_id)?;
                 text(&s.text)?;
+                if let Some(c) = &s.canned_id {
+                    canned::id("canned_id", c)?;
+                }
                 s.rich.as_ref().map_or(Ok(()), Rich::validate)
             }
             ClientMsg::Postback {
@@ -387,6 +425,34 @@ impl ClientMsg {
             ClientMsg::SetContext { context } => context.validate(),
             ClientMsg::Identify { token } => identity_token(token),
             ClientMsg::Ping { .. } | ClientMsg::SetPresence { .. } => Ok(()),
+            ClientMsg::ListCanned { site } => site.as_deref().map_or(Ok(()), |s| id("site", s)),
+            ClientMsg::CreateCanned {
+                site,
+                shortcut,
+                body,
+            } => {
+                id("site", site)?;
+                canned::shortcut(shortcut)?;
+                canned::body(body)
+            }
+            ClientMsg::UpdateCanned {
+                site,
+                id: canned_id,
+                shortcut,
+                body,
+            } => {
+                id("site", site)?;
+                canned::id("id", canned_id)?;
+                canned::shortcut(shortcut)?;
+                canned::body(body)
+            }
+            ClientMsg::DeleteCanned {
+                site,
+                id: canned_id,
+            } => {
+                id("site", site)?;
+                canned::id("id", canned_id)
+            }
             ClientMsg::ListConversations { before, limit }
             | ClientMsg::ListView { before, limit, .. } => {
                 if limit.is_some_and(|n| n == 0 || n > MAX_INBOX) {
@@ -421,6 +487,10 @@ impl ClientMsg {
             ClientMsg::Note(_) => "note",
             ClientMsg::Search(_) => "search",
             ClientMsg::VisitorHistory { .. } => "visitor_history",
+            ClientMsg::ListCanned { .. } => "list_canned",
+            ClientMsg::CreateCanned { .. } => "create_canned",
+            ClientMsg::UpdateCanned { .. } => "update_canned",
+            ClientMsg::DeleteCanned { .. } => "delete_canned",
         }
     }
 
@@ -593,6 +663,7 @@ mod tests {
                 client_id: "m1".into(),
                 text: blank.into(),
                 rich: None,
+                canned_id: None,
             });
             assert_eq!(send.validate().unwrap_err().0, ErrorCode::Invalid);
         }
@@ -665,6 +736,7 @@ mod tests {
             client_id: "m-1".into(),
             text: "hello".into(),
             rich: None,
+            canned_id: None,
         });
         let back = ClientMsg::decode(&msg.to_json()).unwrap();
         assert_eq!(back, msg);
@@ -674,6 +746,7 @@ mod tests {
             client_id: "<script>".into(),
             text: "x".into(),
             rich: None,
+            canned_id: None,
         });
         assert_eq!(bad.validate().unwrap_err().0, ErrorCode::Invalid);
     }

@@ -57,6 +57,14 @@ pub enum ErrorCode {
     /// This relay's store has no full-text search engine (a Redis without the search
     /// module): nothing was searched.
     SearchUnavailable,
+    /// The canned reply named does not exist on the conversation's (or the frame's) site:
+    /// unknown, deleted, or another site's (one answer for all three, so no site's canned
+    /// replies can be probed from another). Nothing was stored.
+    CannedNotFound,
+    /// The site already stores [`crate::limits::MAX_CANNED_PER_SITE`] canned replies.
+    CannedLimit,
+    /// Another canned reply of the site has this shortcut.
+    ShortcutTaken,
 }
 
 impl ErrorCode {
@@ -82,6 +90,9 @@ impl ErrorCode {
             ErrorCode::IdentityRequired => "identity_required",
             ErrorCode::Blocked => "blocked",
             ErrorCode::SearchUnavailable => "search_unavailable",
+            ErrorCode::CannedNotFound => "canned_not_found",
+            ErrorCode::CannedLimit => "canned_limit",
+            ErrorCode::ShortcutTaken => "shortcut_taken",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`context`]: what the visitor's page and the site tell an agent (page, identity, cart, order);
 //! - [`message`]: a stored chat message with its per-conversation sequence number;
 //! - [`note`]: agents' private notes in a conversation (never sent to visitors or bots);
+//! - [`canned`]: a site's canned replies and the one rule for filling their placeholders;
 //! - [`client`]: frames a client (visitor, agent or bot) sends, and their decoding and validation;
 //! - [`server`]: frames the relay sends;
 //! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
@@ -24,6 +25,7 @@
 //! This crate depends on serde only (with the `browser` feature, on web-sys for random ids;
 //! with `signature`, on hmac and sha2), so the browser bundles and any bot can use it.
 
+pub mod canned;
 pub mod client;
 pub mod client_id;
 pub mod codes;
@@ -44,6 +46,7 @@ pub mod server;
 pub mod signature;
 pub mod webhook;
 
+pub use canned::CannedReply;
 pub use client::{ClientMsg, DecodeError, Role};
 pub use codes::{CloseCode, ErrorCode};
 pub use context::{Cart, Context, Identity, LineItem, Order, Page, Utm};

@@ -80,3 +80,13 @@ pub const MAX_SEARCH_PAGE: usize = 20;
 pub const MAX_SEARCH_OFFSET: usize = 200;
 /// Most earlier conversations `visitor_history` lists.
 pub const MAX_VISITOR_HISTORY: usize = 20;
+/// Longest canned-reply shortcut (what an agent types after `/`).
+pub const MAX_CANNED_SHORTCUT_BYTES: usize = 32;
+/// Longest canned-reply body, placeholders included (filled, it must still fit
+/// [`MAX_TEXT_BYTES`] to be sent).
+pub const MAX_CANNED_BODY_BYTES: usize = 2048;
+/// Most canned replies one site stores: each agent's console holds them all, and a `canned`
+/// frame carries them all.
+pub const MAX_CANNED_PER_SITE: usize = 100;
+/// Longest placeholder name inside `{{ }}`.
+pub const MAX_PLACEHOLDER_BYTES: usize = 64;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::canned::CannedReply;
 use crate::client::Role;
 use crate::context::Context;
 use crate::handoff::{HandedOff, Owner, Priority};
@@ -179,6 +180,12 @@ server_msgs! {
         /// to): the note's conversation, seq, author and text, for a notice. Live only; the
         /// note itself is in the conversation's log with its `mentions`.
         Mention(Mention),
+        /// Agents only: every canned reply of `site`, by shortcut. The answer to
+        /// `list_canned`, and to every agent of the site after an admin changed one.
+        Canned {
+            site: String,
+            items: Vec<CannedReply>,
+        },
     }
 }
 

@@ -194,10 +194,49 @@ pub struct Site {
     /// default look.
     #[serde(default)]
     pub theme: Option<crate::theme::Theme>,
+    /// Canned replies stored for the site when it has none (`[[sites.canned]]`); after that,
+    /// admins edit them in the console and the store's set is the one in force.
+    #[serde(default)]
+    pub canned: Vec<CannedSeed>,
+}
+
+/// A canned reply from the configuration file (`canned.rs` seeds the store with them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CannedSeed {
+    pub shortcut: String,
+    pub body: String,
 }
 
 fn default_block_addr_days() -> u32 {
     30
+}
+
+/// The demo shop's canned replies: the order page puts its order in the context, so
+/// `/order` shows a filled reply at once.
+fn demo_canned() -> Vec<CannedSeed> {
+    [
+        (
+            "order",
+            "I checked order {{order.number}}: it is {{order.status}}. Anything else I can help with?",
+        ),
+        (
+            "returns",
+            "You can return anything within 30 days, unworn and with its tags. I'll send the label for order {{order.number}} to your email.",
+        ),
+        ("hello", "Hi, I'm {{agent.name}} from Trailhead Outfitters. How can I help?"),
+        (
+            "loyalty",
+            "As a {{loyalty_tier}} member, your shipping on order {{order.number}} is free.",
+        ),
+        ("thanks", "Thanks for shopping with us, {{visitor.name}}, and have a good hike!"),
+    ]
+    .into_iter()
+    .map(|(shortcut, body)| CannedSeed {
+        shortcut: shortcut.into(),
+        body: body.into(),
+    })
+    .collect()
 }
 
 /// A site's identity policy.
@@ -485,6 +524,7 @@ impl Config {
                 identity_public_key: None,
                 block_addr_days: default_block_addr_days(),
                 theme: None,
+                canned: demo_canned(),
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -533,6 +573,7 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         for site in &self.sites {
+            crate::canned::check_seeds(site)?;
             if site.key.is_empty() || site.key.len() > 64 {
                 bail!("site key {:?} must be 1-64 bytes", site.key);
             }
@@ -927,6 +968,43 @@ mod tests {
             assert!(err.contains("block_addr_days must be 1-3650"), "{err}");
         }
         assert!(load(&with("-1")).is_err());
+    }
+
+    #[test]
+    fn canned_seeds_are_checked_at_load() {
+        let with = |canned: &str| {
+            BASE.replace(
+                "[[sites]]\n        key = \"other\"",
+                &format!("{canned}\n        [[sites]]\n        key = \"other\""),
+            )
+        };
+        let one = |shortcut: &str, body: &str| {
+            format!(
+                "[[sites.canned]]\n        shortcut = \"{shortcut}\"\n        body = \"{body}\""
+            )
+        };
+        let good = with(&one("order", "Order {{order.number}}"));
+        assert_ne!(good, BASE, "the replacement found its place");
+        let config = load(&good).unwrap();
+        assert_eq!(config.site("shop").unwrap().canned[0].shortcut, "order");
+        for (canned, why) in [
+            (one("two words", "x"), "shortcut must be"),
+            (one("open", "Hi {{visitor.name"), "not closed"),
+            (one("blank", " "), "body is empty"),
+            (
+                format!("{}\n        {}", one("same", "a"), one("same", "b")),
+                "appears twice",
+            ),
+        ] {
+            let err = load(&with(&canned)).unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+        // The demo's own seeds pass the same check, and `/order` fills from the demo order.
+        let demo = Config::load(Args::parse_from(["switchboard-relay", "--demo"])).unwrap();
+        let seeds = &demo.site("demo").unwrap().canned;
+        assert!(seeds
+            .iter()
+            .any(|s| s.shortcut == "order" && s.body.contains("{{order.number}}")));
     }
 
     #[test]

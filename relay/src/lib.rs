@@ -27,6 +27,7 @@ pub mod assignment;
 pub mod block;
 pub mod bots;
 pub mod broker;
+pub mod canned;
 pub mod client_addr;
 pub mod clock;
 pub mod config;

@@ -79,13 +79,18 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         | ClientMsg::SetStatus { .. }
         | ClientMsg::SetPriority { .. }
         | ClientMsg::SetPresence { .. }
-        | ClientMsg::Block { .. } => Class::Messages,
+        | ClientMsg::Block { .. }
+        // Each writes the store and reaches every agent of the site.
+        | ClientMsg::CreateCanned { .. }
+        | ClientMsg::UpdateCanned { .. }
+        | ClientMsg::DeleteCanned { .. } => Class::Messages,
         ClientMsg::Typing { .. }
         | ClientMsg::Sync { .. }
         | ClientMsg::Ping { .. }
         | ClientMsg::ListConversations { .. }
         | ClientMsg::ListView { .. }
-        | ClientMsg::VisitorHistory { .. } => Class::Control,
+        | ClientMsg::VisitorHistory { .. }
+        | ClientMsg::ListCanned { .. } => Class::Control,
         // Each one reads an index across the agent's sites: far dearer than a page of the inbox.
         ClientMsg::Search(_) => Class::Search,
     })

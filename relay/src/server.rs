@@ -53,6 +53,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
             Arc::new(broker)
         }
     };
+    // Before serving, so the first agent already lists them.
+    if let Err(e) = crate::canned::seed(&config, broker.as_ref()).await {
+        tracing::error!(error = %e, "could not seed canned replies");
+    }
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     if config.listen.port() == 0 {

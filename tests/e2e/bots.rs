@@ -110,6 +110,7 @@ async fn bot_answers_from_the_order_and_hands_off_to_the_console() {
             client_id: "late-1".into(),
             text: "Anything else about your order?".into(),
             rich: None,
+            canned_id: None,
         }))
         .await;
         let code = bot

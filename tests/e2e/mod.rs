@@ -15,6 +15,8 @@
 //! - `blocked_storage`: a browser that blocks site data (storage throws, the tab lock is
 //!   refused): the widget still chats, and no error reaches the page;
 //! - `block`: "Block visitor" in the console: keyboard, axe-core, RTL and phone width;
+//! - `canned`: the `/` canned-reply picker: the filled `{{order.number}}` reaches the widget,
+//!   a missing value blocks the send, the admin screen adds one (axe-core on both);
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
@@ -39,6 +41,7 @@ mod axe;
 mod block;
 mod blocked_storage;
 mod bots;
+mod canned;
 mod cdp;
 mod chat;
 mod consent;

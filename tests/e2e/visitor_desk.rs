@@ -99,6 +99,7 @@ fn say(conv: &str, client_id: &str, text: &str) -> ClientMsg {
         client_id: client_id.into(),
         text: text.into(),
         rich: None,
+        canned_id: None,
     })
 }
 

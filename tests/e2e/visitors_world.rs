@@ -53,6 +53,7 @@ async fn say(agent: &mut Client, conv: &str, text: &str) {
             client_id: format!("agent-{}", text.len()),
             text: text.into(),
             rich: None,
+            canned_id: None,
         }))
         .await;
 }

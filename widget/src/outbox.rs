@@ -35,6 +35,7 @@ impl Entry {
                 client_id,
                 text: self.text.clone(),
                 rich: None,
+                canned_id: None,
             }),
         }
     }

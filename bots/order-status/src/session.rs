@@ -161,6 +161,7 @@ async fn reply(
             client_id: format!("answer-{}", question.seq),
             text,
             rich,
+            canned_id: None,
         })
     };
     match answer {

@@ -3,6 +3,8 @@
 
 mod actions;
 mod block;
+mod canned;
+mod canned_admin;
 mod context;
 mod handoff;
 mod history;
@@ -35,6 +37,7 @@ pub fn app(c: Console) -> impl IntoView {
             });
         }
     });
+    let canned_open = RwSignal::new(false);
     view! {
         <Show when=move || c.auth.get().is_some() fallback=move || signin::signin(c)>
             <div class="c-app">
@@ -55,6 +58,7 @@ pub fn app(c: Console) -> impl IntoView {
                     <span class="c-agent" data-testid="agent-name">{move || c.agent_name.get()}</span>
                     {search::toggle(c)}
                     {presence::switch(c)}
+                    {canned_admin::button(c, canned_open)}
                     <button class="c-signout" data-testid="sign-out" on:click=move |_| signin::sign_out(c)>
                         "Sign out"
                     </button>
@@ -79,6 +83,7 @@ pub fn app(c: Console) -> impl IntoView {
                     </section>
                     {context::sidebar(c)}
                 </main>
+                {canned_admin::panel(c, canned_open)}
             </div>
         </Show>
     }

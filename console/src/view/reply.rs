@@ -1,16 +1,18 @@
 //! The reply box: Enter sends, Shift+Enter starts a new line. Drafts are kept per
 //! conversation, so switching conversations never sends a reply to the wrong visitor. It also
 //! writes private notes (`note::mode_switch`), and a reply can carry quick replies and a link
-//! button (`rich_reply`).
+//! button (`rich_reply`). `/` at the start of a reply opens the canned-reply picker
+//! ([`super::canned`]).
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
 use switchboard_protocol::limits::{MAX_PRIVATE_NOTE_BYTES, MAX_TEXT_BYTES};
 
+use super::canned::Picker;
 use super::{note, rich_reply};
 use crate::state::Console;
-use crate::{connection, notes};
+use crate::{canned, connection, notes};
 
 pub fn reply(c: Console) -> impl IntoView {
     let drafts = RwSignal::new(HashMap::<String, String>::new());
@@ -18,6 +20,14 @@ pub fn reply(c: Console) -> impl IntoView {
         let conv = c.selected.get().unwrap_or_default();
         drafts.with(|d| d.get(&conv).cloned().unwrap_or_default())
     };
+    let set_draft = Callback::new(move |text: String| {
+        if let Some(conv) = c.selected.get_untracked() {
+            drafts.update(|d| {
+                d.insert(conv, text);
+            });
+        }
+    });
+    let picker = Picker::new(c, Signal::derive(draft), set_draft);
     let as_note = RwSignal::new(false);
     let rich = RwSignal::new(rich_reply::Draft::default());
     let limit = move || {
@@ -28,7 +38,12 @@ pub fn reply(c: Console) -> impl IntoView {
         }
     };
     let too_long = move || draft().len() > limit();
-    let cannot_send = move || too_long() || (!as_note.get() && rich.with(|r| r.rich().is_err()));
+    // A canned reply with a value still missing is not sent: raw braces never reach a visitor.
+    let cannot_send = move || {
+        too_long()
+            || !picker.missing().is_empty()
+            || (!as_note.get() && rich.with(|r| r.rich().is_err()))
+    };
     let submit = move || {
         let Some(conv) = c.selected.get_untracked() else {
             return;
@@ -41,6 +56,10 @@ pub fn reply(c: Console) -> impl IntoView {
         else {
             return;
         };
+        let canned_id = canned::chosen(&conv);
+        if canned_id.is_some() && !switchboard_protocol::canned::unfilled(&text).is_empty() {
+            return;
+        }
         let extras = if note {
             None
         } else {
@@ -52,11 +71,12 @@ pub fn reply(c: Console) -> impl IntoView {
         drafts.update(|d| {
             d.remove(&conv);
         });
+        canned::choose(&conv, None);
         if note {
             notes::write(c, conv, text);
         } else {
             rich.set(rich_reply::Draft::default());
-            connection::reply_rich(c, conv, text, extras);
+            connection::reply_rich(c, conv, text, extras, canned_id);
         }
     };
     let insert = move |handle: String| {
@@ -81,29 +101,34 @@ pub fn reply(c: Console) -> impl IntoView {
             }
         >
             {note::mode_switch(as_note)}
+            {picker.view()}
             <textarea
                 data-testid="reply-input"
                 aria-label=move || if as_note.get() { "Private note" } else { "Reply" }
                 placeholder=move || if as_note.get() {
                     "Private note for agents… (Enter saves, @ mentions an agent)"
                 } else {
-                    "Reply… (Enter sends, Shift+Enter for a new line)"
+                    "Reply… (Enter sends, Shift+Enter for a new line, / for canned replies)"
                 }
+                aria-autocomplete="list"
+                aria-controls=move || picker.controls()
+                aria-activedescendant=move || picker.active_id()
+                aria-invalid=move || (!picker.missing().is_empty()).then_some("true")
+                aria-describedby=move || (!picker.missing().is_empty()).then_some("c-canned-missing")
                 rows="3"
                 prop:value=draft
                 on:input=move |ev| {
-                    let text = event_target_value(&ev);
-                    if let Some(conv) = c.selected.get_untracked() {
-                        drafts.update(|d| {
-                            d.insert(conv, text);
-                        });
-                    }
+                    set_draft.run(event_target_value(&ev));
+                    picker.input();
                     // A note is not something the visitor should see being typed.
                     if !as_note.get_untracked() {
                         connection::typing(c);
                     }
                 }
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                    if picker.keydown(&ev) {
+                        return;
+                    }
                     // Not while an IME is composing: Enter then confirms the composition.
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();

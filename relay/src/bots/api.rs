@@ -77,6 +77,7 @@ async fn message(
             client_id,
             text: post.text,
             rich: post.rich,
+            canned_id: None,
         })),
         None => Err(Refused(
             ErrorCode::Invalid,

@@ -30,8 +30,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 pub use lifecycle::{Change, Changed, Lifecycle, Names, State};
 use switchboard_protocol::{
-    ChatMessage, Context, ConversationSummary, HandedOff, InboxCursor, Millis, Owner, Presence,
-    Rich, Sender, SenderKind, ServerMsg,
+    CannedReply, ChatMessage, Context, ConversationSummary, HandedOff, InboxCursor, Millis, Owner,
+    Presence, Rich, Sender, SenderKind, ServerMsg,
 };
 
 /// A visitor as stored: one per browser (per relay-issued token) and site.
@@ -523,6 +523,27 @@ pub trait Broker: Send + Sync + 'static {
         customer_id: &str,
         limit: usize,
     ) -> Result<Vec<String>>;
+    // A site's canned replies (`canned.rs`): in the store, so every node serves the same set.
+    // Shortcuts are unique per site; the count is bounded; each write is one atomic step.
+
+    /// The site's canned replies, by shortcut.
+    async fn canned_replies(&self, site: &str) -> Result<Vec<CannedReply>>;
+    /// One of the site's canned replies (another site's id reads as none).
+    async fn canned_reply(&self, site: &str, id: &str) -> Result<Option<CannedReply>>;
+    /// Stores a new canned reply (`create`, below `max` per site) or replaces the stored one
+    /// with its id, keeping shortcuts unique.
+    async fn put_canned(
+        &self,
+        site: &str,
+        reply: &CannedReply,
+        create: bool,
+        max: usize,
+    ) -> Result<CannedPut>;
+    /// Deletes one; false if the site had none with that id.
+    async fn delete_canned(&self, site: &str, id: &str) -> Result<bool>;
+    /// Stores `replies` only if the site has no canned reply at all (checked in the same
+    /// step, so two nodes starting together seed once); true if it did.
+    async fn seed_canned(&self, site: &str, replies: &[CannedReply]) -> Result<bool>;
 }
 
 /// A search as the store runs it: checked words and filters, the sites already narrowed to
@@ -560,6 +581,18 @@ pub(crate) fn verified_customer(context: &Context) -> Option<&str> {
         .filter(|i| i.is_verified(switchboard_protocol::context::Verified::Id))
         .and_then(|i| i.id.as_deref())
         .filter(|id| !id.is_empty())
+}
+
+/// What [`Broker::put_canned`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CannedPut {
+    Stored,
+    /// An update of an id the site does not have.
+    NotFound,
+    /// A create at the site's limit.
+    Full,
+    /// Another of the site's canned replies has the shortcut.
+    ShortcutTaken,
 }
 
 /// One queued webhook event.

@@ -28,6 +28,8 @@
 //!   `sb:{b:BOT}:lease` the node delivering the queue, with an expiry (`PX`);
 //! - `sb:asession:SHA256` → `EXPIRES_AT AGENT`: a console session, dropped by Redis when it
 //!   expires (`PX`);
+//! - `sb:canned:{SITE}` hash `ID` → a canned reply as JSON; `sb:canned:{SITE}:shortcuts`
+//!   hash `SHORTCUT` → id (unique shortcuts, checked in the same script as the write);
 //! - channel `sb:events`: every live event, `AUDIENCE\nSITE\nCONVERSATION\nFRAME`.
 //!
 //! The hot path is one round trip: a pipeline of the append script (dedupe, next seq, XADD,
@@ -45,16 +47,16 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Value};
 use switchboard_protocol::{
-    ChatMessage, CloseCode, Context, ConversationSummary, InboxCursor, Millis, SenderKind,
-    ServerMsg, SystemEvent,
+    CannedReply, ChatMessage, CloseCode, Context, ConversationSummary, InboxCursor, Millis,
+    SenderKind, ServerMsg, SystemEvent,
 };
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_owner, parse_presence, presence_str,
-    Appended, Audience, BotEvent, Broker, Change, Changed, Conversation, Event, HandoffChange,
-    InboxPage, NewMessage, Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
-    REPLY_SAMPLES,
+    Appended, Audience, BotEvent, Broker, CannedPut, Change, Changed, Conversation, Event,
+    HandoffChange, InboxPage, NewMessage, Purged, Result, StoreError, SummaryFields, Visitor,
+    VisitorRecord, REPLY_SAMPLES,
 };
 use super::{redisearch, verified_customer, Found, Search};
 use crate::hub::Hub;
@@ -1800,12 +1802,141 @@ impl Broker for RedisBroker {
         }
         Ok(out)
     }
+    async fn canned_replies(&self, site: &str) -> Result<Vec<CannedReply>> {
+        let all: Vec<String> = self
+            .conn
+            .clone()
+            .hvals(canned_key(site))
+            .await
+            .map_err(backend)?;
+        let mut replies: Vec<CannedReply> = all
+            .iter()
+            .filter_map(|j| serde_json::from_str(j).ok())
+            .collect();
+        replies.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+        Ok(replies)
+    }
+
+    async fn canned_reply(&self, site: &str, id: &str) -> Result<Option<CannedReply>> {
+        let json: Option<String> = self
+            .conn
+            .clone()
+            .hget(canned_key(site), id)
+            .await
+            .map_err(backend)?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    async fn put_canned(
+        &self,
+        site: &str,
+        reply: &CannedReply,
+        create: bool,
+        max: usize,
+    ) -> Result<CannedPut> {
+        let json = serde_json::to_string(reply).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let status: i64 = redis::Script::new(PUT_CANNED)
+            .key(canned_key(site))
+            .key(canned_shortcuts_key(site))
+            .arg(&reply.id)
+            .arg(&reply.shortcut)
+            .arg(json)
+            .arg(if create { 1 } else { 0 })
+            .arg(max)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(match status {
+            1 => CannedPut::Stored,
+            -1 => CannedPut::NotFound,
+            -2 => CannedPut::Full,
+            _ => CannedPut::ShortcutTaken,
+        })
+    }
+
+    async fn delete_canned(&self, site: &str, id: &str) -> Result<bool> {
+        let n: i64 = redis::Script::new(DELETE_CANNED)
+            .key(canned_key(site))
+            .key(canned_shortcuts_key(site))
+            .arg(id)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
+
+    async fn seed_canned(&self, site: &str, replies: &[CannedReply]) -> Result<bool> {
+        let seed = redis::Script::new(SEED_CANNED);
+        let mut script = seed.prepare_invoke();
+        script.key(canned_key(site)).key(canned_shortcuts_key(site));
+        for r in replies {
+            let json = serde_json::to_string(r).map_err(|e| StoreError::Backend(e.to_string()))?;
+            script.arg(&r.id).arg(&r.shortcut).arg(json);
+        }
+        let n: i64 = script
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(n == 1)
+    }
 }
 
 /// The visitors of a site verified as one customer (the site's slot).
 fn customer_key(site: &str, customer: &str) -> String {
     format!("sb:customer:{{{site}}}:{customer}")
 }
+
+/// A site's canned replies: hash `ID` → the reply as JSON.
+fn canned_key(site: &str) -> String {
+    format!("sb:canned:{{{site}}}")
+}
+
+/// A site's canned shortcuts: hash `SHORTCUT` → id (same slot as [`canned_key`]).
+fn canned_shortcuts_key(site: &str) -> String {
+    format!("sb:canned:{{{site}}}:shortcuts")
+}
+
+/// Creates (ARGV[4] = 1, below ARGV[5] replies) or replaces canned reply ARGV[1] with
+/// shortcut ARGV[2] and JSON ARGV[3], keeping shortcuts unique. 1 stored, -1 no such reply,
+/// -2 the site is full, -3 the shortcut is another reply's.
+const PUT_CANNED: &str = r#"
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[4] == '1' then
+  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return -2 end
+elseif not old then
+  return -1
+end
+local holder = redis.call('HGET', KEYS[2], ARGV[2])
+if holder and holder ~= ARGV[1] then return -3 end
+if old then
+  local was = cjson.decode(old)['shortcut']
+  if redis.call('HGET', KEYS[2], was) == ARGV[1] then redis.call('HDEL', KEYS[2], was) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"#;
+
+/// Deletes canned reply ARGV[1] and its shortcut. 1 deleted, 0 there was none.
+const DELETE_CANNED: &str = r#"
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+local was = cjson.decode(old)['shortcut']
+if redis.call('HGET', KEYS[2], was) == ARGV[1] then redis.call('HDEL', KEYS[2], was) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"#;
+
+/// Stores the replies given as ARGV triples (id, shortcut, JSON) only if the site has none.
+/// 1 seeded, 0 the site had some.
+const SEED_CANNED: &str = r#"
+if redis.call('HLEN', KEYS[1]) > 0 then return 0 end
+for i = 1, #ARGV, 3 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+  redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i])
+end
+return 1
+"#;
 
 fn agent_session_key(hash: &str) -> String {
     format!("sb:asession:{hash}")

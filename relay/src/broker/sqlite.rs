@@ -25,15 +25,15 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_protocol::{
-    ChatMessage, Context, ConversationSummary, InboxCursor, Millis, Sender, SenderKind, ServerMsg,
-    SystemEvent,
+    CannedReply, ChatMessage, Context, ConversationSummary, InboxCursor, Millis, Sender,
+    SenderKind, ServerMsg, SystemEvent,
 };
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience,
-    BotEvent, Broker, Change, Changed, Conversation, Event, HandoffChange, InboxPage, NewMessage,
-    Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord, REPLY_SAMPLES,
+    BotEvent, Broker, CannedPut, Change, Changed, Conversation, Event, HandoffChange, InboxPage,
+    NewMessage, Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord, REPLY_SAMPLES,
 };
 use super::{verified_customer, Found, Search};
 use crate::hub::Hub;
@@ -224,6 +224,19 @@ INSERT INTO search_text (rowid, text)
 PRAGMA user_version = 11;
 ";
 
+/// Sites' canned replies (self-contained, like V5: it only adds a table).
+const MIGRATE_V10: &str = "
+CREATE TABLE IF NOT EXISTS canned_replies (
+    site TEXT NOT NULL,
+    id TEXT NOT NULL,
+    shortcut TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (site, id),
+    UNIQUE (site, shortcut)
+) WITHOUT ROWID;
+PRAGMA user_version = 10;
+";
+
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
 macro_rules! state_columns {
     () => {
@@ -402,6 +415,9 @@ impl SqliteBroker {
         }
         if version < 9 {
             conn.execute_batch(MIGRATE_V9)?;
+        }
+        if version < 10 {
+            conn.execute_batch(MIGRATE_V10)?;
         }
         if version < 11 {
             // One transaction: a crash halfway would leave the column added and the next
@@ -1343,6 +1359,120 @@ impl Broker for SqliteBroker {
         })
         .await
     }
+
+    async fn canned_replies(&self, site: &str) -> Result<Vec<CannedReply>> {
+        let site = site.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, shortcut, body FROM canned_replies WHERE site = ?1 ORDER BY shortcut",
+            )?;
+            let rows = stmt.query_map(params![site], canned_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn canned_reply(&self, site: &str, id: &str) -> Result<Option<CannedReply>> {
+        let (site, id) = (site.to_owned(), id.to_owned());
+        self.with(move |c| {
+            c.prepare_cached(
+                "SELECT id, shortcut, body FROM canned_replies WHERE site = ?1 AND id = ?2",
+            )?
+            .query_row(params![site, id], canned_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn put_canned(
+        &self,
+        site: &str,
+        reply: &CannedReply,
+        create: bool,
+        max: usize,
+    ) -> Result<CannedPut> {
+        let (site, reply) = (site.to_owned(), reply.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM canned_replies WHERE site = ?1 AND id = ?2)",
+                params![site, reply.id],
+                |r| r.get(0),
+            )?;
+            if create {
+                let n: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM canned_replies WHERE site = ?1",
+                    params![site],
+                    |r| r.get(0),
+                )?;
+                if n as usize >= max {
+                    return Ok(CannedPut::Full);
+                }
+            } else if !exists {
+                return Ok(CannedPut::NotFound);
+            }
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM canned_replies WHERE site = ?1 AND shortcut = ?2 AND id <> ?3)",
+                params![site, reply.shortcut, reply.id],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Ok(CannedPut::ShortcutTaken);
+            }
+            tx.execute(
+                "INSERT INTO canned_replies (site, id, shortcut, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (site, id) DO UPDATE SET shortcut = excluded.shortcut, body = excluded.body",
+                params![site, reply.id, reply.shortcut, reply.body],
+            )?;
+            tx.commit()?;
+            Ok(CannedPut::Stored)
+        })
+        .await
+    }
+
+    async fn delete_canned(&self, site: &str, id: &str) -> Result<bool> {
+        let (site, id) = (site.to_owned(), id.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM canned_replies WHERE site = ?1 AND id = ?2",
+                params![site, id],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn seed_canned(&self, site: &str, replies: &[CannedReply]) -> Result<bool> {
+        let (site, replies) = (site.to_owned(), replies.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let any: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM canned_replies WHERE site = ?1)",
+                params![site],
+                |r| r.get(0),
+            )?;
+            if any {
+                return Ok(false);
+            }
+            for r in &replies {
+                tx.execute(
+                    "INSERT INTO canned_replies (site, id, shortcut, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![site, r.id, r.shortcut, r.body],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+fn canned_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CannedReply> {
+    Ok(CannedReply {
+        id: r.get(0)?,
+        shortcut: r.get(1)?,
+        body: r.get(2)?,
+    })
 }
 
 /// A search: the words' matches joined to their messages and conversations, filtered, the
@@ -1523,7 +1653,7 @@ mod tests {
 
     /// A file from before per-site inboxes (schema 2, one activity index for every site)
     /// opens as schema 3 with the per-site index instead (then 4, with the lifecycle, and on to
-    /// 9)).
+    /// 11).
     #[test]
     fn a_schema_2_file_gets_the_per_site_inbox_index() {
         let dir = std::env::temp_dir().join(format!("sb-sqlite-migrate-{}", std::process::id()));
@@ -1553,6 +1683,7 @@ mod tests {
                  DROP TABLE search_docs;
                  DROP INDEX visitors_by_customer;
                  ALTER TABLE visitors DROP COLUMN customer_id;
+                 DROP TABLE canned_replies;
                  ALTER TABLE messages DROP COLUMN note;
                  PRAGMA user_version = 2;",
             )

@@ -119,6 +119,11 @@ impl Handler for AgentSession {
                     .conversation(state, &s.conversation_id)
                     .await
                     .map_err(|r| r.for_client(&s.client_id))?;
+                if let Some(canned_id) = &s.canned_id {
+                    crate::canned::check_send(state, &conv.site, canned_id, &s.text)
+                        .await
+                        .map_err(|r| r.for_client(&s.client_id))?;
+                }
                 if let Owner::Bot { id } = &conv.owner {
                     take_over(state, &conv, id).await?;
                 }
@@ -219,6 +224,12 @@ impl Handler for AgentSession {
                     .await
                     .map_err(|r| r.for_client(&n.client_id))?;
                 note::write(state, self.sender(), &conv, n, outbox).await
+            }
+            m @ (ClientMsg::ListCanned { .. }
+            | ClientMsg::CreateCanned { .. }
+            | ClientMsg::UpdateCanned { .. }
+            | ClientMsg::DeleteCanned { .. }) => {
+                crate::canned::handle(state, &self.agent, m, outbox).await
             }
             ClientMsg::ListConversations { before, limit } => {
                 self.send_inbox(state, before, limit.unwrap_or(MAX_INBOX), outbox)

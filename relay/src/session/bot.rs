@@ -98,6 +98,13 @@ impl Handler for BotSession {
                     .conversation(state, &s.conversation_id)
                     .await
                     .map_err(|r| r.for_client(&s.client_id))?;
+                if s.canned_id.is_some() {
+                    return Err(Refusal::new(
+                        ErrorCode::Forbidden,
+                        "canned replies are for agents",
+                    )
+                    .for_client(&s.client_id));
+                }
                 let mut new =
                     NewMessage::new(&conv.id, s.client_id, bots::sender(&self.bot), s.text);
                 new.rich = s.rich;
@@ -186,7 +193,11 @@ impl Handler for BotSession {
             | ClientMsg::Block { .. }
             | ClientMsg::Note(_)
             | ClientMsg::Search(_)
-            | ClientMsg::VisitorHistory { .. }) => Err(Refusal::new(
+            | ClientMsg::VisitorHistory { .. }
+            | ClientMsg::ListCanned { .. }
+            | ClientMsg::CreateCanned { .. }
+            | ClientMsg::UpdateCanned { .. }
+            | ClientMsg::DeleteCanned { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),

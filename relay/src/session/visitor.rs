@@ -188,10 +188,10 @@ impl Handler for VisitorSession {
                 self.own(state, &s.conversation_id)
                     .await
                     .map_err(|r| r.for_client(&s.client_id))?;
-                if s.rich.is_some() {
+                if s.rich.is_some() || s.canned_id.is_some() {
                     return Err(Refusal::new(
                         ErrorCode::Forbidden,
-                        "visitors cannot send rich content",
+                        "visitors cannot send rich content or canned replies",
                     )
                     .for_client(&s.client_id));
                 }
@@ -223,7 +223,11 @@ impl Handler for VisitorSession {
             | ClientMsg::Block { .. }
             | ClientMsg::Note(_)
             | ClientMsg::Search(_)
-            | ClientMsg::VisitorHistory { .. }) => Err(Refusal::new(
+            | ClientMsg::VisitorHistory { .. }
+            | ClientMsg::ListCanned { .. }
+            | ClientMsg::CreateCanned { .. }
+            | ClientMsg::UpdateCanned { .. }
+            | ClientMsg::DeleteCanned { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for visitors", other.kind()),
             )),
