@@ -324,6 +324,13 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             } else {
                 storage::remove(&token_key());
             }
+            if core(|c| std::mem::take(&mut c.dropped_before_welcome)) {
+                let (context, token) = core(|c| (c.context.clone(), c.identity_token.clone()));
+                let _ = tx.unbounded_send(ClientMsg::SetContext { context }.to_json());
+                if let Some(token) = token {
+                    let _ = tx.unbounded_send(ClientMsg::Identify { token }.to_json());
+                }
+            }
             sync(tx, conv.clone(), widget.last_seq());
             // Everything not yet acknowledged goes again, in the order it was typed; the relay
             // recognises anything it already stored by its client id.

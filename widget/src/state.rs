@@ -102,6 +102,10 @@ pub struct Core {
     pub tx: Option<UnboundedSender<String>>,
     /// Whether the current socket got `welcome` (sending before it would be refused).
     pub welcomed: bool,
+    /// A frame was dropped because the socket had not said welcome yet: `hello` carried the
+    /// context and identity token of its moment, so what changed since goes again after
+    /// `welcome` (a site calling `identify` while the widget connects).
+    pub dropped_before_welcome: bool,
     /// Set once the first catch-up after page load finished: later agent messages are new.
     pub caught_up: bool,
     /// A gap-filling `sync` is under way.
@@ -342,9 +346,10 @@ pub fn send(msg: &ClientMsg) {
 
 /// Leader: a frame on the socket, if it said welcome.
 pub fn send_raw(json: String) {
-    core(|c| {
-        if let (Some(tx), true) = (&c.tx, c.welcomed) {
+    core(|c| match (&c.tx, c.welcomed) {
+        (Some(tx), true) => {
             let _ = tx.unbounded_send(json);
         }
+        _ => c.dropped_before_welcome = true,
     });
 }
