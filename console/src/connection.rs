@@ -298,6 +298,7 @@ fn handle(console: Console, msg: ServerMsg) {
         }
         ServerMsg::Conversations { items, .. } => console.replace_inbox(items),
         ServerMsg::Conversation(s) => {
+            crate::notify::on_conversation(console, &s);
             console.upsert_summary(s);
             desk::relist_soon(console);
         }
@@ -318,6 +319,7 @@ fn handle(console: Console, msg: ServerMsg) {
                 console.visitor_typing.set(None);
             }
             let (seq, conv) = (m.seq, m.conversation_id.clone());
+            crate::notify::on_message(console, &m);
             console.add_message(m);
             // A skipped seq in a transcript we hold: fetch what is missing, once.
             let loaded = session(|s| s.loaded.contains(&conv));

@@ -14,7 +14,10 @@
 //!   what the agent may do to a conversation, and the lifecycle frames the action bar sends;
 //! - `view`: sign-in, view tabs, inbox, action bar, transcript, reply box, context sidebar,
 //!   presence switch; one module each;
-//! - `money`: prices in the visitor's currency.
+//! - `money`: prices in the visitor's currency;
+//! - [`i18n`]: the console's words in the agent's language, dates and numbers by `Intl`;
+//! - [`notify`]: system notifications and a tone while the tab is hidden;
+//! - [`unread`]: unread conversations per view, the title's count, "my queue".
 //!
 //! Message text becomes links through `switchboard_protocol::linkify`, the rule the widget
 //! uses too. Wire types come from `switchboard_protocol` only.
@@ -22,8 +25,11 @@
 pub mod auth;
 pub mod connection;
 pub mod desk;
+pub mod i18n;
 mod money;
+pub mod notify;
 pub mod state;
+pub mod unread;
 mod view;
 
 use leptos::prelude::*;

@@ -21,6 +21,9 @@
 //! - `login`: the console's password sign-in by keyboard, axe, 390 px, sign-out revokes;
 //! - `identity`: the console's verified marks; `reset` forgets the visitor;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket;
+//! - `workspace`: the console at 390 px as stacked views (list → conversation → context and
+//!   back, focus following), keyboard shortcuts and their `?` overlay, a notification for a new
+//!   conversation while the tab is hidden, the unread count in the title;
 //! - `visitor_desk`: the helpdesk as the visitor sees it: availability and reply time, queue
 //!   position, the story of system events, resolved and reopened, in every locale (axe-core,
 //!   RTL, 390 px); `axe` runs axe-core in the page.
@@ -41,3 +44,4 @@ mod login;
 mod page;
 mod resilience;
 mod visitor_desk;
+mod workspace;

@@ -19,6 +19,7 @@ pub fn sidebar(c: Console) -> impl IntoView {
     });
     view! {
         <aside class="c-context" data-testid="context" aria-label="Visitor context">
+            {super::layout::context_head(c)}
             {move || match context.get() {
                 None => view! { <p class="c-empty">"No conversation selected."</p> }.into_any(),
                 Some(None) => view! { <p class="c-empty">"Loading visitor details…"</p> }.into_any(),

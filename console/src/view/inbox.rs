@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use switchboard_protocol::{ConversationSummary, Priority, Status};
 
 use super::handoff::owner_badge;
+use super::layout::{self, Pane};
 use super::{relative, views};
 use crate::connection;
 use crate::desk::{agent_name, priority_label, status_key, status_label, team_name, team_of};
@@ -43,12 +44,16 @@ fn short_id(id: &str) -> String {
     tail.chars().take(6).collect()
 }
 
-fn item(c: Console, s: ConversationSummary) -> impl IntoView {
-    let who = s
-        .visitor_name
+/// How the agent knows the visitor: their name, else "Visitor 3f9a1c".
+pub fn visitor_label(s: &ConversationSummary) -> String {
+    s.visitor_name
         .clone()
         .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| format!("Visitor {}", short_id(&s.visitor_id)));
+        .unwrap_or_else(|| format!("Visitor {}", short_id(&s.visitor_id)))
+}
+
+fn item(c: Console, s: ConversationSummary) -> impl IntoView {
+    let who = visitor_label(&s);
     let page = s.page_title.clone().unwrap_or_default();
     let preview = s
         .last_message
@@ -79,7 +84,10 @@ fn item(c: Console, s: ConversationSummary) -> impl IntoView {
             <button
                 type="button"
                 aria-current=move || selected().then_some("true")
-                on:click=move |_| connection::open(c, &id.get_value())
+                on:click=move |_| {
+                    connection::open(c, &id.get_value());
+                    layout::show(c, Pane::Conversation);
+                }
             >
                 <span class="c-who">
                     <span class="c-dot" aria-hidden="true"></span>

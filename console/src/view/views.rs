@@ -96,8 +96,21 @@ pub fn tabs(c: Console) -> impl IntoView {
                 >
                     {label(v)}
                     <span class="c-count" data-testid="view-count">
-                        {move || n().map(|n| n.to_string()).unwrap_or_default()}
+                        {move || n().map(|n| crate::i18n::number(n.into())).unwrap_or_default()}
                     </span>
+                    {move || {
+                        let unread = c.unread_in(v);
+                        (unread > 0).then(|| {
+                            let n = crate::i18n::number(unread as u64);
+                            let said = crate::i18n::fill(crate::i18n::t().unread_count, &[("n", &n)]);
+                            view! {
+                                <span class="c-unread-badge" data-testid="view-unread" data-unread=unread>
+                                    <span aria-hidden="true">{n}</span>
+                                    <span class="c-sr">{format!(", {said}")}</span>
+                                </span>
+                            }
+                        })
+                    }}
                 </button>
             }
         })
