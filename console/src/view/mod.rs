@@ -17,6 +17,7 @@ mod views;
 
 use leptos::prelude::*;
 
+use crate::i18n::t;
 use crate::state::{Conn, Console};
 
 pub use inbox::visitor_label;
@@ -58,9 +59,9 @@ pub fn app(c: Console) -> impl IntoView {
                         role="status"
                     >
                         {move || match c.conn.get() {
-                            Conn::Connecting => "Connecting…",
-                            Conn::Online => "Online",
-                            Conn::Reconnecting => "Reconnecting…",
+                            Conn::Connecting => t().connecting,
+                            Conn::Online => t().online,
+                            Conn::Reconnecting => t().reconnecting,
                         }}
                     </span>
                     <span class="c-agent" data-testid="agent-name">{move || c.agent_name.get()}</span>
@@ -68,16 +69,16 @@ pub fn app(c: Console) -> impl IntoView {
                     {crate::notify::offer()}
                     {shortcuts::button(overlay)}
                     <button class="c-signout" data-testid="sign-out" on:click=move |_| signin::sign_out(c)>
-                        "Sign out"
+                        {t().sign_out}
                     </button>
                 </header>
                 <div class="c-main">
                     {inbox::inbox(c)}
                     <main class="c-conversation" aria-labelledby=move || c.selected.get().map(|_| layout::CONVERSATION_HEADING_ID)
-                        aria-label=move || c.selected.get().is_none().then_some("Conversation")>
+                        aria-label=move || c.selected.get().is_none().then_some(t().conversation)>
                         <Show
                             when=move || c.selected.get().is_some()
-                            fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
+                            fallback=|| view! { <p class="c-empty">{t().pick_conversation}</p> }
                         >
                             {layout::conversation_head(c, open_name)}
                             {actions::bar(c)}

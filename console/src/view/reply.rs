@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use switchboard_protocol::limits::MAX_TEXT_BYTES;
 
 use crate::connection;
+use crate::i18n::{fill, number, t};
 use crate::state::Console;
 
 pub fn reply(c: Console) -> impl IntoView {
@@ -42,8 +43,8 @@ pub fn reply(c: Console) -> impl IntoView {
         >
             <textarea
                 data-testid="reply-input"
-                aria-label="Reply"
-                placeholder="Reply… (Enter sends, Shift+Enter for a new line)"
+                aria-label=t().reply
+                placeholder=t().reply_placeholder
                 rows="3"
                 prop:value=draft
                 on:input=move |ev| {
@@ -63,10 +64,15 @@ pub fn reply(c: Console) -> impl IntoView {
                     }
                 }
             ></textarea>
-            <button type="submit" data-testid="reply-send" disabled=too_long>"Send"</button>
+            <button type="submit" data-testid="reply-send" disabled=too_long>{t().send}</button>
             <Show when=too_long>
                 <p class="c-error c-limit" role="alert">
-                    {move || format!("Too long: {} of {MAX_TEXT_BYTES} bytes", draft().len())}
+                    {move || {
+                        fill(
+                            t().too_long,
+                            &[("n", &number(draft().len() as u64)), ("max", &number(MAX_TEXT_BYTES as u64))],
+                        )
+                    }}
                 </p>
             </Show>
         </form>
