@@ -359,9 +359,13 @@ async fn a_notification_is_raised_for_a_new_conversation_while_the_tab_is_hidden
         assert_eq!(permission, json!("granted"));
         wait_title(&a, "Switchboard").await;
 
-        // Another tab in front: the console's tab is hidden for real.
-        let console_tab = a.window().await.unwrap();
-        let other = a.new_window(true).await.unwrap().handle;
+        // Another tab in front: the console's tab is hidden for real (WebDriver's own new
+        // window leaves it visible in headless Chromium; a new target in the same window does
+        // not).
+        let other = cdp
+            .call("Target.createTarget", json!({ "url": "about:blank" }))
+            .await["targetId"]
+            .clone();
         eventually("the console's tab hidden", UI_WAIT, || async {
             (js(&a, "return document.hidden;").await == json!(true)).then_some(())
         })
@@ -387,9 +391,7 @@ async fn a_notification_is_raised_for_a_new_conversation_while_the_tab_is_hidden
 
         // Back to the console: the agent takes the conversation; hidden again, the visitor's
         // next message notifies too.
-        a.switch_to_window(other.clone()).await.unwrap();
-        a.close_window().await.unwrap();
-        a.switch_to_window(console_tab.clone()).await.unwrap();
+        cdp.call("Target.closeTarget", json!({ "targetId": other })).await;
         eventually("the console's tab visible", UI_WAIT, || async {
             (js(&a, "return document.hidden;").await == json!(false)).then_some(())
         })
@@ -398,7 +400,8 @@ async fn a_notification_is_raised_for_a_new_conversation_while_the_tab_is_hidden
         click(&a, "action-take").await;
         wait_console_text(&a, "state-assignee", "Alex").await;
         wait_title(&a, "Switchboard").await;
-        let _other = a.new_window(true).await.unwrap().handle;
+        cdp.call("Target.createTarget", json!({ "url": "about:blank" }))
+            .await;
         eventually("the console's tab hidden again", UI_WAIT, || async {
             (js(&a, "return document.hidden;").await == json!(true)).then_some(())
         })

@@ -132,8 +132,8 @@ pub fn conversation_head(c: Console, name: Signal<String>) -> impl IntoView {
     }
 }
 
-/// Atop the context on narrow screens: back to the conversation, focus on the button that
-/// led here.
+/// Atop the context: its heading, and on narrow screens the way back to the conversation
+/// (focus then returns to the button that led here).
 pub fn context_head(c: Console) -> impl IntoView {
     view! {
         <Show when=move || c.selected.get().is_some()>
@@ -150,6 +150,7 @@ pub fn context_head(c: Console) -> impl IntoView {
                 <span aria-hidden="true">"‹ "</span>
                 {t().back_to_conversation}
             </button>
+            <h2 class="c-context-title">{t().visitor_details}</h2>
         </Show>
     }
 }

@@ -72,9 +72,9 @@ pub fn app(c: Console) -> impl IntoView {
                         {t().sign_out}
                     </button>
                 </header>
-                <div class="c-main">
+                <main class="c-main">
                     {inbox::inbox(c)}
-                    <main class="c-conversation" aria-labelledby=move || c.selected.get().map(|_| layout::CONVERSATION_HEADING_ID)
+                    <section class="c-conversation" aria-labelledby=move || c.selected.get().map(|_| layout::CONVERSATION_HEADING_ID)
                         aria-label=move || c.selected.get().is_none().then_some(t().conversation)>
                         <Show
                             when=move || c.selected.get().is_some()
@@ -87,9 +87,9 @@ pub fn app(c: Console) -> impl IntoView {
                             {transcript::transcript(c)}
                             {reply::reply(c)}
                         </Show>
-                    </main>
+                    </section>
                     {context::sidebar(c)}
-                </div>
+                </main>
                 {shortcuts::overlay(overlay)}
             </div>
         </Show>
