@@ -152,25 +152,3 @@ pub fn apply_to_document() {
         let _ = root.set_attribute("dir", s.dir());
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn picks_by_primary_subtag() {
-        assert_eq!(for_locale("de-CH").lang, "de");
-        assert_eq!(for_locale("fr").lang, "fr");
-        assert_eq!(for_locale("es_MX").lang, "es");
-        assert_eq!(for_locale("ja").lang, "en");
-        assert_eq!(for_locale("").lang, "en");
-    }
-
-    #[test]
-    fn fills_named_holes() {
-        assert_eq!(
-            fill("{a} and {b}, {a}", &[("a", "x"), ("b", "y")]),
-            "x and y, x"
-        );
-    }
-}

@@ -711,3 +711,18 @@ async fn views_lines_action_bar_story_and_conflict() {
         Some("resolved")
     );
 }
+
+#[wasm_bindgen_test]
+fn the_console_speaks_the_browsers_language_by_its_primary_subtag() {
+    use switchboard_console::i18n::{fill, for_locale};
+    assert_eq!(for_locale("de-CH").lang, "de");
+    assert_eq!(for_locale("fr").lang, "fr");
+    assert_eq!(for_locale("es_MX").lang, "es");
+    assert_eq!(for_locale("ja").lang, "en");
+    assert_eq!(for_locale("").lang, "en");
+    assert_eq!(for_locale("de").sign_in, "Anmelden");
+    assert_eq!(
+        fill("{a} and {b}, {a}", &[("a", "x"), ("b", "y")]),
+        "x and y, x"
+    );
+}

@@ -30,7 +30,8 @@ pub fn transcript(c: Console) -> impl IntoView {
         // The log role on a wrapper: a list element may not take it, and the list keeps its
         // list semantics.
         <div class="c-log" role="log" aria-live="polite" aria-label=t().transcript>
-            <ol class="c-transcript" data-testid="transcript" node_ref=list>
+            // Focusable, so a keyboard can scroll a long conversation.
+            <ol class="c-transcript" data-testid="transcript" node_ref=list tabindex="0">
                 <For
                     each=move || lines().unwrap_or_default()
                     key=|l| l.render_key()
