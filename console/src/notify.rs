@@ -49,11 +49,14 @@ impl Kind {
     }
 }
 
+/// A notification on screen and its click handler.
+type Shown = (web_sys::Notification, Closure<dyn FnMut()>);
+
 thread_local! {
     static CONSOLE: Cell<Option<Console>> = const { Cell::new(None) };
     static AUDIO: RefCell<Option<web_sys::AudioContext>> = const { RefCell::new(None) };
     /// The notifications on screen, kept so their click handlers live as long as they do.
-    static SHOWN: RefCell<Vec<(web_sys::Notification, Closure<dyn FnMut()>)>> = const { RefCell::new(Vec::new()) };
+    static SHOWN: RefCell<Vec<Shown>> = const { RefCell::new(Vec::new()) };
 }
 
 fn storage() -> Option<web_sys::Storage> {
