@@ -10,6 +10,8 @@
 //!   session.
 
 use switchboard_protocol::login::{AgentLogin, AgentSignedIn};
+
+use crate::i18n::{fill, t};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -83,23 +85,22 @@ pub async fn login(agent: &str, password: &str) -> Result<AgentSignedIn, String>
     .map_err(|e| e.to_string())?;
     let (status, text) = post("/v1/agent/login", Some(&body))
         .await
-        .map_err(|_| "The server cannot be reached. Try again in a moment.".to_owned())?;
+        .map_err(|_| t().server_unreachable.to_owned())?;
     if status == 200 {
-        return serde_json::from_str(&text)
-            .map_err(|_| "The server's answer was not understood. Reload the page.".to_owned());
+        return serde_json::from_str(&text).map_err(|_| t().server_answer_unclear.to_owned());
     }
     let error: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     Err(match error["code"].as_str() {
-        Some("unauthorized") => "The agent or the password is not right.".to_owned(),
+        Some("unauthorized") => t().wrong_password.to_owned(),
         Some("rate_limited") => {
             let secs = error["retry_after_ms"]
                 .as_u64()
                 .unwrap_or(60_000)
                 .div_ceil(1000);
-            format!("Too many failed sign-ins. Try again in {secs} seconds.")
+            fill(t().too_many_sign_ins, &[("secs", &secs.to_string())])
         }
-        Some("invalid") => "Enter your agent ID or email and your password.".to_owned(),
-        _ => "Signing in failed. Try again in a moment.".to_owned(),
+        Some("invalid") => t().enter_agent_and_password.to_owned(),
+        _ => t().sign_in_failed.to_owned(),
     })
 }
 

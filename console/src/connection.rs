@@ -22,6 +22,7 @@ use switchboard_protocol::{
 
 use crate::auth::{self, Auth};
 use crate::desk;
+use crate::i18n::t;
 use crate::state::{send, session, Conn, Console, Delivery, Line};
 
 const BACKOFF_START_MS: u32 = 500;
@@ -96,18 +97,15 @@ async fn run(console: Console, generation: u64) {
                 refuse(
                     console,
                     match auth {
-                        Auth::Token(_) => "That token is not valid",
-                        Auth::Session => "Your session has ended. Sign in again.",
+                        Auth::Token(_) => t().token_invalid,
+                        Auth::Session => t().session_ended,
                     },
                 );
                 return;
             }
             Some(code) if !CloseCode::should_reconnect(code) => {
                 // A bad hello or another protocol version: retrying unchanged cannot help.
-                refuse(
-                    console,
-                    "The console does not match the server. Reload the page.",
-                );
+                refuse(console, t().console_mismatch);
                 return;
             }
             Some(code) if code == CloseCode::RECONNECT_NOW.code => {
@@ -294,6 +292,7 @@ fn handle(console: Console, msg: ServerMsg) {
         }
         ServerMsg::Conversations { items, .. } => console.replace_inbox(items),
         ServerMsg::Conversation(s) => {
+            crate::notify::on_conversation(console, &s);
             console.upsert_summary(s);
             desk::relist_soon(console);
         }
@@ -315,6 +314,7 @@ fn handle(console: Console, msg: ServerMsg) {
                 console.visitor_typing.set(None);
             }
             let (seq, conv) = (m.seq, m.conversation_id.clone());
+            crate::notify::on_message(console, &m);
             console.add_message(m);
             // A skipped seq in a transcript we hold: fetch what is missing, once.
             let loaded = session(|s| s.loaded.contains(&conv));

@@ -16,6 +16,7 @@ use switchboard_protocol::{
     SystemEvent, View,
 };
 
+use crate::i18n::{fill, t};
 use crate::state::{send, session, Console};
 
 /// A burst of changes (an assignment pass, a transfer and its assignment) costs one request.
@@ -78,18 +79,30 @@ pub fn team_of(d: &Directory, s: &ConversationSummary) -> Option<String> {
 /// Who did it, as a transcript line says it: the relay's own passes are "automatically".
 fn by_whom(by: &str) -> String {
     if by == "system" {
-        "automatically".into()
+        t().automatically.into()
     } else {
-        format!("by {}", agent_name(by))
+        fill(t().by_agent, &[("name", &agent_name(by))])
     }
 }
 
+/// A priority's name, as the agent reads it.
 pub fn priority_label(p: Priority) -> &'static str {
+    let s = t();
     match p {
-        Priority::Low => "Low",
-        Priority::Normal => "Normal",
-        Priority::High => "High",
-        Priority::Urgent => "Urgent",
+        Priority::Low => s.priority_low,
+        Priority::Normal => s.priority_normal,
+        Priority::High => s.priority_high,
+        Priority::Urgent => s.priority_urgent,
+    }
+}
+
+/// A priority's key, for styles, tests and form values (never translated).
+pub fn priority_key(p: Priority) -> &'static str {
+    match p {
+        Priority::Low => "low",
+        Priority::Normal => "normal",
+        Priority::High => "high",
+        Priority::Urgent => "urgent",
     }
 }
 
@@ -104,24 +117,30 @@ pub fn status_key(s: Status) -> &'static str {
 
 /// The status as the inbox line and the action bar say it.
 pub fn status_label(s: Status) -> String {
+    let t = t();
     match s {
-        Status::Open => "Open".into(),
-        Status::Pending => "Pending".into(),
-        Status::Snoozed { until } => format!("Snoozed until {}", crate::view::clock(until)),
-        Status::Resolved => "Resolved".into(),
+        Status::Open => t.status_open.into(),
+        Status::Pending => t.status_pending.into(),
+        Status::Snoozed { until } => {
+            fill(t.status_snoozed, &[("time", &crate::i18n::clock(until))])
+        }
+        Status::Resolved => t.status_resolved.into(),
     }
 }
 
 /// A system event as the transcript's note, a line of the conversation's story.
 pub fn event_text(event: &SystemEvent) -> String {
+    let s = t();
+    let with_by = |template: &str, by: &str| fill(template, &[("by", &by_whom(by))]);
     match event {
         SystemEvent::Assigned { agent, by, .. } if by == agent || by == "system" => {
-            format!("{} joined", agent_name(agent))
+            fill(s.ev_joined, &[("agent", &agent_name(agent))])
         }
-        SystemEvent::Assigned { agent, by, .. } => {
-            format!("Assigned to {} {}", agent_name(agent), by_whom(by))
-        }
-        SystemEvent::Unassigned { by } => format!("Back in the queue, {}", by_whom(by)),
+        SystemEvent::Assigned { agent, by, .. } => fill(
+            s.ev_assigned,
+            &[("agent", &agent_name(agent)), ("by", &by_whom(by))],
+        ),
+        SystemEvent::Unassigned { by } => with_by(s.ev_unassigned, by),
         SystemEvent::Transferred {
             to_agent,
             to_team,
@@ -129,42 +148,48 @@ pub fn event_text(event: &SystemEvent) -> String {
             ..
         } => {
             let to = match (to_agent, to_team) {
-                (Some(a), Some(t)) => format!("{} ({})", agent_name(a), team_name(t)),
+                (Some(a), Some(team)) => fill(
+                    s.agent_in_team,
+                    &[("agent", &agent_name(a)), ("team", &team_name(team))],
+                ),
                 (Some(a), None) => agent_name(a),
-                (None, Some(t)) => team_name(t),
-                (None, None) => "the queue".into(),
+                (None, Some(team)) => team_name(team),
+                (None, None) => s.the_queue.into(),
             };
-            format!("Transferred to {to} {}", by_whom(by))
+            fill(s.ev_transferred, &[("to", &to), ("by", &by_whom(by))])
         }
         SystemEvent::HandedOff { team, priority, by } => {
-            let to = team.as_deref().map_or("the team".into(), team_name);
+            let to = team.as_deref().map_or(s.the_team.into(), team_name);
+            let bot = agent_name(by);
             match priority {
-                Priority::Normal => format!("Handed to {to} by {}", agent_name(by)),
-                p => format!(
-                    "Handed to {to} by {}, {} priority",
-                    agent_name(by),
-                    priority_label(*p).to_lowercase()
+                Priority::Normal => fill(s.ev_handed, &[("team", &to), ("bot", &bot)]),
+                p => fill(
+                    s.ev_handed_priority,
+                    &[
+                        ("team", &to),
+                        ("bot", &bot),
+                        ("priority", &priority_label(*p).to_lowercase()),
+                    ],
                 ),
             }
         }
-        SystemEvent::Pending { by } => format!("Waiting on the visitor, {}", by_whom(by)),
-        SystemEvent::Snoozed { until, by } => {
-            format!(
-                "Snoozed until {} {}",
-                crate::view::clock(*until),
-                by_whom(by)
-            )
-        }
-        SystemEvent::Resolved { by } => format!("Resolved {}", by_whom(by)),
-        SystemEvent::Reopened { by: Some(by) } => format!("Reopened {}", by_whom(by)),
-        SystemEvent::Reopened { by: None } => "Reopened by the visitor's message".into(),
-        SystemEvent::Priority { priority, by } => format!(
-            "Priority {} {}",
-            priority_label(*priority).to_lowercase(),
-            by_whom(by)
+        SystemEvent::Pending { by } => with_by(s.ev_pending, by),
+        SystemEvent::Snoozed { until, by } => fill(
+            s.ev_snoozed,
+            &[("time", &crate::i18n::clock(*until)), ("by", &by_whom(by))],
         ),
-        SystemEvent::Blocked { by } => format!("Visitor blocked {}", by_whom(by)),
-        SystemEvent::Unblocked { by } => format!("Block lifted {}", by_whom(by)),
+        SystemEvent::Resolved { by } => with_by(s.ev_resolved, by),
+        SystemEvent::Reopened { by: Some(by) } => with_by(s.ev_reopened, by),
+        SystemEvent::Reopened { by: None } => s.ev_reopened_visitor.into(),
+        SystemEvent::Priority { priority, by } => fill(
+            s.ev_priority,
+            &[
+                ("priority", &priority_label(*priority).to_lowercase()),
+                ("by", &by_whom(by)),
+            ],
+        ),
+        SystemEvent::Blocked { by } => with_by(s.ev_blocked, by),
+        SystemEvent::Unblocked { by } => with_by(s.ev_unblocked, by),
     }
 }
 
@@ -276,8 +301,7 @@ fn act(c: Console, msg: ClientMsg) {
     c.notice.set(None);
     session(|s| s.last_action_at = js_sys::Date::now());
     if !send(&msg) {
-        c.notice
-            .set(Some("Not connected: nothing was changed.".into()));
+        c.notice.set(Some(t().not_connected.into()));
     }
 }
 
@@ -289,10 +313,8 @@ pub fn refused(c: Console, code: ErrorCode, message: &str) -> bool {
         return false;
     }
     let text = match code {
-        ErrorCode::Conflict => {
-            "Changed by someone else — refreshed. Look again, then retry.".into()
-        }
-        _ => format!("Not done: {message}"),
+        ErrorCode::Conflict => t().conflict.into(),
+        _ => fill(t().not_done, &[("message", message)]),
     };
     c.notice.set(Some(text));
     if code == ErrorCode::Conflict {

@@ -19,7 +19,10 @@
 //!   presence switch; one module each;
 //! - `money`: prices in the visitor's currency;
 //! - [`notes`]: private notes (writing one with its `@mentions`) and `on_mention`, where a
-//!   mention of this agent arrives.
+//!   mention of this agent arrives;
+//! - [`i18n`]: the console's words in the agent's language, dates and numbers by `Intl`;
+//! - [`notify`]: system notifications and a tone while the tab is hidden;
+//! - [`unread`]: unread conversations per view, the title's count, "my queue".
 //!
 //! Message text becomes links through `switchboard_protocol::linkify`, the rule the widget
 //! uses too. Wire types come from `switchboard_protocol` only.
@@ -28,10 +31,13 @@ pub mod auth;
 pub mod canned;
 pub mod connection;
 pub mod desk;
+pub mod i18n;
 pub mod lookup;
 mod money;
 pub mod notes;
+pub mod notify;
 pub mod state;
+pub mod unread;
 mod view;
 
 use leptos::prelude::*;

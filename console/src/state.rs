@@ -174,6 +174,8 @@ pub struct Console {
     pub summaries: RwSignal<HashMap<String, ConversationSummary>>,
     /// The outcome of the last action when it was refused ("changed by someone else").
     pub notice: RwSignal<Option<String>>,
+    /// Which of list, conversation and context a narrow screen shows (`view::layout`).
+    pub pane: RwSignal<crate::view::layout::Pane>,
     /// A `view` answer arrived; from then on the connect-time `conversations` page no longer
     /// replaces the list (the open tab does). Never read reactively.
     pub view_answered: RwSignal<bool>,
@@ -252,6 +254,7 @@ impl Console {
             counts: RwSignal::new(None),
             summaries: RwSignal::new(HashMap::new()),
             notice: RwSignal::new(None),
+            pane: RwSignal::new(crate::view::layout::Pane::List),
             view_answered: RwSignal::new(false),
             mentions: RwSignal::new(Vec::new()),
             lookup: crate::lookup::Lookup::create(),
@@ -275,6 +278,7 @@ impl Console {
         self.counts.set(None);
         self.summaries.set(HashMap::new());
         self.notice.set(None);
+        self.pane.set(crate::view::layout::Pane::List);
         self.view_answered.set(false);
         self.mentions.set(Vec::new());
         self.lookup.reset();
@@ -333,23 +337,39 @@ impl Console {
                 sort_lines(lines);
             });
         }
+        let freshen = |c: &mut ConversationSummary| {
+            if seq > c.last_seq {
+                c.last_seq = seq;
+                c.last_activity = c.last_activity.max(at);
+                c.last_message = Some(Preview {
+                    sender: kind,
+                    text: preview.clone(),
+                });
+            }
+        };
         self.inbox.update(|inbox| {
             if let Some(c) = inbox.iter_mut().find(|c| c.id == conv) {
                 // A note is not the conversation's activity (the relay keeps its line as it
                 // was): only its seq counts.
-                if seq > c.last_seq && note {
-                    c.last_seq = seq;
-                } else if seq > c.last_seq {
-                    c.last_seq = seq;
-                    c.last_activity = c.last_activity.max(at);
-                    c.last_message = Some(Preview {
-                        sender: kind,
-                        text: preview,
-                    });
+                if note {
+                    c.last_seq = c.last_seq.max(seq);
+                } else {
+                    freshen(c);
                 }
             }
             inbox.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
         });
+        // Every summary heard of too: unread badges and the title count read them.
+        if self
+            .summaries
+            .with_untracked(|all| all.get(&conv).is_some_and(|c| seq > c.last_seq))
+        {
+            self.summaries.update(|all| {
+                if let Some(c) = all.get_mut(&conv) {
+                    freshen(c);
+                }
+            });
+        }
         if self.selected.get_untracked().as_deref() == Some(conv.as_str()) && page_visible() {
             self.mark_seen(&conv);
         }

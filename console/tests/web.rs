@@ -806,3 +806,18 @@ async fn slash_picks_a_canned_reply_filled_from_the_context() {
     tick().await;
     assert_eq!(m.all("[data-testid=message]").len(), 1);
 }
+
+#[wasm_bindgen_test]
+fn the_console_speaks_the_browsers_language_by_its_primary_subtag() {
+    use switchboard_console::i18n::{fill, for_locale};
+    assert_eq!(for_locale("de-CH").lang, "de");
+    assert_eq!(for_locale("fr").lang, "fr");
+    assert_eq!(for_locale("es_MX").lang, "es");
+    assert_eq!(for_locale("ja").lang, "en");
+    assert_eq!(for_locale("").lang, "en");
+    assert_eq!(for_locale("de").sign_in, "Anmelden");
+    assert_eq!(
+        fill("{a} and {b}, {a}", &[("a", "x"), ("b", "y")]),
+        "x and y, x"
+    );
+}

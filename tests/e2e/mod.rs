@@ -27,6 +27,9 @@
 //! - `search`: a returning verified customer's earlier conversation in the sidebar, opened
 //!   read-only; search finds a resolved conversation by a word, opens it; axe-core, 390 px;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket;
+//! - `workspace`: the console at 390 px as stacked views (list → conversation → context and
+//!   back, focus following), keyboard shortcuts and their `?` overlay, a notification for a new
+//!   conversation while the tab is hidden, the unread count in the title;
 //! - `visitor_desk`: the helpdesk as the visitor sees it: availability and reply time, queue
 //!   position, the story of system events, resolved and reopened, in every locale (axe-core,
 //!   RTL, 390 px); `axe` runs axe-core in the page.
@@ -56,3 +59,4 @@ mod resilience;
 mod search;
 mod visitor_desk;
 mod visitors_world;
+mod workspace;

@@ -9,8 +9,10 @@ use switchboard_protocol::{ConversationSummary, Priority, Status};
 
 use super::{presence, transfer};
 use crate::desk::{
-    self, agent_name, allowed, priority_label, status_key, status_label, team_name, team_of,
+    self, agent_name, allowed, priority_key, priority_label, status_key, status_label, team_name,
+    team_of,
 };
+use crate::i18n::{fill, t};
 use crate::state::Console;
 
 const HOUR_MS: f64 = 3_600_000.0;
@@ -29,7 +31,7 @@ pub fn bar(c: Console) -> impl IntoView {
         c.notice.set(None);
     });
     view! {
-        <section class="c-actions" aria-label="Conversation status and actions" data-testid="action-bar">
+        <section class="c-actions" aria-label=t().status_and_actions data-testid="action-bar">
             {move || c.open_summary().map(|s| row(c, s, dialog_open, snooze_choice, snooze_at))}
             <p class="c-notice" role="status" data-testid="action-notice">
                 {move || c.notice.get()}
@@ -61,7 +63,7 @@ fn row(
     let who = s
         .assignee
         .as_deref()
-        .map_or("Unassigned".to_owned(), agent_name);
+        .map_or(t().unassigned.to_owned(), agent_name);
     let summary = StoredValue::new(s.clone());
     let with = move |f: fn(Console, &ConversationSummary)| {
         move |_: leptos::ev::MouseEvent| summary.with_value(|s| f(c, s))
@@ -71,14 +73,14 @@ fn row(
         view! {
             <button type="button" data-testid="action-take" on:click=with(|c, s| {
                 desk::assign(c, s, Some(c.me.get_untracked()))
-            })>"Take"</button>
+            })>{t().take}</button>
         }
     });
     let assign = may.assign_others.then(|| assign_picker(c, &s));
     let unassign = may.unassign.then(|| {
         view! {
             <button type="button" data-testid="action-unassign" on:click=with(|c, s| desk::assign(c, s, None))>
-                "Unassign"
+                {t().unassign}
             </button>
         }
     });
@@ -91,43 +93,45 @@ fn row(
                 aria-expanded=move || dialog_open.get().to_string()
                 on:click=move |_| dialog_open.update(|o| *o = !*o)
             >
-                "Transfer…"
+                {t().transfer_open}
             </button>
         }
     });
     let resolve = (may.status && status != Status::Resolved).then(|| {
         view! {
             <button type="button" class="c-primary" data-testid="action-resolve"
-                on:click=with(|c, s| desk::set_status(c, s, Status::Resolved))>"Resolve"</button>
+                on:click=with(|c, s| desk::set_status(c, s, Status::Resolved))>{t().resolve}</button>
         }
     });
     let reopen = (may.status && status != Status::Open).then(|| {
         view! {
             <button type="button" data-testid="action-reopen"
-                on:click=with(|c, s| desk::set_status(c, s, Status::Open))>"Reopen"</button>
+                on:click=with(|c, s| desk::set_status(c, s, Status::Open))>{t().reopen}</button>
         }
     });
     let pending = (may.status && status == Status::Open).then(|| {
         view! {
             <button type="button" data-testid="action-pending"
-                on:click=with(|c, s| desk::set_status(c, s, Status::Pending))>"Set pending"</button>
+                on:click=with(|c, s| desk::set_status(c, s, Status::Pending))>{t().set_pending}</button>
         }
     });
     let snooze = (may.status && status != Status::Resolved)
         .then(|| snooze(c, summary, snooze_choice, snooze_at));
     let priority = may.status.then(|| priority_picker(c, summary));
     let note = s.note.clone().map(|n| {
-        view! { <p class="c-note-line" data-testid="transfer-note-shown">"Transfer note: " {n}</p> }
+        view! { <p class="c-note-line" data-testid="transfer-note-shown">{t().transfer_note} {n}</p> }
     });
     view! {
         <p class="c-state" data-testid="conversation-state" data-status=status_key(status)>
             <span data-testid="state-assignee">{who}</span>
             {team.map(|t| view! { " · " <span data-testid="state-team">{t}</span> })}
             " · " <span data-testid="state-status">{status_label(status)}</span>
-            {(s.priority != Priority::Normal).then(|| format!(" · {} priority", priority_label(s.priority)))}
+            {(s.priority != Priority::Normal).then(|| {
+                format!(" · {}", fill(t().priority_suffix, &[("priority", priority_label(s.priority))]))
+            })}
         </p>
         {note}
-        <div class="c-buttons" role="group" aria-label="Actions">
+        <div class="c-buttons" role="group" aria-label=t().actions>
             {take}
             {assign}
             {unassign}
@@ -165,7 +169,7 @@ fn assign_picker(c: Console, s: &ConversationSummary) -> impl IntoView {
     view! {
         <span class="c-pick">
             <select
-                aria-label="Assign to"
+                aria-label=t().assign_to
                 data-testid="assign-agent"
                 prop:value=move || chosen.get()
                 on:change=move |ev| chosen.set(event_target_value(&ev))
@@ -182,7 +186,7 @@ fn assign_picker(c: Console, s: &ConversationSummary) -> impl IntoView {
                     }
                 }
             >
-                "Assign"
+                {t().assign}
             </button>
         </span>
     }
@@ -220,32 +224,30 @@ fn snooze(
         Some(until) => {
             summary.with_value(|s| desk::set_status(c, s, Status::Snoozed { until }));
         }
-        None => c
-            .notice
-            .set(Some("Pick a time in the future to snooze until.".into())),
+        None => c.notice.set(Some(t().snooze_future.into())),
     };
     view! {
         <span class="c-pick">
             <select
-                aria-label="Snooze until"
+                aria-label=t().snooze_until
                 data-testid="snooze-choice"
                 prop:value=move || choice.get()
                 on:change=move |ev| choice.set(event_target_value(&ev))
             >
-                <option value="1h">"In 1 hour"</option>
-                <option value="tomorrow">"Tomorrow 9:00"</option>
-                <option value="custom">"Pick a time…"</option>
+                <option value="1h">{t().in_one_hour}</option>
+                <option value="tomorrow">{t().tomorrow_nine}</option>
+                <option value="custom">{t().pick_time}</option>
             </select>
             <Show when=move || choice.get() == "custom">
                 <input
                     type="datetime-local"
-                    aria-label="Snooze until (date and time)"
+                    aria-label=t().snooze_at
                     data-testid="snooze-at"
                     prop:value=move || at.get()
                     on:input=move |ev| at.set(event_target_value(&ev))
                 />
             </Show>
-            <button type="button" data-testid="action-snooze" on:click=go>"Snooze"</button>
+            <button type="button" data-testid="action-snooze" on:click=go>{t().snooze}</button>
         </span>
     }
 }
@@ -260,8 +262,7 @@ fn priority_picker(c: Console, summary: StoredValue<ConversationSummary>) -> imp
     ]
     .into_iter()
     .map(|p| {
-        let key = priority_label(p).to_lowercase();
-        view! { <option value=key.clone() selected=p == current>{priority_label(p)}</option> }
+        view! { <option value=priority_key(p) selected=p == current>{priority_label(p)}</option> }
     })
     .collect_view();
     let change = move |ev| {
@@ -277,7 +278,7 @@ fn priority_picker(c: Console, summary: StoredValue<ConversationSummary>) -> imp
     };
     view! {
         <label class="c-pick">
-            "Priority "
+            {t().priority} " "
             <select data-testid="action-priority" on:change=change>{options}</select>
         </label>
     }

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use switchboard_protocol::ClientMsg;
 
+use crate::i18n::t;
 use crate::state::{send, Console};
 
 pub fn block(c: Console) -> impl IntoView {
@@ -33,25 +34,23 @@ pub fn block(c: Console) -> impl IntoView {
                 fallback=move || view! {
                     <button type="button" class="c-block-open" data-testid="block-open"
                         on:click=move |_| confirming.set(true)>
-                        "Block visitor"
+                        {t().block_visitor}
                     </button>
                 }
             >
                 <div role="group" aria-labelledby="c-block-q" class="c-block-confirm" data-testid="block-confirm">
-                    <p id="c-block-q">
-                        "Block this visitor? The conversation is closed and hidden, and they cannot write again."
-                    </p>
+                    <p id="c-block-q">{t().block_question}</p>
                     <label>
                         <input type="checkbox" data-testid="block-ip"
                             prop:checked=move || with_ip.get()
                             on:change=move |ev| with_ip.set(event_target_checked(&ev)) />
-                        " Also block their network address (for the site's set number of days)"
+                        {t().block_network}
                     </label>
                     <button type="button" class="c-block-yes" data-testid="block-yes" on:click=confirm>
-                        "Block"
+                        {t().block}
                     </button>
                     <button type="button" data-testid="block-cancel" on:click=move |_| confirming.set(false)>
-                        "Cancel"
+                        {t().cancel}
                     </button>
                 </div>
             </Show>

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use switchboard_protocol::context::{is_email, is_http_url, LineItem, Page, Verified};
 use switchboard_protocol::{Cart, Context, Identity, Order};
 
+use crate::i18n::{fill, number, t};
 use crate::money;
 use crate::state::Console;
 
@@ -18,10 +19,11 @@ pub fn sidebar(c: Console) -> impl IntoView {
         Some(c.contexts.with(|all| all.get(&conv).cloned()))
     });
     view! {
-        <aside class="c-context" data-testid="context" aria-label="Visitor context">
+        <aside class="c-context" data-testid="context" aria-label=t().visitor_context>
+            {super::layout::context_head(c)}
             {move || match context.get() {
-                None => view! { <p class="c-empty">"No conversation selected."</p> }.into_any(),
-                Some(None) => view! { <p class="c-empty">"Loading visitor details…"</p> }.into_any(),
+                None => view! { <p class="c-empty">{t().no_selection}</p> }.into_any(),
+                Some(None) => view! { <p class="c-empty">{t().loading_details}</p> }.into_any(),
                 Some(Some(ctx)) => details(ctx).into_any(),
             }}
             <Show when=move || c.selected.get().is_some()>{super::history::list(c)}</Show>
@@ -67,7 +69,7 @@ fn details(ctx: Context) -> impl IntoView {
             .collect_view();
         view! {
             <section class="c-box">
-                <h3>"More"</h3>
+                <h3>{t().more}</h3>
                 <dl data-testid="context-custom">{rows}</dl>
             </section>
         }
@@ -101,19 +103,19 @@ fn page_box(p: Page) -> impl IntoView {
     };
     view! {
         <section class="c-box">
-            <h3>"Page"</h3>
+            <h3>{t().page}</h3>
             <p class="c-strong" data-testid="context-page-title">{p.title}</p>
             <p class="c-url">{link(p.url, "context-page-url")}</p>
             <dl>
-                <dt>"Referrer"</dt>
+                <dt>{t().referrer}</dt>
                 <dd>{referrer}</dd>
-                <dt>"Campaign"</dt>
+                <dt>{t().campaign}</dt>
                 <dd data-testid="context-utm">{or_none(utm)}</dd>
-                <dt>"Language"</dt>
+                <dt>{t().language}</dt>
                 <dd data-testid="context-locale">{or_none(p.locale)}</dd>
-                <dt>"Time zone"</dt>
+                <dt>{t().time_zone}</dt>
                 <dd data-testid="context-timezone">{or_none(p.timezone)}</dd>
-                <dt>"Window"</dt>
+                <dt>{t().window}</dt>
                 <dd data-testid="context-viewport">
                     {or_none(p.viewport.map(|v| format!("{}×{}", v.width, v.height)))}
                 </dd>
@@ -127,10 +129,10 @@ fn page_box(p: Page) -> impl IntoView {
 fn mark(verified: bool, field: &'static str) -> impl IntoView {
     let testid = format!("verified-{field}");
     if verified {
-        view! { <span class="c-badge c-ok" data-testid=testid data-verified="true">"✓ verified"</span> }
+        view! { <span class="c-badge c-ok" data-testid=testid data-verified="true">{t().verified}</span> }
             .into_any()
     } else {
-        view! { <span class="c-muted c-small" data-testid=testid data-verified="false">"site's claim, unverified"</span> }
+        view! { <span class="c-muted c-small" data-testid=testid data-verified="false">{t().unverified}</span> }
             .into_any()
     }
 }
@@ -142,15 +144,18 @@ fn identity_box(i: Identity) -> impl IntoView {
         verified(Verified::Email),
         verified(Verified::Id),
     );
-    let also: Vec<&str> = [(Verified::Order, "order"), (Verified::Cart, "cart")]
-        .into_iter()
-        .filter(|(f, _)| verified(*f))
-        .map(|(_, n)| n)
-        .collect();
+    let also: Vec<&str> = [
+        (Verified::Order, t().the_order),
+        (Verified::Cart, t().the_cart),
+    ]
+    .into_iter()
+    .filter(|(f, _)| verified(*f))
+    .map(|(_, n)| n)
+    .collect();
     let also = (!also.is_empty()).then(|| {
         view! {
             <p class="c-small" data-testid="verified-also">
-                {format!("The {} below came from the verified token.", also.join(" and "))}
+                {fill(t().verified_also, &[("what", &also.join(t().and))])}
             </p>
         }
     });
@@ -164,13 +169,13 @@ fn identity_box(i: Identity) -> impl IntoView {
         }
     });
     let id = i.id.map(|id| {
-        view! { <p class="c-muted">{format!("Customer id {id}")}" "{mark(v_id, "id")}</p> }
+        view! { <p class="c-muted">{fill(t().customer_id, &[("id", &id)])}" "{mark(v_id, "id")}</p> }
     });
     let name = i.name.map(|n| view! { {n}" "{mark(v_name, "name")} });
     view! {
         <section class="c-box" data-testid="context-identity">
-            <h3>"Customer"</h3>
-            <p class="c-strong">{name.map(IntoAny::into_any).unwrap_or_else(|| "Unnamed".into_any())}</p>
+            <h3>{t().customer}</h3>
+            <p class="c-strong">{name.map(IntoAny::into_any).unwrap_or_else(|| t().unnamed.into_any())}</p>
             {email}
             {id}
             {also}
@@ -182,8 +187,8 @@ fn cart_box(cart: Option<Cart>) -> AnyView {
     let Some(cart) = cart else {
         return view! {
             <section class="c-box" data-testid="cart">
-                <h3>"Cart"</h3>
-                <p class="c-muted">"No cart"</p>
+                <h3>{t().cart}</h3>
+                <p class="c-muted">{t().no_cart}</p>
             </section>
         }
         .into_any();
@@ -191,8 +196,8 @@ fn cart_box(cart: Option<Cart>) -> AnyView {
     if cart.items.is_empty() {
         return view! {
             <section class="c-box" data-testid="cart">
-                <h3>"Cart"</h3>
-                <p class="c-muted">"Cart is empty"</p>
+                <h3>{t().cart}</h3>
+                <p class="c-muted">{t().cart_empty}</p>
             </section>
         }
         .into_any();
@@ -204,9 +209,9 @@ fn cart_box(cart: Option<Cart>) -> AnyView {
         .map(|t| money::format(t, currency.as_deref()));
     view! {
         <section class="c-box" data-testid="cart">
-            <h3>"Cart"</h3>
+            <h3>{t().cart}</h3>
             {items(cart.items, currency.as_deref(), "cart-item")}
-            <p class="c-total">"Total " <span data-testid="cart-total">{or_none(total)}</span></p>
+            <p class="c-total">{t().total_label} <span data-testid="cart-total">{or_none(total)}</span></p>
         </section>
     }
     .into_any()
@@ -216,8 +221,8 @@ fn order_box(order: Option<Order>) -> AnyView {
     let Some(o) = order else {
         return view! {
             <section class="c-box" data-testid="order">
-                <h3>"Order"</h3>
-                <p class="c-muted">"No order"</p>
+                <h3>{t().order.trim_end()}</h3>
+                <p class="c-muted">{t().no_order}</p>
             </section>
         }
         .into_any();
@@ -240,22 +245,22 @@ fn order_box(order: Option<Order>) -> AnyView {
         .map(|u| link(u, "order-tracking"));
     view! {
         <section class="c-box" data-testid="order">
-            <h3>"Order " <span data-testid="order-number">{format!("#{}", o.number)}</span></h3>
+            <h3>{t().order} <span data-testid="order-number">{format!("#{}", o.number)}</span></h3>
             <p>
                 <span class=format!("c-badge {tone}") data-testid="order-status">
-                    {status.unwrap_or_else(|| "unknown".into())}
+                    {status.unwrap_or_else(|| t().unknown.into())}
                 </span>
             </p>
             <dl>
-                <dt>"Placed"</dt>
+                <dt>{t().placed}</dt>
                 <dd data-testid="order-placed">{or_none(o.placed_at)}</dd>
-                <dt>"Delivery"</dt>
+                <dt>{t().delivery}</dt>
                 <dd data-testid="order-delivery">{or_none(o.estimated_delivery)}</dd>
-                <dt>"Tracking"</dt>
+                <dt>{t().tracking}</dt>
                 <dd>{tracking.unwrap_or_else(|| NONE.into_any())}</dd>
             </dl>
             {items(o.items, currency.as_deref(), "order-item")}
-            <p class="c-total">"Total " <span data-testid="order-total">{or_none(total)}</span></p>
+            <p class="c-total">{t().total_label} <span data-testid="order-total">{or_none(total)}</span></p>
         </section>
     }
     .into_any()
@@ -290,7 +295,7 @@ fn items(items: Vec<LineItem>, currency: Option<&str>, testid: &'static str) -> 
             view! {
                 <tr data-testid=testid>
                     <td class="c-name">{name}</td>
-                    <td class="c-num">{format!("× {}", i.quantity)}</td>
+                    <td class="c-num">{format!("× {}", number(u64::from(i.quantity)))}</td>
                     <td class="c-num">{unit}</td>
                     <td class="c-num">{line}</td>
                 </tr>
@@ -301,10 +306,10 @@ fn items(items: Vec<LineItem>, currency: Option<&str>, testid: &'static str) -> 
         <table class="c-items">
             <thead>
                 <tr>
-                    <th scope="col">"Item"</th>
-                    <th scope="col" class="c-num">"Qty"</th>
-                    <th scope="col" class="c-num">"Price"</th>
-                    <th scope="col" class="c-num">"Total"</th>
+                    <th scope="col">{t().item}</th>
+                    <th scope="col" class="c-num">{t().qty}</th>
+                    <th scope="col" class="c-num">{t().price}</th>
+                    <th scope="col" class="c-num">{t().total}</th>
                 </tr>
             </thead>
             <tbody>{rows}</tbody>

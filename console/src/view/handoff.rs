@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use switchboard_protocol::{ConversationSummary, HandedOff, HandoffReason, Owner, Priority};
 
 use crate::connection;
+use crate::i18n::t;
 use crate::state::Console;
 
 pub fn banner(c: Console) -> impl IntoView {
@@ -17,37 +18,40 @@ pub fn banner(c: Console) -> impl IntoView {
         c.summaries
             .with(|all| all.get(&id).map(|s| (s.owner.clone(), s.handoff.clone())))
     });
-    move || {
-        match line.get() {
+    move || match line.get() {
         Some((Owner::Bot { id }, _)) => view! {
             <p class="c-owner-bot" data-testid="bot-owner" role="status">
-                "The bot " <strong>{id}</strong> " is answering. A reply from you takes the conversation over."
+                {bot_answering(&id)}
             </p>
         }
         .into_any(),
         Some((Owner::Humans, Some(h))) => card(c, h).into_any(),
         _ => ().into_any(),
     }
-    }
+}
+
+/// "The bot orderbot is answering…", the bot's id in bold wherever the language puts it.
+fn bot_answering(id: &str) -> impl IntoView {
+    let (before, after) = t()
+        .bot_answering
+        .split_once("{bot}")
+        .unwrap_or((t().bot_answering, ""));
+    view! { {before} <strong>{id.to_owned()}</strong> {after} }
 }
 
 fn reason(r: HandoffReason) -> &'static str {
+    let s = t();
     match r {
-        HandoffReason::Requested => "Visitor asked for a person",
-        HandoffReason::Frustration => "Visitor sounds frustrated",
-        HandoffReason::CannotHelp => "Bot could not help",
-        HandoffReason::Policy => "Site policy",
-        HandoffReason::Other => "Other",
+        HandoffReason::Requested => s.reason_requested,
+        HandoffReason::Frustration => s.reason_frustration,
+        HandoffReason::CannotHelp => s.reason_cannot_help,
+        HandoffReason::Policy => s.reason_policy,
+        HandoffReason::Other => s.reason_other,
     }
 }
 
-fn priority(p: Priority) -> &'static str {
-    match p {
-        Priority::Low => "low",
-        Priority::Normal => "normal",
-        Priority::High => "high",
-        Priority::Urgent => "urgent",
-    }
+fn priority(p: Priority) -> String {
+    crate::desk::priority_label(p).to_lowercase()
 }
 
 fn card(c: Console, h: HandedOff) -> impl IntoView {
@@ -68,20 +72,20 @@ fn card(c: Console, h: HandedOff) -> impl IntoView {
         }
     };
     view! {
-        <section class="c-handoff" data-testid="handoff" aria-label="Handoff from the bot">
+        <section class="c-handoff" data-testid="handoff" aria-label=t().handoff_from_bot>
             <p class="c-handoff-head">
                 <strong data-testid="handoff-reason">{reason(handoff.reason)}</strong>
-                " · handed off by " {by}
-                " · priority "
-                <span data-testid="handoff-priority" data-priority=priority(handoff.priority)>
+                {t().handed_off_by} {by}
+                {t().priority_label_inline}
+                <span data-testid="handoff-priority" data-priority=crate::desk::priority_key(handoff.priority)>
                     {priority(handoff.priority)}
                 </span>
-                {handoff.team.map(|t| view! { " · team " <span data-testid="handoff-team">{t}</span> })}
+                {handoff.team.map(|team| view! { {t().team_label_inline} <span data-testid="handoff-team">{team}</span> })}
             </p>
             <p class="c-handoff-summary" data-testid="handoff-summary">{handoff.summary}</p>
             <dl class="c-handoff-fields">{fields}</dl>
             <button type="button" class="c-hand-back" data-testid="hand-back" on:click=hand_back>
-                "Hand back to bot"
+                {t().hand_back}
             </button>
         </section>
     }
@@ -90,8 +94,8 @@ fn card(c: Console, h: HandedOff) -> impl IntoView {
 /// The inbox's marker of who answers: "Bot", or "Handoff" while a handed-off conversation waits.
 pub fn owner_badge(s: &ConversationSummary) -> Option<(&'static str, &'static str)> {
     match (&s.owner, &s.handoff) {
-        (Owner::Bot { .. }, _) => Some(("bot", "Bot")),
-        (Owner::Humans, Some(_)) => Some(("handoff", "Handoff")),
+        (Owner::Bot { .. }, _) => Some(("bot", t().bot)),
+        (Owner::Humans, Some(_)) => Some(("handoff", t().badge_handoff)),
         _ => None,
     }
 }

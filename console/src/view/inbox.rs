@@ -5,15 +5,19 @@ use leptos::prelude::*;
 use switchboard_protocol::{ConversationSummary, Priority, Status};
 
 use super::handoff::owner_badge;
+use super::layout::{self, Pane};
 use super::{relative, views};
 use crate::connection;
-use crate::desk::{agent_name, priority_label, status_key, status_label, team_name, team_of};
+use crate::desk::{
+    agent_name, priority_key, priority_label, status_key, status_label, team_name, team_of,
+};
+use crate::i18n::{fill, t};
 use crate::state::Console;
 
 pub fn inbox(c: Console) -> impl IntoView {
     view! {
-        <nav class="c-inbox" aria-label="Conversations">
-            <h2>"Inbox"</h2>
+        <nav class="c-inbox" aria-label=t().conversations>
+            <h2>{t().inbox}</h2>
             {views::tabs(c)}
             <div
                 role="tabpanel"
@@ -21,7 +25,7 @@ pub fn inbox(c: Console) -> impl IntoView {
                 aria-labelledby=move || views::tab_id(c.view.get())
             >
                 <Show when=move || c.inbox.with(|i| i.is_empty())>
-                    <p class="c-empty">"No conversations here."</p>
+                    <p class="c-empty">{t().no_conversations}</p>
                 </Show>
                 <ul data-testid="conversation-list">
                     // Keyed on what the line shows, so an update re-renders just that line
@@ -43,12 +47,16 @@ fn short_id(id: &str) -> String {
     tail.chars().take(6).collect()
 }
 
-fn item(c: Console, s: ConversationSummary) -> impl IntoView {
-    let who = s
-        .visitor_name
+/// How the agent knows the visitor: their name, else "Visitor 3f9a1c".
+pub fn visitor_label(s: &ConversationSummary) -> String {
+    s.visitor_name
         .clone()
         .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| format!("Visitor {}", short_id(&s.visitor_id)));
+        .unwrap_or_else(|| fill(t().visitor_short, &[("id", &short_id(&s.visitor_id))]))
+}
+
+fn item(c: Console, s: ConversationSummary) -> impl IntoView {
+    let who = visitor_label(&s);
     let page = s.page_title.clone().unwrap_or_default();
     let preview = s
         .last_message
@@ -79,14 +87,17 @@ fn item(c: Console, s: ConversationSummary) -> impl IntoView {
             <button
                 type="button"
                 aria-current=move || selected().then_some("true")
-                on:click=move |_| connection::open(c, &id.get_value())
+                on:click=move |_| {
+                    connection::open(c, &id.get_value());
+                    layout::show(c, Pane::Conversation);
+                }
             >
                 <span class="c-who">
                     <span class="c-dot" aria-hidden="true"></span>
                     {who}
                     {badge}
                     <Show when=unread>
-                        <span class="c-sr">" (unread)"</span>
+                        <span class="c-sr">{t().unread_mark}</span>
                     </Show>
                 </span>
                 <time class="c-when">{move || relative(at, c.now.get())}</time>
@@ -103,15 +114,16 @@ fn tags(c: Console, s: &ConversationSummary) -> impl IntoView {
     let assignee = s
         .assignee
         .as_deref()
-        .map_or("Unassigned".to_owned(), agent_name);
+        .map_or(t().unassigned.to_owned(), agent_name);
     let team = c
         .directory
         .with_untracked(|d| team_of(d, s))
         .map(|t| team_name(&t));
     let priority = (s.priority != Priority::Normal).then(|| {
-        let p = priority_label(s.priority);
         view! {
-            <span class="c-tag c-prio" data-testid="line-priority" data-priority=p.to_lowercase()>{p}</span>
+            <span class="c-tag c-prio" data-testid="line-priority" data-priority=priority_key(s.priority)>
+                {priority_label(s.priority)}
+            </span>
         }
     });
     let state = s.status.at(js_sys::Date::now() as u64);

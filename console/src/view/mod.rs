@@ -9,11 +9,13 @@ mod context;
 mod handoff;
 mod history;
 mod inbox;
+pub(crate) mod layout;
 mod note;
 mod presence;
 mod reply;
 mod rich_reply;
 mod search;
+mod shortcuts;
 mod signin;
 mod transcript;
 mod transfer;
@@ -21,26 +23,40 @@ mod views;
 
 use leptos::prelude::*;
 
+use crate::i18n::t;
 use crate::state::{Conn, Console};
 
-/// The whole console: sign-in until the agent is signed in, then the three columns.
+pub use inbox::visitor_label;
+
+/// The whole console: sign-in until the agent is signed in, then the inbox, the open
+/// conversation and the visitor's context (side by side, or stacked on a narrow screen:
+/// `layout`).
 pub fn app(c: Console) -> impl IntoView {
-    // The unread count in the tab title, so an agent working in another tab notices.
+    crate::i18n::apply_to_document();
+    crate::notify::install(c);
+    // The count of what needs the agent in the tab title, so it shows while they work in
+    // another tab.
     Effect::new(move || {
-        let unread = c
-            .inbox
-            .with(|inbox| inbox.iter().filter(|s| c.unread(s)).count());
+        let unread = if c.auth.get().is_some() {
+            c.unread_total()
+        } else {
+            0
+        };
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-            doc.set_title(&match unread {
-                0 => "Switchboard console".to_owned(),
-                n => format!("({n}) Switchboard console"),
-            });
+            doc.set_title(&crate::unread::title(unread));
         }
     });
     let canned_open = RwSignal::new(false);
+    let overlay = RwSignal::new(false);
+    shortcuts::install(c, overlay);
+    let open_name = Signal::derive(move || {
+        c.open_summary()
+            .map(|s| visitor_label(&s))
+            .unwrap_or_default()
+    });
     view! {
         <Show when=move || c.auth.get().is_some() fallback=move || signin::signin(c)>
-            <div class="c-app">
+            <div class="c-app" data-testid="app" data-pane=move || layout::current(c).as_str()>
                 <header class="c-top">
                     <h1 class="c-brand">"Switchboard"</h1>
                     <span
@@ -50,29 +66,33 @@ pub fn app(c: Console) -> impl IntoView {
                         role="status"
                     >
                         {move || match c.conn.get() {
-                            Conn::Connecting => "Connecting…",
-                            Conn::Online => "Online",
-                            Conn::Reconnecting => "Reconnecting…",
+                            Conn::Connecting => t().connecting,
+                            Conn::Online => t().online,
+                            Conn::Reconnecting => t().reconnecting,
                         }}
                     </span>
                     <span class="c-agent" data-testid="agent-name">{move || c.agent_name.get()}</span>
                     {search::toggle(c)}
                     {presence::switch(c)}
                     {canned_admin::button(c, canned_open)}
+                    {crate::notify::offer()}
+                    {shortcuts::button(overlay)}
                     <button class="c-signout" data-testid="sign-out" on:click=move |_| signin::sign_out(c)>
-                        "Sign out"
+                        {t().sign_out}
                     </button>
                 </header>
                 {note::notices(c)}
                 <main class="c-main">
                     {inbox::inbox(c)}
-                    <section class="c-conversation" aria-label="Conversation">
+                    <section class="c-conversation" aria-labelledby=move || c.selected.get().map(|_| layout::CONVERSATION_HEADING_ID)
+                        aria-label=move || c.selected.get().is_none().then_some(t().conversation)>
                         // Search, or an earlier conversation read-only, in the conversation's place.
                         <Show when=move || !c.lookup.covers_conversation() fallback=move || search::panel(c)>
                             <Show
                                 when=move || c.selected.get().is_some()
-                                fallback=|| view! { <p class="c-empty">"Pick a conversation from the inbox."</p> }
+                                fallback=|| view! { <p class="c-empty">{t().pick_conversation}</p> }
                             >
+                                {layout::conversation_head(c, open_name)}
                                 {actions::bar(c)}
                                 {block::block(c)}
                                 {handoff::banner(c)}
@@ -84,35 +104,18 @@ pub fn app(c: Console) -> impl IntoView {
                     {context::sidebar(c)}
                 </main>
                 {canned_admin::panel(c, canned_open)}
+                {shortcuts::overlay(overlay)}
             </div>
         </Show>
     }
 }
 
-/// Local `HH:MM` of a protocol timestamp, with the date in front when it is not today.
+/// The time of a protocol timestamp in the agent's locale (`i18n::clock`).
 pub fn clock(at: u64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64));
-    let today = js_sys::Date::new_0();
-    let time = format!("{:02}:{:02}", d.get_hours(), d.get_minutes());
-    if d.to_date_string() == today.to_date_string() {
-        time
-    } else {
-        format!(
-            "{}-{:02}-{:02} {time}",
-            d.get_full_year(),
-            d.get_month() + 1,
-            d.get_date()
-        )
-    }
+    crate::i18n::clock(at)
 }
 
-/// "now", "5 min", "3 h", "2 d": short enough for the inbox column.
+/// "now", "5 min", "3 h", "2 d" in the agent's locale (`i18n::relative`).
 pub fn relative(at: u64, now: f64) -> String {
-    let secs = ((now - at as f64) / 1000.0).max(0.0) as u64;
-    match secs {
-        0..60 => "now".into(),
-        60..3_600 => format!("{} min", secs / 60),
-        3_600..86_400 => format!("{} h", secs / 3_600),
-        _ => format!("{} d", secs / 86_400),
-    }
+    crate::i18n::relative(at, now)
 }

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use switchboard_protocol::Presence;
 
 use crate::desk;
+use crate::i18n::{fill, t};
 use crate::state::Console;
 
 pub fn key(p: Presence) -> &'static str {
@@ -34,13 +35,19 @@ pub fn of(c: Console, agent: &str) -> Presence {
 
 /// "Sam · online", for picker options.
 pub fn named(c: Console, id: &str, name: &str) -> String {
-    format!("{name} · {}", key(of(c, id)))
+    let s = t();
+    let status = match of(c, id) {
+        Presence::Online => s.status_online,
+        Presence::Away => s.status_away,
+        Presence::Offline => s.status_offline,
+    };
+    fill(s.presence_named, &[("name", name), ("status", status)])
 }
 
 pub fn switch(c: Console) -> impl IntoView {
     view! {
         <label class="c-presence" data-state=move || key(c.my_presence.get())>
-            <span class="c-sr">"Your status"</span>
+            <span class="c-sr">{t().your_status}</span>
             <span class="c-presence-dot" aria-hidden="true"></span>
             <select
                 data-testid="presence-select"
@@ -51,9 +58,9 @@ pub fn switch(c: Console) -> impl IntoView {
                     }
                 }
             >
-                <option value="online">"Online"</option>
-                <option value="away">"Away"</option>
-                <option value="offline">"Offline"</option>
+                <option value="online">{t().presence_online}</option>
+                <option value="away">{t().presence_away}</option>
+                <option value="offline">{t().presence_offline}</option>
             </select>
         </label>
     }

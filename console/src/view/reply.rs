@@ -11,6 +11,7 @@ use switchboard_protocol::limits::{MAX_PRIVATE_NOTE_BYTES, MAX_TEXT_BYTES};
 
 use super::canned::Picker;
 use super::{note, rich_reply};
+use crate::i18n::{fill, number, t};
 use crate::state::Console;
 use crate::{canned, connection, notes};
 
@@ -104,12 +105,8 @@ pub fn reply(c: Console) -> impl IntoView {
             {picker.view()}
             <textarea
                 data-testid="reply-input"
-                aria-label=move || if as_note.get() { "Private note" } else { "Reply" }
-                placeholder=move || if as_note.get() {
-                    "Private note for agents… (Enter saves, @ mentions an agent)"
-                } else {
-                    "Reply… (Enter sends, Shift+Enter for a new line, / for canned replies)"
-                }
+                aria-label=move || if as_note.get() { t().private_note } else { t().reply }
+                placeholder=move || if as_note.get() { t().note_placeholder } else { t().reply_placeholder }
                 aria-autocomplete="list"
                 aria-controls=move || picker.controls()
                 aria-activedescendant=move || picker.active_id()
@@ -137,11 +134,16 @@ pub fn reply(c: Console) -> impl IntoView {
                 }
             ></textarea>
             <button type="submit" data-testid="reply-send" disabled=cannot_send>
-                {move || if as_note.get() { "Add note" } else { "Send" }}
+                {move || if as_note.get() { t().add_note } else { t().send }}
             </button>
             <Show when=too_long>
                 <p class="c-error c-limit" role="alert">
-                    {move || format!("Too long: {} of {} bytes", draft().len(), limit())}
+                    {move || {
+                        fill(
+                            t().too_long,
+                            &[("n", &number(draft().len() as u64)), ("max", &number(limit() as u64))],
+                        )
+                    }}
                 </p>
             </Show>
             <Show when=move || as_note.get() fallback=move || rich_reply::editor(rich)>

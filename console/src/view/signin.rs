@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 
 use crate::auth::{self, Auth};
 use crate::connection;
+use crate::i18n::t;
 use crate::state::Console;
 
 pub fn signin(c: Console) -> impl IntoView {
@@ -23,9 +24,8 @@ pub fn signin(c: Console) -> impl IntoView {
             password.get_untracked(),
         );
         if name.is_empty() || pw.is_empty() {
-            c.signin_error.set(Some(
-                "Enter your agent ID or email and your password.".into(),
-            ));
+            c.signin_error
+                .set(Some(t().enter_agent_and_password.into()));
             return;
         }
         c.signin_error.set(None);
@@ -45,19 +45,19 @@ pub fn signin(c: Console) -> impl IntoView {
     };
     let with_token = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let t = token.get_untracked().trim().to_owned();
-        if t.is_empty() {
-            c.signin_error.set(Some("Enter your agent token".into()));
+        let tok = token.get_untracked().trim().to_owned();
+        if tok.is_empty() {
+            c.signin_error.set(Some(t().enter_token.into()));
             return;
         }
         c.signin_error.set(None);
-        signed_in_with(c, Auth::Token(t));
+        signed_in_with(c, Auth::Token(tok));
     };
     view! {
         <main class="c-signin" aria-labelledby="c-signin-title">
-            <h1 id="c-signin-title">"Switchboard console"</h1>
+            <h1 id="c-signin-title">{t().app_title_signin}</h1>
             <form class="c-signin-form" data-testid="login-form" on:submit=with_password>
-                <label for="c-agent">"Agent ID or email"</label>
+                <label for="c-agent">{t().agent_or_email}</label>
                 <input
                     id="c-agent"
                     name="username"
@@ -70,7 +70,7 @@ pub fn signin(c: Console) -> impl IntoView {
                     prop:value=move || agent.get()
                     on:input=move |ev| agent.set(event_target_value(&ev))
                 />
-                <label for="c-password">"Password"</label>
+                <label for="c-password">{t().password}</label>
                 <input
                     id="c-password"
                     name="password"
@@ -81,14 +81,14 @@ pub fn signin(c: Console) -> impl IntoView {
                     on:input=move |ev| password.set(event_target_value(&ev))
                 />
                 <button type="submit" data-testid="login-submit" aria-disabled=move || busy.get().to_string()>
-                    {move || if busy.get() { "Signing in…" } else { "Sign in" }}
+                    {move || if busy.get() { t().signing_in } else { t().sign_in }}
                 </button>
             </form>
             <p class="c-error" data-testid="sign-in-error" role="alert">{move || c.signin_error.get()}</p>
             <details class="c-token-signin" data-testid="token-signin">
-                <summary data-testid="use-token">"Sign in with a token instead"</summary>
+                <summary data-testid="use-token">{t().use_token}</summary>
                 <form class="c-signin-form" on:submit=with_token>
-                    <label for="c-token">"Agent token"</label>
+                    <label for="c-token">{t().agent_token}</label>
                     <input
                         id="c-token"
                         type="password"
@@ -97,7 +97,7 @@ pub fn signin(c: Console) -> impl IntoView {
                         prop:value=move || token.get()
                         on:input=move |ev| token.set(event_target_value(&ev))
                     />
-                    <button type="submit" data-testid="sign-in">"Sign in with token"</button>
+                    <button type="submit" data-testid="sign-in">{t().sign_in_with_token}</button>
                 </form>
             </details>
         </main>

@@ -6,6 +6,7 @@ use switchboard_protocol::linkify::{segments, Segment};
 use switchboard_protocol::{Button, Rich, SenderKind};
 
 use super::clock;
+use crate::i18n::t;
 use crate::state::{Console, Delivery, Line};
 use crate::{connection, money};
 
@@ -28,8 +29,9 @@ pub fn transcript(c: Console) -> impl IntoView {
     view! {
         // The log role on a wrapper: a list element may not take it, and the list keeps its
         // list semantics.
-        <div class="c-log" role="log" aria-live="polite" aria-label="Transcript">
-            <ol class="c-transcript" data-testid="transcript" node_ref=list>
+        <div class="c-log" role="log" aria-live="polite" aria-label=t().transcript>
+            // Focusable, so a keyboard can scroll a long conversation.
+            <ol class="c-transcript" data-testid="transcript" node_ref=list tabindex="0">
                 <For
                     each=move || lines().unwrap_or_default()
                     key=|l| l.render_key()
@@ -43,7 +45,7 @@ pub fn transcript(c: Console) -> impl IntoView {
                 let typing = c.visitor_typing.get();
                 typing.is_some() && typing == c.selected.get()
             }>
-                <span data-testid="visitor-typing">"Visitor is typing…"</span>
+                <span data-testid="visitor-typing">{t().visitor_typing}</span>
             </Show>
         </p>
     }
@@ -78,7 +80,7 @@ fn rich(r: Rich) -> impl IntoView {
     view! {
         <ul class="c-cards">{cards}</ul>
         {(!offered.is_empty()).then(|| view! {
-            <p class="c-offered" data-testid="offered">"Offered: " {offered.join(" | ")}</p>
+            <p class="c-offered" data-testid="offered">{t().offered} {offered.join(" | ")}</p>
         })}
     }
 }
@@ -114,11 +116,12 @@ fn row(c: Console, l: Line) -> impl IntoView {
         SenderKind::System => "system",
     };
     let name = l.name.clone().unwrap_or_else(|| {
+        let s = t();
         match l.kind {
-            SenderKind::Visitor => "Visitor",
-            SenderKind::Agent => "Agent",
-            SenderKind::Bot => "Bot",
-            SenderKind::System => "Switchboard",
+            SenderKind::Visitor => s.visitor,
+            SenderKind::Agent => s.agent,
+            SenderKind::Bot => s.bot,
+            SenderKind::System => s.system,
         }
         .into()
     });
@@ -136,20 +139,20 @@ fn row(c: Console, l: Line) -> impl IntoView {
         .collect_view();
     let status = match l.delivery {
         Delivery::Sent => None,
-        Delivery::Pending => Some(view! { <span class="c-status">"Sending…"</span> }.into_any()),
+        Delivery::Pending => Some(view! { <span class="c-status">{t().sending}</span> }.into_any()),
         Delivery::Failed => {
             let reason = l.error.clone().unwrap_or_default();
             let conv = c.selected.get_untracked().unwrap_or_default();
             let client_id = l.client_id.clone();
             Some(
                 view! {
-                    <span class="c-status c-failed" role="alert">"Not sent: " {reason}</span>
+                    <span class="c-status c-failed" role="alert">{t().not_sent} {reason}</span>
                     <button
                         type="button"
                         class="c-retry"
                         on:click=move |_| connection::retry(c, conv.clone(), client_id.clone())
                     >
-                        "Retry"
+                        {t().retry}
                     </button>
                 }
                 .into_any(),
@@ -172,7 +175,7 @@ fn row(c: Console, l: Line) -> impl IntoView {
                 {status}
             </div>
             <div class="c-text" data-testid="message-text">{body}</div>
-            {l.postback.is_some().then(|| view! { <span class="c-postback">"(clicked a button)"</span> })}
+            {l.postback.is_some().then(|| view! { <span class="c-postback">{t().clicked_button}</span> })}
             {l.rich.map(rich)}
         </li>
     }

@@ -11,6 +11,7 @@ use switchboard_protocol::ConversationSummary;
 use super::actions::TRANSFER_BUTTON_ID;
 use super::presence;
 use crate::desk::{self, team_of};
+use crate::i18n::t;
 use crate::state::Console;
 
 fn close(open: RwSignal<bool>) {
@@ -92,9 +93,9 @@ pub fn dialog(c: Console, s: ConversationSummary, open: RwSignal<bool>) -> impl 
             data-testid="transfer-dialog"
             on:keydown=keydown
         >
-            <h3 id="transfer-title">"Transfer this conversation"</h3>
+            <h3 id="transfer-title">{t().transfer_title}</h3>
             <form on:submit=submit>
-                <label for="transfer-team">"Team"</label>
+                <label for="transfer-team">{t().team}</label>
                 <select
                     id="transfer-team"
                     data-testid="transfer-team"
@@ -105,17 +106,17 @@ pub fn dialog(c: Console, s: ConversationSummary, open: RwSignal<bool>) -> impl 
                         agent.set(String::new());
                     }
                 >
-                    <option value="">"Keep its team"</option>
+                    <option value="">{t().keep_team}</option>
                     {team_options}
                 </select>
-                <label for="transfer-agent">"Agent"</label>
+                <label for="transfer-agent">{t().agent}</label>
                 <select
                     id="transfer-agent"
                     data-testid="transfer-agent"
                     prop:value=move || agent.get()
                     on:change=move |ev| agent.set(event_target_value(&ev))
                 >
-                    <option value="">"Anyone in the team (its queue)"</option>
+                    <option value="">{t().anyone_in_team}</option>
                     {move || {
                         agents()
                             .into_iter()
@@ -126,7 +127,7 @@ pub fn dialog(c: Console, s: ConversationSummary, open: RwSignal<bool>) -> impl 
                             .collect_view()
                     }}
                 </select>
-                <label for="transfer-note">"Note for the next agent (optional, not shown to the visitor)"</label>
+                <label for="transfer-note">{t().note_for_next}</label>
                 <textarea
                     id="transfer-note"
                     data-testid="transfer-note"
@@ -135,8 +136,8 @@ pub fn dialog(c: Console, s: ConversationSummary, open: RwSignal<bool>) -> impl 
                     on:input=move |ev| note.set(event_target_value(&ev))
                 ></textarea>
                 <div class="c-buttons">
-                    <button type="submit" class="c-primary" data-testid="transfer-submit">"Transfer"</button>
-                    <button type="button" data-testid="transfer-cancel" on:click=move |_| close(open)>"Cancel"</button>
+                    <button type="submit" class="c-primary" data-testid="transfer-submit">{t().transfer}</button>
+                    <button type="button" data-testid="transfer-cancel" on:click=move |_| close(open)>{t().cancel}</button>
                 </div>
             </form>
         </div>

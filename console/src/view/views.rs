@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use switchboard_protocol::{View, ViewCounts};
 
 use crate::desk::{self, view_key, VIEWS};
+use crate::i18n::t;
 use crate::state::Console;
 
 /// The id of the list the tabs control.
@@ -16,12 +17,13 @@ pub fn tab_id(v: View) -> String {
 }
 
 fn label(v: View) -> &'static str {
+    let s = t();
     match v {
-        View::Unassigned => "Unassigned",
-        View::Mine => "Mine",
-        View::MyTeams => "My teams",
-        View::All => "All",
-        View::Resolved => "Resolved",
+        View::Unassigned => s.view_unassigned,
+        View::Mine => s.view_mine,
+        View::MyTeams => s.view_my_teams,
+        View::All => s.view_all,
+        View::Resolved => s.view_resolved,
     }
 }
 
@@ -96,14 +98,27 @@ pub fn tabs(c: Console) -> impl IntoView {
                 >
                     {label(v)}
                     <span class="c-count" data-testid="view-count">
-                        {move || n().map(|n| n.to_string()).unwrap_or_default()}
+                        {move || n().map(|n| crate::i18n::number(n.into())).unwrap_or_default()}
                     </span>
+                    {move || {
+                        let unread = c.unread_in(v);
+                        (unread > 0).then(|| {
+                            let n = crate::i18n::number(unread as u64);
+                            let said = crate::i18n::fill(t().unread_count, &[("n", &n)]);
+                            view! {
+                                <span class="c-unread-badge" data-testid="view-unread" data-unread=unread>
+                                    <span aria-hidden="true">{n}</span>
+                                    <span class="c-sr">{format!(", {said}")}</span>
+                                </span>
+                            }
+                        })
+                    }}
                 </button>
             }
         })
         .collect_view();
     view! {
-        <div class="c-tabs" role="tablist" aria-label="Views" data-testid="view-tabs">
+        <div class="c-tabs" role="tablist" aria-label=t().views data-testid="view-tabs">
             {tabs}
         </div>
     }
