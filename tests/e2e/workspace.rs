@@ -1,7 +1,9 @@
 //! The agent's workspace (issue 13) in the browser: the console at 390 × 844 as stacked views
 //! (list → conversation → context and back, focus following), the keyboard shortcuts and their
 //! `?` overlay, and a system notification raised for a new conversation while the console's
-//! tab is really hidden (another tab in front), with the count in the tab title.
+//! tab is really hidden (another tab in front), with the count in the tab title; the console in
+//! a German browser (strings, `lang`, times), the notifications offer asked once and the sound
+//! toggle remembered.
 //! Screenshots in `artifacts/workspace-*.png`.
 
 use std::time::Duration;
@@ -426,7 +428,7 @@ async fn a_notification_is_raised_for_a_new_conversation_while_the_tab_is_hidden
 }
 
 #[tokio::test]
-async fn the_console_speaks_german_in_a_german_browser_and_asks_for_notifications_once() {
+async fn the_console_speaks_german_and_remembers_the_agents_notification_choices() {
     let relay = RelayProcess::start().await;
     let driver = Chromedriver::start().await;
     let (agent, _profile) = driver.browser_in("de-DE").await;
@@ -468,6 +470,14 @@ async fn the_console_speaks_german_in_a_german_browser_and_asks_for_notification
                 "asked once"
             );
         }
+        // The tone is off until the agent turns it on, and stays as chosen.
+        let pressed = "return document.querySelector('[data-testid=sound-toggle]').getAttribute('aria-pressed');";
+        assert_eq!(js(&a, pressed).await, json!("false"));
+        click(&a, "sound-toggle").await;
+        assert_eq!(js(&a, pressed).await, json!("true"));
+        a.refresh().await.unwrap();
+        inbox_ids(&a, 1).await;
+        assert_eq!(js(&a, pressed).await, json!("true"), "remembered");
         drop(v);
     })
     .await;
