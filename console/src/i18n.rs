@@ -80,9 +80,12 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-/// The browser's default locale: an empty list, so `Intl` uses the agent's own.
-fn locales() -> js_sys::Array {
-    js_sys::Array::new()
+/// The agent's locales for `Intl`: the browser's preferred languages (`navigator.languages`,
+/// as the strings follow), since `Intl`'s own default is the system's, which may differ.
+pub fn locales() -> js_sys::Array {
+    web_sys::window()
+        .map(|w| w.navigator().languages())
+        .unwrap_or_default()
 }
 
 fn options(pairs: &[(&str, &str)]) -> js_sys::Object {

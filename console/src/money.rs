@@ -10,8 +10,8 @@ pub fn format(amount: f64, currency: Option<&str>) -> String {
             let options = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&options, &"style".into(), &"currency".into());
             let _ = js_sys::Reflect::set(&options, &"currency".into(), &code.into());
-            // No locales: the agent's browser locale decides separators and symbol position.
-            let fmt = js_sys::Intl::NumberFormat::new(&js_sys::Array::new(), &options);
+            // The agent's locale decides separators and symbol position.
+            let fmt = js_sys::Intl::NumberFormat::new(&crate::i18n::locales(), &options);
             fmt.format()
                 .call1(&fmt, &amount.into())
                 .ok()

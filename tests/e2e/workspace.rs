@@ -1,7 +1,9 @@
 //! The agent's workspace (issue 13) in the browser: the console at 390 × 844 as stacked views
 //! (list → conversation → context and back, focus following), the keyboard shortcuts and their
 //! `?` overlay, and a system notification raised for a new conversation while the console's
-//! tab is really hidden (another tab in front), with the count in the tab title.
+//! tab is really hidden (another tab in front), with the count in the tab title; the console in
+//! a German browser (strings, `lang`, times), the notifications offer asked once and the sound
+//! toggle remembered.
 //! Screenshots in `artifacts/workspace-*.png`.
 
 use std::time::Duration;
@@ -421,6 +423,62 @@ async fn a_notification_is_raised_for_a_new_conversation_while_the_tab_is_hidden
         assert_eq!(notes[1]["body"], json!("Hello? Still there?"));
         // Open on screen but not seen while hidden: it counts.
         wait_title(&a, "(1) Switchboard").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_console_speaks_german_and_remembers_the_agents_notification_choices() {
+    let relay = RelayProcess::start().await;
+    let driver = Chromedriver::start().await;
+    let (agent, _profile) = driver.browser_in("de-DE").await;
+    let a = agent.clone();
+    with_browsers(vec![agent], async {
+        let mut v = visitor(&relay).await;
+        v.say("q1", "Wo ist mein Paket?").await;
+        a.goto(&relay.console()).await.unwrap();
+        wait_console_text(&a, "login-submit", "Anmelden").await;
+        assert_eq!(
+            js(&a, "return document.documentElement.lang;").await,
+            json!("de")
+        );
+        assert_clean(&a, "the sign-in in German").await;
+        sign_in(&a, &relay.console(), AGENT_TOKEN).await;
+        inbox_ids(&a, 1).await;
+        wait_console_text(&a, "view-tab", "Alle").await;
+        wait_console_text(&a, "connection", "Online").await;
+        open_first_conversation(&a).await;
+        wait_console_text(&a, "action-take", "Übernehmen").await;
+        assert_clean(&a, "an open conversation in German").await;
+        // Times in the agent's locale (24-hour clock in German), not the system's.
+        let time = console_texts(&a, "message").await.join(" ");
+        assert!(
+            !time.contains("AM") && !time.contains("PM"),
+            "German times: {time}"
+        );
+        shot(&a, "workspace-de.png").await;
+
+        // The offer to notify is the agent's to accept: "Nicht jetzt" is remembered.
+        let permission = js(&a, "return Notification.permission;").await;
+        if permission == json!("default") {
+            click(&a, "notify-later").await;
+            a.refresh().await.unwrap();
+            inbox_ids(&a, 1).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(
+                console_texts(&a, "notify-offer").await.is_empty(),
+                "asked once"
+            );
+        }
+        // The tone is off until the agent turns it on, and stays as chosen.
+        let pressed = "return document.querySelector('[data-testid=sound-toggle]').getAttribute('aria-pressed');";
+        assert_eq!(js(&a, pressed).await, json!("false"));
+        click(&a, "sound-toggle").await;
+        assert_eq!(js(&a, pressed).await, json!("true"));
+        a.refresh().await.unwrap();
+        inbox_ids(&a, 1).await;
+        assert_eq!(js(&a, pressed).await, json!("true"), "remembered");
+        drop(v);
     })
     .await;
 }
