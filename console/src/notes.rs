@@ -90,6 +90,18 @@ pub fn mentioned(agents: &[AgentEntry], text: &str) -> Vec<String> {
 /// A private note named this agent. The one entry point for what a mention does: today a
 /// notice in the console's live region (see `view::note::notices`).
 pub fn on_mention(console: Console, mention: Mention) {
+    // While the tab is hidden the agent hears of it as of a new conversation (`notify`).
+    let by = mention
+        .by_name
+        .clone()
+        .unwrap_or_else(|| mention.by.clone());
+    let title = crate::i18n::fill(crate::i18n::t().mentioned_you, &[("name", &by)]);
+    let body: String = mention.text.chars().take(140).collect();
+    crate::notify::raise(
+        crate::notify::Kind::Mention(mention.conversation_id.clone()),
+        &title,
+        &body,
+    );
     console.mentions.update(|all| {
         if all
             .iter()

@@ -29,6 +29,7 @@ pub const DE: Strings = Strings {
     new_conversation: "Neue Unterhaltung",
     assigned_to_you: "Ihnen zugewiesen",
     new_message: "Neue Nachricht von {name}",
+    mentioned_you: "{name} hat Sie erwähnt",
     unread_count: "{n} ungelesen",
     // Header and frame.
     app_title_signin: "Switchboard-Konsole",

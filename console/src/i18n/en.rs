@@ -33,6 +33,8 @@ pub struct Strings {
     pub assigned_to_you: &'static str,
     /// `{name}`: the visitor.
     pub new_message: &'static str,
+    /// `{name}`: the agent whose private note mentioned this one.
+    pub mentioned_you: &'static str,
     /// `{n}`: conversations with something the agent has not seen.
     pub unread_count: &'static str,
     // Header and frame.
@@ -259,6 +261,7 @@ pub const EN: Strings = Strings {
     new_conversation: "New conversation",
     assigned_to_you: "Assigned to you",
     new_message: "New message from {name}",
+    mentioned_you: "{name} mentioned you",
     unread_count: "{n} unread",
     // Header and frame.
     app_title_signin: "Switchboard console",

@@ -29,6 +29,7 @@ pub const ES: Strings = Strings {
     new_conversation: "Conversación nueva",
     assigned_to_you: "Asignada a usted",
     new_message: "Mensaje nuevo de {name}",
+    mentioned_you: "{name} te ha mencionado",
     unread_count: "{n} sin leer",
     // Header and frame.
     app_title_signin: "Consola de Switchboard",

@@ -28,6 +28,7 @@ pub const FR: Strings = Strings {
     new_conversation: "Nouvelle conversation",
     assigned_to_you: "Attribuée à vous",
     new_message: "Nouveau message de {name}",
+    mentioned_you: "{name} vous a mentionné",
     unread_count: "{n} non lues",
     // Header and frame.
     app_title_signin: "Console Switchboard",
