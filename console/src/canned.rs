@@ -13,6 +13,7 @@ use fuzzy_matcher::FuzzyMatcher;
 use leptos::prelude::*;
 use switchboard_protocol::{CannedReply, ClientMsg, ErrorCode};
 
+use crate::i18n::{fill, t};
 use crate::state::send;
 
 /// The signals the picker and the admin screen read; one set per page.
@@ -58,7 +59,7 @@ pub fn on_list(site: String, items: Vec<CannedReply>) {
     if s.saving.get_untracked() {
         s.saving.set(false);
         s.admin_error.set(None);
-        s.admin_status.set("Saved.".into());
+        s.admin_status.set(t().saved.into());
     }
 }
 
@@ -69,11 +70,11 @@ pub fn on_error(code: ErrorCode, message: &str) -> bool {
         return false;
     }
     let text = match code {
-        ErrorCode::ShortcutTaken => "Another canned reply already has this shortcut.".into(),
-        ErrorCode::CannedLimit => "This site has as many canned replies as it may keep.".into(),
-        ErrorCode::CannedNotFound => "That canned reply no longer exists.".into(),
-        ErrorCode::Forbidden => "Only admins can change canned replies.".into(),
-        _ => format!("Not saved: {message}"),
+        ErrorCode::ShortcutTaken => t().shortcut_taken.into(),
+        ErrorCode::CannedLimit => t().canned_limit.into(),
+        ErrorCode::CannedNotFound => t().canned_not_found.into(),
+        ErrorCode::Forbidden => t().canned_forbidden.into(),
+        _ => fill(t().not_saved, &[("message", message)]),
     };
     s.saving.set(false);
     s.admin_status.set(String::new());

@@ -1,16 +1,29 @@
-//! The console's words in the agent's language (English, German, French, Spanish; chosen
-//! once from the browser's `navigator.languages`), and dates and numbers in the agent's
-//! locale through the browser's `Intl` (no formatting library in the wasm).
+//! The console's words in the agent's language (the widget's twelve: English, Spanish, French,
+//! German, Portuguese, Italian, Dutch, Turkish, Hindi, Arabic, Chinese, Japanese; chosen once
+//! from the browser's `navigator.languages`), and dates and numbers in the agent's locale
+//! through the browser's `Intl` (no formatting library in the wasm).
+//!
+//! Counts in sentences take no plural tables: a template either holds its number where no
+//! plural agrees with it (`{n} unread`) or has a field per case the screen tells apart (none,
+//! one, many), as the search count does.
 //!
 //! Templates name their holes (`{name}`, `{n}`, …) and are filled with [`fill`], so a
 //! translation may put them where its grammar wants them.
 
 use std::sync::OnceLock;
 
+mod ar;
 mod de;
 mod en;
 mod es;
 mod fr;
+mod hi;
+mod it;
+mod ja;
+mod nl;
+mod pt;
+mod tr;
+mod zh;
 
 pub use en::Strings;
 
@@ -26,8 +39,34 @@ pub fn for_locale(tag: &str) -> &'static Strings {
         "de" => &de::DE,
         "fr" => &fr::FR,
         "es" => &es::ES,
+        "pt" => &pt::PT,
+        "it" => &it::IT,
+        "nl" => &nl::NL,
+        "tr" => &tr::TR,
+        "hi" => &hi::HI,
+        "ar" => &ar::AR,
+        "zh" => &zh::ZH,
+        "ja" => &ja::JA,
         _ => &en::EN,
     }
+}
+
+/// Every language the console speaks, English first.
+pub fn all() -> [&'static Strings; 12] {
+    [
+        &en::EN,
+        &es::ES,
+        &fr::FR,
+        &de::DE,
+        &pt::PT,
+        &it::IT,
+        &nl::NL,
+        &tr::TR,
+        &hi::HI,
+        &ar::AR,
+        &zh::ZH,
+        &ja::JA,
+    ]
 }
 
 /// The first of the browser's preferred languages the console speaks, else English.
@@ -53,7 +92,7 @@ fn chosen() -> &'static Strings {
 pub fn t() -> &'static Strings {
     // wasm is single-threaded; a OnceLock is the std way to keep the choice.
     static CHOSEN: OnceLock<usize> = OnceLock::new();
-    let all: [&'static Strings; 4] = [&en::EN, &de::DE, &fr::FR, &es::ES];
+    let all = all();
     let at = *CHOSEN.get_or_init(|| {
         let s = chosen();
         all.iter().position(|x| x.lang == s.lang).unwrap_or(0)

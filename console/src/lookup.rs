@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use switchboard_protocol::search::{terms, SearchHit, SearchQuery};
 use switchboard_protocol::{ClientMsg, ConversationSummary, ErrorCode};
 
+use crate::i18n::t;
 use crate::state::{send, session, Console};
 
 /// A page of hits as shown, with the words to mark in the snippets.
@@ -73,8 +74,7 @@ pub fn search(c: Console, query: SearchQuery) {
     if send(&ClientMsg::Search(query.clone())) {
         l.waiting.set(Some(query));
     } else {
-        l.error
-            .set(Some("Not connected; search again in a moment.".into()));
+        l.error.set(Some(t().search_not_connected.into()));
     }
 }
 
@@ -120,10 +120,8 @@ pub fn refused(c: Console, code: ErrorCode, message: &str) -> bool {
         return false;
     }
     let shown = match code {
-        ErrorCode::SearchUnavailable => {
-            "Search is not available on this relay (its store has no search engine).".to_owned()
-        }
-        ErrorCode::RateLimited => "Too many searches at once; wait a moment.".to_owned(),
+        ErrorCode::SearchUnavailable => t().search_unavailable.to_owned(),
+        ErrorCode::RateLimited => t().search_rate_limited.to_owned(),
         ErrorCode::Invalid | ErrorCode::TooLarge => message.to_owned(),
         _ => return false,
     };

@@ -813,11 +813,59 @@ fn the_console_speaks_the_browsers_language_by_its_primary_subtag() {
     assert_eq!(for_locale("de-CH").lang, "de");
     assert_eq!(for_locale("fr").lang, "fr");
     assert_eq!(for_locale("es_MX").lang, "es");
-    assert_eq!(for_locale("ja").lang, "en");
+    assert_eq!(for_locale("ja-JP").lang, "ja");
+    assert_eq!(for_locale("pt-BR").lang, "pt");
+    assert_eq!(for_locale("zh-Hans-CN").lang, "zh");
+    assert_eq!(for_locale("ko").lang, "en");
     assert_eq!(for_locale("").lang, "en");
     assert_eq!(for_locale("de").sign_in, "Anmelden");
     assert_eq!(
         fill("{a} and {b}, {a}", &[("a", "x"), ("b", "y")]),
         "x and y, x"
     );
+}
+
+/// The `{holes}` a template names, sorted: a translation must fill the same ones.
+fn holes(template: &str) -> Vec<&str> {
+    let mut found: Vec<&str> = template
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+#[wasm_bindgen_test]
+fn every_language_fills_every_string_with_the_same_holes_and_arabic_runs_right_to_left() {
+    use switchboard_console::i18n::{all, for_locale};
+    let languages = all();
+    assert_eq!(languages.len(), 12);
+    let english = languages[0].fields();
+    for strings in languages {
+        assert_eq!(
+            for_locale(strings.lang).lang,
+            strings.lang,
+            "{} is not chosen by its own tag",
+            strings.lang
+        );
+        let fields = strings.fields();
+        assert_eq!(fields.len(), english.len());
+        for ((name, text), (_, en)) in fields.iter().zip(&english) {
+            assert!(!text.trim().is_empty(), "{}: {name} is empty", strings.lang);
+            assert_eq!(
+                holes(text),
+                holes(en),
+                "{}: {name} names other holes than English",
+                strings.lang
+            );
+        }
+        let rtl = strings.lang == "ar";
+        assert_eq!(
+            strings.dir(),
+            if rtl { "rtl" } else { "ltr" },
+            "{}",
+            strings.lang
+        );
+    }
 }

@@ -14,6 +14,7 @@ use switchboard_protocol::canned::{fill, unfilled};
 use switchboard_protocol::CannedReply;
 
 use crate::canned;
+use crate::i18n::{self, t};
 use crate::state::Console;
 
 pub const LIST_ID: &str = "c-canned-list";
@@ -195,17 +196,17 @@ impl Picker {
         view! {
             <Show when=move || self.open()>
                 <div class="c-canned-picker" data-testid="canned-picker">
-                    <ul id=LIST_ID role="listbox" aria-label="Canned replies">
+                    <ul id=LIST_ID role="listbox" aria-label=t().key_canned>
                         {entries}
                     </ul>
                     <p class="c-canned-hint" aria-hidden="true" dir="auto">
-                        "↑ ↓ choose · Enter insert · Esc close"
+                        {t().canned_hint}
                     </p>
                 </div>
             </Show>
             <Show when=move || self.none_found()>
                 <p class="c-canned-none" role="status" data-testid="canned-none">
-                    "No canned reply matches."
+                    {t().canned_none}
                 </p>
             </Show>
             <Show when=move || !self.missing().is_empty()>
@@ -213,7 +214,12 @@ impl Picker {
                     {move || {
                         self.missing()
                             .iter()
-                            .map(|n| format!("{n} is missing — edit {{{{{n}}}}} before sending."))
+                            .map(|n| {
+                                i18n::fill(
+                                    t().canned_missing,
+                                    &[("name", n), ("placeholder", &format!("{{{{{n}}}}}"))],
+                                )
+                            })
                             .collect::<Vec<_>>()
                             .join(" ")
                     }}

@@ -11,6 +11,7 @@ use switchboard_protocol::limits::{MAX_CANNED_BODY_BYTES, MAX_CANNED_SHORTCUT_BY
 use switchboard_protocol::{AgentRole, CannedReply};
 
 use crate::canned;
+use crate::i18n::{fill, t};
 use crate::state::Console;
 
 const OPEN_BUTTON_ID: &str = "c-canned-admin-open";
@@ -55,7 +56,7 @@ pub fn button(c: Console, open: RwSignal<bool>) -> impl IntoView {
                     open.update(|o| *o = !*o);
                 }
             >
-                "Canned replies"
+                {t().key_canned}
             </button>
         </Show>
     }
@@ -146,8 +147,8 @@ fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
     let row = move |reply: CannedReply| {
         let (id, edit_reply) = (reply.id.clone(), reply.clone());
         let shortcut_text = format!("/{}", reply.shortcut);
-        let label_edit = format!("Edit /{}", reply.shortcut);
-        let label_delete = format!("Delete /{}", reply.shortcut);
+        let label_edit = fill(t().edit_named, &[("shortcut", &reply.shortcut)]);
+        let label_delete = fill(t().delete_named, &[("shortcut", &reply.shortcut)]);
         view! {
             <li class="c-canned-row" data-testid="canned-row" data-shortcut=reply.shortcut.clone()>
                 <div class="c-canned-text">
@@ -165,14 +166,14 @@ fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
                             focus("canned-shortcut");
                         }
                     >
-                        "Edit"
+                        {t().edit}
                     </button>
                     <button
                         type="button"
                         aria-label=label_delete
                         on:click=move |_| canned::delete(&site.get_untracked(), &id)
                     >
-                        "Delete"
+                        {t().delete}
                     </button>
                 </div>
             </li>
@@ -190,8 +191,8 @@ fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
             data-testid="canned-admin"
             on:keydown=keydown
         >
-            <h2 id="canned-admin-title">"Canned replies"</h2>
-            <label for="canned-site">"Site"</label>
+            <h2 id="canned-admin-title">{t().key_canned}</h2>
+            <label for="canned-site">{t().site}</label>
             <select
                 id="canned-site"
                 prop:value=move || site.get()
@@ -202,12 +203,12 @@ fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
             >
                 {site_options}
             </select>
-            <ul class="c-canned-rows" aria-label="Stored canned replies">
+            <ul class="c-canned-rows" aria-label=t().canned_stored>
                 {move || items().into_iter().map(row).collect_view()}
             </ul>
             <form on:submit=submit>
-                <h3>{move || if editing.get().is_some() { "Edit canned reply" } else { "New canned reply" }}</h3>
-                <label for="canned-shortcut">"Shortcut (letters, digits, - and _)"</label>
+                <h3>{move || if editing.get().is_some() { t().canned_edit_title } else { t().canned_new_title }}</h3>
+                <label for="canned-shortcut">{t().canned_shortcut}</label>
                 <input
                     id="canned-shortcut"
                     data-testid="canned-shortcut"
@@ -219,7 +220,7 @@ fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
                     on:input=move |ev| shortcut.set(event_target_value(&ev))
                 />
                 <label for="canned-body">
-                    "Text: {{visitor.name}}, {{order.number}}, {{order.status}}, {{agent.name}} or a custom key are filled in"
+                    {t().canned_body}
                 </label>
                 <textarea
                     id="canned-body"
@@ -236,15 +237,15 @@ fn screen(c: Console, open: RwSignal<bool>) -> impl IntoView {
                 <p class="c-canned-status" role="status">{move || status.get()}</p>
                 <div class="c-buttons">
                     <button type="submit" class="c-primary" data-testid="canned-save" disabled=move || saving.get()>
-                        {move || if editing.get().is_some() { "Save" } else { "Add" }}
+                        {move || if editing.get().is_some() { t().save } else { t().add }}
                     </button>
                     <Show when=move || editing.get().is_some() || error_shown.get().is_some()>
                         <button type="button" on:click=move |_| {
                             reset();
                             canned::store().admin_error.set(None);
-                        }>"Cancel edit"</button>
+                        }>{t().cancel_edit}</button>
                     </Show>
-                    <button type="button" data-testid="canned-admin-close" on:click=move |_| close(open)>"Close"</button>
+                    <button type="button" data-testid="canned-admin-close" on:click=move |_| close(open)>{t().close}</button>
                 </div>
             </form>
         </section>

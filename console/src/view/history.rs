@@ -7,16 +7,17 @@ use switchboard_protocol::linkify::{segments, Segment};
 use switchboard_protocol::{ConversationSummary, SenderKind, Status};
 
 use super::clock;
+use crate::i18n::{fill, t};
 use crate::lookup;
 use crate::state::{Conn, Console, Line};
 
 /// "Open", "Resolved", …, as a badge says it.
 pub fn status_label(s: &ConversationSummary) -> &'static str {
     match s.status {
-        Status::Open => "Open",
-        Status::Pending => "Pending",
-        Status::Snoozed { .. } => "Snoozed",
-        Status::Resolved => "Resolved",
+        Status::Open => t().status_open,
+        Status::Pending => t().status_pending,
+        Status::Snoozed { .. } => t().status_snoozed_short,
+        Status::Resolved => t().status_resolved,
     }
 }
 
@@ -35,11 +36,11 @@ pub fn list(c: Console) -> impl IntoView {
     };
     view! {
         <section class="c-box c-history" aria-labelledby="history-title" data-testid="history">
-            <h3 id="history-title">"Earlier conversations"</h3>
+            <h3 id="history-title">{t().earlier_conversations}</h3>
             {move || match items() {
-                None => view! { <p class="c-empty">"Loading…"</p> }.into_any(),
+                None => view! { <p class="c-empty">{t().loading}</p> }.into_any(),
                 Some(items) if items.is_empty() => {
-                    view! { <p class="c-empty" data-testid="history-empty">"None: this is the first."</p> }
+                    view! { <p class="c-empty" data-testid="history-empty">{t().history_none}</p> }
                         .into_any()
                 }
                 Some(items) => view! {
@@ -90,12 +91,11 @@ pub fn read_only(c: Console) -> impl IntoView {
     };
     let title = move || {
         summary().map_or_else(
-            || "Earlier conversation".to_owned(),
+            || t().earlier_conversation.to_owned(),
             |s| {
-                format!(
-                    "Earlier conversation, {} ({})",
-                    clock(s.created_at),
-                    status_label(&s)
+                fill(
+                    t().earlier_conversation_at,
+                    &[("time", &clock(s.created_at)), ("status", status_label(&s))],
                 )
             },
         )
@@ -105,11 +105,11 @@ pub fn read_only(c: Console) -> impl IntoView {
             <div class="c-search-head">
                 <h2 data-testid="read-only-title">{title}</h2>
                 <button type="button" data-testid="read-only-close" on:click=move |_| l.read_only.set(None)>
-                    "Back to the conversation"
+                    {t().back_to_the_conversation}
                 </button>
             </div>
-            <p class="c-read-only-note">"Read-only: this conversation cannot be answered from here."</p>
-            <div class="c-log" role="log" aria-label="Earlier transcript">
+            <p class="c-read-only-note">{t().read_only_note}</p>
+            <div class="c-log" role="log" aria-label=t().earlier_transcript>
                 <ol class="c-transcript" data-testid="read-only-transcript">
                     <For
                         each=move || lines().unwrap_or_default()
@@ -124,10 +124,10 @@ pub fn read_only(c: Console) -> impl IntoView {
 
 fn row(l: Line) -> impl IntoView {
     let (sender, name) = match l.kind {
-        SenderKind::Visitor => ("visitor", "Visitor"),
-        SenderKind::Agent => ("agent", "Agent"),
-        SenderKind::Bot => ("bot", "Bot"),
-        SenderKind::System => ("system", "Switchboard"),
+        SenderKind::Visitor => ("visitor", t().visitor),
+        SenderKind::Agent => ("agent", t().agent),
+        SenderKind::Bot => ("bot", t().bot),
+        SenderKind::System => ("system", t().system),
     };
     let name = l.name.clone().unwrap_or_else(|| name.into());
     if l.kind == SenderKind::System {

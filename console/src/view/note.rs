@@ -6,12 +6,13 @@ use leptos::prelude::*;
 use switchboard_protocol::linkify::{segments, Segment};
 
 use super::clock;
+use crate::i18n::{fill, t};
 use crate::state::{Console, Delivery, Line};
 use crate::{connection, desk, notes};
 
 /// One note in the transcript.
 pub fn card(c: Console, l: Line) -> impl IntoView {
-    let name = l.name.clone().unwrap_or_else(|| "Agent".into());
+    let name = l.name.clone().unwrap_or_else(|| t().agent.into());
     let mentions = l
         .note
         .as_ref()
@@ -35,20 +36,20 @@ pub fn card(c: Console, l: Line) -> impl IntoView {
         .collect_view();
     let status = match l.delivery {
         Delivery::Sent => None,
-        Delivery::Pending => Some(view! { <span class="c-status">"Saving…"</span> }.into_any()),
+        Delivery::Pending => Some(view! { <span class="c-status">{t().saving}</span> }.into_any()),
         Delivery::Failed => {
             let reason = l.error.clone().unwrap_or_default();
             let conv = c.selected.get_untracked().unwrap_or_default();
             let client_id = l.client_id.clone();
             Some(
                 view! {
-                    <span class="c-status c-failed" role="alert">"Not saved: " {reason}</span>
+                    <span class="c-status c-failed" role="alert">{fill(t().not_saved, &[("message", &reason)])}</span>
                     <button
                         type="button"
                         class="c-retry"
                         on:click=move |_| connection::retry(c, conv.clone(), client_id.clone())
                     >
-                        "Retry"
+                        {t().retry}
                     </button>
                 }
                 .into_any(),
@@ -64,7 +65,7 @@ pub fn card(c: Console, l: Line) -> impl IntoView {
             data-seq=l.seq.map(|s| s.to_string())
         >
             <div class="c-meta">
-                <span class="c-note-label">"Private note"</span>
+                <span class="c-note-label">{t().private_note}</span>
                 <span class="c-sender" data-testid="message-sender">{name}</span>
                 <time>{clock(l.at)}</time>
                 {status}
@@ -72,7 +73,7 @@ pub fn card(c: Console, l: Line) -> impl IntoView {
             <div class="c-text" data-testid="note-text">{body}</div>
             {(!mentions.is_empty()).then(|| view! {
                 <p class="c-note-mentions" data-testid="note-mentions">
-                    "Mentions: " {mentions.join(", ")}
+                    {fill(t().note_mentions, &[("names", &mentions.join(", "))])}
                 </p>
             })}
         </li>
@@ -83,7 +84,7 @@ pub fn card(c: Console, l: Line) -> impl IntoView {
 /// A pair of toggle buttons, so the choice is one Tab stop each and says its state.
 pub fn mode_switch(as_note: RwSignal<bool>) -> impl IntoView {
     view! {
-        <div class="c-mode" role="group" aria-label="Write">
+        <div class="c-mode" role="group" aria-label=t().write>
             <button
                 type="button"
                 class="c-mode-btn"
@@ -91,7 +92,7 @@ pub fn mode_switch(as_note: RwSignal<bool>) -> impl IntoView {
                 aria-pressed=move || (!as_note.get()).to_string()
                 on:click=move |_| as_note.set(false)
             >
-                "Reply"
+                {t().reply}
             </button>
             <button
                 type="button"
@@ -100,7 +101,7 @@ pub fn mode_switch(as_note: RwSignal<bool>) -> impl IntoView {
                 aria-pressed=move || as_note.get().to_string()
                 on:click=move |_| as_note.set(true)
             >
-                "Private note"
+                {t().private_note}
             </button>
         </div>
     }
@@ -128,8 +129,8 @@ pub fn mention_picker(
     };
     view! {
         <Show when=move || !others().is_empty()>
-            <div class="c-mention-picker" role="group" aria-label="Mention an agent">
-                <span class="c-hint">"Only agents see notes. Mention:"</span>
+            <div class="c-mention-picker" role="group" aria-label=t().mention_an_agent>
+                <span class="c-hint">{t().notes_hint}</span>
                 <For
                     each=others
                     key=|(id, _)| id.clone()
@@ -141,7 +142,7 @@ pub fn mention_picker(
                                 class="c-chip-btn"
                                 data-testid="mention-agent"
                                 data-agent=id.clone()
-                                aria-label=format!("Mention {name}")
+                                aria-label=fill(t().mention_name, &[("name", &name)])
                                 on:click=move |_| insert(handle.clone())
                             >
                                 {format!("@{name}")}
@@ -158,7 +159,7 @@ pub fn mention_picker(
 /// and each offers to open its conversation or to be dismissed.
 pub fn notices(c: Console) -> impl IntoView {
     view! {
-        <div class="c-mentions" role="status" aria-live="polite" aria-label="Mentions" data-testid="mentions">
+        <div class="c-mentions" role="status" aria-live="polite" aria-label=t().mentions data-testid="mentions">
             <For
                 each=move || c.mentions.get()
                 key=|m| (m.conversation_id.clone(), m.seq)
@@ -170,7 +171,7 @@ pub fn notices(c: Console) -> impl IntoView {
                     view! {
                         <div class="c-mention" data-testid="mention" data-conversation=shown>
                             <p>
-                                <strong>{format!("{who} mentioned you in a note")}</strong>
+                                <strong>{fill(t().mentioned_you, &[("name", &who)])}</strong>
                                 ": " {excerpt}
                             </p>
                             <button
@@ -181,15 +182,15 @@ pub fn notices(c: Console) -> impl IntoView {
                                     connection::open(c, &conv);
                                 }
                             >
-                                "Open conversation"
+                                {t().open_conversation}
                             </button>
                             <button
                                 type="button"
                                 data-testid="mention-dismiss"
-                                aria-label=format!("Dismiss the mention by {who}")
+                                aria-label=fill(t().dismiss_mention, &[("name", &who)])
                                 on:click=move |_| notes::dismiss(c, &conv2, seq)
                             >
-                                "Dismiss"
+                                {t().dismiss}
                             </button>
                         </div>
                     }

@@ -8,6 +8,8 @@ use leptos::prelude::*;
 use switchboard_protocol::limits::{MAX_LABEL_BYTES, MAX_QUICK_REPLIES};
 use switchboard_protocol::{Button, QuickReply, Rich};
 
+use crate::i18n::{fill, number, t};
+
 /// The chips and link being put together for the next reply.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Draft {
@@ -27,8 +29,8 @@ impl Draft {
                 label: label.to_owned(),
                 url: url.to_owned(),
             }],
-            (true, false) => return Err("The link button needs a label.".into()),
-            (false, true) => return Err("The link button needs a link.".into()),
+            (true, false) => return Err(t().link_needs_label.into()),
+            (false, true) => return Err(t().link_needs_url.into()),
         };
         let rich = Rich {
             quick_replies: self
@@ -47,7 +49,7 @@ impl Draft {
         }
         rich.validate()
             .map(|()| Some(rich))
-            .map_err(|(_, why)| format!("Cannot send these buttons: {why}."))
+            .map_err(|(_, why)| fill(t().cannot_send_buttons, &[("why", &why)]))
     }
 }
 
@@ -62,11 +64,17 @@ pub fn editor(draft: RwSignal<Draft>) -> impl IntoView {
             return;
         }
         let error = if label.len() > MAX_LABEL_BYTES {
-            Some(format!("A quick reply is at most {MAX_LABEL_BYTES} bytes."))
+            Some(fill(
+                t().chip_too_long,
+                &[("max", &number(MAX_LABEL_BYTES as u64))],
+            ))
         } else if draft.with_untracked(|d| d.chips.len()) >= MAX_QUICK_REPLIES {
-            Some(format!("At most {MAX_QUICK_REPLIES} quick replies."))
+            Some(fill(
+                t().too_many_chips,
+                &[("max", &number(MAX_QUICK_REPLIES as u64))],
+            ))
         } else if draft.with_untracked(|d| d.chips.contains(&label)) {
-            Some("That quick reply is there already.".into())
+            Some(t().chip_exists.into())
         } else {
             None
         };
@@ -89,14 +97,14 @@ pub fn editor(draft: RwSignal<Draft>) -> impl IntoView {
                 on:click=move |_| open.update(|o| *o = !*o)
             >
                 {move || match count() {
-                    0 => "Add quick replies or a link".to_owned(),
-                    n => format!("Quick replies and link ({n})"),
+                    0 => t().add_rich.to_owned(),
+                    n => fill(t().rich_count, &[("n", &number(n as u64))]),
                 }}
             </button>
             <div id="c-rich-fields" class="c-rich-fields" hidden=move || !open.get()>
                 <fieldset>
-                    <legend>"Quick replies"</legend>
-                    <label for="c-chip-input">"Quick reply"</label>
+                    <legend>{t().quick_replies}</legend>
+                    <label for="c-chip-input">{t().quick_reply}</label>
                     <input
                         id="c-chip-input"
                         data-testid="chip-input"
@@ -111,12 +119,12 @@ pub fn editor(draft: RwSignal<Draft>) -> impl IntoView {
                         }
                     />
                     <button type="button" class="c-chip-btn" data-testid="chip-add" on:click=move |_| add_chip()>
-                        "Add"
+                        {t().add}
                     </button>
                     <Show when=move || chip_error.get().is_some()>
                         <p class="c-error" role="alert">{move || chip_error.get()}</p>
                     </Show>
-                    <ul class="c-chips" aria-label="Quick replies to send">
+                    <ul class="c-chips" aria-label=t().quick_replies_to_send>
                         <For
                             each=move || draft.get().chips
                             key=|c| c.clone()
@@ -128,7 +136,7 @@ pub fn editor(draft: RwSignal<Draft>) -> impl IntoView {
                                         <button
                                             type="button"
                                             class="c-chip-remove"
-                                            aria-label=format!("Remove quick reply {label}")
+                                            aria-label=fill(t().remove_quick_reply, &[("label", &label)])
                                             on:click=move |_| draft.update(|d| d.chips.retain(|c| *c != gone))
                                         >
                                             "×"
@@ -140,8 +148,8 @@ pub fn editor(draft: RwSignal<Draft>) -> impl IntoView {
                     </ul>
                 </fieldset>
                 <fieldset>
-                    <legend>"Link button"</legend>
-                    <label for="c-link-label">"Button label"</label>
+                    <legend>{t().link_button}</legend>
+                    <label for="c-link-label">{t().button_label}</label>
                     <input
                         id="c-link-label"
                         data-testid="link-label"
@@ -149,7 +157,7 @@ pub fn editor(draft: RwSignal<Draft>) -> impl IntoView {
                         prop:value=move || draft.get().link_label
                         on:input=move |ev| draft.update(|d| d.link_label = event_target_value(&ev))
                     />
-                    <label for="c-link-url">"Link (https://…)"</label>
+                    <label for="c-link-url">{t().link_url}</label>
                     <input
                         id="c-link-url"
                         data-testid="link-url"

@@ -11,6 +11,7 @@ use switchboard_protocol::search::{highlight, SearchHit, SearchQuery, SearchStat
 use switchboard_protocol::SenderKind;
 
 use super::{clock, history};
+use crate::i18n::{fill, number, t};
 use crate::lookup::{self, Results};
 use crate::state::Console;
 
@@ -40,7 +41,7 @@ pub fn toggle(c: Console) -> impl IntoView {
                 l.searching.set(on);
             }
         >
-            "Search"
+            {t().search}
         </button>
     }
 }
@@ -71,10 +72,10 @@ fn day_start(value: &str) -> Option<u64> {
 
 fn status_name(s: SearchStatus) -> &'static str {
     match s {
-        SearchStatus::Open => "Open",
-        SearchStatus::Pending => "Pending",
-        SearchStatus::Snoozed => "Snoozed",
-        SearchStatus::Resolved => "Resolved",
+        SearchStatus::Open => t().status_open,
+        SearchStatus::Pending => t().status_pending,
+        SearchStatus::Snoozed => t().status_snoozed_short,
+        SearchStatus::Resolved => t().status_resolved,
     }
 }
 
@@ -133,14 +134,14 @@ fn view(c: Console) -> impl IntoView {
     view! {
         <div class="c-search" data-testid="search-view">
             <div class="c-search-head">
-                <h2 id="search-title">"Search conversations"</h2>
+                <h2 id="search-title">{t().search_title}</h2>
                 <button type="button" data-testid="search-close" on:click=move |_| l.searching.set(false)>
-                    "Close search"
+                    {t().close_search}
                 </button>
             </div>
             <form role="search" aria-labelledby="search-title" class="c-search-form" on:submit=submit>
                 <div class="c-field c-field-words">
-                    <label for="search-text">"Words in the transcript"</label>
+                    <label for="search-text">{t().search_words}</label>
                     <input
                         id="search-text"
                         type="search"
@@ -152,39 +153,39 @@ fn view(c: Console) -> impl IntoView {
                     />
                 </div>
                 <div class="c-field">
-                    <label for="search-status">"Status"</label>
+                    <label for="search-status">{t().status}</label>
                     <select id="search-status" data-testid="search-status" on:change=move |ev| status.set(event_target_value(&ev))>
-                        <option value="">"Any"</option>
+                        <option value="">{t().any}</option>
                         {statuses}
                     </select>
                 </div>
                 <div class="c-field">
-                    <label for="search-team">"Team"</label>
+                    <label for="search-team">{t().team}</label>
                     <select id="search-team" data-testid="search-team" on:change=move |ev| team.set(event_target_value(&ev))>
-                        <option value="">"Any"</option>
+                        <option value="">{t().any}</option>
                         {teams}
                     </select>
                 </div>
                 <div class="c-field">
-                    <label for="search-assignee">"Assignee"</label>
+                    <label for="search-assignee">{t().assignee}</label>
                     <select id="search-assignee" data-testid="search-assignee" on:change=move |ev| assignee.set(event_target_value(&ev))>
-                        <option value="">"Anyone"</option>
+                        <option value="">{t().anyone}</option>
                         {agents}
                     </select>
                 </div>
                 <div class="c-field">
-                    <label for="search-from">"From"</label>
+                    <label for="search-from">{t().date_from}</label>
                     <input id="search-from" type="date" data-testid="search-from" on:change=move |ev| from.set(event_target_value(&ev)) />
                 </div>
                 <div class="c-field">
-                    <label for="search-to">"To"</label>
+                    <label for="search-to">{t().date_to}</label>
                     <input id="search-to" type="date" data-testid="search-to" on:change=move |ev| to.set(event_target_value(&ev)) />
                 </div>
-                <button type="submit" class="c-primary" data-testid="search-submit">"Search"</button>
+                <button type="submit" class="c-primary" data-testid="search-submit">{t().search}</button>
             </form>
             <p class="c-error" role="alert" data-testid="search-error">{move || l.error.get()}</p>
             <p class="c-search-status" role="status">
-                {move || l.waiting.get().is_some().then_some("Searching…")}
+                {move || l.waiting.get().is_some().then_some(t().searching)}
             </p>
             {move || l.results.get().map(|r| results(c, r, more))}
         </div>
@@ -197,10 +198,10 @@ fn results(
     more: impl Fn(leptos::ev::MouseEvent) + 'static,
 ) -> impl IntoView {
     let count = match (r.hits.len(), r.more) {
-        (0, _) => "No messages found".to_owned(),
-        (1, false) => "1 message found".to_owned(),
-        (n, false) => format!("{n} messages found"),
-        (n, true) => format!("{n}+ messages found"),
+        (0, _) => t().found_none.to_owned(),
+        (1, false) => t().found_one.to_owned(),
+        (n, false) => fill(t().found_many, &[("n", &number(n as u64))]),
+        (n, true) => fill(t().found_more, &[("n", &number(n as u64))]),
     };
     let terms = r.terms.clone();
     let hits = r.hits.into_iter().map(|h| hit(c, h, &terms)).collect_view();
@@ -209,7 +210,7 @@ fn results(
             <h3 id="search-results-title" data-testid="search-count">{count}</h3>
             <ol class="c-hits" data-testid="search-results">{hits}</ol>
             {r.more.then(|| view! {
-                <button type="button" class="c-more" data-testid="search-more" on:click=more>"More results"</button>
+                <button type="button" class="c-more" data-testid="search-more" on:click=more>{t().more_results}</button>
             })}
         </section>
     }
@@ -217,12 +218,12 @@ fn results(
 
 fn hit(c: Console, h: SearchHit, terms: &[String]) -> impl IntoView {
     let s = h.conversation;
-    let who = s.visitor_name.clone().unwrap_or_else(|| "Visitor".into());
+    let who = s.visitor_name.clone().unwrap_or_else(|| t().visitor.into());
     let sender = match h.sender {
-        SenderKind::Visitor => "Visitor",
-        SenderKind::Agent => "Agent",
-        SenderKind::Bot => "Bot",
-        SenderKind::System => "Switchboard",
+        SenderKind::Visitor => t().visitor,
+        SenderKind::Agent => t().agent,
+        SenderKind::Bot => t().bot,
+        SenderKind::System => t().system,
     };
     let status = history::status_label(&s);
     let snippet = highlight(&h.snippet, terms)
@@ -236,7 +237,7 @@ fn hit(c: Console, h: SearchHit, terms: &[String]) -> impl IntoView {
         })
         .collect_view();
     let id = s.id.clone();
-    let label = format!("Open the conversation with {who}");
+    let label = fill(t().open_conversation_with, &[("name", &who)]);
     view! {
         <li class="c-hit" data-testid="search-hit" data-conversation=s.id.clone() data-seq=h.seq.to_string()>
             <div class="c-hit-meta">
@@ -256,7 +257,7 @@ fn hit(c: Console, h: SearchHit, terms: &[String]) -> impl IntoView {
                 aria-label=label
                 on:click=move |_| lookup::open(c, &id)
             >
-                "Open"
+                {t().open}
             </button>
         </li>
     }
