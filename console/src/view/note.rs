@@ -3,7 +3,6 @@
 //! note, the agents a note can mention, and the notices of notes that mention this agent.
 
 use leptos::prelude::*;
-use switchboard_protocol::linkify::{segments, Segment};
 
 use super::clock;
 use crate::i18n::{fill, t};
@@ -23,17 +22,7 @@ pub fn card(c: Console, l: Line) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
-    let body = segments(&l.text)
-        .into_iter()
-        .map(|s| match s {
-            Segment::Text(t) => t.into_any(),
-            Segment::Link(url) => {
-                let shown = url.clone();
-                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }
-                    .into_any()
-            }
-        })
-        .collect_view();
+    let body = super::transcript::linked(&l.text);
     let status = match l.delivery {
         Delivery::Sent => None,
         Delivery::Pending => Some(view! { <span class="c-status">{t().saving}</span> }.into_any()),

@@ -125,18 +125,7 @@ fn row(c: Console, l: Line) -> impl IntoView {
         }
         .into()
     });
-    // Text nodes only; links only for http(s) words (the protocol's one linkify rule).
-    let body = segments(&l.text)
-        .into_iter()
-        .map(|s| match s {
-            Segment::Text(t) => t.into_any(),
-            Segment::Link(url) => {
-                let shown = url.clone();
-                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }
-                    .into_any()
-            }
-        })
-        .collect_view();
+    let body = linked(&l.text);
     let status = match l.delivery {
         Delivery::Sent => None,
         Delivery::Pending => Some(view! { <span class="c-status">{t().sending}</span> }.into_any()),
@@ -180,4 +169,20 @@ fn row(c: Console, l: Line) -> impl IntoView {
         </li>
     }
     .into_any()
+}
+
+/// A message's text as text nodes, with links only for http(s) words (the protocol's one
+/// linkify rule); notes and messages alike.
+pub(super) fn linked(text: &str) -> impl IntoView {
+    segments(text)
+        .into_iter()
+        .map(|s| match s {
+            Segment::Text(t) => t.into_any(),
+            Segment::Link(url) => {
+                let shown = url.clone();
+                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{shown}</a> }
+                    .into_any()
+            }
+        })
+        .collect_view()
 }
