@@ -1,12 +1,14 @@
 //! A host page with hostile CSS (`* { all: unset }`, huge fonts, `button { display: none }`,
-//! rules aimed at the host element): the widget still looks and works right. The screenshot is
-//! kept in `artifacts/hostile-css.png`.
+//! rules aimed at the host element) and Prototype.js-style `toJSON` on `Array.prototype` and
+//! `String.prototype`: the widget still looks and works right, and `setContext` data arrives
+//! whole. The screenshot is kept in `artifacts/hostile-css.png`.
 
 use super::harness::{artifact, with_browsers, Chromedriver, RelayProcess};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 
 use super::page::*;
 use crate::util::eventually;
+use switchboard_protocol::ServerMsg;
 
 #[tokio::test]
 async fn widget_looks_and_works_right_on_a_hostile_page() {
@@ -60,6 +62,35 @@ async fn widget_looks_and_works_right_on_a_hostile_page() {
 
         visitor_send(&c, "hello from a hostile page").await;
         wait_widget_message(&c, "visitor", "hello from a hostile page", Some("sent")).await;
+
+        // The page's Prototype-style serializers do not reach the context: the cart's items
+        // and a list of tags arrive as lists, the strings as themselves; and the page's own
+        // `toJSON`s are still there afterwards.
+        let mut agent = super::visitors_world::agent(&relay).await;
+        in_widget(
+            &c,
+            "Switchboard('setContext', {cart: {items: [{sku: 'TB-07', name: 'Trail boots', quantity: 1, price: 129.5}],              total: 129.5, currency: 'EUR'}, tags: ['gift', 'rush']}); return 1;",
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + UI_WAIT;
+        let context = loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, agent.recv()).await {
+                Ok(ServerMsg::Context { context, .. }) if context.cart.is_some() => break context,
+                Ok(_) => {}
+                Err(_) => panic!("no context with the cart reached the agent"),
+            }
+        };
+        let cart = context.cart.unwrap();
+        assert_eq!(cart.items.len(), 1);
+        assert_eq!(cart.items[0].name, "Trail boots");
+        assert_eq!(context.custom.get("tags"), Some(&serde_json::json!(["gift", "rush"])));
+        let kept = in_widget(
+            &c,
+            "return [typeof Array.prototype.toJSON, typeof String.prototype.toJSON, JSON.stringify([1])];",
+        )
+        .await;
+        assert_eq!(kept, serde_json::json!(["function", "function", "\"[1]\""]));
 
         // Loading the loader a second time does nothing.
         in_widget(

@@ -21,7 +21,7 @@ async fn screenshot(c: &Browser, name: &str) {
 }
 
 /// An agent on the relay's agent socket, as the console is.
-async fn agent(relay: &RelayProcess) -> Client {
+pub(super) async fn agent(relay: &RelayProcess) -> Client {
     let url = format!("ws://127.0.0.1:{}/v1/agent", relay.port);
     let mut c = Client::connect(&url, None).await.expect("the agent socket");
     c.send(&ClientMsg::Hello(Hello {

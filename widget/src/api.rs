@@ -24,9 +24,29 @@ fn warn(msg: &str) {
 }
 
 /// A plain JS object as JSON (through `JSON.stringify`, so no extra serializer in the bundle).
+/// Pages with Prototype.js (or its imitators) define `toJSON` on `Array.prototype` and
+/// `String.prototype`, which makes `JSON.stringify` write arrays and strings as strings of
+/// their own: those are set aside for the one synchronous call and put back exactly as they
+/// were, so the page never sees them missing.
 fn to_json(v: &JsValue) -> Option<Value> {
-    let s = js_sys::JSON::stringify(v).ok()?.as_string()?;
-    serde_json::from_str(&s).ok()
+    let protos = [
+        js_sys::Object::get_prototype_of(&js_sys::Array::new()),
+        js_sys::Object::get_prototype_of(&JsValue::from_str("")),
+    ];
+    let key = JsValue::from_str("toJSON");
+    let saved: Vec<(js_sys::Object, JsValue)> = protos
+        .into_iter()
+        .filter_map(|p| {
+            let d = js_sys::Object::get_own_property_descriptor(&p, &key);
+            (!d.is_undefined() && js_sys::Reflect::delete_property(&p, &key).unwrap_or(false))
+                .then_some((p, d))
+        })
+        .collect();
+    let s = js_sys::JSON::stringify(v);
+    for (p, d) in saved {
+        let _ = js_sys::Reflect::define_property(&p, &key, d.unchecked_ref());
+    }
+    serde_json::from_str(&s.ok()?.as_string()?).ok()
 }
 
 pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
