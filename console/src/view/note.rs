@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::clock;
 use crate::i18n::{fill, t};
-use crate::state::{Console, Delivery, Line};
+use crate::state::{Console, Line};
 use crate::{connection, desk, notes};
 
 /// One note in the transcript.
@@ -23,28 +23,9 @@ pub fn card(c: Console, l: Line) -> impl IntoView {
         })
         .unwrap_or_default();
     let body = super::transcript::linked(&l.text);
-    let status = match l.delivery {
-        Delivery::Sent => None,
-        Delivery::Pending => Some(view! { <span class="c-status">{t().saving}</span> }.into_any()),
-        Delivery::Failed => {
-            let reason = l.error.clone().unwrap_or_default();
-            let conv = c.selected.get_untracked().unwrap_or_default();
-            let client_id = l.client_id.clone();
-            Some(
-                view! {
-                    <span class="c-status c-failed" role="alert">{fill(t().not_saved, &[("message", &reason)])}</span>
-                    <button
-                        type="button"
-                        class="c-retry"
-                        on:click=move |_| connection::retry(c, conv.clone(), client_id.clone())
-                    >
-                        {t().retry}
-                    </button>
-                }
-                .into_any(),
-            )
-        }
-    };
+    let reason = l.error.clone().unwrap_or_default();
+    let failed = fill(t().not_saved, &[("message", &reason)]);
+    let status = super::transcript::delivery_status(c, &l, t().saving, failed);
     view! {
         <li
             class="c-note-card"

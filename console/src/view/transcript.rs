@@ -126,28 +126,8 @@ fn row(c: Console, l: Line) -> impl IntoView {
         .into()
     });
     let body = linked(&l.text);
-    let status = match l.delivery {
-        Delivery::Sent => None,
-        Delivery::Pending => Some(view! { <span class="c-status">{t().sending}</span> }.into_any()),
-        Delivery::Failed => {
-            let reason = l.error.clone().unwrap_or_default();
-            let conv = c.selected.get_untracked().unwrap_or_default();
-            let client_id = l.client_id.clone();
-            Some(
-                view! {
-                    <span class="c-status c-failed" role="alert">{t().not_sent} {reason}</span>
-                    <button
-                        type="button"
-                        class="c-retry"
-                        on:click=move |_| connection::retry(c, conv.clone(), client_id.clone())
-                    >
-                        {t().retry}
-                    </button>
-                }
-                .into_any(),
-            )
-        }
-    };
+    let failed = format!("{} {}", t().not_sent, l.error.as_deref().unwrap_or_default());
+    let status = delivery_status(c, &l, t().sending, failed);
     view! {
         <li
             class="c-message"
@@ -185,4 +165,35 @@ pub(super) fn linked(text: &str) -> impl IntoView {
             }
         })
         .collect_view()
+}
+
+/// A line's delivery mark, for replies and notes alike: nothing once stored, `pending` while
+/// on its way, and when refused `failed` (with the reason) and a Retry button.
+pub(super) fn delivery_status(
+    c: Console,
+    l: &Line,
+    pending: &'static str,
+    failed: String,
+) -> Option<AnyView> {
+    match l.delivery {
+        Delivery::Sent => None,
+        Delivery::Pending => Some(view! { <span class="c-status">{pending}</span> }.into_any()),
+        Delivery::Failed => {
+            let conv = c.selected.get_untracked().unwrap_or_default();
+            let client_id = l.client_id.clone();
+            Some(
+                view! {
+                    <span class="c-status c-failed" role="alert">{failed}</span>
+                    <button
+                        type="button"
+                        class="c-retry"
+                        on:click=move |_| connection::retry(c, conv.clone(), client_id.clone())
+                    >
+                        {t().retry}
+                    </button>
+                }
+                .into_any(),
+            )
+        }
+    }
 }
