@@ -126,7 +126,11 @@ fn row(c: Console, l: Line) -> impl IntoView {
         .into()
     });
     let body = linked(&l.text);
-    let failed = format!("{} {}", t().not_sent, l.error.as_deref().unwrap_or_default());
+    let failed = format!(
+        "{} {}",
+        t().not_sent,
+        l.error.as_deref().unwrap_or_default()
+    );
     let status = delivery_status(c, &l, t().sending, failed);
     view! {
         <li
