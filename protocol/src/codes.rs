@@ -68,8 +68,35 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for clients that read codes by name (the widget's decoder).
+    pub const ALL: [ErrorCode; 22] = [
+        ErrorCode::BadJson,
+        ErrorCode::UnknownType,
+        ErrorCode::Invalid,
+        ErrorCode::TooLarge,
+        ErrorCode::NotFound,
+        ErrorCode::Forbidden,
+        ErrorCode::OutOfOrder,
+        ErrorCode::Unavailable,
+        ErrorCode::NotOwner,
+        ErrorCode::Unauthorized,
+        ErrorCode::RateLimited,
+        ErrorCode::Conflict,
+        ErrorCode::UnknownTeam,
+        ErrorCode::UnknownAgent,
+        ErrorCode::IdentityInvalid,
+        ErrorCode::IdentityExpired,
+        ErrorCode::IdentityRequired,
+        ErrorCode::Blocked,
+        ErrorCode::SearchUnavailable,
+        ErrorCode::CannedNotFound,
+        ErrorCode::CannedLimit,
+        ErrorCode::ShortcutTaken,
+    ];
+
     /// The stable snake_case name, as on the wire.
     pub fn as_str(self) -> &'static str {
+        // A new code goes into `ALL` too (`every_code_is_listed` checks the count).
         match self {
             ErrorCode::BadJson => "bad_json",
             ErrorCode::UnknownType => "unknown_type",
@@ -175,5 +202,30 @@ impl CloseCode {
     pub fn should_reconnect(code: u16) -> bool {
         !(CloseCode::BAD_HELLO.code..=CloseCode::PROTOCOL_VERSION.code).contains(&code)
             && code != CloseCode::BLOCKED.code
+    }
+}
+
+#[cfg(test)]
+mod all_tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_under_its_wire_name() {
+        let arms = include_str!("codes.rs")
+            .split("pub fn as_str")
+            .nth(1)
+            .unwrap()
+            .split("\n    }\n")
+            .next()
+            .unwrap()
+            .matches("ErrorCode::")
+            .count();
+        assert_eq!(ErrorCode::ALL.len(), arms);
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
     }
 }

@@ -174,6 +174,19 @@ impl Context {
         let size = serde_json::to_vec(self)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
+        self.validate_measured(size, &|v| {
+            serde_json::to_string(v).map_or(usize::MAX, |s| s.len())
+        })
+    }
+
+    /// [`Context::validate`] with the JSON sizes measured by the caller: `size` is the whole
+    /// context's, `value_size` a custom value's. The widget measures with the browser's
+    /// `JSON.stringify`, so it carries no JSON serializer; the rules stay here, once.
+    pub fn validate_measured(
+        &self,
+        size: usize,
+        value_size: &dyn Fn(&serde_json::Value) -> usize,
+    ) -> Result<(), Invalid> {
         if size > MAX_CONTEXT_BYTES {
             return Err((
                 ErrorCode::TooLarge,
@@ -250,13 +263,16 @@ impl Context {
                 url("order.tracking_url", t, false)?;
             }
         }
-        custom(&self.custom)
+        custom(&self.custom, value_size)
     }
 }
 
 /// The site's own keys: each key a short string, each value at most
 /// [`MAX_CUSTOM_VALUE_BYTES`] serialized, at most [`MAX_CUSTOM_FIELDS`] of them.
-fn custom(map: &BTreeMap<String, serde_json::Value>) -> Result<(), Invalid> {
+fn custom(
+    map: &BTreeMap<String, serde_json::Value>,
+    value_size: &dyn Fn(&serde_json::Value) -> usize,
+) -> Result<(), Invalid> {
     if map.len() > MAX_CUSTOM_FIELDS {
         return Err((
             ErrorCode::TooLarge,
@@ -268,8 +284,7 @@ fn custom(map: &BTreeMap<String, serde_json::Value>) -> Result<(), Invalid> {
         if k.is_empty() {
             return Err((ErrorCode::Invalid, "custom has an empty key".into()));
         }
-        let size = serde_json::to_string(v).map_or(usize::MAX, |s| s.len());
-        if size > MAX_CUSTOM_VALUE_BYTES {
+        if value_size(v) > MAX_CUSTOM_VALUE_BYTES {
             return Err((
                 ErrorCode::TooLarge,
                 format!(

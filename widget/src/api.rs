@@ -11,42 +11,18 @@
 //! events) before the widget is loaded; once it is, `consent` comes here.
 
 use leptos::prelude::*;
-use serde_json::Value;
-use switchboard_protocol::context::{Cart, Identity, Order};
 use switchboard_protocol::limits::MAX_IDENTITY_TOKEN_BYTES;
 use switchboard_protocol::{ClientMsg, Context};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::state::{core, send, Widget};
+use crate::chat;
+use crate::connection::send;
+use crate::listeners::call;
+use crate::state::core;
+use crate::wire;
 
 fn warn(msg: &str) {
     web_sys::console::warn_1(&JsValue::from_str(&format!("Switchboard: {msg}")));
-}
-
-/// A plain JS object as JSON (through `JSON.stringify`, so no extra serializer in the bundle).
-/// Pages with Prototype.js (or its imitators) define `toJSON` on `Array.prototype` and
-/// `String.prototype`, which makes `JSON.stringify` write arrays and strings as strings of
-/// their own: those are set aside for the one synchronous call and put back exactly as they
-/// were, so the page never sees them missing.
-fn to_json(v: &JsValue) -> Option<Value> {
-    let protos = [
-        js_sys::Object::get_prototype_of(&js_sys::Array::new()),
-        js_sys::Object::get_prototype_of(&JsValue::from_str("")),
-    ];
-    let key = JsValue::from_str("toJSON");
-    let saved: Vec<(js_sys::Object, JsValue)> = protos
-        .into_iter()
-        .filter_map(|p| {
-            let d = js_sys::Object::get_own_property_descriptor(&p, &key);
-            (!d.is_undefined() && js_sys::Reflect::delete_property(&p, &key).unwrap_or(false))
-                .then_some((p, d))
-        })
-        .collect();
-    let s = js_sys::JSON::stringify(v);
-    for (p, d) in saved {
-        let _ = js_sys::Reflect::define_property(&p, &key, d.unchecked_ref());
-    }
-    serde_json::from_str(&s.ok()?.as_string()?).ok()
 }
 
 pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
@@ -55,9 +31,9 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
         return JsValue::UNDEFINED;
     };
     match name {
-        "open" => widget.set_open(true),
-        "close" => widget.set_open(false),
-        "toggle" => widget.set_open(!widget.open.get_untracked()),
+        "open" => chat::set_open(widget, true),
+        "close" => chat::set_open(widget, false),
+        "toggle" => chat::set_open(widget, !widget.open.get_untracked()),
         "locale" => match crate::i18n::from_js(&a) {
             Some(strings) => widget.strings.set(strings),
             None => warn(&format!(
@@ -80,7 +56,7 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
             }
         }
         "reset" => {
-            forget(widget);
+            chat::forget(widget);
             crate::tabs::reset();
         }
         "consent" => match a.as_bool() {
@@ -89,17 +65,17 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
                 crate::tabs::rejoin(widget);
             }
             Some(false) => {
-                withdraw(widget);
+                chat::withdraw(widget);
                 crate::tabs::withdraw();
             }
             None => warn("consent expects true or false"),
         },
-        "identify" => match to_json(&a).and_then(identity) {
+        "identify" => match wire::plain(&a).and_then(|v| wire::identity(&v)) {
             Some(identity) => update_context(|c| c.identity = Some(identity)),
             None => warn("identify expects {id, name, email} with string values"),
         },
-        "setContext" => match to_json(&a) {
-            Some(Value::Object(map)) => set_context(map),
+        "setContext" => match wire::plain(&a) {
+            Some(v) if v.is_object() && !js_sys::Array::is_array(&v) => set_context(&v),
             _ => warn("setContext expects an object"),
         },
         "on" => match (a.as_string(), b.dyn_into::<js_sys::Function>()) {
@@ -126,30 +102,21 @@ pub fn command(name: &str, a: JsValue, b: JsValue) -> JsValue {
 /// The events `Switchboard('on', …)` accepts.
 const EVENTS: &[&str] = &["message", "open", "close", "ready", "consent_required"];
 
-/// Sites often keep user ids as numbers; the wire wants strings.
-fn identity(mut v: Value) -> Option<Identity> {
-    if let Some(id) = v.get_mut("id") {
-        if let Value::Number(n) = id {
-            *id = Value::String(n.to_string());
-        }
-    }
-    serde_json::from_value(v).ok()
-}
-
 /// `cart` and `order` are typed; every other key goes to `custom`. A key given again replaces
 /// the old value; `null` removes it.
-fn set_context(map: serde_json::Map<String, Value>) {
+fn set_context(map: &JsValue) {
+    let entries = wire::entries(map);
     let mut cart = None;
     let mut order = None;
-    for (key, value) in &map {
+    for (key, value) in &entries {
         match key.as_str() {
-            "cart" if !value.is_null() => match serde_json::from_value::<Cart>(value.clone()) {
-                Ok(c) => cart = Some(Some(c)),
-                Err(e) => return warn(&format!("setContext: cart: {e}")),
+            "cart" if !value.is_null() => match wire::cart(value) {
+                Some(c) => cart = Some(Some(c)),
+                None => return warn("setContext: cart: not a cart (items, total, currency)"),
             },
-            "order" if !value.is_null() => match serde_json::from_value::<Order>(value.clone()) {
-                Ok(o) => order = Some(Some(o)),
-                Err(e) => return warn(&format!("setContext: order: {e}")),
+            "order" if !value.is_null() => match wire::order(value) {
+                Some(o) => order = Some(Some(o)),
+                None => return warn("setContext: order: not an order (number, status, items, …)"),
             },
             "cart" => cart = Some(None),
             "order" => order = Some(None),
@@ -163,14 +130,14 @@ fn set_context(map: serde_json::Map<String, Value>) {
         if let Some(order) = order {
             c.order = order;
         }
-        for (key, value) in map {
+        for (key, value) in entries {
             if key == "cart" || key == "order" {
                 continue;
             }
             if value.is_null() {
                 c.custom.remove(&key);
             } else {
-                c.custom.insert(key, value);
+                c.custom.insert(key, wire::value(&value));
             }
         }
     });
@@ -181,72 +148,11 @@ fn set_context(map: serde_json::Map<String, Value>) {
 fn update_context(f: impl FnOnce(&mut Context)) {
     let mut next = core(|c| c.context.clone());
     f(&mut next);
-    if let Err((_, reason)) = next.validate() {
+    let size = |v: &JsValue| wire::stringify(v).map_or(usize::MAX, |s| s.len());
+    let measured = size(&wire::context(&next));
+    if let Err((_, reason)) = next.validate_measured(measured, &|v| size(&wire::value_js(v))) {
         return warn(&format!("context not accepted: {reason}"));
     }
     core(|c| c.context = next.clone());
     send(&ClientMsg::SetContext { context: next });
-}
-
-/// Ends the visitor on this browser (logout, shared computers): its token, unsent messages,
-/// identity and transcript are dropped, and the socket closes; the connection comes back as
-/// a new visitor with nothing of the previous one.
-pub fn forget(widget: Widget) {
-    crate::storage::remove(&crate::connection::token_key());
-    crate::storage::remove(&crate::outbox::key());
-    let tx = core(|c| {
-        c.identity_token = None;
-        c.token = None;
-        c.context.identity = None;
-        c.context.cart = None;
-        c.context.order = None;
-        c.context.custom.clear();
-        c.conversation_id = None;
-        c.visitor_id = None;
-        c.last_welcome = None;
-        c.caught_up = false;
-        c.tx.take()
-    });
-    widget.lines.set(Vec::new());
-    widget.unread.set(0);
-    widget.typing.set(None);
-    // The leader's session ends with its socket and reconnects without a token.
-    if let Some(tx) = tx {
-        tx.close_channel();
-    }
-}
-
-/// Consent withdrawn (`Switchboard('consent', false)`, here or in another tab): the visitor is
-/// forgotten as by `reset`, the socket closes and stays closed, this tab gives up leading the
-/// others, and nothing is stored or sent until consent is given again.
-pub fn withdraw(widget: Widget) {
-    widget.set_open(false);
-    core(|c| {
-        c.blocked = true;
-        c.wanted = false;
-    });
-    forget(widget);
-    widget.conn.set(crate::state::Conn::Connecting);
-    crate::tabs::resign();
-}
-
-/// Calls the site's listeners for `event`.
-pub fn emit(event: &str, payload: &JsValue) {
-    let listeners: Vec<js_sys::Function> = core(|c| {
-        c.listeners
-            .iter()
-            .filter(|(e, _)| e == event)
-            .map(|(_, f)| f.clone())
-            .collect()
-    });
-    for f in listeners {
-        call(&f, payload);
-    }
-}
-
-/// A site's listener that throws is its own bug; it must not break the widget.
-fn call(f: &js_sys::Function, payload: &JsValue) {
-    if let Err(e) = f.call1(&JsValue::NULL, payload) {
-        web_sys::console::warn_2(&JsValue::from_str("Switchboard: a listener threw"), &e);
-    }
 }

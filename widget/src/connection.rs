@@ -24,6 +24,7 @@ use switchboard_protocol::{
 use wasm_bindgen::JsValue;
 
 use crate::state::{core, Conn, Widget};
+use crate::wire::Encode;
 use crate::{outbox, storage};
 
 const BACKOFF_START_MS: u32 = 500;
@@ -104,14 +105,14 @@ pub fn welcome_follower() {
 
 /// A frame from the relay: this tab's own socket (`tx` given) or relayed by the leader.
 pub fn handle_text(widget: Widget, text: &str, tx: Option<&mpsc::UnboundedSender<String>>) {
-    match serde_json::from_str::<VisitorMsg>(text) {
-        Ok(msg) => {
+    match crate::wire::decode(text) {
+        Some(msg) => {
             if tx.is_some() && matches!(msg, VisitorMsg::Welcome(_)) {
                 core(|c| c.last_welcome = Some(text.to_owned()));
             }
             handle(widget, msg, tx)
         }
-        Err(_) => web_sys::console::warn_1(&JsValue::from_str("Switchboard: unreadable frame")),
+        None => web_sys::console::warn_1(&JsValue::from_str("Switchboard: unreadable frame")),
     }
 }
 
@@ -225,7 +226,7 @@ async fn session(widget: Widget, ws: WebSocket) -> Option<u16> {
         context: Some(core(|c| c.context.clone())),
         identity_token: core(|c| c.identity_token.clone()),
     });
-    let _ = tx.unbounded_send(hello.to_json());
+    let _ = tx.unbounded_send(hello.encode());
     core(|c| c.tx = Some(tx.clone()));
 
     let last_frame = Rc::new(Cell::new(js_sys::Date::now()));
@@ -272,7 +273,7 @@ async fn keepalive(
             return;
         }
         if tx
-            .unbounded_send(ClientMsg::Ping { nonce: None }.to_json())
+            .unbounded_send(ClientMsg::Ping { nonce: None }.encode())
             .is_err()
         {
             return;
@@ -286,7 +287,7 @@ fn sync(tx: &mpsc::UnboundedSender<String>, conversation_id: String, since: u64)
             conversation_id,
             since,
         }
-        .to_json(),
+        .encode(),
     );
 }
 
@@ -309,7 +310,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 core(|c| c.wanted = true);
                 // A tab that just joined: the conversation's page is now this one.
                 if !core(|c| c.caught_up) {
-                    crate::state::send(&ClientMsg::SetContext {
+                    send(&ClientMsg::SetContext {
                         context: core(|c| c.context.clone()),
                     });
                 }
@@ -326,16 +327,16 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             }
             if core(|c| std::mem::take(&mut c.dropped_before_welcome)) {
                 let (context, token) = core(|c| (c.context.clone(), c.identity_token.clone()));
-                let _ = tx.unbounded_send(ClientMsg::SetContext { context }.to_json());
+                let _ = tx.unbounded_send(ClientMsg::SetContext { context }.encode());
                 if let Some(token) = token {
-                    let _ = tx.unbounded_send(ClientMsg::Identify { token }.to_json());
+                    let _ = tx.unbounded_send(ClientMsg::Identify { token }.encode());
                 }
             }
             sync(tx, conv.clone(), widget.last_seq());
             // Everything not yet acknowledged goes again, in the order it was typed; the relay
             // recognises anything it already stored by its client id.
             for entry in outbox::load() {
-                let _ = tx.unbounded_send(entry.frame(conv.clone()).to_json());
+                let _ = tx.unbounded_send(entry.frame(conv.clone()).encode());
             }
         }
         VisitorMsg::Message(m) => {
@@ -352,7 +353,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             // Agents and bots talk to the visitor; relay notes ("Alex joined") are shown but
             // neither count as unread nor reach the site's `message` listeners.
             let from_them = matches!(m.sender.kind, SenderKind::Agent | SenderKind::Bot);
-            let payload = from_them.then(|| message_event(&m));
+            let payload = from_them.then(|| crate::wire::message_event(&m));
             let said = from_them.then(|| (m.sender.name.clone(), m.text.clone()));
             let (seq, conv) = (m.seq, m.conversation_id.clone());
             // Someone took the conversation (or it ended): it waits in no queue any more.
@@ -390,7 +391,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 }
                 // Only the leader tab tells the site, so a sound plays once, not once per tab.
                 if let (Some(p), Some(_)) = (payload, tx) {
-                    crate::api::emit("message", &p);
+                    crate::listeners::emit("message", &p);
                 }
             }
         }
@@ -471,7 +472,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 TimeoutFuture::new(wait).await;
                 let entry = outbox::load().into_iter().find(|e| e.client_id == id);
                 if let (Some(entry), Some(conv)) = (entry, core(|c| c.conversation_id.clone())) {
-                    crate::state::send(&entry.frame(conv));
+                    send(&entry.frame(conv));
                 }
             });
         }
@@ -492,36 +493,6 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
     }
 }
 
-/// The plain object handed to `Switchboard('on', 'message', fn)` listeners.
-fn message_event(m: &switchboard_protocol::ChatMessage) -> JsValue {
-    let obj = js_sys::Object::new();
-    let set = |o: &js_sys::Object, k: &str, v: JsValue| {
-        let _ = js_sys::Reflect::set(o, &JsValue::from_str(k), &v);
-    };
-    set(&obj, "text", JsValue::from_str(&m.text));
-    set(&obj, "seq", JsValue::from_f64(m.seq as f64));
-    set(&obj, "at", JsValue::from_f64(m.at as f64));
-    let sender = js_sys::Object::new();
-    let kind = match m.sender.kind {
-        SenderKind::Agent => "agent",
-        SenderKind::Bot => "bot",
-        SenderKind::System => "system",
-        SenderKind::Visitor => "visitor",
-    };
-    set(&sender, "kind", JsValue::from_str(kind));
-    set(
-        &sender,
-        "name",
-        m.sender
-            .name
-            .as_deref()
-            .map(JsValue::from_str)
-            .unwrap_or(JsValue::NULL),
-    );
-    set(&obj, "sender", sender.into());
-    obj.into()
-}
-
 /// Says a reply that arrived while the panel is closed: who wrote, and the start of it.
 fn announce(widget: Widget, name: Option<String>, text: &str) {
     let s = widget.strings.get_untracked();
@@ -536,5 +507,30 @@ fn announce(widget: Widget, name: Option<String>, text: &str) {
         who
     } else {
         format!("{who}: {excerpt}")
+    });
+}
+
+/// Sends a frame: on this tab's socket if it leads, else through the leader tab. Frames that
+/// find no open socket are dropped; messages are safe in the outbox and go on the next welcome.
+pub fn send(msg: &ClientMsg) {
+    let json = crate::wire::encode(msg);
+    let (leader, blocked) = core(|c| (c.leader, c.blocked));
+    if blocked {
+        return;
+    }
+    if leader {
+        send_raw(json);
+    } else {
+        crate::tabs::forward(json);
+    }
+}
+
+/// Leader: a frame on the socket, if it said welcome.
+pub fn send_raw(json: String) {
+    core(|c| match (&c.tx, c.welcomed) {
+        (Some(tx), true) => {
+            let _ = tx.unbounded_send(json);
+        }
+        _ => c.dropped_before_welcome = true,
     });
 }

@@ -16,7 +16,8 @@
 //! - [`i18n`]: the words in twelve languages, the choice among them, `Intl` for numbers,
 //!   plurals and times;
 //! - [`theme`]: the site's theme (texts and colour scheme; colours and place are CSS);
-//! - [`storage`]: first-party storage.
+//! - [`storage`]: first-party storage;
+//! - [`wire`]: the frames as JSON, through the browser's `JSON` (no serde in the wasm).
 //!
 //! Message text is shown as text nodes; only http(s) URLs become links
 //! (`switchboard_protocol::linkify`, shared with the console).
@@ -24,15 +25,20 @@
 //! Nothing here may throw into the host page: every JS call that can fail is handled.
 
 mod api;
+mod chat;
 mod connection;
 mod context;
 mod i18n;
+mod listeners;
 mod outbox;
 mod state;
 mod storage;
 mod tabs;
 mod theme;
 mod view;
+// Public for its drift tests (`tests/wire.rs`); not part of the widget's API.
+#[doc(hidden)]
+pub mod wire;
 
 use wasm_bindgen::prelude::*;
 
@@ -46,7 +52,10 @@ pub fn mount(container: web_sys::HtmlElement, site: String, relay: String) {
     let handle = leptos::mount::mount_to(container, move || {
         let widget = state::Widget::create(site, relay);
         theme::read(widget, &root);
-        tabs::join(widget);
+        for entry in outbox::load() {
+            widget.add_pending(entry.client_id, entry.text, entry.at);
+        }
+        tabs::join(widget, chat::from_tab);
         // A browser with a conversation to come back to connects at once, so an agent's reply
         // reaches the visitor with the panel closed; otherwise the socket waits for the
         // visitor to open the chat.
@@ -60,7 +69,7 @@ pub fn mount(container: web_sys::HtmlElement, site: String, relay: String) {
         let _ = p.mark("switchboard:ready");
     }
     state::core(|c| c.ready = true);
-    api::emit("ready", &JsValue::UNDEFINED);
+    listeners::emit("ready", &JsValue::UNDEFINED);
 }
 
 /// The JavaScript API: `Switchboard(name, a, b)` once the widget is loaded.

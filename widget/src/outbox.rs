@@ -2,20 +2,20 @@
 //! closed laptop or a relay restart loses nothing. Each keeps its client id, so a resend after
 //! an unseen ack is recognised by the relay and stored once.
 
-use serde::{Deserialize, Serialize};
 use switchboard_protocol::client::Send;
 use switchboard_protocol::{ClientMsg, Millis};
 
-use crate::state::{core, send, Widget};
+use crate::state::core;
 use crate::storage;
+use crate::wire::{self, opt, req, string, uint, Obj};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Stored as a JSON array of `{client_id, text, at, postback?}`.
+#[derive(Clone, Debug)]
 pub struct Entry {
     pub client_id: String,
     pub text: String,
     pub at: Millis,
     /// Set when this is a click on a bot's chip or button: `text` is its label.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postback: Option<String>,
 }
 
@@ -41,39 +41,46 @@ impl Entry {
     }
 }
 
-/// Something the visitor said (typed, or clicked on a chip or button): it gets its client id,
-/// goes into the outbox (so it survives a reload), shows as pending, and is sent if the socket
-/// is up; the connection resends the outbox after every reconnect.
-pub fn submit(w: Widget, text: String, postback: Option<String>) {
-    let entry = Entry {
-        client_id: switchboard_protocol::client_id::random(),
-        text,
-        at: js_sys::Date::now() as u64,
-        postback,
-    };
-    push(entry.clone());
-    // The visitor chats: this browser now has a conversation to come back to.
-    crate::connection::keep_token();
-    w.add_pending(entry.client_id.clone(), entry.text.clone(), entry.at);
-    if let Some(conversation_id) = core(|c| c.conversation_id.clone()) {
-        send(&entry.frame(conversation_id));
-    }
-}
-
 pub fn key() -> String {
     core(|c| format!("switchboard:{}:outbox", c.site))
 }
 
 pub fn load() -> Vec<Entry> {
     storage::get(&key())
-        .and_then(|s| serde_json::from_str(&s).ok())
+        .and_then(|s| wire::parse(&s))
+        .filter(js_sys::Array::is_array)
+        .and_then(|list| js_sys::Array::from(&list).iter().map(read).collect())
         .unwrap_or_default()
 }
 
+fn read(o: wasm_bindgen::JsValue) -> Option<Entry> {
+    let o = &o;
+    Some(Entry {
+        client_id: req(o, "client_id", string)?,
+        text: req(o, "text", string)?,
+        at: req(o, "at", uint)?,
+        postback: opt(o, "postback", string)?,
+    })
+}
+
 fn save(entries: &[Entry]) {
+    let list: js_sys::Array = entries
+        .iter()
+        .map(|e| {
+            let o = Obj::new()
+                .s("client_id", &e.client_id)
+                .s("text", &e.text)
+                .n("at", e.at as f64);
+            match &e.postback {
+                Some(p) => o.s("postback", p),
+                None => o,
+            }
+            .done()
+        })
+        .collect();
     storage::set(
         &key(),
-        &serde_json::to_string(entries).unwrap_or_else(|_| "[]".into()),
+        &wire::stringify(&list).unwrap_or_else(|| "[]".into()),
     );
 }
 

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
 use switchboard_protocol::rich::Rich;
-use switchboard_protocol::{ChatMessage, ClientMsg, Context, Millis, SenderKind, SystemEvent};
+use switchboard_protocol::{ChatMessage, Context, Millis, SenderKind, SystemEvent};
 
 use crate::i18n::{self, Strings};
 
@@ -136,7 +136,18 @@ pub struct Core {
     /// or connected until it is given again.
     pub blocked: bool,
     /// This tab's place in the site's tab lock (see `tabs`).
-    pub lock: crate::tabs::Lock,
+    pub lock: Lock,
+}
+
+/// This tab's place in the site's tab lock.
+#[derive(Default)]
+pub enum Lock {
+    #[default]
+    None,
+    /// Asked for; another tab leads.
+    Queued,
+    /// This tab leads; calling the function (if any: no Web Locks) releases the lock.
+    Held(Option<js_sys::Function>),
 }
 
 thread_local! {
@@ -172,9 +183,6 @@ impl Widget {
             c.context.page = Some(crate::context::page());
             c.ping_interval_ms = 10_000;
         });
-        for entry in crate::outbox::load() {
-            widget.add_pending(entry.client_id, entry.text, entry.at);
-        }
         widget
     }
 
@@ -191,25 +199,6 @@ impl Widget {
         word: fn(&'static Strings) -> &'static str,
     ) -> impl Fn() -> &'static str + Clone + Send + Sync + 'static {
         move || word(self.strings.get())
-    }
-
-    pub fn set_open(self, open: bool) {
-        if open && !crate::connection::want(self) {
-            // Consent was withdrawn: the loader asks the visitor (or tells the site) instead.
-            crate::api::emit("consent_required", &wasm_bindgen::JsValue::UNDEFINED);
-            return;
-        }
-        if self.open.get_untracked() != open {
-            self.open.set(open);
-            if open {
-                self.unread.set(0);
-                self.announcement.set(String::new());
-            }
-            crate::api::emit(
-                if open { "open" } else { "close" },
-                &wasm_bindgen::JsValue::UNDEFINED,
-            );
-        }
     }
 
     pub fn add_pending(self, client_id: String, text: String, at: Millis) {
@@ -327,29 +316,4 @@ impl Widget {
 /// Stored messages by seq, then pending ones in the order they were typed.
 fn sort(lines: &mut [Line]) {
     lines.sort_by_key(|l| (l.seq.is_none(), l.seq.unwrap_or(0), l.at));
-}
-
-/// Sends a frame: on this tab's socket if it leads, else through the leader tab. Frames that
-/// find no open socket are dropped; messages are safe in the outbox and go on the next welcome.
-pub fn send(msg: &ClientMsg) {
-    let json = msg.to_json();
-    let (leader, blocked) = core(|c| (c.leader, c.blocked));
-    if blocked {
-        return;
-    }
-    if leader {
-        send_raw(json);
-    } else {
-        crate::tabs::forward(json);
-    }
-}
-
-/// Leader: a frame on the socket, if it said welcome.
-pub fn send_raw(json: String) {
-    core(|c| match (&c.tx, c.welcomed) {
-        (Some(tx), true) => {
-            let _ = tx.unbounded_send(json);
-        }
-        _ => c.dropped_before_welcome = true,
-    });
 }

@@ -9,29 +9,52 @@
 //! another tab can lead, and ignores the channel until consent is given again.
 
 use leptos::prelude::*;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::state::{core, Conn, Widget};
+use std::cell::Cell;
 
-/// This tab's place in the site's tab lock.
-#[derive(Default)]
-pub enum Lock {
-    #[default]
-    None,
-    /// Asked for; another tab leads.
-    Queued,
-    /// This tab leads; calling the function (if any: no Web Locks) releases the lock.
-    Held(Option<js_sys::Function>),
+use crate::state::{core, Conn, Lock, Widget};
+
+/// What this tab is asked to do, handed up to `chat::from_tab` (this module sits below the
+/// connection and the chat, so it names them no more than this).
+pub enum TabEvent {
+    /// This tab became the leader.
+    Lead,
+    /// Follower: a frame from the relay, relayed by the leader.
+    Frame(String),
+    /// Leader: a frame a follower wants sent on the socket.
+    Send(String),
+    /// Leader: a tab opened and wants the conversation so far.
+    Hello,
+    /// Leader: a follower's visitor wants the chat.
+    Connect,
+    /// Another tab reset the visitor.
+    Reset,
+    /// Another tab's visitor withdrew consent.
+    Withdraw,
+}
+
+type Handler = fn(Widget, TabEvent);
+
+thread_local! {
+    static HANDLER: Cell<Option<Handler>> = const { Cell::new(None) };
+}
+
+fn up(widget: Widget, event: TabEvent) {
+    if let Some(handle) = HANDLER.with(Cell::get) {
+        handle(widget, event);
+    }
 }
 
 fn lock_name() -> String {
     core(|c| format!("switchboard:{}", c.site))
 }
 
-/// Joins the site's tab group; `connection::lead` runs once this tab becomes the leader.
-pub fn join(widget: Widget) {
+/// Joins the site's tab group; `handler` gets what the other tabs ask and [`TabEvent::Lead`]
+/// once this tab becomes the leader.
+pub fn join(widget: Widget, handler: Handler) {
+    HANDLER.with(|h| h.set(Some(handler)));
     let name = lock_name();
     if let Ok(channel) = web_sys::BroadcastChannel::new(&name) {
         let on_message =
@@ -46,7 +69,7 @@ pub fn join(widget: Widget) {
     }
     request_lock(widget);
     // A follower asks the leader for the conversation so far.
-    post(&serde_json::json!({ "t": "hello" }));
+    post("hello", None);
 }
 
 fn request_lock(widget: Widget) {
@@ -108,7 +131,7 @@ fn lead_alone(widget: Widget) {
 
 fn become_leader(widget: Widget) {
     core(|c| c.leader = true);
-    crate::connection::lead(widget);
+    up(widget, TabEvent::Lead);
 }
 
 /// Stops leading (consent withdrawn): the lock goes to the next tab in its queue.
@@ -135,8 +158,8 @@ pub fn rejoin(widget: Widget) {
     }
 }
 
-fn post(v: &Value) {
-    let text = v.to_string();
+fn post(kind: &str, data: Option<&str>) {
+    let text = crate::wire::tab_message(kind, data);
     core(|c| {
         if let Some(ch) = &c.channel {
             let _ = ch.post_message(&JsValue::from_str(&text));
@@ -146,46 +169,46 @@ fn post(v: &Value) {
 
 /// Leader: hands a frame from the relay to the other tabs.
 pub fn relay_frame(text: &str) {
-    post(&serde_json::json!({ "t": "frame", "d": text }));
+    post("frame", Some(text));
 }
 
 /// Leader: tells the other tabs the connection state.
 pub fn announce(conn: Conn) {
-    post(&serde_json::json!({ "t": "conn", "d": conn.as_str() }));
+    post("conn", Some(conn.as_str()));
 }
 
 /// Tells the other tabs the visitor was reset (`Switchboard('reset')`).
 pub fn reset() {
-    post(&serde_json::json!({ "t": "reset" }));
+    post("reset", None);
 }
 
 /// Tells the other tabs consent was withdrawn (`Switchboard('consent', false)`).
 pub fn withdraw() {
-    post(&serde_json::json!({ "t": "withdraw" }));
+    post("withdraw", None);
 }
 
 /// Follower: the visitor wants the chat; the leader connects if it has not.
 pub fn ask_leader() {
-    post(&serde_json::json!({ "t": "connect" }));
+    post("connect", None);
 }
 
 /// Follower: asks the leader to send a frame on its socket.
 pub fn forward(json: String) {
-    post(&serde_json::json!({ "t": "send", "d": json }));
+    post("send", Some(&json));
 }
 
 fn receive(widget: Widget, text: &str) {
-    let Ok(msg) = serde_json::from_str::<Value>(text) else {
+    let Some((kind, data)) = crate::wire::read_tab_message(text) else {
         return;
     };
-    let data = msg.get("d").and_then(Value::as_str).unwrap_or_default();
+    let data = data.as_str();
     let (leader, blocked) = core(|c| (c.leader, c.blocked));
     if blocked {
         // Nothing of a visitor reaches a tab without consent.
         return;
     }
-    match (msg.get("t").and_then(Value::as_str), leader) {
-        (Some("frame"), false) => crate::connection::handle_text(widget, data, None),
+    match (Some(kind.as_str()), leader) {
+        (Some("frame"), false) => up(widget, TabEvent::Frame(data.to_owned())),
         (Some("conn"), false) => widget.conn.set(match data {
             "online" => Conn::Online,
             "error" => Conn::Error,
@@ -193,15 +216,11 @@ fn receive(widget: Widget, text: &str) {
             "offline" => Conn::Offline,
             _ => Conn::Reconnecting,
         }),
-        (Some("send"), true) => {
-            crate::state::send_raw(data.to_owned());
-        }
-        (Some("hello"), true) => crate::connection::welcome_follower(),
-        (Some("connect"), true) => {
-            crate::connection::want(widget);
-        }
-        (Some("reset"), _) => crate::api::forget(widget),
-        (Some("withdraw"), _) => crate::api::withdraw(widget),
+        (Some("send"), true) => up(widget, TabEvent::Send(data.to_owned())),
+        (Some("hello"), true) => up(widget, TabEvent::Hello),
+        (Some("connect"), true) => up(widget, TabEvent::Connect),
+        (Some("reset"), _) => up(widget, TabEvent::Reset),
+        (Some("withdraw"), _) => up(widget, TabEvent::Withdraw),
         _ => {}
     }
 }

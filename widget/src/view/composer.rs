@@ -1,13 +1,13 @@
 //! The message box: drafts, the size limit, typing frames; what is sent goes through
-//! [`outbox::submit`].
+//! [`crate::chat::submit`].
 
 use leptos::html;
 use leptos::prelude::*;
 use switchboard_protocol::limits::MAX_TEXT_BYTES;
 use switchboard_protocol::ClientMsg;
 
-use crate::outbox;
-use crate::state::{core, send, Widget};
+use crate::connection::send;
+use crate::state::{core, Widget};
 
 /// Minimum milliseconds between two "typing" frames.
 const TYPING_EVERY_MS: f64 = 3_000.0;
@@ -34,7 +34,7 @@ pub fn composer(w: Widget) -> impl IntoView {
         }
         draft.set(String::new());
         stop_typing();
-        outbox::submit(w, text, None);
+        crate::chat::submit(w, text, None);
     };
     // Said at once rather than on Enter: an oversized message would only be refused later.
     let too_long = move || draft.with(|d| d.len() > MAX_TEXT_BYTES);

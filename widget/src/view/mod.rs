@@ -28,7 +28,7 @@ pub fn app(w: Widget) -> impl IntoView {
             .unwrap_or_else(|| w.t().open.to_owned())
     };
     let close = move || {
-        w.set_open(false);
+        crate::chat::set_open(w, false);
         // After the next frame: on phones the launcher is hidden while the panel is open, and
         // a hidden element cannot take focus.
         request_animation_frame(move || {
@@ -113,7 +113,7 @@ pub fn app(w: Widget) -> impl IntoView {
                         (false, n) => w.t().unread(&label(), n),
                     }
                 }
-                on:click=move |_| w.set_open(!w.open.get_untracked())
+                on:click=move |_| crate::chat::set_open(w, !w.open.get_untracked())
             >
                 <svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true">
                     <path

@@ -7,7 +7,6 @@ use leptos::prelude::*;
 use switchboard_protocol::context::{is_http_url, is_mailto_url};
 use switchboard_protocol::rich::{Button, Card, QuickReply, Rich};
 
-use crate::outbox;
 use crate::state::Widget;
 
 /// Buttons and cards; chips only while `latest` says this is the newest message (an older
@@ -56,7 +55,7 @@ fn postback(
             type="button"
             class=class
             data-testid=testid
-            on:click=move |_| outbox::submit(w, label.clone(), Some(payload.clone()))
+            on:click=move |_| crate::chat::submit(w, label.clone(), Some(payload.clone()))
         >
             {shown}
         </button>
@@ -124,7 +123,7 @@ fn card(w: Widget, c: Card) -> impl IntoView {
             {text.map(|t| view! { <p class="sb-card-text">{t}</p> })}
             // Two decimals and the code: the widget stays small; the console formats by locale.
             {price.map(|p| view! {
-                <p class="sb-card-price" data-testid="card-price">{format!("{:.2} {}", p.amount, p.currency)}</p>
+                <p class="sb-card-price" data-testid="card-price">{format!("{} {}", crate::wire::fixed(p.amount, 2), p.currency)}</p>
             })}
             {(!buttons.is_empty()).then(|| button_row(w, buttons))}
         </li>

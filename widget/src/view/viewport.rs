@@ -67,7 +67,7 @@ fn lock(panel: web_sys::HtmlElement) {
     let _ = s.set_property("overflow", "hidden");
     let _ = s.set_property("position", "fixed");
     let _ = s.set_property("inset-inline", "0");
-    let _ = s.set_property("top", &format!("{}px", -scroll.1));
+    let _ = s.set_property("top", &px(-scroll.1));
     let follow = Closure::<dyn Fn()>::new(move || place(&panel));
     if let Some(vv) = window.visual_viewport() {
         let f = follow.as_ref().unchecked_ref();
@@ -94,8 +94,8 @@ fn place(panel: &web_sys::HtmlElement) {
         return;
     };
     let s = panel.style();
-    let _ = s.set_property("--sb-vv-top", &format!("{}px", vv.offset_top()));
-    let _ = s.set_property("--sb-vv-height", &format!("{}px", vv.height()));
+    let _ = s.set_property("--sb-vv-top", &px(vv.offset_top()));
+    let _ = s.set_property("--sb-vv-height", &px(vv.height()));
 }
 
 fn unlock(panel: Option<web_sys::HtmlElement>) {
@@ -122,4 +122,9 @@ fn unlock(panel: Option<web_sys::HtmlElement>) {
         let _ = s.remove_property("--sb-vv-top");
         let _ = s.remove_property("--sb-vv-height");
     }
+}
+
+/// CSS pixels, written by the browser (Rust's float formatting would add kilobytes of wasm).
+fn px(n: f64) -> String {
+    format!("{}px", crate::wire::number_text(n))
 }
