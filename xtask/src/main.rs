@@ -39,7 +39,7 @@ enum Task {
     },
     /// Install what is missing, then run every check and test. This is what CI runs.
     Test,
-    /// Print the download sizes of the widget (after `dist`).
+    /// Print the download sizes of the widget (after `dist`); fails over budget or ratchet.
     Sizes,
     /// Run the load generator against release relays (idle memory, latency, CPU per delivery).
     Bench {
@@ -63,7 +63,7 @@ fn main() {
         Task::Dist => dist::run(),
         Task::Demo { token, password } => dist::run().and_then(|()| demo(&token, &password)),
         Task::Test => test::run(),
-        Task::Sizes => sizes::run().map(drop),
+        Task::Sizes => sizes::run().and_then(|(loader, total)| sizes::check(&loader, &total)),
         Task::Bench { args } => bench(&args),
         Task::Fuzz { runs, targets } => fuzz::run(runs, &targets),
     };
