@@ -171,7 +171,8 @@ fn loaders(dir: &Path, sites: &[Site]) -> Loaders {
     if !loader.contains(&english) {
         tracing::warn!("widget.js has no array of English words: the loader speaks English only");
     }
-    let mut bases = vec![(None, loader.clone())];
+    // (site, its launcher label, the loader with its theme)
+    let mut bases = vec![(None, None, loader.clone())];
     for site in sites {
         let (Some(at), Some(theme)) = (theme_at, site.theme.as_ref()) else {
             continue;
@@ -182,17 +183,26 @@ fn loaders(dir: &Path, sites: &[Site]) -> Loaders {
         }
         let themed = format!("{}{}{}", &loader[..at], js_string_body(&css), &loader[at..]);
         out.themed.insert(site.key.clone());
-        bases.push((Some(site.key.clone()), themed));
+        bases.push((
+            Some(site.key.clone()),
+            theme.launcher_label.as_deref(),
+            themed,
+        ));
     }
-    for (site, text) in bases {
+    for (site, label, text) in bases {
         for words in &crate::loader_text::WORDS {
             let lang = words[0];
             if site.is_none() && lang == "en" {
                 continue;
             }
+            // The site's launcher label names the placeholder too, as it names the widget's.
+            let mut words: [&str; 5] = *words;
+            if let Some(label) = label {
+                words[1] = label;
+            }
             let text = text.replacen(
                 &english,
-                &crate::loader_text::array(words, js_string_body),
+                &crate::loader_text::array(&words, js_string_body),
                 1,
             );
             out.variants.insert((site.clone(), lang), Built::new(text));
