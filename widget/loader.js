@@ -7,31 +7,37 @@
    Switchboard('consent', true); a click before that asks (the site's `consent_required`
    listeners, else a small prompt). Never throws into the page. The build fills in the three
    __SB_*__ placeholders (glue JS, wasm, CSS) with paths relative to the relay's base URL.
-   Served as widget.js?site=KEY, the relay puts the site's theme (relay/src/theme.rs) before
-   the first closing style tag below, so the launcher has the site's colour and place at once. */
+   Strict CSP: no inline style or script, no innerHTML (Trusted Types), every style through
+   constructable stylesheets (style-src does not apply to them), the widget's CSS fetched as text
+   (connect-src, like the wasm). Served as widget.js?site=KEY, the relay puts the site's theme
+   (relay/src/theme.rs) after the last rule of this file's sheet, so the launcher has the site's
+   colour and place at once; the relay also puts the visitor's language's words (`t`,
+   relay/src/loader_text.rs) in place of the English ones. */
 (function (w, d) {
-  function warn(e) { try { console.warn("Switchboard:", e); } catch (_) {} }
+  function warn(e) { try { console.warn("Switchboard:", e); } catch {} }
   try {
     if (w.__switchboard) return;
     w.__switchboard = 1;
+    // (No tag found: `me.dataset` throws, and the catch below says so in the console.)
     var me = d.currentScript || d.querySelector('script[data-site][src*="widget.js"]');
-    if (!me) return warn("cannot find its <script> tag");
-    var site = me.getAttribute("data-site"), base = new URL(".", me.src).href,
+    var site = me.dataset.site, base = new URL(".", me.src).href,
       // The widget's keys in the page's localStorage (widget/src/connection.rs, outbox.rs).
-      keys = ["token", "outbox"].map(function (k) { return "switchboard:" + site + ":" + k; }),
-      consented = me.getAttribute("data-consent") != "required",
+      keys = ["token", "outbox"].map(k => "switchboard:" + site + ":" + k),
+      consented = me.dataset.consent != "required",
       // Calls the site made through the inline stub before we ran are kept and replayed in order.
-      prior = w.Switchboard && w.Switchboard.q, queue = [],
+      prior = w.Switchboard?.q, queue = [],
       hooks = { consent_required: [], consent: [] },
+      // The words the loader shows: launcher name, consent question, allow, later.
+      t = ["Open chat", "Chat keeps the conversation on this device. Allow it?", "Allow chat", "Not now"],
       root, button, prompt, started, m;
     w.Switchboard = api;
-    if (prior) for (var i = 0; i < prior.length; i++) api.apply(null, prior[i]);
+    prior?.forEach(c => api.apply(null, c));
   } catch (e) { return warn(e); }
 
   function api(name, a, b) {
     try {
       if (name == "consent") return consent(a === true);
-      if (name == "on" && hooks[a]) return void (typeof b == "function" && hooks[a].push(b));
+      if (name == "on" && hooks[a]) return void hooks[a].push(b);
       if (m) return m.command(String(name), a, b);
       if (name == "reset") forget("reset");
       queue.push([name, a, b]);
@@ -40,29 +46,30 @@
   }
 
   function call(list, v) {
-    for (var i = 0; i < list.length; i++) try { list[i](v); } catch (e) { warn(e); }
+    list.forEach(f => { try { f(v); } catch (e) { warn(e); } });
+    return list.length;
   }
 
   function opening() {
-    return queue.some(function (q) { return q[0] == "open" || q[0] == "toggle"; });
+    return queue.some(q => q[0] == "open" || q[0] == "toggle");
   }
 
   // A conversation to come back to: a stored token, or messages typed but not yet sent.
   function returning() {
     try {
       var s = w.localStorage;
-      return !!s.getItem(keys[0]) || /[^\[\]]/.test(s.getItem(keys[1]) || "");
-    } catch (e) { return false; }
+      return !!s.getItem(keys[0]) || (s.getItem(keys[1]) || "[]") > "[]";
+    } catch { return false; }
   }
 
   // Before the widget loaded: drop what it stored and tell the tabs where it runs.
   function forget(t) {
-    try { keys.forEach(function (k) { w.localStorage.removeItem(k); }); } catch (e) {}
+    try { keys.forEach(k => w.localStorage.removeItem(k)); } catch {}
     try {
       var c = new BroadcastChannel("switchboard:" + site);
       c.postMessage('{"t":"' + t + '"}');
       c.close();
-    } catch (e) {}
+    } catch {}
   }
 
   function consent(yes) {
@@ -72,68 +79,60 @@
     if (!yes) return forget("withdraw");
     hide();
     if (!root || was) return;
-    if (opening()) load(); else if (returning()) idle();
+    opening() ? load() : returning() && idle();
   }
 
-  function want() { if (consented) load(); else ask(); }
+  function want() { consented ? load() : ask(); }
 
   function ask() {
-    if (hooks.consent_required.length) call(hooks.consent_required); else show();
+    call(hooks.consent_required) || show();
   }
 
   function idle() {
-    if (w.requestIdleCallback) w.requestIdleCallback(load, { timeout: 3000 });
-    else setTimeout(load, 1500);
+    w.requestIdleCallback ? requestIdleCallback(load, { timeout: 3000 }) : setTimeout(load, 1500);
   }
 
   function load() {
     if (started || !consented) return;
     started = 1;
     try {
-      var css = d.createElement("link");
-      css.rel = "stylesheet";
-      css.href = base + "__SB_CSS__";
-      root.appendChild(css);
-      import(base + "__SB_GLUE__").then(function (mod) {
-        return mod.default({ module_or_path: base + "__SB_WASM__" }).then(function () {
-          var box = d.createElement("div"), focused = root.activeElement == button;
-          box.className = "sb-root";
-          root.appendChild(box);
-          mod.mount(box, site, base);
+      // The widget's CSS as text, for a constructed sheet, fetched beside the glue.
+      Promise.all([import(base + "__SB_GLUE__"), fetch(base + "__SB_CSS__").then(r => r.text())]).then(([mod, text]) =>
+        mod.default({ module_or_path: base + "__SB_WASM__" }).then(() => {
+          sheet(text);
+          var focused = root.activeElement == button;
+          mod.mount(el(root, "div", { class: "sb-root" }), site, base);
           m = mod;
           m.command("on", "consent_required", ask);
-          if (!consented) m.command("consent", false);
+          consented || m.command("consent", false);
           button.remove();
-          if (focused) focus();
+          focused && focus();
           var q = queue;
           queue = [];
-          for (var i = 0; i < q.length; i++) api.apply(null, q[i]);
-        });
-      }).catch(function (e) { started = 0; warn(e); });
+          q.forEach(c => api.apply(null, c));
+        })
+      ).catch(e => { started = 0; warn(e); });
     } catch (e) { warn(e); }
   }
 
   function focus() {
-    var l = root.querySelector(".sb-launcher,.sb-boot");
-    if (l) l.focus();
+    root.querySelector(".sb-launcher,.sb-boot")?.focus();
   }
 
   function show() {
     if (!prompt) {
-      // English only, to keep this file small: a site in another language shows its own
-      // consent dialog from a `consent_required` listener instead.
-      prompt = d.createElement("div");
-      prompt.innerHTML = '<div class="sb-consent" role="dialog" aria-labelledby="sb-ct" data-testid="consent-prompt"><p id="sb-ct">' +
-        "Chat keeps the conversation on this device. Allow it?</p>" +
-        '<button class="sb-allow" data-testid="consent-allow">Allow chat</button><button data-testid="consent-later">Not now</button></div>';
-      prompt = root.appendChild(prompt.firstChild);
-      var b = prompt.querySelectorAll("button");
-      b[0].onclick = function () { hide(); call(hooks.consent, true); consent(true); api("open"); };
-      b[1].onclick = function () {
-        queue = queue.filter(function (q) { return q[0] != "open" && q[0] != "toggle"; });
+      // Beside the launcher, on its side of the page.
+      prompt = el(root, "div", { class: "sb-consent", role: "dialog", "aria-labelledby": "sb-ct", "data-testid": "consent-prompt", dir: button.dir || "auto" });
+      el(prompt, "p", { id: "sb-ct" }, t[1]);
+      el(prompt, "button", { class: "sb-allow", "data-testid": "consent-allow" }, t[2]).onclick = () => {
+        hide(); call(hooks.consent, true); consent(true); api("open");
+      };
+      var no = el(prompt, "button", { "data-testid": "consent-later" }, t[3]);
+      no.onclick = () => {
+        queue = queue.filter(q => q[0] != "open" && q[0] != "toggle");
         hide();
       };
-      prompt.onkeydown = function (e) { if (e.key == "Escape") b[1].onclick(); };
+      prompt.onkeydown = e => e.key == "Escape" && no.onclick();
     }
     prompt.hidden = false;
     prompt.querySelector("button").focus();
@@ -143,35 +142,49 @@
     if (prompt && !prompt.hidden) { prompt.hidden = true; focus(); }
   }
 
+  // A child of `parent` (a new `tag`, or the node given) with these attributes and text; no
+  // markup is parsed, so there is nothing for Trusted Types to refuse.
+  function el(parent, tag, attrs, text) {
+    var e = parent.appendChild(tag.nodeType ? tag : d.createElement(tag));
+    Object.keys(attrs).forEach(k => e.setAttribute(k, attrs[k]));
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  // One more constructed sheet in the shadow root (a strict CSP's style-src does not apply to
+  // them; browsers without them, before Safari 16.4, get no widget).
+  function sheet(css) {
+    var s = new CSSStyleSheet();
+    s.replaceSync(css);
+    root.adoptedStyleSheets = root.adoptedStyleSheets.concat(s);
+  }
+
   function draw() {
     try {
-      var host = d.createElement("div");
-      host.id = "switchboard-host";
-      d.body.appendChild(host);
-      root = host.attachShadow({ mode: "open" });
+      root = el(d.body, "div", { id: "switchboard-host" }).attachShadow({ mode: "open" });
       // The same look as the widget's .sb-launcher, so the swap is invisible; bottom-left
       // when the widget will speak right to left.
-      root.innerHTML = "<style>" +
-        ":host{all:initial!important;display:block!important;position:static!important;transform:none!important;opacity:1!important;visibility:visible!important}" +
-        ".sb-boot{position:fixed;right:20px;bottom:20px;z-index:2147483647;width:56px;height:56px;border:0;border-radius:50%;padding:0;margin:0;" +
-        "background:#2563eb;color:#fff;display:flex;align-items:center;justify-content:center;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}" +
-        "[dir=rtl]{right:auto;left:20px}" +
-        ".sb-consent p{margin:0 0 12px}.sb-consent{position:fixed;right:20px;bottom:88px;z-index:2147483647;width:min(288px,calc(100vw - 72px));padding:16px;" +
-        "border-radius:12px;background:#fff;color:#111;font:15px/1.45 system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25)}" +
-        ".sb-consent button{font:inherit;margin:0 8px 0 0;padding:8px 14px;border:1px solid #2563eb;border-radius:8px;background:#fff;color:#1d4ed8;cursor:pointer}" +
-        ".sb-consent .sb-allow{background:#2563eb;color:#fff}button:focus-visible{outline:3px solid #111;outline-offset:2px}</style>" +
-        '<button class="sb-boot" data-testid="launcher-placeholder" aria-label="Open chat"><svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button>';
-      button = root.lastChild;
+      sheet(":host{all:initial!important;display:block!important;position:static!important;transform:none!important;opacity:1!important;visibility:visible!important}" +
+        ".sb-boot,.sb-consent{position:fixed;right:20px;bottom:20px;z-index:2147483647;border:0;box-shadow:0 4px 14px #0004}" +
+        ".sb-boot{width:56px;height:56px;border-radius:50%;padding:0;background:#2563eb;color:#fff;display:grid;place-items:center}" +
+        "svg{width:28px;fill:currentColor}[dir=rtl]{right:auto;left:20px}" +
+        ".sb-consent{bottom:88px;max-width:288px;padding:0 16px 16px;border-radius:12px;background:#fff;color:#111;font:15px system-ui}" +
+        "p~button{font:inherit;margin-inline-end:8px;padding:8px 14px;border:1px solid;border-radius:8px;background:#fff;color:#1d4ed8}" +
+        ".sb-allow{background:#1d4ed8;color:#fff}button{cursor:pointer}button:focus-visible{outline:3px solid #111;outline-offset:2px}");
+      button = el(root, "button", { class: "sb-boot", "data-testid": "launcher-placeholder", "aria-label": t[0] });
+      var n = "http://www.w3.org/2000/svg";
+      el(el(button, d.createElementNS(n, "svg"), { viewBox: "0 0 24 24" }), d.createElementNS(n, "path"),
+        { d: "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z" });
       // Right to left (Arabic, the one such language the widget ships): its launcher sits
       // bottom-left, and so does this one, by the same choice the widget makes (an explicit
       // data-locale, else the page's language, else the browser's).
       if (/^ar/i.test(me.dataset.locale || d.documentElement.lang || navigator.language)) button.dir = "rtl";
-      button.onclick = function () { queue.push(["open"]); want(); };
+      button.onclick = () => { queue.push(["open"]); want(); };
       // Reaching for the launcher starts the download, so the click finds it (nearly) ready.
-      button.onpointerenter = button.onfocus = function () { if (consented) load(); };
-      if (opening()) want(); else if (consented && returning()) idle();
+      button.onpointerenter = button.onfocus = () => consented && load();
+      opening() ? want() : consented && returning() && idle();
     } catch (e) { warn(e); }
   }
 
-  if (d.body) draw(); else d.addEventListener("DOMContentLoaded", draw);
+  d.body ? draw() : d.addEventListener("DOMContentLoaded", draw);
 })(window, document);

@@ -5,11 +5,12 @@
 //! name, so they are cached for a year; the loader keeps one name and is cached briefly so a new
 //! release reaches visitors within minutes.
 //!
-//! `widget.js?site=KEY` is the loader with that site's theme (`crate::theme`) in its launcher's
-//! `<style>`, built and compressed once at start; any other query (or a site without a theme)
-//! gets the plain file.
+//! `widget.js?site=KEY` is the loader with that site's theme (`crate::theme`) at the end of its
+//! launcher's stylesheet; every loader comes in the visitor's language (`crate::loader_text`,
+//! from `Accept-Language`). All of them are built and compressed once at start; English
+//! without a theme is the file itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -38,16 +39,22 @@ pub fn routes(dir: &Path, sites: &[Site]) -> Router<AppState> {
     let plain = ServeFile::new(dir.join("widget.js"))
         .precompressed_br()
         .precompressed_gzip();
-    let themed = Arc::new(themed_loaders(dir, sites));
+    let built = Arc::new(loaders(dir, sites));
     let loader = get(move |req: Request| {
-        let (plain, themed) = (plain.clone(), themed.clone());
+        let (plain, built) = (plain.clone(), built.clone());
         async move {
-            let site = req.uri().query().and_then(|q| {
-                q.split('&')
-                    .find_map(|pair| pair.strip_prefix("site="))
-                    .map(str::to_owned)
-            });
-            match site.and_then(|key| themed.get(&key)) {
+            let site = req
+                .uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("site=")))
+                .filter(|key| built.themed.contains(*key))
+                .map(str::to_owned);
+            let lang = crate::loader_text::choose(
+                req.headers()
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            )[0];
+            match built.variants.get(&(site, lang)) {
                 Some(loader) => loader.respond(req.headers()),
                 None => plain.oneshot(req).await.into_response(),
             }
@@ -62,6 +69,10 @@ pub fn routes(dir: &Path, sites: &[Site]) -> Router<AppState> {
     Router::new()
         .route("/widget.js", loader)
         .layer(cache(LOADER))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding, accept-language"),
+        ))
         .nest_service(
             "/assets",
             tower::ServiceBuilder::new()
@@ -90,14 +101,23 @@ fn cache(value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static(value))
 }
 
-/// One site's loader, in each encoding a browser may take.
-struct Themed {
+/// One loader (a site's theme, a language), in each encoding a browser may take.
+struct Built {
     raw: Vec<u8>,
     gzip: Vec<u8>,
     brotli: Vec<u8>,
 }
 
-impl Themed {
+impl Built {
+    fn new(text: String) -> Built {
+        let raw = text.into_bytes();
+        Built {
+            gzip: gzip(&raw),
+            brotli: brotli(&raw),
+            raw,
+        }
+    }
+
     fn respond(&self, headers: &HeaderMap) -> Response {
         let accepts = headers
             .get(header::ACCEPT_ENCODING)
@@ -116,7 +136,6 @@ impl Themed {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/javascript; charset=utf-8"),
         );
-        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         if let Some(e) = encoding {
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
         }
@@ -124,34 +143,72 @@ impl Themed {
     }
 }
 
-/// The loader of every site with a theme: the theme's CSS goes in before the loader's first
-/// `</style>`, which closes its launcher's style (inside a JavaScript string, hence escaped
-/// for one: the file may be read in the host page's encoding, so only ASCII goes in).
-fn themed_loaders(dir: &Path, sites: &[Site]) -> HashMap<String, Themed> {
+/// Every loader but the plain English one: (site with a theme or none, language) → loader.
+struct Loaders {
+    themed: HashSet<String>,
+    variants: HashMap<(Option<String>, &'static str), Built>,
+}
+
+/// A site's theme goes in at the end of the loader's launcher stylesheet (the JavaScript string
+/// that starts with its `:host` rule), the visitor's words in place of the loader's English
+/// array, both escaped for a JavaScript string: the file may be read in the host page's
+/// encoding, so only ASCII goes in.
+fn loaders(dir: &Path, sites: &[Site]) -> Loaders {
+    let mut out = Loaders {
+        themed: Default::default(),
+        variants: HashMap::new(),
+    };
     let Ok(loader) = std::fs::read_to_string(dir.join("widget.js")) else {
-        return HashMap::new();
+        return out;
     };
-    let Some(at) = loader.find("</style>") else {
-        tracing::warn!("widget.js has no </style>: site themes are not served");
-        return HashMap::new();
-    };
-    sites
-        .iter()
-        .filter_map(|site| {
-            let css = site.theme.as_ref()?.css();
-            if css.is_empty() {
-                return None;
+    let theme_at = loader
+        .find(":host{all:initial")
+        .and_then(|start| loader[start..].find("\")").map(|end| start + end));
+    if theme_at.is_none() {
+        tracing::warn!("widget.js has no launcher stylesheet: site themes are not served");
+    }
+    let english = crate::loader_text::array(&crate::loader_text::WORDS[0], str::to_owned);
+    if !loader.contains(&english) {
+        tracing::warn!("widget.js has no array of English words: the loader speaks English only");
+    }
+    // (site, its launcher label, the loader with its theme)
+    let mut bases = vec![(None, None, loader.clone())];
+    for site in sites {
+        let (Some(at), Some(theme)) = (theme_at, site.theme.as_ref()) else {
+            continue;
+        };
+        let css = theme.css();
+        if css.is_empty() {
+            continue;
+        }
+        let themed = format!("{}{}{}", &loader[..at], js_string_body(&css), &loader[at..]);
+        out.themed.insert(site.key.clone());
+        bases.push((
+            Some(site.key.clone()),
+            theme.launcher_label.as_deref(),
+            themed,
+        ));
+    }
+    for (site, label, text) in bases {
+        for words in &crate::loader_text::WORDS {
+            let lang = words[0];
+            if site.is_none() && lang == "en" {
+                continue;
             }
-            let raw = format!("{}{}{}", &loader[..at], js_string_body(&css), &loader[at..]);
-            let raw = raw.into_bytes();
-            let themed = Themed {
-                gzip: gzip(&raw),
-                brotli: brotli(&raw),
-                raw,
-            };
-            Some((site.key.clone(), themed))
-        })
-        .collect()
+            // The site's launcher label names the placeholder too, as it names the widget's.
+            let mut words: [&str; 5] = *words;
+            if let Some(label) = label {
+                words[1] = label;
+            }
+            let text = text.replacen(
+                &english,
+                &crate::loader_text::array(&words, js_string_body),
+                1,
+            );
+            out.variants.insert((site.clone(), lang), Built::new(text));
+        }
+    }
+    out
 }
 
 /// `text` escaped to sit between the double quotes of a JavaScript string, in ASCII.

@@ -39,6 +39,7 @@ pub mod headers;
 pub mod hub;
 pub mod identity;
 pub mod limits;
+pub mod loader_text;
 pub mod login;
 pub mod outbox;
 pub mod password;

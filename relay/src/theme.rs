@@ -1,6 +1,6 @@
 //! A site's look (`[sites.theme]`): brand colour, side, offsets, stacking, launcher label,
 //! greeting, colour scheme. It reaches the visitor inside the loader itself: a site that embeds
-//! `widget.js?site=KEY` gets the loader with its theme's CSS in the launcher's `<style>`, so the
+//! `widget.js?site=KEY` gets the loader with its theme's CSS in the launcher's stylesheet, so the
 //! launcher has its colour and place from the first paint, with no other request (a page view
 //! that never chats still costs the loader alone). The widget reads the same custom properties
 //! (`widget/widget.css`, `widget/src/theme.rs`). Every value is checked at load, and texts are
@@ -92,7 +92,7 @@ impl Theme {
         Ok(())
     }
 
-    /// The theme as CSS for the loader's `<style>`: custom properties on the shadow host that
+    /// The theme as CSS for the loader's launcher stylesheet: custom properties on the shadow host that
     /// `widget.css` reads, and the same look for the loader's own launcher (`.sb-boot`), which
     /// uses no custom properties to keep the loader small. Empty for an empty theme.
     pub fn css(&self) -> String {

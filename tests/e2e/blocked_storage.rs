@@ -1,9 +1,11 @@
 //! A visitor whose browser blocks site data (cookies blocked: storage throws and
 //! `navigator.locks.request` rejects with `SecurityError`): the widget still connects, chats and
-//! hears the agent, and nothing of it reaches the host page as an uncaught error.
+//! hears the agent, passes axe-core, and nothing of it reaches the host page as an uncaught
+//! error. Screenshot: `artifacts/blocked-storage.png`.
 
 use serde_json::json;
 
+use super::axe::assert_clean_in;
 use super::harness::{with_browsers, Chromedriver, RelayProcess};
 use super::page::*;
 use crate::delivery::transcript;
@@ -12,6 +14,7 @@ use crate::util::eventually;
 #[tokio::test]
 async fn the_widget_chats_when_the_browser_blocks_site_data() {
     let relay = RelayProcess::start().await;
+    let mut desk = super::visitors_world::agent(&relay).await;
     let driver = Chromedriver::start().await;
     let (c, _profile) = driver.browser_blocking_site_data().await;
     let v = c.clone();
@@ -58,6 +61,10 @@ async fn the_widget_chats_when_the_browser_blocks_site_data() {
             stored.values().map(|m| m.text.as_str()).collect::<Vec<_>>(),
             ["Can you see me?"]
         );
+        super::visitors_world::answer(&mut desk, "Can you see me?", "Loud and clear.").await;
+        wait_widget_message(&v, "agent", "Loud and clear.", None).await;
+        assert_clean_in(&v, "#switchboard-host", "the widget without site data").await;
+        super::visitors_world::screenshot(&v, "blocked-storage.png").await;
         let errors = v.execute("return window.__errors;", vec![]).await.unwrap();
         assert_eq!(errors, json!([]), "nothing reached the page's error handlers");
     })

@@ -20,6 +20,11 @@
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
+//! - `locked_down`: the test's own pages with their own headers: a strict CSP (README's
+//!   minimal policy; nonces only with `default-src 'none'`) with Trusted Types required and a
+//!   hostile stylesheet, a sandboxed iframe (opaque origin, no storage, no Web Locks), each
+//!   chatting with an agent with no CSP violation or error in the page, under axe-core; the
+//!   consent prompt in an Arabic visitor's language, right to left;
 //! - `login`: the console's password sign-in by keyboard, axe, 390 px, sign-out revokes;
 //! - `notes`: a private note with an @mention seen on another relay node (two on one Redis),
 //!   never in the widget or a raw visitor socket; an agent's reply with chips and a link;
@@ -52,6 +57,7 @@ mod harness;
 mod helpdesk;
 mod hostile;
 mod identity;
+mod locked_down;
 mod login;
 mod notes;
 mod page;

@@ -15,7 +15,7 @@ use super::harness::{artifact, with_browsers, Chromedriver, RelayProcess, AGENT_
 use super::page::*;
 use crate::util::{eventually, Client};
 
-async fn screenshot(c: &Browser, name: &str) {
+pub(super) async fn screenshot(c: &Browser, name: &str) {
     let png = c.screenshot().await.expect("a screenshot");
     std::fs::write(artifact(name), png).unwrap();
 }
@@ -35,7 +35,7 @@ pub(super) async fn agent(relay: &RelayProcess) -> Client {
 }
 
 /// Waits for the visitor's `question`, answers it; returns the conversation.
-async fn answer(agent: &mut Client, question: &str, reply: &str) -> String {
+pub(super) async fn answer(agent: &mut Client, question: &str, reply: &str) -> String {
     let conv = agent
         .until(|m| match m {
             ServerMsg::Message(m) if m.text == question => Some(m.conversation_id.clone()),
@@ -248,7 +248,7 @@ async fn phone_keeps_composer_and_header_in_view_with_the_keyboard_up() {
         // A long page, scrolled: the scroll lock must put both back exactly.
         let before = c
             .execute(
-                "document.body.setAttribute('style', 'min-height: 3000px'); window.scrollTo(0, 400); \
+                "document.body.setAttribute('style', 'min-height: 3000px;'); window.scrollTo(0, 400); \
                  return [document.body.getAttribute('style'), window.scrollY];",
                 vec![],
             )
@@ -382,6 +382,10 @@ async fn themed_loader_only_for_its_site_and_the_plain_one_for_anything_else() {
         "the theme is in"
     );
     assert!(text.contains(".sb-boot{background:#facc15;color:#111827}"));
+    assert!(
+        text.contains("[\"Questions?\",\"Chat keeps"),
+        "the site's label names the placeholder launcher"
+    );
     let (_, headers, br) = get("?site=demo".into(), Some("gzip, br")).await;
     assert_eq!(headers["content-encoding"], "br");
     assert!(
@@ -406,6 +410,47 @@ async fn themed_loader_only_for_its_site_and_the_plain_one_for_anything_else() {
             (status, body == plain),
             (200, true),
             "{query}: the plain loader"
+        );
+    }
+
+    // The loader's own words (launcher name, consent prompt) in the browser's language, for
+    // the plain and the themed loader alike; still ASCII.
+    let escaped = |text: &str| -> String {
+        text.encode_utf16()
+            .map(|u| match u {
+                0x20..=0x7e => char::from(u as u8).to_string(),
+                _ => format!("\\u{u:04x}"),
+            })
+            .collect()
+    };
+    for query in ["", "?site=demo"] {
+        let res = http
+            .get(format!("http://127.0.0.1:{}/widget.js{query}", relay.port))
+            .header("accept-language", "sv-SE,hi-IN;q=0.9,en;q=0.8")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .contains("accept-language"));
+        let text = res.text().await.unwrap();
+        assert!(text.is_ascii(), "{query}");
+        assert!(text.contains(&escaped("अभी नहीं")), "{query}: Hindi words");
+        // The themed site's own label names its launcher in every language.
+        assert_eq!(
+            text.contains(&escaped("चैट खोलें")),
+            query.is_empty(),
+            "{query}"
+        );
+        assert!(
+            !text.contains("\"Open chat\""),
+            "{query}: no English words left"
+        );
+        assert_eq!(
+            text.contains("--switchboard-brand"),
+            !query.is_empty(),
+            "{query}"
         );
     }
 }

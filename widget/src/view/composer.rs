@@ -57,6 +57,8 @@ pub fn composer(w: Widget) -> impl IntoView {
                 class="sb-input"
                 data-testid="composer-input"
                 rows="2"
+                // A reply in Arabic in a German widget (or the reverse) runs its own way.
+                dir="auto"
                 aria-label=w.tr(|s| s.placeholder)
                 aria-invalid=move || if too_long() { "true" } else { "false" }
                 placeholder=w.tr(|s| s.placeholder)
@@ -73,7 +75,17 @@ pub fn composer(w: Widget) -> impl IntoView {
                     }
                 }
             ></textarea>
-            <button type="submit" class="sb-send" data-testid="send">
+            // Sent on the click itself, its default (the form's submission) prevented: a
+            // frame sandboxed without `allow-forms` never fires `submit` at all.
+            <button
+                type="submit"
+                class="sb-send"
+                data-testid="send"
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    submit();
+                }
+            >
                 {w.tr(|s| s.send)}
             </button>
         </form>

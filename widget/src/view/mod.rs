@@ -18,6 +18,10 @@ use leptos::prelude::*;
 
 use crate::state::{Conn, Widget};
 
+/// The launcher's chat bubble (the loader's placeholder draws the same).
+const LAUNCHER_ICON: &str =
+    "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+
 pub fn app(w: Widget) -> impl IntoView {
     let launcher = NodeRef::<html::Button>::new();
     let panel = NodeRef::<html::Section>::new();
@@ -116,10 +120,10 @@ pub fn app(w: Widget) -> impl IntoView {
                 on:click=move |_| crate::chat::set_open(w, !w.open.get_untracked())
             >
                 <svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true">
-                    <path
-                        fill="currentColor"
-                        d="M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"
-                    ></path>
+                    // `d` from a constant: an all-literal subtree would become an "inert"
+                    // element, which Leptos builds by parsing HTML (`innerHTML`), refused
+                    // where the page requires Trusted Types.
+                    <path fill="currentColor" d=LAUNCHER_ICON></path>
                 </svg>
                 {move || w.theme.with(|t| t.label.clone()).map(|l| view! {
                     <span class="sb-label" aria-hidden="true" dir="auto">{l}</span>

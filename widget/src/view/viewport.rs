@@ -111,8 +111,13 @@ fn unlock(panel: Option<web_sys::HtmlElement>) {
         let _ = vv.remove_event_listener_with_callback("scroll", f);
     }
     if let Some(body) = window.document().and_then(|d| d.body()) {
+        // Through the CSSOM, not `setAttribute("style")`: a page whose CSP has no
+        // 'unsafe-inline' for styles refuses style attributes set by script.
         let _ = match &locked.body_style {
-            Some(style) => body.set_attribute("style", style),
+            Some(style) => {
+                body.style().set_css_text(style);
+                Ok(())
+            }
             None => body.remove_attribute("style"),
         };
     }
