@@ -192,6 +192,48 @@ async fn metrics_move_exactly_as_scripted_traffic_says() {
     relay.stop().await;
 }
 
+/// Guessing the operator token on the public listener is a failed authentication like any
+/// other: past the address's quota every try is refused (429), the right token too, and the
+/// metrics listener still answers.
+#[tokio::test]
+async fn guessing_the_metrics_token_is_rate_limited() {
+    let relay = TestRelay::start_with(|c| {
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.limits.enabled = true;
+        c.limits.auth_failures_per_address = Rate::new(3, 1);
+    })
+    .await;
+    let url = relay.http("/metrics");
+    // Garbage in the header is a wrong token like any other.
+    let garbage = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", "Basic ../../etc/passwd%00\"}{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status().as_u16(), 404);
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(
+            get(&url, Some(&format!("guess-{i}-0123456789abcdef")))
+                .await
+                .0,
+        );
+    }
+    // Quota 3: the fourth failure (the garbage and three guesses) blocks the address.
+    assert_eq!(statuses, [404, 404, 404, 429, 429]);
+    assert_eq!(get(&url, Some(OPERATOR_TOKEN)).await.0, 429);
+    let private = relay.relay.metrics_addr.unwrap();
+    let (status, body) = get(&format!("http://{private}/metrics"), None).await;
+    assert_eq!(status, 200);
+    // Refused at the gate: two guesses and the right token.
+    assert_eq!(
+        Scrape::parse(&body).get(r#"switchboard_rate_limited_total{limit="auth"}"#),
+        3.0
+    );
+    relay.stop().await;
+}
+
 /// Every metric name the dashboard's queries use (`switchboard_…`) is one the relay exports.
 #[tokio::test]
 async fn the_grafana_dashboard_uses_only_exported_metrics() {

@@ -192,8 +192,21 @@ pub fn is_operator(state: &AppState, headers: &HeaderMap) -> bool {
 /// the relay's traffic and its weak spots for anyone planning a flood. Without the token it
 /// is a plain 404, like any unknown path. `--metrics-listen` serves it without a token on an
 /// address of its own (a private interface the scraper reaches).
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+///
+/// A wrong token counts as a failed authentication of the address (as on the admin API), so
+/// the token cannot be guessed at speed; the metrics listener has no such gate.
+pub async fn metrics(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = state.limiters.auth_allowed(addr.0) {
+        return ApiError::RateLimited(r.retry_after_ms.unwrap_or(1_000)).into_response();
+    }
     if !is_operator(&state, &headers) {
+        if headers.contains_key(header::AUTHORIZATION) {
+            state.limiters.auth_failed(addr.0);
+        }
         return ApiError::NotFound.into_response();
     }
     metrics_open(State(state)).await
