@@ -20,15 +20,16 @@ use switchboard_protocol::ErrorCode;
 
 type Label = [(&'static str, &'static str); 1];
 
-/// Every client frame type (`ClientMsg::kind`); anything else counts as `other`.
+/// Every client frame type (`ClientMsg::kind`); anything else counts as `other`. The most
+/// frequent first: a lookup scans the list (16–80 ns from first to last, BENCHMARKS.md).
 pub const CLIENT_TYPES: &[&str] = &[
-    "hello",
     "send",
     "typing",
+    "ping",
+    "sync",
+    "hello",
     "set_context",
     "identify",
-    "sync",
-    "ping",
     "postback",
     "handoff",
     "hand_back",
@@ -49,21 +50,22 @@ pub const CLIENT_TYPES: &[&str] = &[
     "delete_canned",
 ];
 
-/// Every server frame type (`ServerMsg`'s tags); anything else counts as `other`.
+/// Every server frame type (`ServerMsg`'s tags); anything else counts as `other`. The most
+/// frequent first, as above.
 pub const SERVER_TYPES: &[&str] = &[
-    "welcome",
-    "ack",
     "message",
-    "synced",
+    "ack",
     "typing",
-    "error",
     "pong",
+    "conversation",
+    "welcome",
+    "synced",
+    "error",
     "availability",
     "queue",
     "context",
     "conversations",
     "view",
-    "conversation",
     "search_results",
     "visitor_history",
     "routed",
@@ -193,7 +195,8 @@ impl WebhookOutcome {
     }
 }
 
-/// Counters for a closed list of label values, found by a short scan of `&'static str`s.
+/// Counters for a closed list of label values, found by a short scan of `&'static str`s
+/// (measured faster than a binary search for the frequent types at the head of the list).
 struct ByName {
     names: &'static [&'static str],
     counters: Vec<Counter>,
