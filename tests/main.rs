@@ -29,6 +29,9 @@
 //!   words, filters, cross-site isolation, injection and oversized input, rate limits;
 //! - `canned`: canned replies over real sockets (SQLite, and two nodes on one Redis): seeds,
 //!   admin-only changes told live to every node, limits, garbage, cross-site refusal;
+//! - `operations`: `/metrics` parsed as Prometheus does, counters moving exactly as scripted
+//!   traffic says, who may read it; JSON logs that follow a conversation without its text;
+//!   the Grafana dashboard's metric names;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -48,6 +51,7 @@ mod example_bots;
 mod helpdesk;
 mod identity;
 mod notes;
+mod operations;
 mod peer;
 mod privacy;
 mod process;

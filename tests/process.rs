@@ -23,6 +23,8 @@ pub struct RelayProcess {
     pub demo_port: u16,
     extra: Vec<String>,
     data: tempfile::TempDir,
+    /// `RUST_LOG` and the relay's stdout kept in a file (see [`RelayProcess::logs`]).
+    logged: Option<String>,
 }
 
 impl RelayProcess {
@@ -43,9 +45,29 @@ impl RelayProcess {
             demo_port,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             data: tempfile::tempdir().unwrap(),
+            logged: None,
         };
         relay.spawn().await;
         relay
+    }
+
+    /// Starts with `RUST_LOG=rust_log`, its log lines (stdout) kept for [`RelayProcess::logs`].
+    pub async fn start_logged(extra: &[&str], rust_log: &str) -> RelayProcess {
+        let mut relay = RelayProcess {
+            child: None,
+            port: free_port(),
+            demo_port: free_port(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            data: tempfile::tempdir().unwrap(),
+            logged: Some(rust_log.to_owned()),
+        };
+        relay.spawn().await;
+        relay
+    }
+
+    /// What the relay logged so far (with [`RelayProcess::start_logged`]).
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("relay.log")).unwrap_or_default()
     }
 
     async fn spawn(&mut self) {
@@ -75,8 +97,16 @@ impl RelayProcess {
             // wants the limits passes `--rate-limits true`, which comes later and wins.
             .args(["--rate-limits", "false"])
             .args(&self.extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", self.logged.as_deref().unwrap_or("warn"))
+            .stdout(match &self.logged {
+                Some(_) => std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.data.path().join("relay.log"))
+                    .unwrap()
+                    .into(),
+                None => Stdio::null(),
+            })
             .spawn()
             .expect("starting the relay");
         self.child = Some(child);

@@ -47,6 +47,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         assets_dir: workspace().join("dist"),
         public_url: "http://127.0.0.1/".into(),
         redis_url: None,
+        metrics_listen: None,
         sites: vec![
             Site {
                 key: SITE.into(),

@@ -113,8 +113,23 @@ pub struct Args {
     /// Seconds an agent's console sign-in (its session cookie) lasts.
     #[arg(long, env = "SWITCHBOARD_AGENT_SESSION_SECS", default_value_t = 12 * 3600)]
     pub agent_session_secs: u64,
+    /// An address that serves only `GET /metrics`, without a token (bind it to an interface
+    /// only the scraper reaches). Without it, `/metrics` on `--listen` needs the operator token.
+    #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Log lines as plain text (default) or one JSON object per line (for a log shipper).
+    /// The level and modules come from `RUST_LOG` (default `info`).
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Plain,
+    Json,
 }
 
 /// What the binary does instead of serving.
@@ -134,6 +149,7 @@ struct FileConfig {
     assets_dir: Option<PathBuf>,
     public_url: Option<String>,
     redis_url: Option<String>,
+    metrics_listen: Option<SocketAddr>,
     operator_token: Option<String>,
     #[serde(default)]
     trusted_proxies: Vec<ipnet::IpNet>,
@@ -386,6 +402,8 @@ pub struct Config {
     pub assets_dir: PathBuf,
     pub public_url: String,
     pub redis_url: Option<String>,
+    /// Where `/metrics` is served without a token (`--metrics-listen`).
+    pub metrics_listen: Option<SocketAddr>,
     pub sites: Vec<Site>,
     pub agents: Vec<Agent>,
     pub bots: Vec<Bot>,
@@ -447,6 +465,7 @@ impl Config {
                 .unwrap_or_else(|| "dist".into()),
             public_url,
             redis_url: args.redis_url.or(file.redis_url),
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
             sites: file.sites,
             agents: file.agents,
             bots: file.bots,

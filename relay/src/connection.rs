@@ -9,7 +9,6 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
@@ -19,6 +18,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use switchboard_protocol::{ClientMsg, CloseCode, DecodeError};
 use tokio::time::{Instant, Sleep};
 
+use crate::metrics::Metrics;
 use crate::outbox::{ConnId, Outbox, OutboxRx, Outgoing};
 
 /// Most frames written in one go before the task yields to others; they leave in one write.
@@ -105,7 +105,7 @@ pub struct Connection {
     silent: bool,
     unflushed: bool,
     ended: Option<Ending>,
-    slow_closes: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
 impl Connection {
@@ -115,7 +115,7 @@ impl Connection {
         socket: WebSocket,
         id: ConnId,
         tuning: Arc<Tuning>,
-        slow_closes: Arc<AtomicU64>,
+        metrics: Arc<Metrics>,
     ) -> (Connection, Outbox) {
         let (outbox, queue) = Outbox::channel(id, tuning.outbox_capacity);
         let now = Instant::now();
@@ -135,7 +135,7 @@ impl Connection {
             silent: false,
             unflushed: false,
             ended: None,
-            slow_closes,
+            metrics,
         };
         (conn, outbox)
     }
@@ -186,7 +186,7 @@ impl Connection {
         let code = match ending {
             Ending::Close(code) => Some(code),
             Ending::Slow => {
-                self.slow_closes.fetch_add(1, Ordering::Relaxed);
+                self.metrics.slow_closes.inc();
                 tracing::debug!("closing a slow connection");
                 Some(CloseCode::SLOW)
             }
@@ -269,7 +269,10 @@ impl Connection {
                     &mut *cx
                 };
                 match self.queue.poll_recv(waker) {
-                    Poll::Ready(Some(Outgoing::Frame(frame))) => Message::Text(frame),
+                    Poll::Ready(Some(Outgoing::Frame(frame))) => {
+                        self.metrics.frame_out(frame.as_str());
+                        Message::Text(frame)
+                    }
                     Poll::Ready(Some(Outgoing::Close(code))) => {
                         return Poll::Ready(Ending::Close(code))
                     }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::extract::ws::WebSocket;
 use axum::extract::{Query, State, WebSocketUpgrade};
@@ -14,6 +15,7 @@ use switchboard_protocol::limits::MAX_FRAME_HARD_BYTES;
 use crate::accept::Slot;
 use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
+use crate::metrics::{Limit, Metrics, Role, Scraped, StoreOp};
 use crate::session::{self, AgentSession, BotSession, VisitorSession};
 use crate::{login, token, AppState};
 
@@ -37,6 +39,7 @@ fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 fn upgrade<F>(
     ws: WebSocketUpgrade,
     slot: Option<Extension<Slot>>,
+    (metrics, role): (Arc<Metrics>, Role),
     session: impl FnOnce(WebSocket) -> F + Send + 'static,
 ) -> Response
 where
@@ -46,7 +49,9 @@ where
     limits(ws).on_upgrade(move |socket| {
         let session = session(socket);
         tokio::spawn(async move {
+            metrics.connection_opened(role);
             session.await;
+            metrics.connection_closed(role);
             drop(admitted);
         });
         std::future::ready(())
@@ -55,10 +60,10 @@ where
 
 /// Any WebSocket upgrade: within the address's rate of new connections.
 fn admit(state: &AppState, addr: ClientAddr) -> Result<(), ApiError> {
-    state
-        .limiters
-        .connect(addr.0)
-        .map_err(|r| ApiError::RateLimited(r.retry_after_ms.unwrap_or(1_000)))
+    state.limiters.connect(addr.0).map_err(|r| {
+        state.metrics.rate_limited(Limit::Connect);
+        ApiError::RateLimited(r.retry_after_ms.unwrap_or(1_000))
+    })
 }
 
 /// `GET /v1/visitor?site=KEY`: the widget's connection. The page's `Origin` must be allowed
@@ -87,7 +92,8 @@ pub async fn visitor_ws(
         return Err(ApiError::Busy);
     }
     admit(&state, addr)?;
-    Ok(upgrade(ws, slot, move |socket| {
+    let role = (state.metrics.clone(), Role::Visitor);
+    Ok(upgrade(ws, slot, role, move |socket| {
         session::run::<VisitorSession>(socket, state, (site, addr.0))
     }))
 }
@@ -113,7 +119,8 @@ pub async fn agent_ws(
     }
     admit(&state, addr)?;
     let cookie_agent = login::cookie_agent(&state, &headers).await;
-    Ok(upgrade(ws, slot, move |socket| {
+    let role = (state.metrics.clone(), Role::Agent);
+    Ok(upgrade(ws, slot, role, move |socket| {
         session::run::<AgentSession>(socket, state, (addr.0, cookie_agent))
     }))
 }
@@ -126,7 +133,8 @@ pub async fn bot_ws(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     admit(&state, addr)?;
-    Ok(upgrade(ws, slot, move |socket| {
+    let role = (state.metrics.clone(), Role::Bot);
+    Ok(upgrade(ws, slot, role, move |socket| {
         session::run::<BotSession>(socket, state, addr.0)
     }))
 }
@@ -135,16 +143,11 @@ pub async fn bot_ws(
 /// `ok`/`degraded`; counts and the broker's name (which help an attacker size a flood) need
 /// the operator token (`Authorization: Bearer …`).
 pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let started = std::time::Instant::now();
     let store = state.broker.ping().await;
+    state.metrics.store(StoreOp::Ping, started.elapsed());
     let status = if store.is_ok() { "ok" } else { "degraded" };
-    let operator = state.config.operator_token.as_deref().is_some_and(|t| {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        given.is_some_and(|g| token::hash(g) == crate::config::token_hash(t))
-    });
-    let body = if operator {
+    let body = if is_operator(&state, &headers) {
         // Each webhook bot's queue, and what could not be queued: a bot that is down shows here
         // long before anything is refused.
         let mut backlog = serde_json::Map::new();
@@ -172,4 +175,61 @@ pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Respo
         axum::http::StatusCode::SERVICE_UNAVAILABLE
     };
     (status, body).into_response()
+}
+
+/// Whether the request carries the operator token (`Authorization: Bearer …`).
+pub fn is_operator(state: &AppState, headers: &HeaderMap) -> bool {
+    state.config.operator_token.as_deref().is_some_and(|t| {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        given.is_some_and(|g| token::hash(g) == crate::config::token_hash(t))
+    })
+}
+
+/// `GET /metrics` on the public listener: the operator token only, because the counts size
+/// the relay's traffic and its weak spots for anyone planning a flood. Without the token it
+/// is a plain 404, like any unknown path. `--metrics-listen` serves it without a token on an
+/// address of its own (a private interface the scraper reaches).
+///
+/// A wrong token counts as a failed authentication of the address (as on the admin API), so
+/// the token cannot be guessed at speed; the metrics listener has no such gate.
+pub async fn metrics(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = state.limiters.auth_allowed(addr.0) {
+        return ApiError::RateLimited(r.retry_after_ms.unwrap_or(1_000)).into_response();
+    }
+    if !is_operator(&state, &headers) {
+        if headers.contains_key(header::AUTHORIZATION) {
+            state.limiters.auth_failed(addr.0);
+        }
+        return ApiError::NotFound.into_response();
+    }
+    metrics_open(State(state)).await
+}
+
+/// `GET /metrics` on `--metrics-listen`: no token (the address is the access control).
+pub async fn metrics_open(State(state): State<AppState>) -> Response {
+    let mut scraped = Scraped {
+        open_sockets: state.budget.open() as usize,
+        webhook_overflow: state.webhooks.refused(),
+        ..Scraped::default()
+    };
+    for bot in state.webhooks.bots() {
+        if let Ok(n) = state.broker.bot_backlog(bot).await {
+            scraped.webhook_backlog.push((bot.to_owned(), n));
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(scraped),
+    )
+        .into_response()
 }

@@ -14,6 +14,7 @@ use switchboard_protocol::CloseCode;
 
 use crate::broker::{Audience, Event};
 use crate::config::Agent;
+use crate::metrics::Metrics;
 use crate::outbox::{ConnId, Outbox};
 
 /// How many locks the per-conversation ordering is striped over.
@@ -25,8 +26,8 @@ pub struct Hub {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
     connections: AtomicUsize,
-    /// Connections closed because their outbound queue overflowed (`/healthz`).
-    pub slow_closes: Arc<AtomicU64>,
+    /// This relay's metrics (`/metrics`); here because every part that counts holds the hub.
+    pub metrics: Arc<Metrics>,
     /// Held from a message's append until it is published, so live frames of one conversation
     /// go out in seq order even when two senders write at once. Striped: conversations that
     /// share a stripe only serialize an append the store serializes anyway.
@@ -39,7 +40,7 @@ impl Default for Hub {
             inner: Mutex::default(),
             next_id: AtomicU64::default(),
             connections: AtomicUsize::default(),
-            slow_closes: Arc::default(),
+            metrics: Arc::default(),
             order: (0..ORDER_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -76,8 +77,9 @@ impl Hub {
         self.order[stripe].lock().await
     }
 
+    /// Connections closed because their outbound queue overflowed (`/healthz`).
     pub fn slow_closes(&self) -> u64 {
-        self.slow_closes.load(Ordering::Relaxed)
+        self.metrics.slow_closes.get()
     }
 
     /// Counts a connection for as long as the returned guard lives.
@@ -166,6 +168,7 @@ impl Hub {
         if event.audience == Audience::Blocked {
             return self.close_conversation(&event.conversation_id, CloseCode::BLOCKED);
         }
+        self.metrics.fanned_out(&event.frame, crate::clock::now());
         let inner = self.lock();
         if event.audience == Audience::Agent {
             for (outbox, agent) in inner.agents.values() {

@@ -18,6 +18,7 @@
 //! - [`hub`]: in-process fan-out of live frames to connections;
 //! - [`broker`]: the seam for durable state and cross-node fan-out: embedded SQLite (default)
 //!   or Redis;
+//! - [`metrics`]: the Prometheus metrics `/metrics` exports;
 //! - [`token`], [`clock`], [`error`]: tokens and ids, time, typed HTTP errors.
 
 pub mod accept;
@@ -41,6 +42,7 @@ pub mod identity;
 pub mod limits;
 pub mod loader_text;
 pub mod login;
+pub mod metrics;
 pub mod outbox;
 pub mod password;
 pub mod reply_time;
@@ -95,6 +97,8 @@ pub struct Shared {
     pub webhooks: Arc<Webhooks>,
     pub broker: Arc<dyn Broker>,
     pub hub: Arc<Hub>,
+    /// The hub's metrics (`/metrics`), at hand.
+    pub metrics: Arc<metrics::Metrics>,
     /// Cancelled on shutdown: sessions close with `RECONNECT_NOW`.
     pub shutdown: CancellationToken,
     /// This process among the relay nodes (agent presence claims).
@@ -131,7 +135,8 @@ impl AppState {
         AppState(Arc::new(Shared {
             bots: Arc::new(Bots::new(&config.bots)),
             webhooks: Arc::new(Webhooks::new(&config.bots)),
-            limiters: Limiters::new(config.limits.clone()),
+            limiters: Limiters::new(config.limits.clone()).counted_in(hub.metrics.clone()),
+            metrics: hub.metrics.clone(),
             budget: Arc::default(),
             config: Arc::new(config),
             sites: Arc::new(sites),
@@ -161,6 +166,7 @@ pub fn app(state: AppState) -> Router {
         .merge(bots::api::routes())
         .merge(admin::routes())
         .route("/healthz", get(endpoints::healthz))
+        .route("/metrics", get(endpoints::metrics))
         .merge(assets::routes(
             &state.config.assets_dir,
             &state.config.sites,

@@ -21,6 +21,7 @@ use governor::{NotUntil, Quota};
 use serde::Deserialize;
 use switchboard_protocol::{ClientMsg, ErrorCode};
 
+use crate::metrics::{Limit, Metrics};
 use crate::session::Refusal;
 
 type Instant = <MonotonicClock as Clock>::Instant;
@@ -319,6 +320,8 @@ pub struct Limiters {
     new_conversations: Keyed<String>,
     bot_api: Keyed<String>,
     admin_api: Keyed<String>,
+    /// Where refusals are counted (`switchboard_rate_limited_total`).
+    metrics: std::sync::Arc<Metrics>,
 }
 
 /// A limiter per key (an address, a site, a token) for one quota.
@@ -337,7 +340,14 @@ impl Limiters {
             bot_api: keyed(config.bot_api_per_token),
             admin_api: keyed(config.admin_api_per_token),
             config,
+            metrics: Default::default(),
         }
+    }
+
+    /// Counts refusals in the relay's metrics (by default in a set nobody reads).
+    pub fn counted_in(mut self, metrics: std::sync::Arc<Metrics>) -> Limiters {
+        self.metrics = metrics;
+        self
     }
 
     /// A WebSocket upgrade from this address.
@@ -357,10 +367,13 @@ impl Limiters {
         }
         self.new_visitors
             .check_key(&address_key(ip))
-            .map_err(|nu| refusal(nu, "new conversations from this address"))?;
-        self.new_conversations
-            .check_key(&site.to_owned())
-            .map_err(|nu| refusal(nu, "new conversations on this site"))
+            .map_err(|nu| refusal(nu, "new conversations from this address"))
+            .and_then(|()| {
+                self.new_conversations
+                    .check_key(&site.to_owned())
+                    .map_err(|nu| refusal(nu, "new conversations on this site"))
+            })
+            .inspect_err(|_| self.metrics.rate_limited(Limit::NewVisitor))
     }
 
     /// Refuses at once while the address is blocked for failed authentications.
@@ -371,6 +384,7 @@ impl Limiters {
         self.auth_failures
             .allowed(&address_key(ip))
             .map_err(|wait| blocked(wait, "failed authentications from this address"))
+            .inspect_err(|_| self.metrics.rate_limited(Limit::Auth))
     }
 
     /// Counts a failed authentication; past the quota the address is blocked until it refills.
@@ -388,6 +402,7 @@ impl Limiters {
         self.login_failures
             .allowed(&name.to_owned())
             .map_err(|wait| blocked(wait, "failed sign-ins for this account"))
+            .inspect_err(|_| self.metrics.rate_limited(Limit::Login))
     }
 
     /// Counts a failed sign-in for the account name.
@@ -403,6 +418,7 @@ impl Limiters {
         self.bot_api
             .check_key(&bot_id.to_owned())
             .map_err(|nu| refusal(nu, "requests for this bot"))
+            .inspect_err(|_| self.metrics.rate_limited(Limit::BotApi))
     }
 
     /// An admin API request by this (valid) admin (`agent:ID` or `operator`).
@@ -413,6 +429,7 @@ impl Limiters {
         self.admin_api
             .check_key(&who.to_owned())
             .map_err(|nu| refusal(nu, "admin requests"))
+            .inspect_err(|_| self.metrics.rate_limited(Limit::AdminApi))
     }
 
     /// Forgets keys whose quotas are full again, so the maps hold only recent clients.

@@ -24,6 +24,8 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served without a token (`--metrics-listen`).
+    pub metrics_addr: Option<SocketAddr>,
     pub demo_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     pub state: AppState,
@@ -68,7 +70,26 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         None => None,
     };
     let demo_addr = demo.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    let metrics_addr = metrics.as_ref().map(|l| l.local_addr()).transpose()?;
     let state = AppState::new(config, broker, hub);
+    if let Some(listener) = metrics {
+        let routes = axum::Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(crate::endpoints::metrics_open),
+            )
+            .with_state(state.clone());
+        let stop = state.shutdown.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, routes)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+        });
+    }
     tokio::spawn(crate::bots::presence::run(state.clone()));
     crate::bots::webhook::run(&state);
     tokio::spawn(crate::assignment::run(state.clone()));
@@ -116,6 +137,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     });
     Ok(Running {
         addr,
+        metrics_addr,
         demo_addr,
         shutdown,
         state,

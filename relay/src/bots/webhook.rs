@@ -36,6 +36,7 @@ use tokio::time::Instant;
 use super::routing;
 use crate::broker::BotEvent;
 use crate::config::Bot;
+use crate::metrics::WebhookOutcome;
 use crate::{clock, token, AppState};
 
 /// How long one POST may take.
@@ -382,8 +383,12 @@ async fn deliver(state: &AppState, bot: &Bot, lease: &mut Lease, event: &BotEven
             .send()
             .await;
         match sent {
-            Ok(r) if r.status().is_success() => return true,
+            Ok(r) if r.status().is_success() => {
+                state.metrics.webhook(WebhookOutcome::Delivered);
+                return true;
+            }
             Ok(r) if !retryable(r.status()) => {
+                state.metrics.webhook(WebhookOutcome::Refused);
                 tracing::warn!(bot = %bot.id, event = %id, status = %r.status(), "bot refused the event; not retried");
                 return true;
             }
@@ -394,6 +399,7 @@ async fn deliver(state: &AppState, bot: &Bot, lease: &mut Lease, event: &BotEven
                 tracing::info!(bot = %bot.id, event = %id, error = %e, "webhook unreachable; retrying")
             }
         }
+        state.metrics.webhook(WebhookOutcome::Failed);
         let jitter = rand::rng().random_range(0..=wait.as_millis() as u64 / 2);
         if !lease
             .wait(state, &bot.id, wait + Duration::from_millis(jitter))

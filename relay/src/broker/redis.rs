@@ -598,6 +598,7 @@ async fn fan_in(mut rx: tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>, h
             }
             PushKind::Subscribe if gap.swap(false, Ordering::Relaxed) => {
                 tracing::info!("redis subscription back; asking clients to resync");
+                hub.metrics.redis_resubscribed();
                 hub.close_all(CloseCode::RECONNECT_NOW);
             }
             _ => {}

@@ -16,6 +16,8 @@ mod visitor;
 use std::future::Future;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use axum::extract::ws::WebSocket;
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_HISTORY_BATCH;
@@ -25,6 +27,7 @@ use crate::bots::routing;
 use crate::broker::{Appended, Audience, Conversation, Event, NewMessage, StoreError};
 use crate::connection::{Connection, Incoming};
 use crate::limits::{FrameLimits, FrameRates, Limits, Verdict};
+use crate::metrics::{Limit, Metrics, StoreOp};
 use crate::outbox::Outbox;
 use crate::AppState;
 
@@ -160,20 +163,27 @@ pub(crate) fn run<H: Handler>(
         socket,
         state.hub.next_id(),
         state.config.tuning.clone(),
-        state.hub.slow_closes.clone(),
+        state.metrics.clone(),
     );
     async move {
         // Everything large is boxed and lives only while it is used: an idle connection,
         // which waits in `conn.next()` for most of its life, should hold no hello, no decoded
         // frame and no store call.
         let started = Box::pin(async {
-            let hello = handshake(&mut conn, &outbox).await?;
+            let hello = handshake(&mut conn, &outbox, &state.metrics).await?;
             let start = H::start(&state, params, hello, &outbox);
             Some(conn.serving(start).await.map(Box::new))
         });
         // Matched without a binding, so the future keeps no slot for it.
         let mut handler = match started.await {
-            Some(Ok(handler)) => Some(handler),
+            Some(Ok(handler)) => {
+                tracing::debug!(
+                    conn = outbox.id,
+                    conversation = handler.conversation(),
+                    "session started"
+                );
+                Some(handler)
+            }
             Some(Err(code)) => {
                 outbox.close(code);
                 None
@@ -196,6 +206,8 @@ pub(crate) fn run<H: Handler>(
                 let msg = match conn.next().await {
                     Incoming::Msg(msg) => msg,
                     Incoming::Bad(e) => {
+                        state.metrics.frame_in("other");
+                        state.metrics.refused(e.code());
                         // With the frame's client id where it could be read, so the client
                         // marks that message failed instead of resending it forever.
                         outbox.send(&ServerMsg::Error {
@@ -217,6 +229,7 @@ pub(crate) fn run<H: Handler>(
                         break;
                     }
                 };
+                state.metrics.frame_in(msg.kind());
                 let config = &state.limiters.config;
                 // With the limits off (load tests) no limiter is allocated at all.
                 let verdict = if config.enabled {
@@ -229,21 +242,24 @@ pub(crate) fn run<H: Handler>(
                 match verdict {
                     Verdict::Pass => {}
                     Verdict::Refuse(mut r) => {
+                        state.metrics.rate_limited(Limit::Frame);
+                        state.metrics.refused(r.code);
                         r.client_id = client_id_of(&msg);
                         outbox.send(&r.to_msg());
                         continue;
                     }
                     Verdict::Close(mut r) => {
+                        state.metrics.rate_limited(Limit::Frame);
+                        state.metrics.refused(r.code);
                         r.client_id = client_id_of(&msg);
                         outbox.send(&r.to_msg());
                         outbox.close(CloseCode::RATE_LIMITED);
                         break;
                     }
                 }
-                let handled = conn
-                    .serving(Box::pin(frame(handler, &state, msg, &outbox)))
-                    .await;
+                let handled = conn.serving(framed(handler, &state, msg, &outbox)).await;
                 if let Err(r) = handled {
+                    state.metrics.refused(r.code);
                     let unavailable = r.code == ErrorCode::Unavailable;
                     outbox.send(&r.to_msg());
                     if unavailable {
@@ -256,6 +272,7 @@ pub(crate) fn run<H: Handler>(
                 }
             }
         }
+        tracing::debug!(conn = outbox.id, "session ended");
         state
             .hub
             .leave(outbox.id, handler.as_deref().and_then(H::conversation));
@@ -268,6 +285,26 @@ pub(crate) fn run<H: Handler>(
     }
 }
 
+/// One client frame's work, boxed, in its log span. The span is made here, not in the
+/// session's loop, so the future an idle connection holds keeps no slot for it. Disabled at
+/// the default level (`info`), when the macro builds nothing: with
+/// `RUST_LOG=switchboard_relay::session=debug` every line the frame causes carries the
+/// connection and the conversation.
+fn framed<'a, H: Handler>(
+    handler: &'a mut H,
+    state: &'a AppState,
+    msg: Box<ClientMsg>,
+    outbox: &'a Outbox,
+) -> std::pin::Pin<Box<impl Future<Output = Result<(), Refusal>> + 'a>> {
+    let span = tracing::debug_span!(
+        "frame",
+        conn = outbox.id,
+        kind = msg.kind(),
+        conversation = conversation_of(&msg).or(handler.conversation()),
+    );
+    Box::pin(frame(handler, state, msg, outbox).instrument(span))
+}
+
 /// One client frame: checked, then handled by the role.
 async fn frame<H: Handler>(
     handler: &mut H,
@@ -276,7 +313,7 @@ async fn frame<H: Handler>(
     outbox: &Outbox,
 ) -> Result<(), Refusal> {
     let msg = *msg;
-    match msg.validate() {
+    let handled = match msg.validate() {
         Ok(()) => handler.handle(state, msg, outbox).await,
         Err((code, message)) => Err(Refusal {
             code,
@@ -284,17 +321,67 @@ async fn frame<H: Handler>(
             client_id: client_id_of(&msg),
             retry_after_ms: None,
         }),
+    };
+    match &handled {
+        Ok(()) => tracing::debug!("frame handled"),
+        Err(r) => tracing::debug!(refused = r.code.as_str(), "frame refused"),
+    }
+    handled
+}
+
+/// The conversation a frame names, for its log span.
+fn conversation_of(msg: &ClientMsg) -> Option<&str> {
+    match msg {
+        ClientMsg::Send(s) => Some(&s.conversation_id),
+        ClientMsg::Note(n) => Some(&n.conversation_id),
+        ClientMsg::Typing {
+            conversation_id, ..
+        }
+        | ClientMsg::Sync {
+            conversation_id, ..
+        }
+        | ClientMsg::Postback {
+            conversation_id, ..
+        }
+        | ClientMsg::Handoff {
+            conversation_id, ..
+        }
+        | ClientMsg::HandBack { conversation_id }
+        | ClientMsg::Assign {
+            conversation_id, ..
+        }
+        | ClientMsg::Transfer {
+            conversation_id, ..
+        }
+        | ClientMsg::SetStatus {
+            conversation_id, ..
+        }
+        | ClientMsg::SetPriority {
+            conversation_id, ..
+        }
+        | ClientMsg::Block {
+            conversation_id, ..
+        }
+        | ClientMsg::VisitorHistory { conversation_id } => Some(conversation_id),
+        _ => None,
     }
 }
 
 /// Waits for a valid `hello`; anything else closes the connection with a code saying why.
-async fn handshake(conn: &mut Connection, outbox: &Outbox) -> Option<Hello> {
+async fn handshake(conn: &mut Connection, outbox: &Outbox, metrics: &Metrics) -> Option<Hello> {
     let refuse = |code: ErrorCode, message: String, close: CloseCode| {
+        metrics.refused(code);
         outbox.send(&ServerMsg::error(code, message));
         outbox.close(close);
         None
     };
-    match tokio::time::timeout(HELLO_TIMEOUT, conn.next()).await {
+    let first = tokio::time::timeout(HELLO_TIMEOUT, conn.next()).await;
+    match &first {
+        Ok(Incoming::Msg(msg)) => metrics.frame_in(msg.kind()),
+        Ok(Incoming::Bad(_)) => metrics.frame_in("other"),
+        _ => {}
+    }
+    match first {
         Err(_) => {
             outbox.close(CloseCode::HELLO_TIMEOUT);
             None
@@ -362,12 +449,17 @@ async fn deliver(
     new: NewMessage,
 ) -> Result<Appended, Refusal> {
     let client_id = new.client_id.clone();
-    let appended = state
-        .broker
-        .append(&conv.site, new)
-        .await
-        .map_err(|e| Refusal::from(e).for_client(&client_id))?;
+    let started = std::time::Instant::now();
+    let appended = state.broker.append(&conv.site, new).await;
+    state.metrics.store(StoreOp::Append, started.elapsed());
+    let appended = appended.map_err(|e| Refusal::from(e).for_client(&client_id))?;
     let m = &appended.message;
+    tracing::debug!(
+        conversation = %m.conversation_id,
+        seq = m.seq,
+        duplicate = appended.duplicate,
+        "message stored"
+    );
     outbox.send(&ServerMsg::Ack {
         conversation_id: m.conversation_id.clone(),
         client_id: m.client_id.clone(),
@@ -403,10 +495,12 @@ async fn deliver(
 
 /// Sends a live frame to the conversation's visitors and/or the site's agents, on every node.
 async fn publish(state: &AppState, audience: Audience, conv: &Conversation, msg: &ServerMsg) {
+    let started = std::time::Instant::now();
     state
         .broker
         .publish(Event::new(audience, &conv.site, &conv.id, msg))
         .await;
+    state.metrics.store(StoreOp::Publish, started.elapsed());
 }
 
 /// Who reads a conversation's log, which decides what of each entry they get.
@@ -427,10 +521,13 @@ async fn send_history(
     since: u64,
     reader: Reader,
 ) -> Result<(), Refusal> {
+    let started = std::time::Instant::now();
     let messages = state
         .broker
         .history(conversation_id, since, MAX_HISTORY_BATCH)
-        .await?;
+        .await;
+    state.metrics.store(StoreOp::History, started.elapsed());
+    let messages = messages?;
     let more = messages.len() == MAX_HISTORY_BATCH;
     let mut last_seq = since;
     for m in messages {
