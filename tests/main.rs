@@ -29,12 +29,16 @@
 //!   words, filters, cross-site isolation, injection and oversized input, rate limits;
 //! - `canned`: canned replies over real sockets (SQLite, and two nodes on one Redis): seeds,
 //!   admin-only changes told live to every node, limits, garbage, cross-site refusal;
+//! - `ai_bot`: the AI agent bot with a stand-in model service: answers with source links,
+//!   order facts from the context only, handoffs with language and sentiment, injection,
+//!   oversized output, a silent model;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
 mod abuse;
 mod agent_login;
+mod ai_bot;
 mod assignment;
 mod blocking;
 mod bots;
