@@ -9,8 +9,9 @@ use vader_sentiment::SentimentIntensityAnalyzer;
 static VADER: LazyLock<SentimentIntensityAnalyzer<'static>> =
     LazyLock::new(SentimentIntensityAnalyzer::new);
 
-/// The ISO 639-3 code of the language `text` is written in (`eng`, `hin`, `ara`), when the
-/// detector is reasonably sure.
+/// The ISO 639-3 code of the language `text` is most likely written in (`eng`, `hin`,
+/// `ara`): a guess for the agent, not a verdict. whatlang's confidence is low on short
+/// Latin-script text, so a low bar keeps English from coming out as unknown.
 pub fn language(text: &str) -> Option<String> {
     let info = whatlang::detect(text)?;
     (info.is_reliable() || info.confidence() >= 0.05).then(|| info.lang().code().to_owned())
