@@ -49,6 +49,8 @@ fn handoff(conversation_id: &str) -> ClientMsg {
             team: Some("support".into()),
             priority: Priority::High,
             fields: [("order".to_string(), "1042".to_string())].into(),
+            language: None,
+            sentiment: None,
         },
     }
 }
@@ -319,6 +321,24 @@ async fn bots_bad_input_gets_typed_errors_and_changes_nothing() {
         (
             format!(
                 r#"{{"type":"handoff","conversation_id":"{conv}","handoff":{{"reason":"bored","summary":"x"}}}}"#
+            ),
+            ErrorCode::Invalid,
+        ),
+        (
+            format!(
+                r#"{{"type":"handoff","conversation_id":"{conv}","handoff":{{"reason":"requested","summary":"x","sentiment":-101}}}}"#
+            ),
+            ErrorCode::Invalid,
+        ),
+        (
+            format!(
+                r#"{{"type":"handoff","conversation_id":"{conv}","handoff":{{"reason":"requested","summary":"x","language":"<b>en</b>"}}}}"#
+            ),
+            ErrorCode::Invalid,
+        ),
+        (
+            format!(
+                r#"{{"type":"handoff","conversation_id":"{conv}","handoff":{{"reason":"requested","summary":"x","sentiment":1000}}}}"#
             ),
             ErrorCode::Invalid,
         ),
@@ -652,6 +672,8 @@ async fn a_connecting_bot_gets_every_conversation_it_owns_beyond_one_page() {
             team: None,
             priority: Priority::default(),
             fields: Default::default(),
+            language: None,
+            sentiment: None,
         },
     })
     .await;

@@ -360,6 +360,8 @@ async fn a_bots_handoff_enters_its_teams_queue_at_its_priority() {
             team: Some(team.into()),
             priority: Priority::Urgent,
             fields: Default::default(),
+            language: None,
+            sentiment: None,
         },
     };
 

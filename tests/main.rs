@@ -32,12 +32,16 @@
 //! - `operations`: `/metrics` parsed as Prometheus does, counters moving exactly as scripted
 //!   traffic says, who may read it; JSON logs that follow a conversation without its text;
 //!   the Grafana dashboard's metric names;
+//! - `ai_bot`: the AI agent bot with a stand-in model service: answers with source links,
+//!   order facts from the context only, handoffs with language and sentiment, injection,
+//!   oversized output, a silent model;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
 
 mod abuse;
 mod agent_login;
+mod ai_bot;
 mod assignment;
 mod blocking;
 mod bots;

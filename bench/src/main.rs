@@ -5,12 +5,15 @@
 //!   percentiles, relay CPU per delivered message, lost and duplicated counts; on one embedded
 //!   node, one Redis node, or two Redis nodes (visitors on one, agents on the other);
 //! - `all`: idle, then load on every topology, then floor;
+//! - `ai`: question → the AI bot's full answer on the visitor's socket, through the relay, the
+//!   bot and a model stand-in;
 //! - `floor`: the kernel's share of `load`'s fan-out, with no relay: one thread writing the same
 //!   bytes to N plain sockets.
 //!
 //! Modules: [`procs`] (relay and redis-server processes, /proc sampling), [`client`]
 //! (protocol clients), [`idle`], [`load`], [`floor`].
 
+mod ai;
 mod client;
 mod floor;
 mod idle;
@@ -56,6 +59,17 @@ enum What {
     },
     /// `idle`, then `load` on every topology, then `floor`.
     All,
+    /// Question → full answer of the AI bot through the relay, against a model stand-in.
+    Ai {
+        #[arg(long, default_value_t = 200)]
+        questions: usize,
+        /// Ask the stand-in for a server-sent-event stream.
+        #[arg(long)]
+        stream: bool,
+        /// The stand-in's own time per answer.
+        #[arg(long, default_value_t = 0)]
+        model_ms: u64,
+    },
     /// CPU per delivery of a bare sender: one thread writing `load`'s agent frames to plain
     /// sockets, no relay.
     Floor {
@@ -99,6 +113,11 @@ async fn main() {
             seconds,
         } => load::run(&relay, topology, visitors, agents, seconds).await,
         What::All => all(&relay).await,
+        What::Ai {
+            questions,
+            stream,
+            model_ms,
+        } => ai::run(&relay, questions, stream, model_ms).await,
         What::Floor {
             agents,
             rate,

@@ -50,13 +50,23 @@ pub struct RelayCmd {
 
 /// A relay serving the `bench` site, on the embedded store or on `redis`.
 pub async fn relay(relay: &RelayCmd, redis: Option<&str>) -> anyhow::Result<Proc> {
+    relay_with(relay, redis, "", "").await
+}
+
+/// The same, with more keys for the `bench` site's table and more tables after it (a bot).
+pub async fn relay_with(
+    relay: &RelayCmd,
+    redis: Option<&str>,
+    site_keys: &str,
+    tables: &str,
+) -> anyhow::Result<Proc> {
     let bin = &relay.bin;
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("relay.toml");
     std::fs::write(
         &config,
         format!(
-            "[[sites]]\nkey = \"bench\"\nallowed_origins = [\"{SITE_ORIGIN}\"]\n\n[[agents]]\nid = \"bench\"\nname = \"Bench\"\ntoken = \"{AGENT_TOKEN}\"\n"
+            "[[sites]]\nkey = \"bench\"\nallowed_origins = [\"{SITE_ORIGIN}\"]\n{site_keys}\n[[agents]]\nid = \"bench\"\nname = \"Bench\"\ntoken = \"{AGENT_TOKEN}\"\n{tables}"
         ),
     )?;
     let port = free_port();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{short, Invalid};
-use crate::limits::{MAX_HANDOFF_FIELDS, MAX_SUMMARY_BYTES};
+use crate::limits::{MAX_HANDOFF_FIELDS, MAX_LANGUAGE_BYTES, MAX_SUMMARY_BYTES};
 use crate::{ErrorCode, Millis};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,6 +71,12 @@ pub struct Handoff {
     /// Facts the bot collected (order number, email, ...), shown above the transcript.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// The visitor's language as the bot detected it: an ISO 639-3 code (`eng`, `hin`, `ara`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The visitor's mood as the bot measured it, from -100 (very negative) to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<i8>,
 }
 
 impl Handoff {
@@ -86,6 +92,25 @@ impl Handoff {
         }
         if let Some(team) = &self.team {
             short("handoff.team", team)?;
+        }
+        if let Some(language) = &self.language {
+            if language.is_empty()
+                || language.len() > MAX_LANGUAGE_BYTES
+                || !language
+                    .chars()
+                    .all(|c| c.is_ascii_alphabetic() || c == '-')
+            {
+                return Err((
+                    ErrorCode::Invalid,
+                    "handoff.language is not a language code".into(),
+                ));
+            }
+        }
+        if self.sentiment.is_some_and(|s| !(-100..=100).contains(&s)) {
+            return Err((
+                ErrorCode::Invalid,
+                "handoff.sentiment is outside -100..=100".into(),
+            ));
         }
         if self.fields.len() > MAX_HANDOFF_FIELDS {
             return Err((
@@ -115,4 +140,32 @@ pub struct HandedOff {
     pub at: Millis,
     #[serde(flatten)]
     pub handoff: Handoff,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_and_sentiment_are_optional_and_checked() {
+        // A handoff from before the fields existed still decodes, and encodes without them.
+        let old: Handoff =
+            serde_json::from_str(r#"{"reason":"requested","summary":"Wants a person"}"#).unwrap();
+        assert_eq!((old.language.as_deref(), old.sentiment), (None, None));
+        assert!(!serde_json::to_string(&old).unwrap().contains("language"));
+        let mut h: Handoff = serde_json::from_str(
+            r#"{"reason":"frustration","summary":"Upset","language":"hin","sentiment":-62}"#,
+        )
+        .unwrap();
+        assert!(h.validate().is_ok());
+        h.sentiment = Some(-101);
+        assert_eq!(h.validate().unwrap_err().0, ErrorCode::Invalid);
+        h.sentiment = Some(100);
+        for bad in ["", "h<i>n", "x".repeat(17).as_str()] {
+            h.language = Some(bad.into());
+            assert_eq!(h.validate().unwrap_err().0, ErrorCode::Invalid, "{bad}");
+        }
+        h.language = Some("pt-BR".into());
+        assert!(h.validate().is_ok());
+    }
 }

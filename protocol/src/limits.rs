@@ -53,6 +53,8 @@ pub const MAX_PAYLOAD_BYTES: usize = 1024;
 pub const MAX_SUMMARY_BYTES: usize = 2048;
 /// Most fields a bot may collect for a handoff.
 pub const MAX_HANDOFF_FIELDS: usize = 20;
+/// A handoff's language code (`hin`, `pt-BR`).
+pub const MAX_LANGUAGE_BYTES: usize = 16;
 /// Largest body the bot HTTP API accepts.
 pub const MAX_HTTP_BODY_BYTES: usize = 64 * 1024;
 /// Longest transfer note an agent leaves for the next one.

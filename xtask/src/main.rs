@@ -101,16 +101,30 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
 const DEMO_BOT_TOKEN: &str = "demo-bot-token";
 
 fn demo(token: &str, password: &str) -> anyhow::Result<()> {
-    tools::step("building the relay and the order-status bot (release)");
+    // With a model endpoint configured the demo runs the AI bot on it; otherwise the
+    // order-status bot, which needs nothing outside this repository.
+    let ai = std::env::var("SWITCHBOARD_AI_URL").is_ok_and(|u| !u.is_empty());
+    let (package, what) = if ai {
+        anyhow::ensure!(
+            std::env::var("SWITCHBOARD_AI_MODEL").is_ok_and(|m| !m.is_empty()),
+            "SWITCHBOARD_AI_URL is set: set SWITCHBOARD_AI_MODEL to the model's name too"
+        );
+        ("switchboard-aibot", "the AI bot")
+    } else {
+        ("switchboard-orderbot", "the order-status bot")
+    };
+    tools::step(&format!("building the relay and {what} (release)"));
     tools::cargo(&[
         "build",
         "--release",
         "-p",
         "switchboard-relay",
         "-p",
-        "switchboard-orderbot",
+        package,
     ])?;
-    tools::step("starting the relay in demo mode with the order-status bot (Ctrl-C stops both)");
+    tools::step(&format!(
+        "starting the relay in demo mode with {what} (Ctrl-C stops both)"
+    ));
     let root = tools::root();
     let mut relay = std::process::Command::new(root.join("target/release/switchboard-relay"))
         .current_dir(&root)
@@ -134,15 +148,25 @@ fn demo(token: &str, password: &str) -> anyhow::Result<()> {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let mut bot = std::process::Command::new(root.join("target/release/switchboard-orderbot"))
-        .current_dir(&root)
-        .args([
-            "--relay",
-            "ws://127.0.0.1:8080/v1/bot",
-            "--token",
-            DEMO_BOT_TOKEN,
-        ])
-        .spawn()?;
+    let mut bot = std::process::Command::new(root.join("target/release").join(package));
+    bot.current_dir(&root).args([
+        "--relay",
+        "ws://127.0.0.1:8080/v1/bot",
+        "--token",
+        DEMO_BOT_TOKEN,
+    ]);
+    if ai {
+        // The model's URL, name, key and streaming come from the SWITCHBOARD_AI_* variables.
+        bot.args([
+            "--kb",
+            "bots/ai-agent/kb",
+            "--kb-base-url",
+            "http://127.0.0.1:8081/",
+            "--shop",
+            "the demo shop",
+        ]);
+    }
+    let mut bot = bot.spawn()?;
     let status = relay.wait()?;
     let _ = bot.kill();
     let _ = bot.wait();

@@ -17,6 +17,12 @@ const NATIVE: &[&str] = &[
     "-p",
     "switchboard-orderbot",
     "-p",
+    "switchboard-botclient",
+    "-p",
+    "switchboard-aibot",
+    "-p",
+    "switchboard-model-standin",
+    "-p",
     "xtask",
 ];
 /// Executions per fuzz target in CI: enough to exercise every seed's neighbourhood, seconds.

@@ -11,17 +11,23 @@ use switchboard_protocol::{Context, Handoff, HandoffReason, Order, Priority};
 pub const ORDER_STATUS: &str = "order_status";
 pub const HUMAN: &str = "human";
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reply {
-    Say {
-        text: String,
-        rich: Option<Rich>,
-    },
-    /// Say `text`, then hand the conversation to humans.
-    HandOff {
-        text: String,
-        handoff: Handoff,
-    },
+pub use switchboard_botclient::Reply;
+
+/// The order-status bot's [`switchboard_botclient::Brain`].
+pub struct OrderBrain;
+
+impl switchboard_botclient::Brain for OrderBrain {
+    type Memory = Memory;
+
+    async fn answer(
+        &self,
+        memory: &mut Memory,
+        context: &Context,
+        question: &switchboard_protocol::ChatMessage,
+    ) -> Reply {
+        memory.context = context.clone();
+        answer(memory, &question.text, question.postback.as_deref())
+    }
 }
 
 /// What the bot remembers of one conversation.
@@ -202,6 +208,8 @@ fn hand_off(memory: &Memory, text: &str, reason: HandoffReason, priority: Priori
             team: None,
             priority,
             fields,
+            language: None,
+            sentiment: None,
         },
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`brain`]: what to answer, from the visitor's words and the order data the site passed
 //!   in the context (pure, tested without a relay);
-//! - [`session`]: the connection: hello, routed conversations, replies, handoffs, reconnects.
+//! - the connection (hello, routed conversations, replies, handoffs, reconnects) is the
+//!   shared `switchboard-botclient`.
 
 pub mod brain;
-pub mod session;

@@ -27,7 +27,12 @@ async fn main() {
         .init();
     let args = Args::parse();
     tokio::select! {
-        _ = switchboard_orderbot::session::run(&args.relay, &args.token) => {}
+        _ = switchboard_botclient::run(
+            &args.relay,
+            &args.token,
+            std::sync::Arc::new(switchboard_orderbot::brain::OrderBrain),
+            switchboard_botclient::Options::default(),
+        ) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
 }

@@ -164,6 +164,8 @@ pub const AR: Strings = Strings {
     reason_other: "أخرى",
     handed_off_by: " · سلّمها ",
     priority_label_inline: " · الأولوية ",
+    language_label_inline: " · اللغة ",
+    sentiment_label_inline: " · المزاج ",
     team_label_inline: " · الفريق ",
     hand_back: "إعادتها إلى الروبوت",
     handoff_from_bot: "تسليم من الروبوت",

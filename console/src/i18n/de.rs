@@ -165,6 +165,8 @@ pub const DE: Strings = Strings {
     reason_other: "Anderes",
     handed_off_by: " · übergeben von ",
     priority_label_inline: " · Priorität ",
+    language_label_inline: " · Sprache ",
+    sentiment_label_inline: " · Stimmung ",
     team_label_inline: " · Team ",
     hand_back: "An den Bot zurückgeben",
     handoff_from_bot: "Übergabe vom Bot",

@@ -203,6 +203,10 @@ strings! {
     reason_other,
     handed_off_by,
     priority_label_inline,
+    /// The visitor's language (an ISO 639-3 code follows).
+    language_label_inline,
+    /// The visitor's mood as the bot measured it (-100..100 follows).
+    sentiment_label_inline,
     team_label_inline,
     hand_back,
     handoff_from_bot,
@@ -512,6 +516,8 @@ pub const EN: Strings = Strings {
     reason_other: "Other",
     handed_off_by: " · handed off by ",
     priority_label_inline: " · priority ",
+    language_label_inline: " · language ",
+    sentiment_label_inline: " · mood ",
     team_label_inline: " · team ",
     hand_back: "Hand back to bot",
     handoff_from_bot: "Handoff from the bot",

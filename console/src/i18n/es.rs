@@ -165,6 +165,8 @@ pub const ES: Strings = Strings {
     reason_other: "Otro",
     handed_off_by: " · pasada por ",
     priority_label_inline: " · prioridad ",
+    language_label_inline: " · idioma ",
+    sentiment_label_inline: " · ánimo ",
     team_label_inline: " · equipo ",
     hand_back: "Devolver al bot",
     handoff_from_bot: "Traspaso del bot",

@@ -164,6 +164,8 @@ pub const FR: Strings = Strings {
     reason_other: "Autre",
     handed_off_by: " · confiée par ",
     priority_label_inline: " · priorité ",
+    language_label_inline: " · langue ",
+    sentiment_label_inline: " · humeur ",
     team_label_inline: " · équipe ",
     hand_back: "Rendre au bot",
     handoff_from_bot: "Transmission du bot",

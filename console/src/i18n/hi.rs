@@ -164,6 +164,8 @@ pub const HI: Strings = Strings {
     reason_other: "अन्य",
     handed_off_by: " · सौंपने वाला: ",
     priority_label_inline: " · प्राथमिकता ",
+    language_label_inline: " · भाषा ",
+    sentiment_label_inline: " · भावना ",
     team_label_inline: " · टीम ",
     hand_back: "बॉट को वापस दें",
     handoff_from_bot: "बॉट से हस्तांतरण",

@@ -164,6 +164,8 @@ pub const IT: Strings = Strings {
     reason_other: "Altro",
     handed_off_by: " · passata da ",
     priority_label_inline: " · priorità ",
+    language_label_inline: " · lingua ",
+    sentiment_label_inline: " · umore ",
     team_label_inline: " · team ",
     hand_back: "Restituisci al bot",
     handoff_from_bot: "Passaggio dal bot",

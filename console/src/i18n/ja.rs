@@ -164,6 +164,8 @@ pub const JA: Strings = Strings {
     reason_other: "その他",
     handed_off_by: " · 引き継ぎ元 ",
     priority_label_inline: " · 優先度 ",
+    language_label_inline: " · 言語 ",
+    sentiment_label_inline: " · 感情 ",
     team_label_inline: " · チーム ",
     hand_back: "ボットに戻す",
     handoff_from_bot: "ボットからの引き継ぎ",

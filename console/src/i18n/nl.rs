@@ -164,6 +164,8 @@ pub const NL: Strings = Strings {
     reason_other: "Anders",
     handed_off_by: " · overgedragen door ",
     priority_label_inline: " · prioriteit ",
+    language_label_inline: " · taal ",
+    sentiment_label_inline: " · stemming ",
     team_label_inline: " · team ",
     hand_back: "Teruggeven aan bot",
     handoff_from_bot: "Overdracht van de bot",

@@ -164,6 +164,8 @@ pub const PT: Strings = Strings {
     reason_other: "Outro",
     handed_off_by: " · passada por ",
     priority_label_inline: " · prioridade ",
+    language_label_inline: " · idioma ",
+    sentiment_label_inline: " · humor ",
     team_label_inline: " · equipe ",
     hand_back: "Devolver ao bot",
     handoff_from_bot: "Passagem do bot",

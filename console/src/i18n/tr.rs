@@ -164,6 +164,8 @@ pub const TR: Strings = Strings {
     reason_other: "Diğer",
     handed_off_by: " · devreden: ",
     priority_label_inline: " · öncelik ",
+    language_label_inline: " · dil ",
+    sentiment_label_inline: " · duygu ",
     team_label_inline: " · ekip ",
     hand_back: "Bota geri ver",
     handoff_from_bot: "Bottan devir",

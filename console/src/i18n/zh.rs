@@ -164,6 +164,8 @@ pub const ZH: Strings = Strings {
     reason_other: "其他",
     handed_off_by: " · 转交者 ",
     priority_label_inline: " · 优先级 ",
+    language_label_inline: " · 语言 ",
+    sentiment_label_inline: " · 情绪 ",
     team_label_inline: " · 团队 ",
     hand_back: "交还给机器人",
     handoff_from_bot: "机器人转交",

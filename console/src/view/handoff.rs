@@ -1,5 +1,6 @@
 //! Who answers the open conversation, above its transcript: a bot (replying takes it over), or
-//! the humans after a bot's handoff, with the bot's reason, summary, team, priority and the
+//! the humans after a bot's handoff, with the bot's reason, summary, team, priority, the
+//! visitor's language and mood when the bot measured them, and the
 //! fields it collected, so the agent never asks the visitor again. A conversation a bot handed
 //! off can be handed back to the site's bot.
 
@@ -81,6 +82,11 @@ fn card(c: Console, h: HandedOff) -> impl IntoView {
                     {priority(handoff.priority)}
                 </span>
                 {handoff.team.map(|team| view! { {t().team_label_inline} <span data-testid="handoff-team">{team}</span> })}
+                {handoff.language.map(|l| view! { {t().language_label_inline} <span data-testid="handoff-language" lang="en">{l}</span> })}
+                {handoff.sentiment.map(|s| view! {
+                    {t().sentiment_label_inline}
+                    <span data-testid="handoff-sentiment" data-negative=(s < 0).to_string()>{format!("{s:+}")}</span>
+                })}
             </p>
             <p class="c-handoff-summary" data-testid="handoff-summary">{handoff.summary}</p>
             <dl class="c-handoff-fields">{fields}</dl>
