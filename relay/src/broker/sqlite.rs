@@ -317,7 +317,7 @@ impl SqliteBroker {
                 let event = SystemEvent::Reopened { by: None };
                 let client_id = lifecycle::reopen_client_id(&msg.client_id);
                 let m = lifecycle::system_message(&msg.conversation_id, last as u64, client_id, msg.at, event);
-                insert_system(&tx, &m)?;
+                insert_system(tx, &m)?;
                 tx.execute(
                     "UPDATE conversations SET status = 'open', snoozed_until = NULL, version = version + 1 WHERE id = ?1",
                     params![msg.conversation_id],

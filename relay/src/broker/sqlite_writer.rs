@@ -33,11 +33,14 @@ pub const MAX_BATCH: usize = 256;
 /// `Err` (the reason) when the commit failed, so nothing of it is stored.
 type Done = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 
+/// A job run inside the batch's transaction: whether to keep its savepoint, and its answer.
+type InBatch = Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>;
+
 enum Job {
     /// Runs alone, with the connection to itself.
     Alone(Box<dyn FnOnce(&mut Connection) + Send>),
     /// Runs inside the current batch's transaction; `false` rolls back its savepoint.
-    Batched(Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>),
+    Batched(InBatch),
 }
 
 /// The handle every clone of the broker holds; the thread ends with the last one.
@@ -130,10 +133,7 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
 }
 
 /// Runs the batched jobs in one transaction and answers each after its commit.
-fn commit(
-    conn: &mut Connection,
-    batch: &mut Vec<Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>>,
-) {
+fn commit(conn: &mut Connection, batch: &mut Vec<InBatch>) {
     if batch.is_empty() {
         return;
     }
