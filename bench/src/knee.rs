@@ -128,11 +128,13 @@ pub async fn run(bin: &procs::RelayCmd, topology: Topology, shape: Shape) -> any
     while shared.acks.load(Ordering::Relaxed) < visitors as u64 && Instant::now() < warm {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Paused until the first messages' side work (context, inbox lines) has settled, so the
+    // first step measures steady messages only.
     pace.send_replace(Pace {
         interval: None,
         step: usize::MAX,
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(DRAIN).await;
 
     let name = format!("{topology:?}").to_lowercase();
     let relays: Vec<&procs::Proc> = [Some(&a), b.as_ref()].into_iter().flatten().collect();
@@ -170,10 +172,15 @@ pub async fn run(bin: &procs::RelayCmd, topology: Topology, shape: Shape) -> any
         let delivered = shared.delivered[s].load(Ordering::Relaxed);
         let (p50, p99) = {
             let h = shared.hist[s].lock().unwrap_or_else(|e| e.into_inner());
-            (
-                h.value_at_quantile(0.5) as f64 / 1e6,
-                h.value_at_quantile(0.99) as f64 / 1e6,
-            )
+            if h.is_empty() {
+                // Nothing of the step arrived in time: no latency to show, and no keeping up.
+                (f64::INFINITY, f64::INFINITY)
+            } else {
+                (
+                    h.value_at_quantile(0.5) as f64 / 1e6,
+                    h.value_at_quantile(0.99) as f64 / 1e6,
+                )
+            }
         };
         let rate_got = sent as f64 / secs;
         let keeps_up =
@@ -206,7 +213,9 @@ pub async fn run(bin: &procs::RelayCmd, topology: Topology, shape: Shape) -> any
             bench_share,
         );
         println!(
-            r#"{{"scenario":"knee","topology":"{name}","visitors":{visitors},"agents":{agents},"rate":{rate},"sent_per_s":{rate_got:.1},"delivered":{delivered},"expected":{expected},"p50_ms":{p50:.3},"p99_ms":{p99:.3},"keeps_up":{keeps_up},"relay_cpu_us_per_inbound_by_node":{:?},"relay_cpu_us_per_delivery":{:.3},"redis_cpu_us_per_inbound":{redis_in:.3},"bench_cores":{bench_share:.3}}}"#,
+            r#"{{"scenario":"knee","topology":"{name}","visitors":{visitors},"agents":{agents},"rate":{rate},"sent_per_s":{rate_got:.1},"delivered":{delivered},"expected":{expected},"p50_ms":{},"p99_ms":{},"keeps_up":{keeps_up},"relay_cpu_us_per_inbound_by_node":{:?},"relay_cpu_us_per_delivery":{:.3},"redis_cpu_us_per_inbound":{redis_in:.3},"bench_cores":{bench_share:.3}}}"#,
+            json_ms(p50),
+            json_ms(p99),
             node_cpu.iter().map(|c| per_in(*c)).collect::<Vec<_>>(),
             per_del(total),
         );
@@ -381,6 +390,15 @@ async fn agent(mut ws: client::Ws, visitors: usize, shared: Arc<Shared>) -> Vec<
         }
     }
     next
+}
+
+/// Milliseconds for the JSON line: `null` when the step had no latency to show.
+fn json_ms(ms: f64) -> String {
+    if ms.is_finite() {
+        format!("{ms:.3}")
+    } else {
+        "null".into()
+    }
 }
 
 /// `v{visitor}-{n}`.
