@@ -208,6 +208,68 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     );
 }
 
+/// Group commit's promise (issue 18): many senders on many conversations at once, so their
+/// appends share transactions; every ack they got is a stored message, once, at the acked seq,
+/// after a SIGKILL right after the last ack.
+async fn concurrent_acks_survive_sigkill(extra: &[&str]) {
+    const VISITORS: usize = 40;
+    const EACH: usize = 25;
+    let mut relay = RelayProcess::start_with(extra).await;
+    let base = relay.ws("");
+    let mut peers = Vec::new();
+    for i in 0..VISITORS {
+        let mut v = Peer::new(&format!("c{i}"), &base, visitor_role(&relay));
+        v.connect(PATIENCE).await;
+        peers.push(v);
+    }
+    // Each visitor's whole stream in flight at once (window = EACH), all visitors together.
+    let streams: Vec<_> = peers
+        .into_iter()
+        .map(|mut v| {
+            tokio::spawn(async move {
+                stream(&mut v, EACH, EACH, &AtomicUsize::new(0)).await;
+                v
+            })
+        })
+        .collect();
+    let mut peers = Vec::new();
+    for s in streams {
+        peers.push(s.await.unwrap());
+    }
+    relay.kill9();
+    relay.start_again().await;
+    for v in &peers {
+        assert_eq!(
+            v.acked.len(),
+            EACH,
+            "{}: every message acknowledged",
+            v.name
+        );
+        assert_eq!(v.connects, 1, "{}: no reconnect before the kill", v.name);
+        let store = transcript(&base, v.conversation_id.as_deref().unwrap()).await;
+        assert_exactly_once_in_order(&store, EACH);
+        for (id, seq) in &v.acked {
+            assert_eq!(
+                store.get(seq).map(|m| &m.client_id),
+                Some(id),
+                "{}: the ack's seq holds its message",
+                v.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_acks_survive_sigkill_on_the_embedded_store() {
+    concurrent_acks_survive_sigkill(&[]).await;
+}
+
+#[tokio::test]
+async fn concurrent_acks_survive_sigkill_on_redis() {
+    let redis = crate::redis_server::RedisServer::start().await;
+    concurrent_acks_survive_sigkill(&["--redis-url", &redis.url()]).await;
+}
+
 #[tokio::test]
 async fn flaky_connection_cut_at_random_points_loses_and_duplicates_nothing() {
     const N: usize = 2000;

@@ -7,16 +7,20 @@
 //! - `all`: idle, then load on every topology, then floor;
 //! - `ai`: question → the AI bot's full answer on the visitor's socket, through the relay, the
 //!   bot and a model stand-in;
+//! - `knee`: a rising inbound rate at a fixed fan-out (2,000 visitors, 5 agents) until the relay
+//!   no longer keeps up: per step p50/p99, whether it kept up, CPU per inbound message and per
+//!   delivery;
 //! - `floor`: the kernel's share of `load`'s fan-out, with no relay: one thread writing the same
 //!   bytes to N plain sockets.
 //!
 //! Modules: [`procs`] (relay and redis-server processes, /proc sampling), [`client`]
-//! (protocol clients), [`idle`], [`load`], [`floor`].
+//! (protocol clients), [`idle`], [`load`], [`knee`], [`floor`].
 
 mod ai;
 mod client;
 mod floor;
 mod idle;
+mod knee;
 mod load;
 mod procs;
 
@@ -56,6 +60,29 @@ enum What {
         /// Measured seconds, after a 3 s warm-up.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+    },
+    /// Rising inbound rate at a fixed fan-out, one step after another, until the relay falls
+    /// behind.
+    Knee {
+        #[arg(long, value_enum, default_value_t = Topology::Embedded)]
+        topology: Topology,
+        #[arg(long, default_value_t = 2000)]
+        visitors: usize,
+        #[arg(long, default_value_t = 5)]
+        agents: usize,
+        /// Inbound messages per second of each step, all visitors together.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "2000,5000,10000,15000,20000,25000"
+        )]
+        rates: Vec<u32>,
+        /// Seconds per step.
+        #[arg(long, default_value_t = 5)]
+        step_seconds: u64,
+        /// A step keeps up when every delivery arrived and its p99 is at most this.
+        #[arg(long, default_value_t = 100.0)]
+        p99_limit_ms: f64,
     },
     /// `idle`, then `load` on every topology, then `floor`.
     All,
@@ -112,6 +139,27 @@ async fn main() {
             agents,
             seconds,
         } => load::run(&relay, topology, visitors, agents, seconds).await,
+        What::Knee {
+            topology,
+            visitors,
+            agents,
+            rates,
+            step_seconds,
+            p99_limit_ms,
+        } => {
+            knee::run(
+                &relay,
+                topology,
+                knee::Shape {
+                    visitors,
+                    agents,
+                    rates,
+                    step_seconds,
+                    p99_limit_ms,
+                },
+            )
+            .await
+        }
         What::All => all(&relay).await,
         What::Ai {
             questions,

@@ -163,6 +163,11 @@ impl Proc {
     }
 }
 
+/// User + system CPU time of this process (the load generator), in microseconds.
+pub fn self_cpu_us() -> u64 {
+    cpu_us("/proc/self/stat")
+}
+
 /// User + system CPU time of the calling thread, in microseconds.
 pub fn thread_cpu_us() -> u64 {
     cpu_us("/proc/thread-self/stat")

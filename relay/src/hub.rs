@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{ConnId, Outbox};
 
 /// How many locks the per-conversation ordering is striped over.
-const ORDER_STRIPES: usize = 64;
+const ORDER_STRIPES: usize = 256;
 
 pub struct Hub {
     // A std Mutex: every critical section is a few map operations with no await inside, so

@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod redis;
 pub mod redisearch;
 pub mod sqlite;
+pub mod sqlite_writer;
 
 use async_trait::async_trait;
 pub use lifecycle::{Change, Changed, Lifecycle, Names, State};
