@@ -7,7 +7,8 @@
 //! profile (150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up, 4× CPU).
 //!
 //! A benchmark, not a test: `cargo xtask hostcost` builds `dist/` and the relay, then runs
-//! this (`cargo run -p switchboard-tests --example hostcost -- [--runs N] [--smoke]`). It
+//! this (`cargo run -p switchboard-tests --example hostcost -- [--runs N] [--only 1x|4x|mobile]
+//! [--smoke] [--chromium-arg=FLAG]…`). It
 //! shares the e2e tests' relay process and DevTools client through `#[path]` modules.
 
 #[allow(dead_code)]
@@ -58,7 +59,7 @@ struct Chromium {
 }
 
 impl Chromium {
-    fn start() -> Chromium {
+    fn start(extra: &[String]) -> Chromium {
         let profile = tempfile::tempdir().unwrap();
         let port = util::free_port();
         let bin = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -75,6 +76,7 @@ impl Chromium {
                 "--disable-dev-shm-usage",
                 "--window-size=1280,900",
             ])
+            .args(extra)
             .arg(format!("--remote-debugging-port={port}"))
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
@@ -227,9 +229,9 @@ async fn mouse(cdp: &Cdp, kind: &str, x: f64, y: f64) {
     cdp.call("Input.dispatchMouseEvent", p).await;
 }
 
-async fn run(relay: &RelayProcess, profile: Profile) -> Run {
+async fn run(relay: &RelayProcess, profile: Profile, flags: &[String]) -> Run {
     let relay_origin = format!("http://127.0.0.1:{}/", relay.port);
-    let browser = Chromium::start();
+    let browser = Chromium::start(flags);
     let cdp = Cdp::attach(browser.port).await;
     for domain in ["Network", "Page", "Runtime"] {
         cdp.call(&format!("{domain}.enable"), json!({})).await;
@@ -423,6 +425,12 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(|n| n.parse().expect("--runs N"))
         .unwrap_or(if smoke { 1 } else { 3 });
+    // Extra Chromium flags, for experiments: `--chromium-arg=--js-flags=--no-wasm-lazy-compilation`.
+    let flags: Vec<String> = args
+        .iter()
+        .filter_map(|a| a.strip_prefix("--chromium-arg="))
+        .map(str::to_owned)
+        .collect();
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -451,7 +459,7 @@ fn main() {
         for profile in profiles {
             let mut all = Vec::new();
             for _ in 0..runs {
-                all.push(run(&relay, profile).await);
+                all.push(run(&relay, profile, &flags).await);
             }
             report(profile, &all);
         }
