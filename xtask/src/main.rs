@@ -5,6 +5,8 @@
 //! - `test`: install what is missing, then every check and test (what CI runs);
 //! - `sizes`: what a visitor's browser downloads, raw / gzip / brotli;
 //! - `bench`: the load generator (`bench/`) against release relays;
+//! - `hostcost`: what the widget costs its host page in headless Chromium (bytes per phase,
+//!   long tasks at 1× and 4× CPU, click-to-usable on a slow phone);
 //! - `fuzz`: the fuzz targets in `fuzz/` for a number of executions each.
 //!
 //! Each task lives in its own module; [`tools`] installs and finds external programs.
@@ -47,6 +49,14 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// What the widget costs its host page in headless Chromium: bytes per phase, longest
+    /// main-thread task and total blocking time at 1x and 4x CPU, click-to-usable on
+    /// Lighthouse's mobile profile (tests/examples/hostcost.rs).
+    Hostcost {
+        /// Arguments for the benchmark: `--runs N`, `--only 1x|4x|mobile`, `--smoke`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run the fuzz targets (cargo-fuzz on the stable toolchain) from their seeds.
     Fuzz {
         /// Executions per target.
@@ -65,6 +75,7 @@ fn main() {
         Task::Test => test::run(),
         Task::Sizes => sizes::run().and_then(|(loader, total)| sizes::check(&loader, &total)),
         Task::Bench { args } => bench(&args),
+        Task::Hostcost { args } => dist::run().and_then(|()| hostcost(&args)),
         Task::Fuzz { runs, targets } => fuzz::run(runs, &targets),
     };
     if let Err(e) = result {
@@ -94,6 +105,29 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         std::process::Command::new(tools::root().join("target/release/switchboard-bench"))
             .current_dir(tools::root())
             .args(args),
+    )
+}
+
+fn hostcost(args: &[String]) -> anyhow::Result<()> {
+    tools::ensure_chromium()?;
+    tools::step("building the relay (debug, as the browser tests run it)");
+    tools::cargo(&["build", "-p", "switchboard-relay"])?;
+    tools::step("hostcost: the widget in headless Chromium over the DevTools protocol");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    tools::run(
+        std::process::Command::new(tools::cargo_bin())
+            .current_dir(tools::root())
+            .args([
+                "run",
+                "-q",
+                "-p",
+                "switchboard-tests",
+                "--example",
+                "hostcost",
+                "--",
+            ])
+            .args(args)
+            .env("CHROMIUM", tools::chromium()),
     )
 }
 
