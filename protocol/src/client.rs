@@ -262,8 +262,9 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// The `type` values [`ClientMsg`] knows, to tell "unknown type" from "bad fields".
-const KNOWN_TYPES: &[&str] = &[
+/// The `type` values [`ClientMsg`] knows, to tell "unknown type" from "bad fields" (and for
+/// the relay's metrics, which must name every one).
+pub const KNOWN_TYPES: &[&str] = &[
     "hello",
     "send",
     "typing",

@@ -477,6 +477,17 @@ pub struct Scraped {
 mod tests {
     use super::*;
 
+    /// The list is ordered by frequency, so it is not the protocol's list itself: this keeps
+    /// the two from drifting apart when a frame type is added.
+    #[test]
+    fn every_client_frame_type_has_its_own_series() {
+        let mut ours: Vec<&str> = CLIENT_TYPES.to_vec();
+        let mut protocol: Vec<&str> = switchboard_protocol::client::KNOWN_TYPES.to_vec();
+        ours.sort_unstable();
+        protocol.sort_unstable();
+        assert_eq!(ours, protocol);
+    }
+
     #[test]
     fn frame_types_are_read_from_the_tag_and_unknown_ones_are_other() {
         let m = Metrics::new();

@@ -23,6 +23,8 @@ const NATIVE: &[&str] = &[
     "-p",
     "switchboard-model-standin",
     "-p",
+    "switchboard-bench",
+    "-p",
     "xtask",
 ];
 /// Executions per fuzz target in CI: enough to exercise every seed's neighbourhood, seconds.
@@ -57,13 +59,15 @@ pub fn run() -> anyhow::Result<()> {
         .concat(),
     )?;
 
-    step("building the relay and order-status bot binaries the end-to-end tests start");
+    step("building the relay and order-status bot binaries the end-to-end tests start, and the load generator");
     tools::cargo(&[
         "build",
         "-p",
         "switchboard-relay",
         "-p",
         "switchboard-orderbot",
+        "-p",
+        "switchboard-bench",
     ])?;
 
     let mut tally = Tally::default();
@@ -118,6 +122,32 @@ pub fn run() -> anyhow::Result<()> {
     // A short smoke of every fuzz target (the long runs are `cargo xtask fuzz --runs …`):
     // a crash fails CI like a failed test.
     crate::fuzz::run(FUZZ_SMOKE_RUNS, &[])?;
+    // A short smoke of each benchmark (the real runs are `cargo xtask bench …` and
+    // `cargo xtask hostcost`): they must still run end to end, and the load generator fails
+    // when a message is lost, duplicated or out of order.
+    step("benchmark smokes: knee and the AI bot on a debug relay, hostcost in Chromium");
+    let bench = |args: &[&str]| {
+        tools::run(
+            Command::new(root().join("target/debug/switchboard-bench"))
+                .current_dir(root())
+                .arg("--relay-bin")
+                .arg(root().join("target/debug/switchboard-relay"))
+                .args(args),
+        )
+    };
+    bench(&[
+        "knee",
+        "--visitors",
+        "50",
+        "--agents",
+        "2",
+        "--rates",
+        "100,200",
+        "--step-seconds",
+        "2",
+    ])?;
+    bench(&["ai", "--questions", "5"])?;
+    crate::hostcost(&["--smoke".to_owned()])?;
     // One closing line for all of it: the last test binary cargo runs may be an empty one.
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     anyhow::ensure!(tally.passed > 0, "no test ran");
