@@ -1,5 +1,7 @@
 //! Protocol clients for the benchmark: a visitor or an agent after `hello`/`welcome`.
 
+use std::borrow::Cow;
+
 use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::{ServerMsg, PROTOCOL_VERSION};
 use tokio::net::TcpStream;
@@ -69,4 +71,24 @@ pub async fn agent(port: u16) -> anyhow::Result<Ws> {
             other => anyhow::bail!("agent hello failed: {other:?}"),
         }
     }
+}
+
+/// The fields of a server frame the load generator looks at, borrowed from the frame: a full
+/// `ServerMsg` decode per receipt would make the generator, which shares the two cores with
+/// the relay, the bottleneck of its own measurement.
+#[derive(serde::Deserialize)]
+pub struct Frame<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    #[serde(borrow, default)]
+    pub client_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub sender: Option<FrameSender<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct FrameSender<'a> {
+    pub kind: &'a str,
 }

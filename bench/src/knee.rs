@@ -13,7 +13,6 @@
 //! the order sent (the client id carries the visitor and its message number), and the acks
 //! must add up to the messages sent.
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,7 +21,8 @@ use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{client, procs, Topology};
+use crate::client::{self, Frame};
+use crate::{procs, Topology};
 
 /// Time for the backlog of a step to arrive after its last send.
 const DRAIN: Duration = Duration::from_secs(2);
@@ -324,23 +324,6 @@ async fn visitor(
     let _ = write.close().await;
     let _ = reader.await;
     n
-}
-
-#[derive(serde::Deserialize)]
-struct Frame<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(borrow, default)]
-    client_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    sender: Option<FrameSender<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct FrameSender<'a> {
-    kind: &'a str,
 }
 
 /// Receives until the stream goes quiet after the stop; returns, per visitor, how many of its

@@ -5,7 +5,6 @@
 //! acknowledged once and reach every agent exactly once.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{client, procs, Topology};
+use crate::client::{self, Frame};
+use crate::{procs, Topology};
 
 const WARMUP: Duration = Duration::from_secs(3);
 const DRAIN: Duration = Duration::from_secs(3);
@@ -163,26 +163,6 @@ pub async fn run(
         lost + unacked
     );
     Ok(())
-}
-
-/// The fields of a server frame the load generator looks at, borrowed from the frame: a full
-/// `ServerMsg` decode per receipt would make the generator, which shares the two cores with
-/// the relay, the bottleneck of its own measurement.
-#[derive(serde::Deserialize)]
-struct Frame<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(borrow, default)]
-    client_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    sender: Option<FrameSender<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct FrameSender<'a> {
-    kind: &'a str,
 }
 
 struct VisitorResult {
