@@ -148,6 +148,7 @@ pub fn run() -> anyhow::Result<()> {
     ])?;
     bench(&["ai", "--questions", "5"])?;
     crate::hostcost(&["--smoke".to_owned()])?;
+    step("done");
     // One closing line for all of it: the last test binary cargo runs may be an empty one.
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     anyhow::ensure!(tally.passed > 0, "no test ran");

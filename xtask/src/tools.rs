@@ -6,8 +6,15 @@ use std::process::Command;
 use anyhow::{bail, Context};
 
 /// Prints a step header so a newcomer sees what is happening.
+/// Prints a step's heading with the time since the first step, so a CI log shows where its
+/// minutes went (CI must stay under ~30 minutes on two cores).
 pub fn step(what: &str) {
-    eprintln!("\n==> {what}");
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let t = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs();
+    eprintln!("\n==> [{:02}:{:02}] {what}", t / 60, t % 60);
 }
 
 pub fn root() -> PathBuf {

@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod redis;
 pub mod redisearch;
 pub mod sqlite;
+pub mod sqlite_reader;
 pub mod sqlite_writer;
 
 use async_trait::async_trait;

@@ -1,9 +1,11 @@
 //! The embedded default broker: SQLite in WAL mode (one file in the data directory) for state,
 //! the in-process hub for fan-out. One node.
 //!
-//! One connection, owned by a thread of its own ([`sqlite_writer`](super::sqlite_writer)): SQLite serializes writers
-//! anyway, and every statement here is short, so a pool would add nothing but contention.
-//! Message appends are group-committed there: those waiting together share one transaction.
+//! One writing connection, owned by a thread of its own ([`sqlite_writer`](super::sqlite_writer)): SQLite
+//! serializes writers anyway, so more would add nothing but contention. Message appends are
+//! group-committed there: those waiting together share one transaction. The long reads (inbox
+//! pages and the assignment pass, history, search) run on read-only connections of their own
+//! ([`sqlite_reader`](super::sqlite_reader)), so no append waits behind them.
 //! (Earlier every call took an async lock, then a blocking thread, and every append was its own
 //! transaction: ~200 µs of CPU per message, the embedded relay's ceiling.)
 //!
@@ -34,6 +36,7 @@ use switchboard_protocol::{
 };
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
+use super::sqlite_reader::Readers;
 use super::sqlite_writer::Writer;
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience,
@@ -260,6 +263,8 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct SqliteBroker {
     writer: Writer,
+    /// The long reads (inbox pages, history, search), off the writer's connection.
+    readers: Readers,
     hub: Arc<Hub>,
     /// Agent presence and assignment leases: the embedded broker is one node, so they need
     /// not outlive the process (presence is renewed within seconds of a restart).
@@ -439,6 +444,7 @@ impl SqliteBroker {
         }
         Ok(SqliteBroker {
             writer: Writer::start(conn)?,
+            readers: Readers::start(&path)?,
             hub,
             local: Default::default(),
             _checkpoints: checkpoints(&path)?,
@@ -452,6 +458,15 @@ impl SqliteBroker {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         self.writer.alone(f).await
+    }
+
+    /// Runs `f` on a read-only connection, beside the writer.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.readers.read(f).await
     }
 }
 
@@ -926,7 +941,7 @@ impl Broker for SqliteBroker {
         limit: usize,
     ) -> Result<Vec<ChatMessage>> {
         let id = conversation_id.to_owned();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut stmt = c.prepare_cached(concat!(
                 message_select!(),
                 " WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
@@ -953,7 +968,7 @@ impl Broker for SqliteBroker {
         });
         // One more than asked tells whether older conversations exist.
         let mut items: Vec<ConversationSummary> = self
-            .with(move |c| {
+            .read(move |c| {
                 let mut stmt = c.prepare_cached(&format!(
                     "{SUMMARY_SELECT} WHERE c.site IN rarray(?1) AND c.last_seq > 0 AND c.blocked = 0 \
                      AND (c.last_activity, c.id) < (?2, ?3) \
@@ -975,7 +990,7 @@ impl Broker for SqliteBroker {
 
     async fn summary(&self, conversation_id: &str) -> Result<Option<ConversationSummary>> {
         let id = conversation_id.to_owned();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!("{SUMMARY_SELECT} WHERE c.id = ?1"),
                 params![id],
@@ -1321,7 +1336,7 @@ impl Broker for SqliteBroker {
         let assignee = search.assignee.map(str::to_owned);
         let (from, to) = (search.from.map(|t| t as i64), search.to.map(|t| t as i64));
         let (offset, limit) = (search.offset as i64, search.limit as i64);
-        self.with(move |c| {
+        self.read(move |c| {
             let mut stmt = c.prepare_cached(SEARCH_SQL)?;
             let rows = stmt.query_map(
                 params![
@@ -1357,7 +1372,7 @@ impl Broker for SqliteBroker {
         limit: usize,
     ) -> Result<Vec<String>> {
         let (site, customer) = (site.to_owned(), customer_id.to_owned());
-        self.with(move |c| {
+        self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id FROM visitors WHERE site = ?1 AND customer_id = ?2
                  ORDER BY created_at DESC LIMIT ?3",
