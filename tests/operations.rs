@@ -15,7 +15,7 @@ use crate::util::{eventually, workspace, TestRelay, AGENT_TOKEN, OPERATOR_TOKEN}
 
 /// One scrape: every sample by its name and labels (`name{k="v",…}` sorted), as Prometheus
 /// would store it.
-struct Scrape(HashMap<String, f64>, BTreeSet<String>);
+pub(crate) struct Scrape(HashMap<String, f64>, BTreeSet<String>);
 
 impl Scrape {
     fn parse(text: &str) -> Scrape {
@@ -40,7 +40,7 @@ impl Scrape {
     }
 
     /// A sample's value; `series` is `name{label="value"}` (or `name{}`).
-    fn get(&self, series: &str) -> f64 {
+    pub(crate) fn get(&self, series: &str) -> f64 {
         *self
             .0
             .get(series)
@@ -62,7 +62,7 @@ async fn get(url: &str, token: Option<&str>) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-async fn scrape(relay: &TestRelay) -> Scrape {
+pub(crate) async fn scrape(relay: &TestRelay) -> Scrape {
     let (status, body) = get(&relay.http("/metrics"), Some(OPERATOR_TOKEN)).await;
     assert_eq!(status, 200, "{body}");
     Scrape::parse(&body)
