@@ -237,11 +237,16 @@ async fn guessing_the_metrics_token_is_rate_limited() {
 /// Every metric name the dashboard's queries use (`switchboard_…`) is one the relay exports.
 #[tokio::test]
 async fn the_grafana_dashboard_uses_only_exported_metrics() {
-    // A webhook bot (its queue's gauge) and one refusal (a family whose series appear with
-    // their first code), so every family is in the scrape.
+    // A webhook bot and a site webhook (their queues' gauges) and one refusal (a family whose
+    // series appear with their first code), so every family is in the scrape.
     let relay = TestRelay::start_with(|c| {
         c.bots[0].webhook_url = Some("http://127.0.0.1:9/hook".into());
         c.bots[0].webhook_secret = Some("a-webhook-secret-of-32-characters-or-more".into());
+        c.sites[0].webhooks = vec![switchboard_relay::config::SiteWebhook {
+            url: "http://127.0.0.1:9/crm".into(),
+            secret: "a-webhook-secret-of-32-characters-or-more".into(),
+            events: vec![switchboard_protocol::webhook::SiteEventType::MessageCreated],
+        }];
     })
     .await;
     let mut visitor = relay.visitor().await;

@@ -55,7 +55,7 @@ pub async fn get(
         });
     }
     // Each log is newest first; merged by time, the later webhook first on a tie.
-    attempts.sort_by(|a, b| (b.at, b.webhook).cmp(&(a.at, a.webhook)));
+    attempts.sort_by_key(|a| std::cmp::Reverse((a.at, a.webhook)));
     attempts.truncate(limit);
     Ok(Json(SiteWebhookLog { webhooks, attempts }).into_response())
 }
