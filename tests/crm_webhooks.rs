@@ -220,8 +220,9 @@ async fn first_half(relay: &TestRelay) -> Script {
 }
 
 /// The second half: Ada transfers it to Sam and resolves it, the visitor writes again (it
-/// reopens), and the second visitor says more.
-async fn second_half(relay: &TestRelay, s: &Script) {
+/// reopens), and the second visitor says more; the visitors on `visitors` (another node on
+/// Redis), so triggers of one conversation are queued by two nodes.
+async fn second_half(relay: &TestRelay, visitors: &TestRelay, s: &Script) {
     let mut ada = relay.agent(ADMIN_TOKEN).await;
     let (version, _) = stored(relay, &s.conv).await;
     ada.send(&ClientMsg::Transfer {
@@ -244,7 +245,7 @@ async fn second_half(relay: &TestRelay, s: &Script) {
         (&s.conv, &s.tokens[0], "One more thing"),
         (&s.other, &s.tokens[1], "And to Sweden?"),
     ] {
-        let mut v = relay.visitor_with(Some(token.clone()), None).await;
+        let mut v = visitors.visitor_with(Some(token.clone()), None).await;
         assert_eq!(&v.conversation_id(), conv);
         v.say("again", text).await;
     }
@@ -287,8 +288,8 @@ async fn admin_log(relay: &TestRelay, token: &str, query: &str) -> (StatusCode, 
 }
 
 /// The case, on one broker: the CRM is down while the first half happens, the relay
-/// restarts, the second half happens, then the CRM comes back failing twice before it takes
-/// anything. It gets every event once per id, signed, in seq order per conversation; the
+/// restarts (on Redis, as two nodes), the second half happens, then the CRM comes back
+/// failing twice before it takes anything. It gets every event once per id, signed, in seq order per conversation; the
 /// delivery log shows the failures and the deliveries.
 async fn every_event_once_in_order(redis: Option<String>) {
     let port = free_port();
@@ -305,8 +306,19 @@ async fn every_event_once_in_order(redis: Option<String>) {
     .await;
     first.stop().await;
 
+    let other_dir = tempfile::tempdir().unwrap();
+    let third = match &redis {
+        Some(_) => {
+            Some(TestRelay::start_in(other_dir.path(), with_webhooks(port, redis.clone())).await)
+        }
+        None => None,
+    };
     let second = TestRelay::start_in(dir.path(), with_webhooks(port, redis)).await;
-    second_half(&second, &script).await;
+    let nodes: Vec<&TestRelay> = [Some(&second), third.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    second_half(&second, nodes[nodes.len() - 1], &script).await;
     let seen = Shared::default();
     seen.lock().unwrap().fail_next = 2;
     let server = serve(([127, 0, 0, 1], port).into(), seen.clone()).await;
@@ -402,16 +414,19 @@ async fn every_event_once_in_order(redis: Option<String>) {
         "the second webhook's event is retried: {second_hook:?}"
     );
 
-    // The metrics say the same: every delivery, the failures, and the second webhook's
-    // trigger still waiting.
-    let m = crate::operations::scrape(&second).await;
-    let posts = |o: &str| {
-        m.get(&format!(
-            "switchboard_site_webhook_posts_total{{outcome=\"{o}\"}}"
-        ))
+    // The metrics say the same, summed over the nodes: every delivery, the failures, and the
+    // second webhook's trigger still waiting.
+    let mut scrapes = Vec::new();
+    for node in &nodes {
+        scrapes.push(crate::operations::scrape(node).await);
+    }
+    let posts = |o: &str| -> f64 {
+        let series = format!("switchboard_site_webhook_posts_total{{outcome=\"{o}\"}}");
+        scrapes.iter().map(|m| m.get(&series)).sum()
     };
     assert_eq!(posts("delivered"), total as f64);
     assert!(posts("failed") >= 2.0);
+    let m = &scrapes[0];
     let backlog = |w: &str| {
         m.get(&format!(
             "switchboard_site_webhook_backlog{{site=\"{SITE}\",webhook=\"{w}\"}}"
@@ -421,6 +436,9 @@ async fn every_event_once_in_order(redis: Option<String>) {
     assert_eq!(backlog("1"), 1.0);
     server.abort();
     second.stop().await;
+    if let Some(third) = third {
+        third.stop().await;
+    }
 }
 
 #[tokio::test]
