@@ -1,7 +1,8 @@
 //! Sites' CRM/data webhooks against a real HTTP receiver (this test's axum server, standing
 //! in for a CRM): every event of a scripted helpdesk conversation arrives once per id, signed,
 //! in seq order per conversation, on the embedded broker and on Redis, across a relay restart
-//! and a receiver that was down and then failing; the admin's delivery log and its refusals.
+//! and a receiver that was down and then failing; entries whose trigger did not fit the queue;
+//! the admin's delivery log and its refusals.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -91,9 +92,8 @@ async fn serve(addr: SocketAddr, seen: Shared) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() })
 }
 
-/// The shop with a WebSocket bot first, an admin (Ada) and Sam, and one webhook subscribed to
-/// every event but `message.created` of bots (it takes all kinds; bots' messages are checked
-/// to arrive as `message.created` too) — and a second webhook that wants only resolutions.
+/// The shop with a WebSocket bot first, an admin (Ada) and Sam, one webhook subscribed to
+/// every event (on `port`), and a second that wants only resolutions and is never reachable.
 fn with_webhooks(port: u16, redis: Option<String>) -> impl FnOnce(&mut Config) {
     move |c| {
         c.redis_url = redis;
@@ -145,11 +145,11 @@ async fn stored(relay: &TestRelay, conv: &str) -> (u64, u64) {
     (c.state.version, c.last_seq)
 }
 
-/// Waits until the conversation's log reaches `seq`.
+/// Waits until the conversation is stored and its log reaches `seq`; its version then.
 async fn settled(relay: &TestRelay, conv: &str, seq: u64) -> u64 {
     eventually("the change stored", WAIT, || async {
-        let (version, last) = stored(relay, conv).await;
-        (last >= seq).then_some(version)
+        let c = relay.relay.state.broker.conversation(conv).await.unwrap()?;
+        (c.last_seq >= seq).then_some(c.state.version)
     })
     .await
 }
@@ -549,5 +549,55 @@ async fn the_delivery_log_refuses_strangers_bad_input_and_floods() {
         }
     }
     assert!(limited, "a flood of log reads was never limited");
+    relay.stop().await;
+}
+
+/// A trigger that did not fit the webhook's queue loses nothing: its conversation's next
+/// trigger sends every entry past the cursor, the refused one's included, in order.
+#[tokio::test]
+async fn entries_whose_trigger_did_not_fit_go_with_the_conversations_next() {
+    let port = free_port();
+    let relay = TestRelay::start_with(|c| {
+        with_webhooks(port, None)(c);
+        c.limits.webhook_backlog = 2;
+    })
+    .await;
+    let mut a = relay.visitor().await;
+    let mut b = relay.visitor().await;
+    let (conv_a, conv_b) = (a.conversation_id(), b.conversation_id());
+    a.say("a1", "first").await;
+    settled(&relay, &conv_a, 1).await;
+    b.say("b1", "hello").await;
+    settled(&relay, &conv_b, 1).await;
+    // The receiver is down and the queue holds its two triggers: these two are refused.
+    a.say("a2", "second").await;
+    a.say("a3", "third").await;
+    settled(&relay, &conv_a, 3).await;
+    let m = crate::operations::scrape(&relay).await;
+    assert_eq!(m.get("switchboard_site_webhook_overflow_total{}"), 2.0);
+
+    let seen = Shared::default();
+    let server = serve(([127, 0, 0, 1], port).into(), seen.clone()).await;
+    let got = eventually("every entry's events", Duration::from_secs(30), || async {
+        let a = accepted(&seen);
+        (a.len() >= 6).then_some(a)
+    })
+    .await;
+    let ids: Vec<String> = got.iter().map(|a| a.id.clone()).collect();
+    let want: Vec<String> = [
+        (&conv_a, 1, "conversation.created"),
+        (&conv_a, 1, "message.created"),
+        (&conv_a, 2, "message.created"),
+        (&conv_a, 3, "message.created"),
+        (&conv_b, 1, "conversation.created"),
+        (&conv_b, 1, "message.created"),
+    ]
+    .iter()
+    .map(|(c, seq, kind)| format!("{c}.{seq}.{kind}"))
+    .collect();
+    assert_eq!(ids, want);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(accepted(&seen).len(), 6, "an event came twice");
+    server.abort();
     relay.stop().await;
 }

@@ -272,8 +272,8 @@ async fn deliver_queue(state: &AppState, hook: &Hook, lease: &mut Lease) {
 }
 
 /// Sends the events of every entry of the conversation past the webhook's cursor (at least
-/// up to `seq`, the trigger's), in seq order; false if this node must stop (shutdown, lease
-/// lost) with the trigger still queued.
+/// up to `seq`, the trigger's, and on until the log has no more), in seq order; false if this
+/// node must stop (shutdown, lease lost) with the trigger still queued.
 async fn catch_up(
     state: &AppState,
     hook: &Hook,
@@ -300,7 +300,11 @@ async fn catch_up(
             Err(StoreError::NotFound(_)) => return Ok(true),
             Err(e) => return Err(e),
         };
-        let full = entries.len() == PAGE;
+        // Read until the log has nothing more: entries stored while this one was POSTed may
+        // have had their own trigger refused (a full queue), and are sent now.
+        if entries.is_empty() {
+            return Ok(true);
+        }
         let mut moved = false;
         for entry in &entries {
             let mut sent = false;
@@ -353,9 +357,6 @@ async fn catch_up(
             (state.broker)
                 .set_webhook_cursor(&hook.queue, conversation_id, cursor)
                 .await?;
-        }
-        if !full {
-            return Ok(true);
         }
     }
 }
