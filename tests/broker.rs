@@ -206,6 +206,7 @@ conformance!(deleting_a_visitor_leaves_nothing_of_it_and_keeps_the_others);
 conformance!(purge_removes_exactly_what_is_older_than_the_cutoff_in_bounded_rounds);
 conformance!(bot_events_queue_in_order_bounded_and_deleted_once_taken);
 conformance!(bot_queue_overflow_mark_and_delivery_lease);
+conformance!(site_webhook_logs_are_bounded_and_cursors_only_move_forward);
 conformance!(a_queued_conversation_is_created_in_its_team);
 conformance!(agent_presence_is_the_most_available_live_claim);
 conformance!(one_node_at_a_time_holds_a_sites_assignment_lease);
@@ -1568,6 +1569,46 @@ async fn bot_queue_overflow_mark_and_delivery_lease(backend: &impl Backend) {
     tokio::time::sleep(Duration::from_millis(TTL + 500)).await;
     assert!(b.bot_lease("bot-a", "node-b", TTL).await.unwrap());
     assert!(!a.bot_lease("bot-a", "node-a", TTL).await.unwrap());
+}
+
+/// A site webhook's delivery log keeps its newest lines, newest first, per queue, on every
+/// node and across a restart; its cursors per conversation never move back.
+async fn site_webhook_logs_are_bounded_and_cursors_only_move_forward(backend: &impl Backend) {
+    let (a, _) = backend.open().await;
+    for i in 0..7 {
+        a.log_webhook_attempt("hook:shop:0", &format!("line {i}"), 5)
+            .await
+            .unwrap();
+    }
+    a.log_webhook_attempt("hook:shop:1", "other", 5)
+        .await
+        .unwrap();
+    let (b, _) = backend.open().await;
+    let lines = b.webhook_attempts("hook:shop:0", 100).await.unwrap();
+    assert_eq!(lines, ["line 6", "line 5", "line 4", "line 3", "line 2"]);
+    assert_eq!(
+        b.webhook_attempts("hook:shop:0", 2).await.unwrap(),
+        ["line 6", "line 5"]
+    );
+    assert_eq!(
+        b.webhook_attempts("hook:shop:1", 9).await.unwrap(),
+        ["other"]
+    );
+    assert!(b
+        .webhook_attempts("hook:none:0", 9)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(a.webhook_cursor("hook:shop:0", "c_1").await.unwrap(), 0);
+    a.set_webhook_cursor("hook:shop:0", "c_1", 4).await.unwrap();
+    b.set_webhook_cursor("hook:shop:0", "c_1", 3).await.unwrap();
+    assert_eq!(b.webhook_cursor("hook:shop:0", "c_1").await.unwrap(), 4);
+    b.set_webhook_cursor("hook:shop:0", "c_1", 9).await.unwrap();
+    assert_eq!(a.webhook_cursor("hook:shop:0", "c_1").await.unwrap(), 9);
+    // Per queue and per conversation.
+    assert_eq!(a.webhook_cursor("hook:shop:1", "c_1").await.unwrap(), 0);
+    assert_eq!(a.webhook_cursor("hook:shop:0", "c_2").await.unwrap(), 0);
 }
 
 async fn a_queued_conversation_is_created_in_its_team(backend: &impl Backend) {

@@ -35,6 +35,9 @@
 //! - `ai_bot`: the AI agent bot with a stand-in model service: answers with source links,
 //!   order facts from the context only, handoffs with language and sentiment, injection,
 //!   oversized output, a silent model;
+//! - `crm_webhooks`: sites' CRM/data webhooks against a real receiver, on SQLite and Redis:
+//!   every event once per id, signed, in order per conversation, across a restart and a
+//!   receiver that was down; the delivery log and its refusals;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -48,6 +51,7 @@ mod bots;
 mod broker;
 mod canned;
 mod cluster;
+mod crm_webhooks;
 mod delivery;
 mod e2e;
 mod edges;

@@ -15,7 +15,7 @@ use crate::util::{eventually, workspace, TestRelay, AGENT_TOKEN, OPERATOR_TOKEN}
 
 /// One scrape: every sample by its name and labels (`name{k="v",…}` sorted), as Prometheus
 /// would store it.
-struct Scrape(HashMap<String, f64>, BTreeSet<String>);
+pub(crate) struct Scrape(HashMap<String, f64>, BTreeSet<String>);
 
 impl Scrape {
     fn parse(text: &str) -> Scrape {
@@ -40,7 +40,7 @@ impl Scrape {
     }
 
     /// A sample's value; `series` is `name{label="value"}` (or `name{}`).
-    fn get(&self, series: &str) -> f64 {
+    pub(crate) fn get(&self, series: &str) -> f64 {
         *self
             .0
             .get(series)
@@ -62,7 +62,7 @@ async fn get(url: &str, token: Option<&str>) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-async fn scrape(relay: &TestRelay) -> Scrape {
+pub(crate) async fn scrape(relay: &TestRelay) -> Scrape {
     let (status, body) = get(&relay.http("/metrics"), Some(OPERATOR_TOKEN)).await;
     assert_eq!(status, 200, "{body}");
     Scrape::parse(&body)
@@ -237,11 +237,16 @@ async fn guessing_the_metrics_token_is_rate_limited() {
 /// Every metric name the dashboard's queries use (`switchboard_…`) is one the relay exports.
 #[tokio::test]
 async fn the_grafana_dashboard_uses_only_exported_metrics() {
-    // A webhook bot (its queue's gauge) and one refusal (a family whose series appear with
-    // their first code), so every family is in the scrape.
+    // A webhook bot and a site webhook (their queues' gauges) and one refusal (a family whose
+    // series appear with their first code), so every family is in the scrape.
     let relay = TestRelay::start_with(|c| {
         c.bots[0].webhook_url = Some("http://127.0.0.1:9/hook".into());
         c.bots[0].webhook_secret = Some("a-webhook-secret-of-32-characters-or-more".into());
+        c.sites[0].webhooks = vec![switchboard_relay::config::SiteWebhook {
+            url: "http://127.0.0.1:9/crm".into(),
+            secret: "a-webhook-secret-of-32-characters-or-more".into(),
+            events: vec![switchboard_protocol::webhook::SiteEventType::MessageCreated],
+        }];
     })
     .await;
     let mut visitor = relay.visitor().await;

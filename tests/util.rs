@@ -64,6 +64,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 block_addr_days: 30,
                 theme: None,
                 canned: Vec::new(),
+                webhooks: Vec::new(),
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -80,6 +81,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 block_addr_days: 30,
                 theme: None,
                 canned: Vec::new(),
+                webhooks: Vec::new(),
             },
         ],
         agents: vec![

@@ -8,7 +8,9 @@
 //! - `GET /v1/admin/sites/{site}/blocks`: the site's blocks in force (`[{key, until}]`, keys
 //!   `visitor:ID` or `addr:NETWORK`), set by agents with the `block` frame;
 //! - `DELETE /v1/admin/sites/{site}/blocks?visitor=ID` or `?addr=NETWORK`: lifts one; lifting
-//!   a visitor's also lists its blocked conversations again (an agents-only `unblocked` event).
+//!   a visitor's also lists its blocked conversations again (an agents-only `unblocked` event);
+//! - `GET /v1/admin/sites/{site}/webhooks`: the site's webhooks and their delivery log
+//!   (`site_webhooks::log`).
 //!
 //! `Authorization: Bearer TOKEN` of an agent whose role is `admin`, or the operator token. An
 //! admin acts only on visitors of the sites it serves; any other visitor is `not_found`, as an
@@ -39,10 +41,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/visitors/{id}", get(export).delete(delete))
         .route("/v1/admin/sites/{site}/blocks", get(blocks).delete(unblock))
+        .route(
+            "/v1/admin/sites/{site}/webhooks",
+            get(crate::site_webhooks::log::get),
+        )
 }
 
 /// Who is asking.
-enum Admin {
+pub(crate) enum Admin {
     Operator,
     Agent(Arc<Agent>),
 }
@@ -69,7 +75,7 @@ fn limited(r: Refusal) -> ApiError {
 }
 
 /// Authenticates (counting failures against the address), then applies the admin's quota.
-fn authenticate(
+pub(crate) fn authenticate(
     state: &AppState,
     addr: ClientAddr,
     headers: &HeaderMap,
@@ -122,7 +128,7 @@ fn visitor_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiEr
     }
 }
 
-fn unavailable(e: crate::broker::StoreError) -> ApiError {
+pub(crate) fn unavailable(e: crate::broker::StoreError) -> ApiError {
     tracing::warn!(error = %e, "admin API: store failed");
     ApiError::Unavailable
 }
@@ -207,7 +213,7 @@ async fn delete(
 }
 
 /// The site from the path, if the admin serves it; `not_found` otherwise (as an unknown one).
-fn served_site(
+pub(crate) fn served_site(
     state: &AppState,
     admin: &Admin,
     path: Result<Path<String>, PathRejection>,

@@ -296,7 +296,8 @@ async fn assign(state: &AppState, c: &ConversationSummary, agent: &str) -> Resul
         what,
     };
     match state.broker.change(&c.id, c.version, change).await {
-        Ok(_) => {
+        Ok(changed) => {
+            crate::site_webhooks::record(state, &c.site, &[&changed.message]).await;
             routing::publish_summary(state, &c.id).await?;
             Ok(true)
         }

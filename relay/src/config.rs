@@ -214,6 +214,20 @@ pub struct Site {
     /// admins edit them in the console and the store's set is the one in force.
     #[serde(default)]
     pub canned: Vec<CannedSeed>,
+    /// Outbound webhooks for CRMs and data tools (`[[sites.webhooks]]`, see
+    /// `crate::site_webhooks`).
+    #[serde(default)]
+    pub webhooks: Vec<SiteWebhook>,
+}
+
+/// One of a site's outbound webhooks: where its subscribed events are POSTed, signed with
+/// `secret` exactly as a bot's webhooks are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteWebhook {
+    pub url: String,
+    pub secret: String,
+    pub events: Vec<switchboard_protocol::webhook::SiteEventType>,
 }
 
 /// A canned reply from the configuration file (`canned.rs` seeds the store with them).
@@ -544,6 +558,7 @@ impl Config {
                 block_addr_days: default_block_addr_days(),
                 theme: None,
                 canned: demo_canned(),
+                webhooks: Vec::new(),
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -596,6 +611,7 @@ impl Config {
             if site.key.is_empty() || site.key.len() > 64 {
                 bail!("site key {:?} must be 1-64 bytes", site.key);
             }
+            crate::site_webhooks::check_config(site)?;
             if site.block_addr_days == 0 || site.block_addr_days > 3650 {
                 bail!("site {:?}: block_addr_days must be 1-3650", site.key);
             }
@@ -1024,6 +1040,67 @@ mod tests {
         assert!(seeds
             .iter()
             .any(|s| s.shortcut == "order" && s.body.contains("{{order.number}}")));
+    }
+
+    #[test]
+    fn site_webhooks_are_checked_at_load_saying_why() {
+        let with = |hook: &str| {
+            BASE.replace(
+                "[[sites]]\n        key = \"other\"",
+                &format!("{hook}\n        [[sites]]\n        key = \"other\""),
+            )
+        };
+        let one = |url: &str, secret: &str, events: &str| {
+            format!(
+                "[[sites.webhooks]]\nurl = \"{url}\"\nsecret = \"{secret}\"\nevents = [{events}]"
+            )
+        };
+        let secret = "a-secret-of-24-characters";
+        let good = with(&one(
+            "https://crm.example/hook",
+            secret,
+            r#""conversation.created", "csat.submitted""#,
+        ));
+        assert_ne!(good, BASE, "the replacement found its place");
+        let config = load(&good).unwrap();
+        assert_eq!(config.site("shop").unwrap().webhooks[0].events.len(), 2);
+        for (hook, why) in [
+            (
+                one("ftp://crm.example", secret, r#""message.created""#),
+                "http(s) URL",
+            ),
+            (
+                one("https://crm.example", "short", r#""message.created""#),
+                "secret must be 16-256",
+            ),
+            (one("https://crm.example", secret, ""), "at least one event"),
+            (
+                one("https://crm.example", secret, r#""message.sent""#),
+                "unknown variant `message.sent`",
+            ),
+            (
+                one(
+                    "https://crm.example",
+                    secret,
+                    r#""message.created", "message.created""#,
+                ),
+                "listed twice",
+            ),
+            (
+                format!("[[sites.webhooks]]\nurl = \"https://x.example\"\nsecret = \"{secret}\""),
+                "missing field `events`",
+            ),
+            (
+                (0..9)
+                    .map(|_| one("https://crm.example", secret, r#""message.created""#))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                "at most 8",
+            ),
+        ] {
+            let err = format!("{:#}", load(&with(&hook)).unwrap_err());
+            assert!(err.contains(why), "{why}: {err}");
+        }
     }
 
     #[test]

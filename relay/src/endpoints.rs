@@ -224,6 +224,7 @@ pub async fn metrics_open(State(state): State<AppState>) -> Response {
             scraped.webhook_backlog.push((bot.to_owned(), n));
         }
     }
+    crate::site_webhooks::scrape(&state, &mut scraped).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -14,6 +14,9 @@
 //!   presence;
 //! - [`admin`]: the admin HTTP API (a visitor's data: export, delete); [`retention`]: the
 //!   purge job for sites with `retention_days`;
+//! - [`site_webhooks`]: sites' CRM/data webhooks, derived from the stored log;
+//!   [`outbound`]: signed POSTs from a durable broker queue, one node at a time (bots' and
+//!   sites' webhooks);
 //! - [`connection`]: socket ↔ typed protocol frames, bounded outbound queue, pings;
 //! - [`hub`]: in-process fan-out of live frames to connections;
 //! - [`broker`]: the seam for durable state and cross-node fan-out: embedded SQLite (default)
@@ -43,12 +46,14 @@ pub mod limits;
 pub mod loader_text;
 pub mod login;
 pub mod metrics;
+pub mod outbound;
 pub mod outbox;
 pub mod password;
 pub mod reply_time;
 pub mod retention;
 pub mod server;
 pub mod session;
+pub mod site_webhooks;
 pub mod theme;
 pub mod token;
 
@@ -95,6 +100,8 @@ pub struct Shared {
     pub public_origin: String,
     pub bots: Arc<Bots>,
     pub webhooks: Arc<Webhooks>,
+    /// Sites' CRM/data webhooks (`[[sites.webhooks]]`).
+    pub site_webhooks: Arc<site_webhooks::SiteWebhooks>,
     pub broker: Arc<dyn Broker>,
     pub hub: Arc<Hub>,
     /// The hub's metrics (`/metrics`), at hand.
@@ -135,6 +142,7 @@ impl AppState {
         AppState(Arc::new(Shared {
             bots: Arc::new(Bots::new(&config.bots)),
             webhooks: Arc::new(Webhooks::new(&config.bots)),
+            site_webhooks: Arc::new(site_webhooks::SiteWebhooks::new(&config.sites)),
             limiters: Limiters::new(config.limits.clone()).counted_in(hub.metrics.clone()),
             metrics: hub.metrics.clone(),
             budget: Arc::default(),

@@ -256,6 +256,9 @@ pub struct Metrics {
     webhook_posts: [Counter; 3],
     webhook_backlog: Family<[(&'static str, String); 1], Gauge>,
     webhook_overflow: Counter,
+    site_webhook_posts: [Counter; 3],
+    site_webhook_backlog: Family<[(&'static str, String); 2], Gauge>,
+    site_webhook_overflow: Counter,
     redis_resubscribes: Counter,
     open_sockets: Gauge,
     /// Scrapes bring the counters kept elsewhere up to date one at a time.
@@ -279,6 +282,8 @@ impl Metrics {
         let rate_limited = Family::<Label, Counter>::default();
         let webhook_posts = Family::<Label, Counter>::default();
         let webhook_backlog = Family::default();
+        let site_webhook_posts = Family::<Label, Counter>::default();
+        let site_webhook_backlog = Family::default();
         let store = Family::<Label, Histogram>::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.000_25, 2.0, 15))) as fn() -> Histogram,
         );
@@ -305,6 +310,13 @@ impl Metrics {
             }),
             webhook_backlog: webhook_backlog.clone(),
             webhook_overflow: Counter::default(),
+            site_webhook_posts: WebhookOutcome::ALL.map(|o| {
+                (site_webhook_posts)
+                    .get_or_create(&[("outcome", o.as_str())])
+                    .clone()
+            }),
+            site_webhook_backlog: site_webhook_backlog.clone(),
+            site_webhook_overflow: Counter::default(),
             redis_resubscribes: Counter::default(),
             open_sockets: Gauge::default(),
             scrape: Mutex::new(()),
@@ -372,6 +384,21 @@ impl Metrics {
             metrics.webhook_overflow.clone(),
         );
         registry.register(
+            "site_webhook_posts",
+            "Webhook POSTs to sites' CRM/data webhooks by outcome",
+            site_webhook_posts,
+        );
+        registry.register(
+            "site_webhook_backlog",
+            "Events waiting in each site webhook's queue, by site and webhook (its index)",
+            site_webhook_backlog,
+        );
+        registry.register(
+            "site_webhook_overflow",
+            "Events that did not fit a site webhook's queue (or could not be queued)",
+            metrics.site_webhook_overflow.clone(),
+        );
+        registry.register(
             "redis_resubscribes",
             "Times the Redis subscription came back after a loss (clients were told to resync)",
             metrics.redis_resubscribes.clone(),
@@ -423,6 +450,10 @@ impl Metrics {
         self.webhook_posts[outcome as usize].inc();
     }
 
+    pub fn site_webhook(&self, outcome: WebhookOutcome) {
+        self.site_webhook_posts[outcome as usize].inc();
+    }
+
     pub fn redis_resubscribed(&self) {
         self.redis_resubscribes.inc();
     }
@@ -458,6 +489,16 @@ impl Metrics {
             self.webhook_overflow
                 .inc_by(scraped.webhook_overflow - overflow);
         }
+        for (site, hook, n) in scraped.site_webhook_backlog {
+            self.site_webhook_backlog
+                .get_or_create(&[("site", site), ("webhook", hook)])
+                .set(n as i64);
+        }
+        let overflow = self.site_webhook_overflow.get();
+        if scraped.site_webhook_overflow > overflow {
+            self.site_webhook_overflow
+                .inc_by(scraped.site_webhook_overflow - overflow);
+        }
         let mut out = String::with_capacity(16 * 1024);
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
@@ -471,6 +512,10 @@ pub struct Scraped {
     /// Each webhook bot (from the configuration: a bounded set) and its queue's length.
     pub webhook_backlog: Vec<(String, u64)>,
     pub webhook_overflow: u64,
+    /// Each site webhook (site key, its index: from the configuration, a bounded set) and its
+    /// queue's length.
+    pub site_webhook_backlog: Vec<(String, String, u64)>,
+    pub site_webhook_overflow: u64,
 }
 
 #[cfg(test)]

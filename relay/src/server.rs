@@ -92,6 +92,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     }
     tokio::spawn(crate::bots::presence::run(state.clone()));
     crate::bots::webhook::run(&state);
+    crate::site_webhooks::run(&state);
     tokio::spawn(crate::assignment::run(state.clone()));
     tokio::spawn(crate::limits::sweep(state.clone()));
     tokio::spawn(crate::retention::run(state.clone()));

@@ -144,7 +144,12 @@ pub async fn enter_queue(
             names: Default::default(),
         };
         match state.broker.change(&conv.id, version, change).await {
-            Ok(_) | Err(StoreError::Invalid(_)) => {
+            Ok(changed) => {
+                crate::site_webhooks::record(state, &conv.site, &[&changed.message]).await;
+                state.assigner.wake();
+                return Ok(());
+            }
+            Err(StoreError::Invalid(_)) => {
                 state.assigner.wake();
                 return Ok(());
             }

@@ -24,40 +24,25 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
-use reqwest::StatusCode;
-use switchboard_protocol::webhook::{
-    WebhookEvent, EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
+use switchboard_protocol::webhook::WebhookEvent;
 use switchboard_protocol::{InboxCursor, Owner, ServerMsg};
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 use super::routing;
 use crate::broker::BotEvent;
 use crate::config::Bot;
-use crate::metrics::WebhookOutcome;
+use crate::outbound::{self, pause, Lease, Sink, Target, LEASE_RETRY};
 use crate::{clock, token, AppState};
 
-/// How long one POST may take.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
-const FIRST_RETRY: Duration = Duration::from_millis(250);
-const MAX_RETRY: Duration = Duration::from_secs(30);
 /// Events the worker reads from the broker at a time: its whole memory, whatever the backlog.
 pub const BATCH: usize = 64;
-/// How long a node's right to deliver a bot's queue lasts unless renewed. A live node renews
-/// it every third of this, also while it waits to retry, and a POST times out sooner, so it
-/// keeps it; a dead node's passes to another node (or to itself, restarted) this long after
-/// its last renewal. A node that shuts down gives it up at once.
-pub const LEASE: Duration = Duration::from_secs(15);
-/// How often a node without the lease asks for it again.
-const LEASE_RETRY: Duration = Duration::from_secs(2);
 /// How often an idle worker looks at its queue without being woken: events queued on another
 /// node wake only that node's worker.
 const POLL: Duration = Duration::from_millis(500);
 
 pub struct Webhooks {
-    client: reqwest::Client,
+    /// The HTTP client of every webhook POST, bots' and sites'.
+    pub client: reqwest::Client,
     bots: HashMap<String, Queue>,
     /// Events refused (full backlog or storage failure) since start, on this node.
     refused: AtomicU64,
@@ -79,11 +64,7 @@ struct Queue {
 
 impl Webhooks {
     pub fn new(bots: &[Bot]) -> Webhooks {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .user_agent(concat!("switchboard-relay/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
+        let client = outbound::client();
         let bots = (bots.iter())
             .filter(|b| b.webhook().is_some())
             .map(|b| (b.id.clone(), Queue::default()))
@@ -157,15 +138,7 @@ pub async fn enqueue(state: &AppState, bot_id: &str, msg: ServerMsg) -> bool {
     false
 }
 
-pub use switchboard_protocol::signature::sign;
-
-/// Whether a bot should get this event again: it was not reached, failed, or asked to wait.
-/// Any other 4xx is the bot refusing this event for good (it would refuse a retry too).
-fn retryable(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-}
+pub use outbound::sign;
 
 /// Starts a delivery worker for every webhook bot; workers stop on shutdown.
 pub fn run(state: &AppState) {
@@ -176,61 +149,8 @@ pub fn run(state: &AppState) {
     }
 }
 
-/// The lease, as this worker last saw it.
-struct Lease {
-    renewed: Option<Instant>,
-}
-
-impl Lease {
-    /// Whether this node may deliver now; asks the broker when the last renewal is a third of
-    /// the lease old, so a busy queue costs one renewal per 5 s, not one per event.
-    async fn held(&mut self, state: &AppState, bot: &str) -> bool {
-        if self.renewed.is_some_and(|t| t.elapsed() < LEASE / 3) {
-            return true;
-        }
-        let asked = Instant::now();
-        let ttl = LEASE.as_millis() as u64;
-        match state.broker.bot_lease(bot, &state.node_id, ttl).await {
-            Ok(true) => {
-                self.renewed = Some(asked);
-                true
-            }
-            Ok(false) => {
-                self.renewed = None;
-                false
-            }
-            Err(e) => {
-                tracing::warn!(bot, error = %e, "webhook lease unavailable");
-                self.renewed = None;
-                false
-            }
-        }
-    }
-
-    /// Gives the lease up (a lease of 1 ms), so another node, or this one restarted, delivers
-    /// at once rather than after it lapses.
-    async fn release(&mut self, state: &AppState, bot: &str) {
-        if self.renewed.take().is_some() {
-            let _ = state.broker.bot_lease(bot, &state.node_id, 1).await;
-        }
-    }
-
-    /// Waits `wait` (unless the relay shuts down: false), renewing the lease meanwhile; false
-    /// also if it went to another node.
-    async fn wait(&mut self, state: &AppState, bot: &str, wait: Duration) -> bool {
-        let until = Instant::now() + wait;
-        while Instant::now() < until {
-            let step = (until - Instant::now()).min(LEASE / 3);
-            if !pause(state, step).await || !self.held(state, bot).await {
-                return false;
-            }
-        }
-        true
-    }
-}
-
 async fn worker(state: AppState, bot: Arc<Bot>) {
-    let mut lease = Lease { renewed: None };
+    let mut lease = Lease::default();
     deliver_queue(&state, &bot, &mut lease).await;
     lease.release(&state, &bot.id).await;
 }
@@ -279,14 +199,6 @@ async fn deliver_queue(state: &AppState, bot: &Bot, lease: &mut Lease) {
                 break;
             }
         }
-    }
-}
-
-/// Sleeps unless the relay shuts down first; false on shutdown.
-async fn pause(state: &AppState, wait: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(wait) => true,
-        _ = state.shutdown.cancelled() => false,
     }
 }
 
@@ -362,53 +274,13 @@ async fn deliver(state: &AppState, bot: &Bot, lease: &mut Lease, event: &BotEven
         tracing::error!(bot = %bot.id, position = event.position, "unreadable queued event; skipped");
         return true;
     };
-    let mut wait = FIRST_RETRY;
-    loop {
-        if !lease.held(state, &bot.id).await {
-            return false;
-        }
-        // Signed afresh on every attempt: a retry hours later must still be inside the
-        // bot's replay window.
-        let timestamp = clock::now() / 1000;
-        let sent = (state.webhooks.client)
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(EVENT_ID_HEADER, &id)
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(
-                SIGNATURE_HEADER,
-                sign(secret, timestamp, event.body.as_bytes()),
-            )
-            .body(event.body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {
-                state.metrics.webhook(WebhookOutcome::Delivered);
-                return true;
-            }
-            Ok(r) if !retryable(r.status()) => {
-                state.metrics.webhook(WebhookOutcome::Refused);
-                tracing::warn!(bot = %bot.id, event = %id, status = %r.status(), "bot refused the event; not retried");
-                return true;
-            }
-            Ok(r) => {
-                tracing::info!(bot = %bot.id, event = %id, status = %r.status(), "webhook failed; retrying")
-            }
-            Err(e) => {
-                tracing::info!(bot = %bot.id, event = %id, error = %e, "webhook unreachable; retrying")
-            }
-        }
-        state.metrics.webhook(WebhookOutcome::Failed);
-        let jitter = rand::rng().random_range(0..=wait.as_millis() as u64 / 2);
-        if !lease
-            .wait(state, &bot.id, wait + Duration::from_millis(jitter))
-            .await
-        {
-            return false;
-        }
-        wait = (wait * 2).min(MAX_RETRY);
-    }
+    let target = Target {
+        queue: &bot.id,
+        url,
+        secret,
+        sink: Sink::Bot,
+    };
+    outbound::post_until_taken(state, lease, &target, &id, &event.body, None).await
 }
 
 #[cfg(test)]

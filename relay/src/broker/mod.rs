@@ -106,6 +106,10 @@ pub struct Appended {
     pub first_reply_ms: Option<u64>,
 }
 
+/// How long a site webhook's cursor on a conversation is kept after it last moved (180 days):
+/// the cursors of conversations nobody writes to any more go in time.
+pub const CURSOR_TTL_MS: u64 = 180 * 24 * 3600 * 1000;
+
 /// How many of a site's latest first-response times the broker keeps (the window the
 /// "typically replies in" figure is the median of).
 pub const REPLY_SAMPLES: usize = 50;
@@ -498,6 +502,20 @@ pub trait Broker: Send + Sync + 'static {
     /// so another takes over once the lease expires. The holder gives it up with a `ttl_ms`
     /// of 1.
     async fn bot_lease(&self, bot: &str, node: &str, ttl_ms: u64) -> Result<bool>;
+    // The queue methods above serve sites' webhooks too, under queue names `hook:SITE:N`
+    // (bot ids have no `:`, so they cannot meet). A site webhook also keeps a delivery log:
+
+    /// Adds one line (a serialized `WebhookAttempt`) to the delivery log of `queue`, keeping
+    /// its newest `keep` lines.
+    async fn log_webhook_attempt(&self, queue: &str, line: &str, keep: usize) -> Result<()>;
+    /// The newest `limit` lines of the delivery log of `queue`, newest first.
+    async fn webhook_attempts(&self, queue: &str, limit: usize) -> Result<Vec<String>>;
+    /// The seq of the conversation's last log entry the webhook of `queue` has dealt with (0:
+    /// none, or not touched for [`CURSOR_TTL_MS`]).
+    async fn webhook_cursor(&self, queue: &str, conversation_id: &str) -> Result<u64>;
+    /// Moves that cursor to `seq` (never back: a lower `seq` leaves it where it is), forgotten
+    /// [`CURSOR_TTL_MS`] after its last move.
+    async fn set_webhook_cursor(&self, queue: &str, conversation_id: &str, seq: u64) -> Result<()>;
 
     // Agents' console sessions (`login`): stored by the SHA-256 of the cookie, never the
     // cookie itself, so a copy of the store signs nobody in.

@@ -284,6 +284,13 @@ end
 return 0
 "#;
 
+/// Moves a site webhook's cursor on a conversation (KEYS[1]) to ARGV[1] unless it is past it
+/// already, and keeps it ARGV[2] ms from now.
+const CURSOR: &str = r#"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+redis.call('SET', KEYS[1], math.max(cur, tonumber(ARGV[1])), 'PX', ARGV[2])
+"#;
+
 #[derive(Clone)]
 pub struct RedisBroker {
     conn: ConnectionManager,
@@ -296,6 +303,7 @@ pub struct RedisBroker {
     drop_visitor: redis::Script,
     push_bot_event: redis::Script,
     lease: redis::Script,
+    cursor: redis::Script,
     retag: redis::Script,
     /// Whether RediSearch was found at start (`redisearch.rs`).
     search: bool,
@@ -394,6 +402,7 @@ impl RedisBroker {
             drop_visitor: redis::Script::new(DROP_VISITOR),
             push_bot_event: redis::Script::new(PUSH_BOT_EVENT),
             lease: redis::Script::new(LEASE),
+            cursor: redis::Script::new(CURSOR),
             retag: redis::Script::new(redisearch::RETAG),
             search,
             _subscriber: subscriber,
@@ -1722,6 +1731,48 @@ impl Broker for RedisBroker {
             .await
             .map_err(backend)?;
         Ok(held == 1)
+    }
+
+    async fn log_webhook_attempt(&self, queue: &str, line: &str, keep: usize) -> Result<()> {
+        let key = bot_key(queue, "log");
+        // One transaction, so the list never holds more than `keep` lines.
+        redis::pipe()
+            .atomic()
+            .lpush(&key, line)
+            .ltrim(&key, 0, keep.max(1) as isize - 1)
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(backend)
+    }
+
+    async fn webhook_attempts(&self, queue: &str, limit: usize) -> Result<Vec<String>> {
+        self.conn
+            .clone()
+            .lrange(bot_key(queue, "log"), 0, limit.max(1) as isize - 1)
+            .await
+            .map_err(backend)
+    }
+
+    async fn webhook_cursor(&self, queue: &str, conversation_id: &str) -> Result<u64> {
+        let seq: Option<u64> = self
+            .conn
+            .clone()
+            .get(bot_key(queue, &format!("cursor:{conversation_id}")))
+            .await
+            .map_err(backend)?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn set_webhook_cursor(&self, queue: &str, conversation_id: &str, seq: u64) -> Result<()> {
+        // Only one node delivers a queue (its lease), so a read-then-write is safe; the
+        // script keeps the cursor from moving back all the same.
+        self.cursor
+            .key(bot_key(queue, &format!("cursor:{conversation_id}")))
+            .arg(seq)
+            .arg(super::CURSOR_TTL_MS)
+            .invoke_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(backend)
     }
 
     async fn create_agent_session(

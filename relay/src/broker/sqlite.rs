@@ -124,6 +124,25 @@ ALTER TABLE messages ADD COLUMN event TEXT;
 PRAGMA user_version = 4;
 ";
 
+/// Sites' webhook delivery logs. Not a numbered migration: it only creates its own table if
+/// missing, so it commutes with every other step and runs at each start.
+const WEBHOOK_LOG: &str = "
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_by_queue ON webhook_attempts(queue, id);
+CREATE TABLE IF NOT EXISTS webhook_cursors (
+    queue TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    moved_at INTEGER NOT NULL,
+    PRIMARY KEY (queue, conversation)
+);
+CREATE INDEX IF NOT EXISTS webhook_cursors_by_age ON webhook_cursors(moved_at);
+";
+
 /// Webhook bots' durable event queues (one self-contained step: it only creates its own
 /// tables, so it commutes with other migrations).
 const MIGRATE_V5: &str = "
@@ -442,6 +461,7 @@ impl SqliteBroker {
             // start failing to add it again.
             conn.execute_batch(&format!("BEGIN; {MIGRATE_V11} COMMIT;"))?;
         }
+        conn.execute_batch(WEBHOOK_LOG)?;
         Ok(SqliteBroker {
             writer: Writer::start(conn)?,
             readers: Readers::start(&path)?,
@@ -1279,6 +1299,72 @@ impl Broker for SqliteBroker {
                 params![bot, node, now, ttl_ms as i64],
             )
             .map(|n| n == 1)
+        })
+        .await
+    }
+
+    async fn log_webhook_attempt(&self, queue: &str, line: &str, keep: usize) -> Result<()> {
+        let (queue, line) = (queue.to_owned(), line.to_owned());
+        self.with(move |c| {
+            c.prepare_cached("INSERT INTO webhook_attempts (queue, line) VALUES (?1, ?2)")?
+                .execute(params![queue, line])?;
+            // Lines past the newest `keep` go at once, so the log stays bounded.
+            c.prepare_cached(
+                "DELETE FROM webhook_attempts WHERE queue = ?1 AND id <= (
+                     SELECT id FROM webhook_attempts WHERE queue = ?1
+                     ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            )?
+            .execute(params![queue, keep as i64])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn webhook_attempts(&self, queue: &str, limit: usize) -> Result<Vec<String>> {
+        let queue = queue.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT line FROM webhook_attempts WHERE queue = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![queue, limit as i64], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn webhook_cursor(&self, queue: &str, conversation_id: &str) -> Result<u64> {
+        let (queue, conv) = (queue.to_owned(), conversation_id.to_owned());
+        let since = crate::clock::now().saturating_sub(super::CURSOR_TTL_MS) as i64;
+        self.with(move |c| {
+            c.prepare_cached(
+                "SELECT seq FROM webhook_cursors
+                 WHERE queue = ?1 AND conversation = ?2 AND moved_at > ?3",
+            )?
+            .query_row(params![queue, conv, since], |r| r.get::<_, i64>(0))
+            .optional()
+            .map(|s| s.unwrap_or(0) as u64)
+        })
+        .await
+    }
+
+    async fn set_webhook_cursor(&self, queue: &str, conversation_id: &str, seq: u64) -> Result<()> {
+        let (queue, conv) = (queue.to_owned(), conversation_id.to_owned());
+        let now = crate::clock::now();
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO webhook_cursors (queue, conversation, seq, moved_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (queue, conversation) DO UPDATE
+                 SET seq = max(seq, excluded.seq), moved_at = excluded.moved_at",
+            )?
+            .execute(params![queue, conv, seq as i64, now as i64])?;
+            // A few expired cursors go with every move, so the table stays bounded.
+            c.prepare_cached(
+                "DELETE FROM webhook_cursors WHERE rowid IN (
+                     SELECT rowid FROM webhook_cursors WHERE moved_at <= ?1 LIMIT 8)",
+            )?
+            .execute(params![now.saturating_sub(super::CURSOR_TTL_MS) as i64])
+            .map(drop)
         })
         .await
     }

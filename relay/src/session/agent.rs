@@ -262,10 +262,11 @@ impl AgentSession {
             names: Names::of(&state.config, &conv.site, &what),
             what,
         };
-        state
+        let changed = state
             .broker
             .change(&conv.id, expected_version, change)
             .await?;
+        crate::site_webhooks::record(state, &conv.site, &[&changed.message]).await;
         // A conversation may have entered a queue or freed a slot.
         state.assigner.wake();
         routing::publish_summary(state, &conv.id).await?;

@@ -467,6 +467,11 @@ async fn deliver(
         at: m.at,
         duplicate: appended.duplicate,
     });
+    if !appended.duplicate {
+        let entries: Vec<&switchboard_protocol::ChatMessage> =
+            appended.reopened.iter().chain([m]).collect();
+        crate::site_webhooks::record(state, &conv.site, &entries).await;
+    }
     if appended.first_reply_ms.is_some() {
         state.reply_times.forget(&conv.site);
     }
