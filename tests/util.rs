@@ -64,6 +64,11 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 block_addr_days: 30,
                 theme: None,
                 canned: Vec::new(),
+                csat: Some(switchboard_relay::csat::SiteCsat {
+                    enabled: true,
+                    scale: switchboard_protocol::csat::Scale::Five,
+                    comment_max: 200,
+                }),
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -80,6 +85,11 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 block_addr_days: 30,
                 theme: None,
                 canned: Vec::new(),
+                csat: Some(switchboard_relay::csat::SiteCsat {
+                    enabled: true,
+                    scale: switchboard_protocol::csat::Scale::Thumbs,
+                    comment_max: 0,
+                }),
             },
         ],
         agents: vec![

@@ -214,6 +214,10 @@ pub struct Site {
     /// admins edit them in the console and the store's set is the one in force.
     #[serde(default)]
     pub canned: Vec<CannedSeed>,
+    /// The rating visitors are asked for once a conversation is resolved (`[sites.csat]`,
+    /// see `crate::csat`); absent: none.
+    #[serde(default)]
+    pub csat: Option<crate::csat::SiteCsat>,
 }
 
 /// A canned reply from the configuration file (`canned.rs` seeds the store with them).
@@ -544,6 +548,11 @@ impl Config {
                 block_addr_days: default_block_addr_days(),
                 theme: None,
                 canned: demo_canned(),
+                csat: Some(crate::csat::SiteCsat {
+                    enabled: true,
+                    scale: Default::default(),
+                    comment_max: 500,
+                }),
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -608,6 +617,9 @@ impl Config {
             crate::identity::check_site(site)?;
             if let Some(theme) = &site.theme {
                 theme.check(&site.key)?;
+            }
+            if let Some(csat) = &site.csat {
+                csat.check(&site.key)?;
             }
             match (&site.bot, site.routing) {
                 (None, Routing::BotFirst | Routing::HumansFirst) => {

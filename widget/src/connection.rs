@@ -303,6 +303,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 c.welcomed = true;
             });
             widget.typical_reply_ms.set(w.typical_reply_ms);
+            widget.csat.set(w.csat);
             widget.conn.set(Conn::Online);
             let Some(tx) = tx else {
                 // The leader is connected for this browser: should this tab lead one day, it
@@ -488,6 +489,13 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             )));
             outbox::remove(&id);
             widget.failed(&id);
+        }
+        // A refused `rate` names no client id; no other frame the widget sends without one is
+        // refused while a rating waits.
+        VisitorMsg::Error {
+            client_id: None, ..
+        } if widget.rate.get_untracked() == crate::state::Rating::Sending => {
+            widget.rate.set(crate::state::Rating::Failed);
         }
         _ => {}
     }

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
+use switchboard_protocol::csat::{Csat, Scale};
 use switchboard_protocol::rich::Rich;
 use switchboard_protocol::{ChatMessage, Context, Millis, SenderKind, SystemEvent};
 
@@ -87,6 +88,19 @@ pub struct Widget {
     /// What the polite live region outside the panel says: a reply that arrived while the
     /// panel was closed.
     pub announcement: RwSignal<String>,
+    /// The rating the site asks for after a resolve (`welcome`); none: no prompt.
+    pub csat: RwSignal<Option<Csat>>,
+    /// The rating prompt's submission.
+    pub rate: RwSignal<Rating>,
+}
+
+/// A rating on its way: sent and waiting for its `rated` event, or refused (or lost).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Rating {
+    #[default]
+    Idle,
+    Sending,
+    Failed,
 }
 
 /// The non-reactive session.
@@ -173,6 +187,8 @@ impl Widget {
             strings: RwSignal::new(i18n::chosen()),
             theme: RwSignal::new(crate::theme::Theme::default()),
             announcement: RwSignal::new(String::new()),
+            csat: RwSignal::new(None),
+            rate: RwSignal::new(Rating::Idle),
         };
         core(|c| {
             // A fresh session: the loader mounts once per page, but tests mount again.
@@ -293,6 +309,25 @@ impl Widget {
                     _ => None,
                 })
                 .unwrap_or(false)
+        })
+    }
+
+    /// Where the visitor stands with rating the conversation: `None` while it is not resolved;
+    /// `Some(None)` resolved and not rated yet; `Some(Some(..))` this resolution's rating.
+    pub fn rating(self) -> Option<Option<(u8, Scale)>> {
+        self.lines.with(|lines| {
+            lines
+                .iter()
+                .rev()
+                .find_map(|l| match l.event.as_deref() {
+                    Some(SystemEvent::Rated { score, scale, .. }) => {
+                        Some(Some(Some((*score, *scale))))
+                    }
+                    Some(SystemEvent::Resolved { .. }) => Some(Some(None)),
+                    Some(SystemEvent::Reopened { .. }) => Some(None),
+                    _ => None,
+                })
+                .flatten()
         })
     }
 
