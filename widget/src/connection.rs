@@ -301,9 +301,9 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 c.visitor_id = Some(w.id.clone());
                 c.ping_interval_ms = w.ping_interval_ms;
                 c.welcomed = true;
+                c.csat = w.csat;
             });
             widget.typical_reply_ms.set(w.typical_reply_ms);
-            widget.csat.set(w.csat);
             widget.conn.set(Conn::Online);
             let Some(tx) = tx else {
                 // The leader is connected for this browser: should this tab lead one day, it
@@ -494,8 +494,8 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
         // refused while a rating waits.
         VisitorMsg::Error {
             client_id: None, ..
-        } if widget.rate.get_untracked() == crate::state::Rating::Sending => {
-            widget.rate.set(crate::state::Rating::Failed);
+        } if widget.rate.get_untracked() == Some(true) => {
+            widget.rate.set(Some(false));
         }
         _ => {}
     }

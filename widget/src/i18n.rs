@@ -67,11 +67,9 @@ pub struct Strings {
     pub rate_up: &'static str,
     pub rate_down: &'static str,
     pub rate_comment: &'static str,
-    pub rate_send: &'static str,
     pub rate_thanks: &'static str,
     /// The transcript's line for the visitor's rating; `{score}`: "4/5" or the thumb's word.
     pub rated: &'static str,
-    pub rate_failed: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -112,10 +110,8 @@ const EN: Strings = Strings {
     rate_up: "Good",
     rate_down: "Bad",
     rate_comment: "Anything to add? (optional)",
-    rate_send: "Send rating",
     rate_thanks: "Thanks for your feedback!",
     rated: "Your rating: {score}",
-    rate_failed: "Your rating was not sent. Please try again.",
 };
 
 const ES: Strings = Strings {
@@ -156,10 +152,8 @@ const ES: Strings = Strings {
     rate_up: "Buena",
     rate_down: "Mala",
     rate_comment: "¿Algo que añadir? (opcional)",
-    rate_send: "Enviar valoración",
     rate_thanks: "¡Gracias por tu opinión!",
     rated: "Tu valoración: {score}",
-    rate_failed: "No se envió tu valoración. Inténtalo de nuevo.",
 };
 
 const FR: Strings = Strings {
@@ -200,10 +194,8 @@ const FR: Strings = Strings {
     rate_up: "Bien",
     rate_down: "Pas bien",
     rate_comment: "Quelque chose à ajouter ? (facultatif)",
-    rate_send: "Envoyer la note",
     rate_thanks: "Merci pour votre avis !",
     rated: "Votre note : {score}",
-    rate_failed: "Votre note n'a pas été envoyée. Veuillez réessayer.",
 };
 
 const DE: Strings = Strings {
@@ -244,10 +236,8 @@ const DE: Strings = Strings {
     rate_up: "Gut",
     rate_down: "Schlecht",
     rate_comment: "Möchten Sie etwas ergänzen? (optional)",
-    rate_send: "Bewertung senden",
     rate_thanks: "Danke für Ihr Feedback!",
     rated: "Ihre Bewertung: {score}",
-    rate_failed: "Ihre Bewertung wurde nicht gesendet. Bitte versuchen Sie es erneut.",
 };
 
 const PT: Strings = Strings {
@@ -288,10 +278,8 @@ const PT: Strings = Strings {
     rate_up: "Boa",
     rate_down: "Ruim",
     rate_comment: "Algo a acrescentar? (opcional)",
-    rate_send: "Enviar avaliação",
     rate_thanks: "Obrigado pela sua opinião!",
     rated: "Sua avaliação: {score}",
-    rate_failed: "Sua avaliação não foi enviada. Tente novamente.",
 };
 
 const IT: Strings = Strings {
@@ -332,10 +320,8 @@ const IT: Strings = Strings {
     rate_up: "Bene",
     rate_down: "Male",
     rate_comment: "Vuoi aggiungere qualcosa? (facoltativo)",
-    rate_send: "Invia valutazione",
     rate_thanks: "Grazie per il tuo feedback!",
     rated: "La tua valutazione: {score}",
-    rate_failed: "La tua valutazione non è stata inviata. Riprova.",
 };
 
 const NL: Strings = Strings {
@@ -376,10 +362,8 @@ const NL: Strings = Strings {
     rate_up: "Goed",
     rate_down: "Slecht",
     rate_comment: "Nog iets toe te voegen? (optioneel)",
-    rate_send: "Beoordeling versturen",
     rate_thanks: "Bedankt voor je feedback!",
     rated: "Jouw beoordeling: {score}",
-    rate_failed: "Je beoordeling is niet verstuurd. Probeer het opnieuw.",
 };
 
 const TR: Strings = Strings {
@@ -421,10 +405,8 @@ const TR: Strings = Strings {
     rate_up: "İyi",
     rate_down: "Kötü",
     rate_comment: "Eklemek istediğiniz bir şey var mı? (isteğe bağlı)",
-    rate_send: "Puanı gönder",
     rate_thanks: "Geri bildiriminiz için teşekkürler!",
     rated: "Puanınız: {score}",
-    rate_failed: "Puanınız gönderilemedi. Lütfen tekrar deneyin.",
 };
 
 const HI: Strings = Strings {
@@ -465,10 +447,8 @@ const HI: Strings = Strings {
     rate_up: "अच्छी",
     rate_down: "खराब",
     rate_comment: "कुछ और कहना है? (वैकल्पिक)",
-    rate_send: "रेटिंग भेजें",
     rate_thanks: "आपकी प्रतिक्रिया के लिए धन्यवाद!",
     rated: "आपकी रेटिंग: {score}",
-    rate_failed: "आपकी रेटिंग नहीं भेजी जा सकी। कृपया फिर से कोशिश करें।",
 };
 
 const AR: Strings = Strings {
@@ -510,10 +490,8 @@ const AR: Strings = Strings {
     rate_up: "جيدة",
     rate_down: "سيئة",
     rate_comment: "هل تريد إضافة شيء؟ (اختياري)",
-    rate_send: "إرسال التقييم",
     rate_thanks: "شكرًا على ملاحظاتك!",
     rated: "تقييمك: {score}",
-    rate_failed: "لم يُرسَل تقييمك. يُرجى المحاولة مرة أخرى.",
 };
 
 const ZH: Strings = Strings {
@@ -554,10 +532,8 @@ const ZH: Strings = Strings {
     rate_up: "满意",
     rate_down: "不满意",
     rate_comment: "还有什么要补充的吗？（可选）",
-    rate_send: "提交评分",
     rate_thanks: "感谢您的反馈！",
     rated: "您的评分：{score}",
-    rate_failed: "评分未能提交，请重试。",
 };
 
 const JA: Strings = Strings {
@@ -598,10 +574,8 @@ const JA: Strings = Strings {
     rate_up: "良い",
     rate_down: "悪い",
     rate_comment: "ほかにご意見はありますか？（任意）",
-    rate_send: "評価を送信",
     rate_thanks: "ご意見ありがとうございます！",
     rated: "あなたの評価：{score}",
-    rate_failed: "評価を送信できませんでした。もう一度お試しください。",
 };
 
 /// Every shipped language, English first (the fallback).

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
-use switchboard_protocol::csat::{Csat, Scale};
+use switchboard_protocol::csat::Csat;
 use switchboard_protocol::rich::Rich;
 use switchboard_protocol::{ChatMessage, Context, Millis, SenderKind, SystemEvent};
 
@@ -88,19 +88,10 @@ pub struct Widget {
     /// What the polite live region outside the panel says: a reply that arrived while the
     /// panel was closed.
     pub announcement: RwSignal<String>,
-    /// The rating the site asks for after a resolve (`welcome`); none: no prompt.
-    pub csat: RwSignal<Option<Csat>>,
-    /// The rating prompt's submission.
-    pub rate: RwSignal<Rating>,
-}
-
-/// A rating on its way: sent and waiting for its `rated` event, or refused (or lost).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Rating {
-    #[default]
-    Idle,
-    Sending,
-    Failed,
+    /// A rating on its way: `Some(true)` sent and waiting for its `rated` event,
+    /// `Some(false)` refused or lost. (`Option<bool>`: a signal type the widget has already,
+    /// see `view/csat.rs`.)
+    pub rate: RwSignal<Option<bool>>,
 }
 
 /// The non-reactive session.
@@ -151,6 +142,9 @@ pub struct Core {
     pub blocked: bool,
     /// This tab's place in the site's tab lock (see `tabs`).
     pub lock: Lock,
+    /// The rating the site asks for after a resolve (`welcome`); none: no prompt. Not a
+    /// signal: `welcome` comes before the transcript that could show the prompt.
+    pub csat: Option<Csat>,
 }
 
 /// This tab's place in the site's tab lock.
@@ -187,8 +181,7 @@ impl Widget {
             strings: RwSignal::new(i18n::chosen()),
             theme: RwSignal::new(crate::theme::Theme::default()),
             announcement: RwSignal::new(String::new()),
-            csat: RwSignal::new(None),
-            rate: RwSignal::new(Rating::Idle),
+            rate: RwSignal::new(None),
         };
         core(|c| {
             // A fresh session: the loader mounts once per page, but tests mount again.
@@ -313,17 +306,15 @@ impl Widget {
     }
 
     /// Where the visitor stands with rating the conversation: `None` while it is not resolved;
-    /// `Some(None)` resolved and not rated yet; `Some(Some(..))` this resolution's rating.
-    pub fn rating(self) -> Option<Option<(u8, Scale)>> {
+    /// else whether this resolution is rated.
+    pub fn rating(self) -> Option<bool> {
         self.lines.with(|lines| {
             lines
                 .iter()
                 .rev()
                 .find_map(|l| match l.event.as_deref() {
-                    Some(SystemEvent::Rated { score, scale, .. }) => {
-                        Some(Some(Some((*score, *scale))))
-                    }
-                    Some(SystemEvent::Resolved { .. }) => Some(Some(None)),
+                    Some(SystemEvent::Rated { .. }) => Some(Some(true)),
+                    Some(SystemEvent::Resolved { .. }) => Some(Some(false)),
                     Some(SystemEvent::Reopened { .. }) => Some(None),
                     _ => None,
                 })
