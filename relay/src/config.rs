@@ -893,6 +893,40 @@ mod tests {
     }
 
     #[test]
+    fn csat_is_checked_at_load() {
+        let with = |section: &str| {
+            BASE.replace(
+                "allowed_origins = [\"*\"]\n        [[agents]]",
+                &format!("allowed_origins = [\"*\"]\n        [sites.csat]\n        {section}\n        [[agents]]"),
+            )
+        };
+        assert_ne!(
+            with("scale = \"five\""),
+            BASE,
+            "the replacement found its place"
+        );
+        let config = load(&with("scale = \"thumbs\"\n        comment_max = 300")).unwrap();
+        let csat = config.site("other").unwrap().csat.as_ref().unwrap().wire();
+        assert_eq!(
+            csat,
+            Some(switchboard_protocol::csat::Csat {
+                scale: switchboard_protocol::csat::Scale::Thumbs,
+                comment_max: 300
+            })
+        );
+        assert!(config.site("shop").unwrap().csat.is_none());
+        let off = load(&with("enabled = false")).unwrap();
+        assert_eq!(
+            off.site("other").unwrap().csat.as_ref().unwrap().wire(),
+            None
+        );
+        let err = load(&with("comment_max = 5000")).unwrap_err().to_string();
+        assert!(err.contains("csat.comment_max must be 0-1000"), "{err}");
+        assert!(load(&with("scale = \"ten\"")).is_err());
+        assert!(load(&with("stars = 5")).is_err());
+    }
+
+    #[test]
     fn retention_is_optional_and_at_least_a_day() {
         let config = load(BASE).unwrap();
         assert_eq!(config.site("shop").unwrap().retention_days, None);
