@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_protocol::context::{Identity, Page};
+use switchboard_protocol::csat::Scale;
 use switchboard_protocol::{
     Context, InboxCursor, Owner, Priority, Sender, SenderKind, ServerMsg, Status, SystemEvent,
 };
@@ -218,6 +219,7 @@ conformance!(agent_sessions_live_until_they_expire_or_are_revoked_on_every_node)
 conformance!(a_block_hides_the_conversation_refuses_the_visitor_on_every_node);
 conformance!(blocks_are_per_site_end_at_their_time_and_lift);
 conformance!(canned_replies_are_per_site_bounded_unique_and_seeded_once);
+conformance!(a_rating_is_logged_once_per_resolution_in_seq_order);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -898,6 +900,7 @@ async fn lifecycle_changes_are_compare_and_set_and_logged_in_seq_order(backend: 
             note: Some("refund over the limit".into()),
             version: 9,
             blocked: false,
+            rated: false,
         }
     );
     assert_eq!(last_seq, 11);
@@ -1195,6 +1198,113 @@ async fn a_visitor_message_reopens_in_the_same_step(backend: &impl Backend) {
     ))
     .await;
     assert_eq!(collect(&mut live, 11).await, (1..=11).collect::<Vec<_>>());
+}
+
+fn rate(score: u8, scale: Scale, comment: Option<&str>) -> Lifecycle {
+    Lifecycle::Rate {
+        score,
+        scale,
+        comment: comment.map(Into::into),
+    }
+}
+
+/// CSAT: a rating is a `rated` event in the log (seq order, published whole to visitors and
+/// agents), once per resolution; a reopen and a new resolve allow the next one; what is stored
+/// reads the same from another node.
+async fn a_rating_is_logged_once_per_resolution_in_seq_order(backend: &impl Backend) {
+    let (b, hub) = backend.open().await;
+    let conv = conversation(&*b).await;
+    let mut live = listen(&hub, &conv);
+    b.append("shop", new_message(&conv, "v", "m1", "help"))
+        .await
+        .unwrap();
+    let early = b
+        .change(&conv, 0, change("v", rate(5, Scale::Five, None)))
+        .await
+        .unwrap_err();
+    assert!(matches!(early, StoreError::Invalid(_)), "{early:?}");
+    b.change(
+        &conv,
+        0,
+        change("alex", Lifecycle::Status(Status::Resolved)),
+    )
+    .await
+    .unwrap();
+    let rated = b
+        .change(
+            &conv,
+            1,
+            change("v", rate(4, Scale::Five, Some("quick 👍"))),
+        )
+        .await
+        .unwrap();
+    assert!(rated.state.rated);
+    assert_eq!(rated.message.seq, 3);
+    let (state, last) = stored_state(&*b, &conv).await;
+    assert_eq!((state.rated, state.version, last), (true, 2, 3));
+    // Twice for one resolution: refused, nothing stored.
+    let twice = b
+        .change(&conv, 2, change("v", rate(1, Scale::Five, None)))
+        .await
+        .unwrap_err();
+    assert!(matches!(twice, StoreError::Invalid(_)), "{twice:?}");
+    assert_eq!(stored_state(&*b, &conv).await.1, 3);
+    // Reopened by the visitor: nothing to rate until it is resolved again.
+    b.append("shop", new_message(&conv, "v", "m2", "one more thing"))
+        .await
+        .unwrap();
+    let open = stored_state(&*b, &conv).await.0;
+    assert!(b
+        .change(&conv, open.version, change("v", rate(2, Scale::Five, None)))
+        .await
+        .is_err());
+    b.change(
+        &conv,
+        open.version,
+        change("alex", Lifecycle::Status(Status::Resolved)),
+    )
+    .await
+    .unwrap();
+    // Visitors get their rating whole, in seq order with everything else.
+    assert_eq!(collect(&mut live, 6).await, (1..=6).collect::<Vec<_>>());
+    // Another node (or this one after a restart) reads the new resolution as not rated, and
+    // stores its rating.
+    let (other, _) = backend.open().await;
+    let again = stored_state(&*other, &conv).await.0;
+    assert!(!again.rated);
+    other
+        .change(
+            &conv,
+            again.version,
+            change("v", rate(0, Scale::Thumbs, None)),
+        )
+        .await
+        .unwrap();
+    assert!(stored_state(&*b, &conv).await.0.rated);
+    let events: Vec<_> = log(&*b, &conv)
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            Ok(e @ SystemEvent::Rated { .. }) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            SystemEvent::Rated {
+                score: 4,
+                scale: Scale::Five,
+                comment: Some("quick 👍".into())
+            },
+            SystemEvent::Rated {
+                score: 0,
+                scale: Scale::Thumbs,
+                comment: None
+            }
+        ]
+    );
+    assert_eq!(stored_state(&*b, &conv).await.1, 7);
 }
 
 /// Snoozed until a time: the inbox line reads open once it has passed (evaluated on read);

@@ -29,6 +29,8 @@
 //!   words, filters, cross-site isolation, injection and oversized input, rate limits;
 //! - `canned`: canned replies over real sockets (SQLite, and two nodes on one Redis): seeds,
 //!   admin-only changes told live to every node, limits, garbage, cross-site refusal;
+//! - `csat`: visitors' ratings after a resolve (SQLite, and two nodes on one Redis): the
+//!   prompt in `welcome`, once per resolution, garbage, wrong scale, floods;
 //! - `operations`: `/metrics` parsed as Prometheus does, counters moving exactly as scripted
 //!   traffic says, who may read it; JSON logs that follow a conversation without its text;
 //!   the Grafana dashboard's metric names;
@@ -52,6 +54,7 @@ mod broker;
 mod canned;
 mod cluster;
 mod crm_webhooks;
+mod csat;
 mod delivery;
 mod e2e;
 mod edges;

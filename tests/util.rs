@@ -65,6 +65,11 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 theme: None,
                 canned: Vec::new(),
                 webhooks: Vec::new(),
+                csat: Some(switchboard_relay::csat::SiteCsat {
+                    enabled: true,
+                    scale: switchboard_protocol::csat::Scale::Five,
+                    comment_max: 200,
+                }),
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -82,6 +87,11 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 theme: None,
                 canned: Vec::new(),
                 webhooks: Vec::new(),
+                csat: Some(switchboard_relay::csat::SiteCsat {
+                    enabled: true,
+                    scale: switchboard_protocol::csat::Scale::Thumbs,
+                    comment_max: 0,
+                }),
             },
         ],
         agents: vec![

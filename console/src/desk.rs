@@ -11,6 +11,7 @@
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use switchboard_protocol::csat::Scale;
 use switchboard_protocol::{
     AgentRole, ClientMsg, ConversationSummary, Directory, ErrorCode, Presence, Priority, Status,
     SystemEvent, View,
@@ -190,6 +191,24 @@ pub fn event_text(event: &SystemEvent) -> String {
         ),
         SystemEvent::Blocked { by } => with_by(s.ev_blocked, by),
         SystemEvent::Unblocked { by } => with_by(s.ev_unblocked, by),
+        SystemEvent::Rated {
+            score,
+            scale,
+            comment,
+        } => {
+            let score = match (scale, score) {
+                (Scale::Five, n) => format!("{n}/5"),
+                (Scale::Thumbs, 0) => s.rating_down.into(),
+                (Scale::Thumbs, _) => s.rating_up.into(),
+            };
+            match comment {
+                Some(comment) => fill(
+                    s.ev_rated_comment,
+                    &[("score", &score), ("comment", comment)],
+                ),
+                None => fill(s.ev_rated, &[("score", &score)]),
+            }
+        }
     }
 }
 

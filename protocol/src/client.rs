@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canned;
 use crate::context::Context;
+use crate::csat::Rate;
 use crate::handoff::{Handoff, Priority};
 use crate::lifecycle::{Presence, Status, View};
 use crate::limits::{
@@ -178,6 +179,8 @@ pub enum ClientMsg {
         site: String,
         id: String,
     },
+    /// Visitor only: rate the conversation once it is resolved (see [`crate::csat`]).
+    Rate(Rate),
 }
 
 /// The first frame of every connection.
@@ -290,6 +293,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "create_canned",
     "update_canned",
     "delete_canned",
+    "rate",
 ];
 
 impl ClientMsg {
@@ -423,6 +427,10 @@ impl ClientMsg {
                 client_id(&n.client_id)?;
                 n.validate()
             }
+            ClientMsg::Rate(r) => {
+                id("conversation_id", &r.conversation_id)?;
+                r.validate()
+            }
             ClientMsg::SetContext { context } => context.validate(),
             ClientMsg::Identify { token } => identity_token(token),
             ClientMsg::Ping { .. } | ClientMsg::SetPresence { .. } => Ok(()),
@@ -492,6 +500,7 @@ impl ClientMsg {
             ClientMsg::CreateCanned { .. } => "create_canned",
             ClientMsg::UpdateCanned { .. } => "update_canned",
             ClientMsg::DeleteCanned { .. } => "delete_canned",
+            ClientMsg::Rate(_) => "rate",
         }
     }
 

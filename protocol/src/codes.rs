@@ -65,11 +65,17 @@ pub enum ErrorCode {
     CannedLimit,
     /// Another canned reply of the site has this shortcut.
     ShortcutTaken,
+    /// A `rate` for a conversation that is not resolved (never, or reopened since): there is
+    /// nothing to rate yet. Nothing was stored.
+    NotResolved,
+    /// The conversation's current resolution has its rating already (one per resolution;
+    /// the first stands). Nothing was stored.
+    AlreadyRated,
 }
 
 impl ErrorCode {
     /// Every code, for clients that read codes by name (the widget's decoder).
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownType,
         ErrorCode::Invalid,
@@ -92,6 +98,8 @@ impl ErrorCode {
         ErrorCode::CannedNotFound,
         ErrorCode::CannedLimit,
         ErrorCode::ShortcutTaken,
+        ErrorCode::NotResolved,
+        ErrorCode::AlreadyRated,
     ];
 
     /// The stable snake_case name, as on the wire.
@@ -120,6 +128,8 @@ impl ErrorCode {
             ErrorCode::CannedNotFound => "canned_not_found",
             ErrorCode::CannedLimit => "canned_limit",
             ErrorCode::ShortcutTaken => "shortcut_taken",
+            ErrorCode::NotResolved => "not_resolved",
+            ErrorCode::AlreadyRated => "already_rated",
         }
     }
 }

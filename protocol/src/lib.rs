@@ -14,6 +14,7 @@
 //! - [`server`]: frames the relay sends;
 //! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
 //! - [`handoff`]: who owns a conversation (a bot or humans) and the typed bot-to-human handoff;
+//! - [`csat`]: the rating a visitor gives a resolved conversation (scale, comment, checks);
 //! - [`search`]: full-text search over transcripts (queries, hits, snippets);
 //! - [`lifecycle`]: a conversation's status and the system events that record its changes;
 //! - [`login`]: the console's password sign-in over HTTP (request and answer bodies);
@@ -30,6 +31,7 @@ pub mod client;
 pub mod client_id;
 pub mod codes;
 pub mod context;
+pub mod csat;
 pub mod handoff;
 #[cfg(feature = "identity")]
 pub mod identity;

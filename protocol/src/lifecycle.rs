@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::csat::Scale;
 use crate::handoff::Priority;
 use crate::Millis;
 
@@ -179,6 +180,15 @@ pub enum SystemEvent {
     Unblocked {
         by: String,
     },
+    /// The visitor rated the resolved conversation (see [`crate::csat`]): once per
+    /// resolution, on the site's scale at that time. Seen by the visitor (its own rating) and
+    /// by agents.
+    Rated {
+        score: u8,
+        scale: Scale,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
 }
 
 impl SystemEvent {
@@ -196,12 +206,13 @@ impl SystemEvent {
             SystemEvent::Priority { .. } => "priority",
             SystemEvent::Blocked { .. } => "blocked",
             SystemEvent::Unblocked { .. } => "unblocked",
+            SystemEvent::Rated { .. } => "rated",
         }
     }
 
     /// Whether the visitor sees this event. Visitors see who answers them and where the
     /// conversation stands for them: `assigned` ("Alex joined"), `transferred`, `resolved` and
-    /// `reopened`. The helpdesk's own workflow (`unassigned`, `handed_off` with its priority,
+    /// `reopened`, and their own rating (`rated`). The helpdesk's own workflow (`unassigned`, `handed_off` with its priority,
     /// `pending`, `snoozed`, `priority`) and a block (`blocked`, `unblocked`: a blocked visitor
     /// must not learn who blocked it) are for agents only: the relay sends visitors such an
     /// entry of the log without its `event` (see `docs/protocol.md`), so their seqs stay
@@ -213,6 +224,7 @@ impl SystemEvent {
                 | SystemEvent::Transferred { .. }
                 | SystemEvent::Resolved { .. }
                 | SystemEvent::Reopened { .. }
+                | SystemEvent::Rated { .. }
         )
     }
 }

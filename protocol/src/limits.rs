@@ -66,6 +66,11 @@ pub const MAX_LOGIN_NAME_BYTES: usize = 254;
 /// Longest password a sign-in may carry (argon2 takes any length; a bound keeps the request
 /// and the work small).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest comment a visitor may leave with a rating, in bytes of UTF-8 (a site's
+/// `comment_max`, in characters, is at most [`MAX_RATING_COMMENT_CHARS`]).
+pub const MAX_RATING_COMMENT_BYTES: usize = 4 * 1024;
+/// The most a site may set as its rating comment's length, in characters.
+pub const MAX_RATING_COMMENT_CHARS: u32 = 1000;
 /// Longest private note an agent writes into a conversation, in bytes of UTF-8.
 pub const MAX_PRIVATE_NOTE_BYTES: usize = 4 * 1024;
 /// Most agents one private note may mention.

@@ -233,6 +233,9 @@ pub struct Welcome {
     /// Visitor: the site's typical first-response time, as in `availability`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typical_reply_ms: Option<u64>,
+    /// Visitor: the rating the site asks for once a conversation is resolved; absent, none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csat: Option<crate::csat::Csat>,
     /// Milliseconds between the client's pings; the relay closes a connection silent for
     /// three times this.
     pub ping_interval_ms: u64,

@@ -218,6 +218,10 @@ pub struct Site {
     /// `crate::site_webhooks`).
     #[serde(default)]
     pub webhooks: Vec<SiteWebhook>,
+    /// The rating visitors are asked for once a conversation is resolved (`[sites.csat]`,
+    /// see `crate::csat`); absent: none.
+    #[serde(default)]
+    pub csat: Option<crate::csat::SiteCsat>,
 }
 
 /// One of a site's outbound webhooks: where its subscribed events are POSTed, signed with
@@ -559,6 +563,11 @@ impl Config {
                 theme: None,
                 canned: demo_canned(),
                 webhooks: Vec::new(),
+                csat: Some(crate::csat::SiteCsat {
+                    enabled: true,
+                    scale: Default::default(),
+                    comment_max: 500,
+                }),
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -624,6 +633,9 @@ impl Config {
             crate::identity::check_site(site)?;
             if let Some(theme) = &site.theme {
                 theme.check(&site.key)?;
+            }
+            if let Some(csat) = &site.csat {
+                csat.check(&site.key)?;
             }
             match (&site.bot, site.routing) {
                 (None, Routing::BotFirst | Routing::HumansFirst) => {
@@ -894,6 +906,40 @@ mod tests {
         assert_eq!(config.agents[1].role, AgentRole::Agent);
         assert!(config.agent_of("shop", "alex").is_some());
         assert!(config.agent_of("shop", "olga").is_none());
+    }
+
+    #[test]
+    fn csat_is_checked_at_load() {
+        let with = |section: &str| {
+            BASE.replace(
+                "allowed_origins = [\"*\"]\n        [[agents]]",
+                &format!("allowed_origins = [\"*\"]\n        [sites.csat]\n        {section}\n        [[agents]]"),
+            )
+        };
+        assert_ne!(
+            with("scale = \"five\""),
+            BASE,
+            "the replacement found its place"
+        );
+        let config = load(&with("scale = \"thumbs\"\n        comment_max = 300")).unwrap();
+        let csat = config.site("other").unwrap().csat.as_ref().unwrap().wire();
+        assert_eq!(
+            csat,
+            Some(switchboard_protocol::csat::Csat {
+                scale: switchboard_protocol::csat::Scale::Thumbs,
+                comment_max: 300
+            })
+        );
+        assert!(config.site("shop").unwrap().csat.is_none());
+        let off = load(&with("enabled = false")).unwrap();
+        assert_eq!(
+            off.site("other").unwrap().csat.as_ref().unwrap().wire(),
+            None
+        );
+        let err = load(&with("comment_max = 5000")).unwrap_err().to_string();
+        assert!(err.contains("csat.comment_max must be 0-1000"), "{err}");
+        assert!(load(&with("scale = \"ten\"")).is_err());
+        assert!(load(&with("stars = 5")).is_err());
     }
 
     #[test]

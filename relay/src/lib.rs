@@ -8,6 +8,7 @@
 //!   argon2id hashes and their verification;
 //! - [`assets`]: the loader, hashed widget assets, the console (static, precompressed);
 //! - [`demo`]: the demo shop on its own port;
+//! - [`csat`]: sites' rating prompts and visitors' ratings of resolved conversations;
 //! - [`assignment`]: agent presence, queues and automatic assignment;
 //! - [`session`]: one task per socket (`hello`, then visitor, agent or bot handling);
 //! - [`bots`]: bot registry, routing policies and handoff, webhooks, the bot HTTP API, agent
@@ -36,6 +37,7 @@ pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod csat;
 pub mod demo;
 pub mod endpoints;
 pub mod error;

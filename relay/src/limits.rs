@@ -70,7 +70,9 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
     Some(match msg {
         ClientMsg::Hello(_) => return None,
         // A note is stored and fanned out like a message: the same quota.
-        ClientMsg::Send(_) | ClientMsg::Postback { .. } | ClientMsg::Note(_) => Class::Messages,
+        ClientMsg::Send(_) | ClientMsg::Postback { .. } | ClientMsg::Note(_) | ClientMsg::Rate(_) => {
+            Class::Messages
+        }
         ClientMsg::SetContext { .. } | ClientMsg::Identify { .. } => Class::Context,
         // Each stores a system event and reaches every agent and the visitor.
         ClientMsg::Handoff { .. }

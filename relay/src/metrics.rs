@@ -48,6 +48,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "create_canned",
     "update_canned",
     "delete_canned",
+    "rate",
 ];
 
 /// Every server frame type (`ServerMsg`'s tags); anything else counts as `other`. The most

@@ -17,6 +17,8 @@
 //! - `block`: "Block visitor" in the console: keyboard, axe-core, RTL and phone width;
 //! - `canned`: the `/` canned-reply picker: the filled `{{order.number}}` reaches the widget,
 //!   a missing value blocks the send, the admin screen adds one (axe-core on both);
+//! - `csat`: resolve in the console → the widget's rating prompt → a rating with a comment by
+//!   keyboard → the thanks, and the rating in the console (axe-core, RTL, 390 px);
 //! - `bots`: the order-status bot answers from the order and hands off to the console;
 //! - `chat`: the full conversation, through a reload and a relay restart;
 //! - `hostile`: a page whose CSS attacks the widget;
@@ -53,6 +55,7 @@ mod canned;
 mod cdp;
 mod chat;
 mod consent;
+mod csat;
 mod harness;
 mod helpdesk;
 mod hostile;

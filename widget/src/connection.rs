@@ -301,6 +301,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 c.visitor_id = Some(w.id.clone());
                 c.ping_interval_ms = w.ping_interval_ms;
                 c.welcomed = true;
+                c.csat = w.csat;
             });
             widget.typical_reply_ms.set(w.typical_reply_ms);
             widget.conn.set(Conn::Online);
@@ -488,6 +489,13 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             )));
             outbox::remove(&id);
             widget.failed(&id);
+        }
+        // A refused `rate` names no client id; no other frame the widget sends without one is
+        // refused while a rating waits.
+        VisitorMsg::Error {
+            client_id: None, ..
+        } if widget.rate.get_untracked() == Some(true) => {
+            widget.rate.set(Some(false));
         }
         _ => {}
     }

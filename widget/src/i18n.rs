@@ -59,6 +59,17 @@ pub struct Strings {
     /// `{time}`: a number of minutes as `Intl` words it ("1 minute", "5 Minuten").
     pub replies_in: &'static str,
     pub away: &'static str,
+    // The rating prompt after a resolve (`view/csat.rs`).
+    pub rate_question: &'static str,
+    /// Under the five scores: what the ends mean.
+    pub rate_scale: &'static str,
+    /// The thumbs: up and down.
+    pub rate_up: &'static str,
+    pub rate_down: &'static str,
+    pub rate_comment: &'static str,
+    pub rate_thanks: &'static str,
+    /// The transcript's line for the visitor's rating; `{score}`: "4/5" or the thumb's word.
+    pub rated: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -94,6 +105,13 @@ const EN: Strings = Strings {
     we_are_online: "We're online",
     replies_in: "We're online — typically replies in {time}",
     away: "We're away — we'll reply soon",
+    rate_question: "How was this conversation?",
+    rate_scale: "1 = poor, 5 = excellent",
+    rate_up: "Good",
+    rate_down: "Bad",
+    rate_comment: "Anything to add? (optional)",
+    rate_thanks: "Thanks for your feedback!",
+    rated: "Your rating: {score}",
 };
 
 const ES: Strings = Strings {
@@ -129,6 +147,13 @@ const ES: Strings = Strings {
     we_are_online: "Estamos en línea",
     replies_in: "Estamos en línea — solemos responder en {time}",
     away: "Ahora no estamos — responderemos pronto",
+    rate_question: "¿Qué tal fue esta conversación?",
+    rate_scale: "1 = mala, 5 = excelente",
+    rate_up: "Buena",
+    rate_down: "Mala",
+    rate_comment: "¿Algo que añadir? (opcional)",
+    rate_thanks: "¡Gracias por tu opinión!",
+    rated: "Tu valoración: {score}",
 };
 
 const FR: Strings = Strings {
@@ -164,6 +189,13 @@ const FR: Strings = Strings {
     we_are_online: "Nous sommes en ligne",
     replies_in: "Nous sommes en ligne — réponse en {time} en général",
     away: "Nous sommes absents — nous répondrons bientôt",
+    rate_question: "Comment s'est passée cette conversation ?",
+    rate_scale: "1 = mauvaise, 5 = excellente",
+    rate_up: "Bien",
+    rate_down: "Pas bien",
+    rate_comment: "Quelque chose à ajouter ? (facultatif)",
+    rate_thanks: "Merci pour votre avis !",
+    rated: "Votre note : {score}",
 };
 
 const DE: Strings = Strings {
@@ -199,6 +231,13 @@ const DE: Strings = Strings {
     we_are_online: "Wir sind online",
     replies_in: "Wir sind online – Antwort meist in {time}",
     away: "Wir sind gerade nicht da – wir antworten bald",
+    rate_question: "Wie war diese Unterhaltung?",
+    rate_scale: "1 = schlecht, 5 = ausgezeichnet",
+    rate_up: "Gut",
+    rate_down: "Schlecht",
+    rate_comment: "Möchten Sie etwas ergänzen? (optional)",
+    rate_thanks: "Danke für Ihr Feedback!",
+    rated: "Ihre Bewertung: {score}",
 };
 
 const PT: Strings = Strings {
@@ -234,6 +273,13 @@ const PT: Strings = Strings {
     we_are_online: "Estamos online",
     replies_in: "Estamos online — costumamos responder em {time}",
     away: "Estamos ausentes — responderemos em breve",
+    rate_question: "Como foi esta conversa?",
+    rate_scale: "1 = ruim, 5 = excelente",
+    rate_up: "Boa",
+    rate_down: "Ruim",
+    rate_comment: "Algo a acrescentar? (opcional)",
+    rate_thanks: "Obrigado pela sua opinião!",
+    rated: "Sua avaliação: {score}",
 };
 
 const IT: Strings = Strings {
@@ -269,6 +315,13 @@ const IT: Strings = Strings {
     we_are_online: "Siamo online",
     replies_in: "Siamo online — di solito rispondiamo in {time}",
     away: "Al momento non ci siamo — risponderemo presto",
+    rate_question: "Com'è andata questa conversazione?",
+    rate_scale: "1 = pessima, 5 = ottima",
+    rate_up: "Bene",
+    rate_down: "Male",
+    rate_comment: "Vuoi aggiungere qualcosa? (facoltativo)",
+    rate_thanks: "Grazie per il tuo feedback!",
+    rated: "La tua valutazione: {score}",
 };
 
 const NL: Strings = Strings {
@@ -304,6 +357,13 @@ const NL: Strings = Strings {
     we_are_online: "We zijn online",
     replies_in: "We zijn online — meestal antwoord binnen {time}",
     away: "We zijn er even niet — we antwoorden snel",
+    rate_question: "Hoe was dit gesprek?",
+    rate_scale: "1 = slecht, 5 = uitstekend",
+    rate_up: "Goed",
+    rate_down: "Slecht",
+    rate_comment: "Nog iets toe te voegen? (optioneel)",
+    rate_thanks: "Bedankt voor je feedback!",
+    rated: "Jouw beoordeling: {score}",
 };
 
 const TR: Strings = Strings {
@@ -340,6 +400,13 @@ const TR: Strings = Strings {
     we_are_online: "Çevrimiçiyiz",
     replies_in: "Çevrimiçiyiz — genellikle {time} içinde yanıt veriyoruz",
     away: "Şu an müsait değiliz — en kısa sürede yanıt vereceğiz",
+    rate_question: "Bu sohbet nasıldı?",
+    rate_scale: "1 = kötü, 5 = mükemmel",
+    rate_up: "İyi",
+    rate_down: "Kötü",
+    rate_comment: "Eklemek istediğiniz bir şey var mı? (isteğe bağlı)",
+    rate_thanks: "Geri bildiriminiz için teşekkürler!",
+    rated: "Puanınız: {score}",
 };
 
 const HI: Strings = Strings {
@@ -375,6 +442,13 @@ const HI: Strings = Strings {
     we_are_online: "हम ऑनलाइन हैं",
     replies_in: "हम ऑनलाइन हैं — आमतौर पर {time} में जवाब देते हैं",
     away: "हम अभी उपलब्ध नहीं हैं — जल्द ही जवाब देंगे",
+    rate_question: "यह बातचीत कैसी रही?",
+    rate_scale: "1 = खराब, 5 = बेहतरीन",
+    rate_up: "अच्छी",
+    rate_down: "खराब",
+    rate_comment: "कुछ और कहना है? (वैकल्पिक)",
+    rate_thanks: "आपकी प्रतिक्रिया के लिए धन्यवाद!",
+    rated: "आपकी रेटिंग: {score}",
 };
 
 const AR: Strings = Strings {
@@ -411,6 +485,13 @@ const AR: Strings = Strings {
     we_are_online: "نحن متصلون الآن",
     replies_in: "نحن متصلون — نردّ عادةً خلال {time}",
     away: "لسنا متاحين الآن — سنردّ قريبًا",
+    rate_question: "كيف كانت هذه المحادثة؟",
+    rate_scale: "1 = سيئة، 5 = ممتازة",
+    rate_up: "جيدة",
+    rate_down: "سيئة",
+    rate_comment: "هل تريد إضافة شيء؟ (اختياري)",
+    rate_thanks: "شكرًا على ملاحظاتك!",
+    rated: "تقييمك: {score}",
 };
 
 const ZH: Strings = Strings {
@@ -446,6 +527,13 @@ const ZH: Strings = Strings {
     we_are_online: "我们在线",
     replies_in: "我们在线 — 通常在{time}内回复",
     away: "我们暂时不在 — 会尽快回复",
+    rate_question: "这次对话体验如何？",
+    rate_scale: "1 = 很差，5 = 很好",
+    rate_up: "满意",
+    rate_down: "不满意",
+    rate_comment: "还有什么要补充的吗？（可选）",
+    rate_thanks: "感谢您的反馈！",
+    rated: "您的评分：{score}",
 };
 
 const JA: Strings = Strings {
@@ -481,6 +569,13 @@ const JA: Strings = Strings {
     we_are_online: "オンラインです",
     replies_in: "オンラインです — 通常{time}以内に返信します",
     away: "ただいま対応できません — 後ほど返信します",
+    rate_question: "この会話はいかがでしたか？",
+    rate_scale: "1 = 悪い、5 = とても良い",
+    rate_up: "良い",
+    rate_down: "悪い",
+    rate_comment: "ほかにご意見はありますか？（任意）",
+    rate_thanks: "ご意見ありがとうございます！",
+    rated: "あなたの評価：{score}",
 };
 
 /// Every shipped language, English first (the fallback).

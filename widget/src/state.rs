@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
+use switchboard_protocol::csat::Csat;
 use switchboard_protocol::rich::Rich;
 use switchboard_protocol::{ChatMessage, Context, Millis, SenderKind, SystemEvent};
 
@@ -87,6 +88,10 @@ pub struct Widget {
     /// What the polite live region outside the panel says: a reply that arrived while the
     /// panel was closed.
     pub announcement: RwSignal<String>,
+    /// A rating on its way: `Some(true)` sent and waiting for its `rated` event,
+    /// `Some(false)` refused or lost. (`Option<bool>`: a signal type the widget has already,
+    /// see `view/csat.rs`.)
+    pub rate: RwSignal<Option<bool>>,
 }
 
 /// The non-reactive session.
@@ -137,6 +142,9 @@ pub struct Core {
     pub blocked: bool,
     /// This tab's place in the site's tab lock (see `tabs`).
     pub lock: Lock,
+    /// The rating the site asks for after a resolve (`welcome`); none: no prompt. Not a
+    /// signal: `welcome` comes before the transcript that could show the prompt.
+    pub csat: Option<Csat>,
 }
 
 /// This tab's place in the site's tab lock.
@@ -173,6 +181,7 @@ impl Widget {
             strings: RwSignal::new(i18n::chosen()),
             theme: RwSignal::new(crate::theme::Theme::default()),
             announcement: RwSignal::new(String::new()),
+            rate: RwSignal::new(None),
         };
         core(|c| {
             // A fresh session: the loader mounts once per page, but tests mount again.
@@ -293,6 +302,23 @@ impl Widget {
                     _ => None,
                 })
                 .unwrap_or(false)
+        })
+    }
+
+    /// Where the visitor stands with rating the conversation: `None` while it is not resolved;
+    /// else whether this resolution is rated.
+    pub fn rating(self) -> Option<bool> {
+        self.lines.with(|lines| {
+            lines
+                .iter()
+                .rev()
+                .find_map(|l| match l.event.as_deref() {
+                    Some(SystemEvent::Rated { .. }) => Some(Some(true)),
+                    Some(SystemEvent::Resolved { .. }) => Some(Some(false)),
+                    Some(SystemEvent::Reopened { .. }) => Some(None),
+                    _ => None,
+                })
+                .flatten()
         })
     }
 

@@ -19,6 +19,7 @@ use js_sys::{Array, Object, Reflect, JSON};
 use serde_json::Value;
 use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::context::{Page, Utm, Verified, Viewport};
+use switchboard_protocol::csat::{Csat, Rate, Scale};
 use switchboard_protocol::rich::{Button, Card, Price, QuickReply, Rich};
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
@@ -169,6 +170,12 @@ pub fn visitor_msg(o: JsValue) -> Option<VisitorMsg> {
             name: opt(o, "name", string)?,
             typical_reply_ms: opt(o, "typical_reply_ms", uint)?,
             ping_interval_ms: req(o, "ping_interval_ms", uint)?,
+            csat: opt(o, "csat", |c| {
+                Some(Csat {
+                    scale: req(&c, "scale", scale)?,
+                    comment_max: opt(&c, "comment_max", u32_)?.unwrap_or(0),
+                })
+            })?,
         }),
         "ack" => VisitorMsg::Ack {
             conversation_id: req(o, "conversation_id", string)?,
@@ -329,6 +336,14 @@ fn priority(v: JsValue) -> Option<Priority> {
     })
 }
 
+fn scale(v: JsValue) -> Option<Scale> {
+    Some(match v.as_string()?.as_str() {
+        "five" => Scale::Five,
+        "thumbs" => Scale::Thumbs,
+        _ => return None,
+    })
+}
+
 fn event(o: JsValue) -> Option<SystemEvent> {
     let o = &o;
     let by = || req(o, "by", string);
@@ -367,6 +382,11 @@ fn event(o: JsValue) -> Option<SystemEvent> {
         },
         "blocked" => SystemEvent::Blocked { by: by()? },
         "unblocked" => SystemEvent::Unblocked { by: by()? },
+        "rated" => SystemEvent::Rated {
+            score: whole(&get(o, "score"), 255.0)? as u8,
+            scale: req(o, "scale", scale)?,
+            comment: opt(o, "comment", string)?,
+        },
         _ => return None,
     })
 }
@@ -620,6 +640,15 @@ pub fn frame(msg: &ClientMsg) -> JsValue {
             .s("client_id", client_id)
             .s("label", label)
             .s("payload", payload)
+            .done(),
+        ClientMsg::Rate(Rate {
+            conversation_id,
+            score,
+            comment,
+        }) => o("rate")
+            .s("conversation_id", conversation_id)
+            .n("score", *score as f64)
+            .opt_s("comment", comment)
             .done(),
         _ => JsValue::NULL,
     }

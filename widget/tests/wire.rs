@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use switchboard_protocol::client::{Hello, Send};
 use switchboard_protocol::context::{Page, Utm, Verified, Viewport};
+use switchboard_protocol::csat::{Csat, Rate, Scale};
 use switchboard_protocol::rich::{Button, Card, Price, QuickReply, Rich};
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
@@ -87,6 +88,16 @@ fn events() -> Vec<SystemEvent> {
         },
         SystemEvent::Blocked { by: by() },
         SystemEvent::Unblocked { by: by() },
+        SystemEvent::Rated {
+            score: 5,
+            scale: Scale::Five,
+            comment: Some("Très rapide 👍\nmerci".into()),
+        },
+        SystemEvent::Rated {
+            score: 0,
+            scale: Scale::Thumbs,
+            comment: None,
+        },
     ]
 }
 
@@ -165,6 +176,10 @@ fn visitor_frames() -> Vec<ServerMsg> {
             name: Some("n".into()),
             typical_reply_ms: Some(125_000),
             ping_interval_ms: 10_000,
+            csat: Some(Csat {
+                scale: Scale::Thumbs,
+                comment_max: 300,
+            }),
         }),
         ServerMsg::Welcome(Welcome {
             protocol: 1,
@@ -177,6 +192,7 @@ fn visitor_frames() -> Vec<ServerMsg> {
             name: None,
             typical_reply_ms: None,
             ping_interval_ms: 1,
+            csat: None,
         }),
         ServerMsg::Ack {
             conversation_id: "c_1".into(),
@@ -467,6 +483,16 @@ fn sent_frames() -> Vec<ClientMsg> {
             label: "Talk to a person".into(),
             payload: "human".into(),
         },
+        ClientMsg::Rate(Rate {
+            conversation_id: "c_1".into(),
+            score: 4,
+            comment: Some("quick «and» kind\n".into()),
+        }),
+        ClientMsg::Rate(Rate {
+            conversation_id: "c_1".into(),
+            score: 0,
+            comment: None,
+        }),
     ]
 }
 

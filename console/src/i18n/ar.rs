@@ -155,6 +155,10 @@ pub const AR: Strings = Strings {
     ev_priority: "الأولوية {priority} {by}",
     ev_blocked: "حُظر الزائر {by}",
     ev_unblocked: "رُفع الحظر {by}",
+    ev_rated: "قيّم الزائر بـ {score}",
+    ev_rated_comment: "قيّم الزائر بـ {score}: «{comment}»",
+    rating_up: "إعجاب",
+    rating_down: "عدم إعجاب",
     // Bot and handoff.
     bot_answering: "الروبوت {bot} يرد الآن. ردّك يجعلك تتولى المحادثة.",
     reason_requested: "طلب الزائر شخصًا",

@@ -156,6 +156,10 @@ pub const DE: Strings = Strings {
     ev_priority: "Priorität {priority} {by}",
     ev_blocked: "Besucher gesperrt {by}",
     ev_unblocked: "Sperre aufgehoben {by}",
+    ev_rated: "Besucher bewertete mit {score}",
+    ev_rated_comment: "Besucher bewertete mit {score}: „{comment}“",
+    rating_up: "Daumen hoch",
+    rating_down: "Daumen runter",
     // Bot and handoff.
     bot_answering: "Der Bot {bot} antwortet. Eine Antwort von Ihnen übernimmt die Unterhaltung.",
     reason_requested: "Besucher möchte mit einem Menschen sprechen",

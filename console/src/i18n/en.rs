@@ -193,6 +193,12 @@ strings! {
     ev_priority,
     ev_blocked,
     ev_unblocked,
+    /// The visitor's rating (CSAT): `{score}` ("4/5" or a thumb's words).
+    ev_rated,
+    /// The same with the visitor's comment, `{comment}`.
+    ev_rated_comment,
+    rating_up,
+    rating_down,
     // Bot and handoff.
     /// `{bot}`: the bot's id.
     bot_answering,
@@ -507,6 +513,10 @@ pub const EN: Strings = Strings {
     ev_priority: "Priority {priority} {by}",
     ev_blocked: "Visitor blocked {by}",
     ev_unblocked: "Block lifted {by}",
+    ev_rated: "Visitor rated {score}",
+    ev_rated_comment: "Visitor rated {score}: “{comment}”",
+    rating_up: "thumbs up",
+    rating_down: "thumbs down",
     // Bot and handoff.
     bot_answering: "The bot {bot} is answering. A reply from you takes the conversation over.",
     reason_requested: "Visitor asked for a person",

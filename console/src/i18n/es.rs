@@ -156,6 +156,10 @@ pub const ES: Strings = Strings {
     ev_priority: "Prioridad {priority} {by}",
     ev_blocked: "Visitante bloqueado {by}",
     ev_unblocked: "Bloqueo retirado {by}",
+    ev_rated: "El visitante valoró {score}",
+    ev_rated_comment: "El visitante valoró {score}: «{comment}»",
+    rating_up: "pulgar arriba",
+    rating_down: "pulgar abajo",
     // Bot and handoff.
     bot_answering: "El bot {bot} está respondiendo. Si usted responde, toma la conversación.",
     reason_requested: "El visitante pidió una persona",

@@ -155,6 +155,10 @@ pub const FR: Strings = Strings {
     ev_priority: "Priorité {priority} {by}",
     ev_blocked: "Visiteur bloqué {by}",
     ev_unblocked: "Blocage levé {by}",
+    ev_rated: "Le visiteur a noté {score}",
+    ev_rated_comment: "Le visiteur a noté {score} : « {comment} »",
+    rating_up: "pouce levé",
+    rating_down: "pouce baissé",
     // Bot and handoff.
     bot_answering: "Le bot {bot} répond. Une réponse de votre part reprend la conversation.",
     reason_requested: "Le visiteur a demandé une personne",

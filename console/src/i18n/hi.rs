@@ -155,6 +155,10 @@ pub const HI: Strings = Strings {
     ev_priority: "प्राथमिकता {priority}, {by}",
     ev_blocked: "विज़िटर ब्लॉक किया गया, {by}",
     ev_unblocked: "ब्लॉक हटाया गया, {by}",
+    ev_rated: "विज़िटर ने {score} रेटिंग दी",
+    ev_rated_comment: "विज़िटर ने {score} रेटिंग दी: “{comment}”",
+    rating_up: "अंगूठा ऊपर",
+    rating_down: "अंगूठा नीचे",
     // Bot and handoff.
     bot_answering: "बॉट {bot} जवाब दे रहा है। आपका जवाब बातचीत अपने हाथ में ले लेता है।",
     reason_requested: "विज़िटर ने किसी इंसान से बात करनी चाही",

@@ -155,6 +155,10 @@ pub const IT: Strings = Strings {
     ev_priority: "Priorità {priority} {by}",
     ev_blocked: "Visitatore bloccato {by}",
     ev_unblocked: "Blocco rimosso {by}",
+    ev_rated: "Il visitatore ha valutato {score}",
+    ev_rated_comment: "Il visitatore ha valutato {score}: «{comment}»",
+    rating_up: "pollice in su",
+    rating_down: "pollice in giù",
     // Bot and handoff.
     bot_answering: "Sta rispondendo il bot {bot}. Una tua risposta prende in carico la conversazione.",
     reason_requested: "Il visitatore ha chiesto una persona",

@@ -155,6 +155,10 @@ pub const JA: Strings = Strings {
     ev_priority: "優先度 {priority}{by}",
     ev_blocked: "訪問者をブロック{by}",
     ev_unblocked: "ブロックを解除{by}",
+    ev_rated: "訪問者の評価：{score}",
+    ev_rated_comment: "訪問者の評価：{score}「{comment}」",
+    rating_up: "高評価",
+    rating_down: "低評価",
     // Bot and handoff.
     bot_answering: "ボット {bot} が応答中です。あなたが返信すると会話を引き継ぎます。",
     reason_requested: "訪問者が人間の対応を希望",

@@ -155,6 +155,10 @@ pub const NL: Strings = Strings {
     ev_priority: "Prioriteit {priority} {by}",
     ev_blocked: "Bezoeker geblokkeerd {by}",
     ev_unblocked: "Blokkade opgeheven {by}",
+    ev_rated: "Bezoeker gaf {score}",
+    ev_rated_comment: "Bezoeker gaf {score}: ‘{comment}’",
+    rating_up: "duim omhoog",
+    rating_down: "duim omlaag",
     // Bot and handoff.
     bot_answering: "De bot {bot} antwoordt. Als u antwoordt, neemt u het gesprek over.",
     reason_requested: "Bezoeker vroeg om een mens",

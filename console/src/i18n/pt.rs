@@ -155,6 +155,10 @@ pub const PT: Strings = Strings {
     ev_priority: "Prioridade {priority} {by}",
     ev_blocked: "Visitante bloqueado {by}",
     ev_unblocked: "Bloqueio removido {by}",
+    ev_rated: "O visitante avaliou {score}",
+    ev_rated_comment: "O visitante avaliou {score}: “{comment}”",
+    rating_up: "polegar para cima",
+    rating_down: "polegar para baixo",
     // Bot and handoff.
     bot_answering: "O bot {bot} está respondendo. Uma resposta sua assume a conversa.",
     reason_requested: "O visitante pediu uma pessoa",

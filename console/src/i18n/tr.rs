@@ -155,6 +155,10 @@ pub const TR: Strings = Strings {
     ev_priority: "Öncelik {priority}, {by}",
     ev_blocked: "Ziyaretçi engellendi, {by}",
     ev_unblocked: "Engel kaldırıldı, {by}",
+    ev_rated: "Ziyaretçi {score} puan verdi",
+    ev_rated_comment: "Ziyaretçi {score} puan verdi: “{comment}”",
+    rating_up: "başparmak yukarı",
+    rating_down: "başparmak aşağı",
     // Bot and handoff.
     bot_answering: "{bot} botu yanıtlıyor. Sizin yanıtınız konuşmayı devralır.",
     reason_requested: "Ziyaretçi bir insan istedi",

@@ -155,6 +155,10 @@ pub const ZH: Strings = Strings {
     ev_priority: "优先级改为{priority}{by}",
     ev_blocked: "已屏蔽访客{by}",
     ev_unblocked: "已解除屏蔽{by}",
+    ev_rated: "访客评分：{score}",
+    ev_rated_comment: "访客评分：{score}：“{comment}”",
+    rating_up: "赞",
+    rating_down: "踩",
     // Bot and handoff.
     bot_answering: "机器人 {bot} 正在回复。你一回复就会接管此会话。",
     reason_requested: "访客要求人工服务",

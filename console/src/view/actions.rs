@@ -130,6 +130,7 @@ fn row(
                 format!(" · {}", fill(t().priority_suffix, &[("priority", priority_label(s.priority))]))
             })}
         </p>
+        {rating(c, s.id.clone())}
         {note}
         <div class="c-buttons" role="group" aria-label=t().actions>
             {take}
@@ -142,6 +143,21 @@ fn row(
             {snooze}
             {priority}
         </div>
+    }
+}
+
+/// The visitor's latest rating of the conversation (its `rated` line), under the state.
+fn rating(c: Console, id: String) -> impl IntoView {
+    move || {
+        c.transcripts
+            .with(|all| {
+                all.get(&id)?
+                    .iter()
+                    .rev()
+                    .find(|l| l.code == Some("rated"))
+                    .map(|l| l.text.clone())
+            })
+            .map(|text| view! { <p class="c-note-line" data-testid="state-rating">{text}</p> })
     }
 }
 

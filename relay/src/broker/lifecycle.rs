@@ -25,6 +25,9 @@ pub struct State {
     /// An agent blocked the visitor: the conversation is in no inbox or view, and the
     /// visitor's messages are refused in the append itself.
     pub blocked: bool,
+    /// The visitor rated the current resolution (cleared when the conversation is resolved
+    /// again): one rating per resolution.
+    pub rated: bool,
 }
 
 /// One change an agent (or a bot's handoff) asks for.
@@ -49,6 +52,13 @@ pub enum Lifecycle {
     Block,
     /// An admin lifted the block: listed again (still resolved until the visitor writes).
     Unblock,
+    /// The visitor rated the resolved conversation (`by`: the visitor's id). It bumps the
+    /// version like any change, so it is one compare-and-set with the rest.
+    Rate {
+        score: u8,
+        scale: switchboard_protocol::csat::Scale,
+        comment: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +155,10 @@ impl State {
                     return Err("the conversation has that status already".into());
                 }
                 next.status = *status;
+                if *status == Status::Resolved {
+                    // A new resolution, rated afresh.
+                    next.rated = false;
+                }
                 match *status {
                     Status::Open => SystemEvent::Reopened { by: Some(by) },
                     Status::Pending => SystemEvent::Pending { by },
@@ -199,6 +213,24 @@ impl State {
                 next.blocked = false;
                 SystemEvent::Unblocked { by }
             }
+            Lifecycle::Rate {
+                score,
+                scale,
+                comment,
+            } => {
+                if self.status.at(change.at) != Status::Resolved {
+                    return Err("the conversation is not resolved".into());
+                }
+                if self.rated {
+                    return Err("this resolution is rated already".into());
+                }
+                next.rated = true;
+                SystemEvent::Rated {
+                    score: *score,
+                    scale: *scale,
+                    comment: comment.clone(),
+                }
+            }
         };
         Ok((next, event))
     }
@@ -221,6 +253,7 @@ impl State {
             note,
             version,
             blocked: false,
+            rated: false,
         }
     }
 }
@@ -420,6 +453,38 @@ mod tests {
         assert!(!s.blocked);
         assert_eq!(e, SystemEvent::Unblocked { by: "alex".into() });
         assert!(s.apply(&change(Lifecycle::Unblock)).is_err());
+    }
+
+    #[test]
+    fn a_resolution_is_rated_once() {
+        let rate = || {
+            change(Lifecycle::Rate {
+                score: 4,
+                scale: switchboard_protocol::csat::Scale::Five,
+                comment: Some("quick".into()),
+            })
+        };
+        let open = State::default();
+        assert!(open.apply(&rate()).is_err(), "nothing to rate while open");
+        let (resolved, _) = open
+            .apply(&change(Lifecycle::Status(Status::Resolved)))
+            .unwrap();
+        let (rated, e) = resolved.apply(&rate()).unwrap();
+        assert!(rated.rated && e.for_visitors());
+        assert_eq!(rated.version, resolved.version + 1);
+        assert!(rated.apply(&rate()).is_err(), "one rating per resolution");
+        let (reopened, _) = rated
+            .apply(&change(Lifecycle::Status(Status::Open)))
+            .unwrap();
+        assert!(reopened.apply(&rate()).is_err());
+        let (again, _) = reopened
+            .apply(&change(Lifecycle::Status(Status::Resolved)))
+            .unwrap();
+        assert!(!again.rated);
+        assert!(
+            again.apply(&rate()).is_ok(),
+            "a new resolution is rated afresh"
+        );
     }
 
     #[test]

@@ -170,7 +170,7 @@ return {1, frame}
 "#;
 
 /// The lifecycle fields of a conversation's meta hash, in the order [`state_of`] reads them.
-const STATE_FIELDS: [&str; 8] = [
+const STATE_FIELDS: [&str; 9] = [
     "status",
     "snoozed_until",
     "assignee",
@@ -179,6 +179,7 @@ const STATE_FIELDS: [&str; 8] = [
     "note",
     "version",
     "blocked",
+    "rated",
 ];
 
 type StateFields = (
@@ -189,6 +190,7 @@ type StateFields = (
     Option<String>,
     Option<String>,
     Option<u64>,
+    Option<String>,
     Option<String>,
 );
 
@@ -203,6 +205,7 @@ fn state_of(f: StateFields) -> State {
         f.6.unwrap_or(0),
     );
     state.blocked = f.7.as_deref() == Some("1");
+    state.rated = f.8.as_deref() == Some("1");
     state
 }
 
@@ -564,6 +567,7 @@ fn summary_fields(id: &str, fields: &[(String, String)]) -> SummaryFields {
             get("note"),
             Some(num("version")),
             get("blocked"),
+            get("rated"),
         )),
     }
 }
@@ -1245,6 +1249,7 @@ impl Broker for RedisBroker {
             ("note", next.note.clone()),
             ("version", Some(next.version.to_string())),
             ("blocked", next.blocked.then(|| "1".to_owned())),
+            ("rated", next.rated.then(|| "1".to_owned())),
         ];
         // Fields set come first (counted), then the fields to delete.
         set.sort_by_key(|(_, v)| v.is_none());

@@ -251,6 +251,13 @@ INSERT INTO search_text (rowid, text)
 PRAGMA user_version = 11;
 ";
 
+/// Ratings (CSAT): whether the current resolution has its rating (the rating itself is the
+/// `rated` event in the log). Self-contained: it only adds a column.
+const MIGRATE_V12: &str = "
+ALTER TABLE conversations ADD COLUMN rated INTEGER NOT NULL DEFAULT 0;
+PRAGMA user_version = 12;
+";
+
 /// Sites' canned replies (self-contained, like V5: it only adds a table).
 const MIGRATE_V10: &str = "
 CREATE TABLE IF NOT EXISTS canned_replies (
@@ -267,7 +274,7 @@ PRAGMA user_version = 10;
 /// The lifecycle columns of `conversations`, in the order [`state`] reads them.
 macro_rules! state_columns {
     () => {
-        "status, snoozed_until, assignee, team, priority, note, version, blocked"
+        "status, snoozed_until, assignee, team, priority, note, version, blocked, rated"
     };
 }
 
@@ -462,6 +469,9 @@ impl SqliteBroker {
             conn.execute_batch(&format!("BEGIN; {MIGRATE_V11} COMMIT;"))?;
         }
         conn.execute_batch(WEBHOOK_LOG)?;
+        if version < 12 {
+            conn.execute_batch(MIGRATE_V12)?;
+        }
         Ok(SqliteBroker {
             writer: Writer::start(conn)?,
             readers: Readers::start(&path)?,
@@ -896,7 +906,7 @@ impl Broker for SqliteBroker {
                 insert_system(&tx, &message)?;
                 tx.execute(
                     "UPDATE conversations SET last_seq = ?2, status = ?3, snoozed_until = ?4, assignee = ?5,
-                     team = ?6, priority = ?7, note = ?8, version = ?9, blocked = ?10 WHERE id = ?1",
+                     team = ?6, priority = ?7, note = ?8, version = ?9, blocked = ?10, rated = ?11 WHERE id = ?1",
                     params![
                         id,
                         message.seq as i64,
@@ -908,6 +918,7 @@ impl Broker for SqliteBroker {
                         next.note,
                         next.version as i64,
                         next.blocked as i64,
+                        next.rated as i64,
                     ],
                 )?;
                 tx.commit()?;
@@ -1645,7 +1656,7 @@ impl SqliteBroker {
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.site, c.visitor_id, v.context, c.created_at, c.last_activity,
     c.last_seq, c.last_sender, c.last_text, c.owner, c.handoff, c.status, c.snoozed_until, c.assignee,
-    c.team, c.priority, c.note, c.version, c.blocked FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
+    c.team, c.priority, c.note, c.version, c.blocked, c.rated FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationSummary> {
     let fields = SummaryFields {
@@ -1687,6 +1698,7 @@ fn state(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<State> {
         r.get::<_, i64>(at + 6)? as u64,
     );
     state.blocked = r.get::<_, i64>(at + 7)? != 0;
+    state.rated = r.get::<_, i64>(at + 8)? != 0;
     Ok(state)
 }
 
@@ -1794,6 +1806,7 @@ mod tests {
                  ALTER TABLE visitors DROP COLUMN customer_id;
                  DROP TABLE canned_replies;
                  ALTER TABLE messages DROP COLUMN note;
+                 ALTER TABLE conversations DROP COLUMN rated;
                  PRAGMA user_version = 2;",
             )
             .unwrap();
@@ -1811,7 +1824,7 @@ mod tests {
             .unwrap()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 11);
+        assert_eq!(version, 12);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

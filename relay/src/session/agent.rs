@@ -73,6 +73,7 @@ impl Handler for AgentSession {
             name: Some(agent.name.clone()),
             ping_interval_ms: ping_interval_ms(state),
             typical_reply_ms: None,
+            csat: None,
         }));
         outbox.send(&ServerMsg::Directory(directory::directory(
             &state.config,
@@ -177,12 +178,12 @@ impl Handler for AgentSession {
                 publish(state, Audience::Visitors, &conv, &msg).await;
                 Ok(())
             }
-            other @ (ClientMsg::SetContext { .. } | ClientMsg::Identify { .. }) => {
-                Err(Refusal::new(
-                    ErrorCode::Forbidden,
-                    format!("{} is sent by visitors only", other.kind()),
-                ))
-            }
+            other @ (ClientMsg::SetContext { .. }
+            | ClientMsg::Identify { .. }
+            | ClientMsg::Rate(_)) => Err(Refusal::new(
+                ErrorCode::Forbidden,
+                format!("{} is sent by visitors only", other.kind()),
+            )),
             ClientMsg::Sync {
                 conversation_id,
                 since,

@@ -61,6 +61,7 @@ impl Handler for BotSession {
             name: Some(bot.name.clone()),
             ping_interval_ms: ping_interval_ms(state),
             typical_reply_ms: None,
+            csat: None,
         }));
         // Join first, then replay what the bot owns, so nothing routed in between is missed
         // (a conversation routed twice is harmless: bots key on the conversation id and seq).
@@ -181,6 +182,7 @@ impl Handler for BotSession {
             }
             other @ (ClientMsg::SetContext { .. }
             | ClientMsg::Identify { .. }
+            | ClientMsg::Rate(_)
             | ClientMsg::Postback { .. }
             | ClientMsg::HandBack { .. }
             | ClientMsg::ListConversations { .. }

@@ -137,6 +137,7 @@ pub(super) fn authorize(
         Lifecycle::HandedOff { .. } => return forbidden("only bots hand off"),
         // Blocks have a frame of their own (`block.rs`), never a lifecycle frame.
         Lifecycle::Block | Lifecycle::Unblock => return forbidden("use block"),
+        Lifecycle::Rate { .. } => return forbidden("only visitors rate"),
     }
     Ok(())
 }

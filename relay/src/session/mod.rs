@@ -334,6 +334,7 @@ fn conversation_of(msg: &ClientMsg) -> Option<&str> {
     match msg {
         ClientMsg::Send(s) => Some(&s.conversation_id),
         ClientMsg::Note(n) => Some(&n.conversation_id),
+        ClientMsg::Rate(r) => Some(&r.conversation_id),
         ClientMsg::Typing {
             conversation_id, ..
         }

@@ -275,6 +275,11 @@ impl Handler for VisitorSession {
                 outbox.send(&ServerMsg::Pong { nonce });
                 Ok(())
             }
+            ClientMsg::Rate(r) => {
+                self.own(state, &r.conversation_id).await?;
+                let id = self.conversation.id.clone();
+                crate::csat::rate(state, &self.conversation.visitor_id, &id, r).await
+            }
         }
     }
 
@@ -346,6 +351,7 @@ impl VisitorSession {
             name: None,
             ping_interval_ms: ping_interval_ms(state),
             typical_reply_ms: typical,
+            csat: crate::csat::of_site(state, &conversation.site),
         }));
     }
 

@@ -30,9 +30,7 @@ fn system(event: &SystemEvent) -> Option<SiteEventType> {
         SystemEvent::Resolved { .. } => Some(SiteEventType::ConversationResolved),
         SystemEvent::Reopened { .. } => Some(SiteEventType::ConversationReopened),
         SystemEvent::HandedOff { .. } => Some(SiteEventType::HandoffRequested),
-        // `csat.submitted`: the visitor's rating, once it is stored as a system event, maps
-        // to `SiteEventType::CsatSubmitted` here (and its store step calls
-        // `site_webhooks::record`, like every other).
+        SystemEvent::Rated { .. } => Some(SiteEventType::CsatSubmitted),
         SystemEvent::Unassigned { .. }
         | SystemEvent::Pending { .. }
         | SystemEvent::Snoozed { .. }
@@ -123,6 +121,14 @@ mod tests {
             (
                 SystemEvent::Reopened { by: None },
                 vec!["conversation.reopened"],
+            ),
+            (
+                SystemEvent::Rated {
+                    score: 4,
+                    scale: switchboard_protocol::csat::Scale::Five,
+                    comment: None,
+                },
+                vec!["csat.submitted"],
             ),
             (SystemEvent::Pending { by: by() }, vec![]),
             (SystemEvent::Unassigned { by: by() }, vec![]),

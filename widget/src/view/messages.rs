@@ -28,7 +28,9 @@ pub fn list(w: Widget) -> impl IntoView {
         }
     });
     view! {
-        <ol node_ref=ol class="sb-messages" data-testid="messages" aria-live="polite">
+        // Focusable: a transcript longer than the panel (a rating prompt below it makes that
+        // quick) scrolls, and keyboard users scroll it with the arrow keys.
+        <ol node_ref=ol class="sb-messages" data-testid="messages" aria-live="polite" tabindex="0">
             <Show when=move || w.lines.with(|l| l.is_empty())>
                 <li class="sb-empty">{w.tr(|s| s.empty)}</li>
             </Show>

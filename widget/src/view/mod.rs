@@ -8,6 +8,7 @@
 //! direction whatever the widget's language.
 
 mod composer;
+mod csat;
 mod messages;
 mod rich;
 mod story;
@@ -94,6 +95,7 @@ pub fn app(w: Widget) -> impl IntoView {
                     </div>
                     {messages::list(w)}
                     {story::notices(w)}
+                    {csat::prompt(w)}
                     <p class="sb-typing" data-testid="typing" aria-live="polite">
                         {move || w.typing.get().map(|name| w.t().typing.replace("{name}", &name))}
                     </p>

@@ -33,6 +33,10 @@ pub fn text(s: &Strings, event: &SystemEvent) -> Option<String> {
         }
         SystemEvent::Resolved { .. } => Some(s.resolved.to_owned()),
         SystemEvent::Reopened { .. } => Some(s.reopened.to_owned()),
+        SystemEvent::Rated { score, scale, .. } => Some(
+            s.rated
+                .replace("{score}", &super::csat::score_text(s, *score, *scale)),
+        ),
         _ => None,
     }
 }
