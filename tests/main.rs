@@ -35,6 +35,8 @@
 //! - `ai_bot`: the AI agent bot with a stand-in model service: answers with source links,
 //!   order facts from the context only, handoffs with language and sentiment, injection,
 //!   oversized output, a silent model;
+//! - `receipts`: read marks and the page trail over real sockets (SQLite, and two nodes on
+//!   one Redis): forward only, bounded by the log, flooding, garbage, reconnect;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -60,6 +62,7 @@ mod peer;
 mod privacy;
 mod process;
 mod protocol_answers;
+mod receipts;
 mod redis_server;
 mod relay_ws;
 mod search;

@@ -178,6 +178,9 @@ pub enum ClientMsg {
         site: String,
         id: String,
     },
+    /// Visitor or agent: this side has seen the conversation up to `seq` (1 or more, at most
+    /// its last seq, else `seq_ahead`). Marks only move forward; see [`crate::receipts`].
+    Read { conversation_id: String, seq: u64 },
 }
 
 /// The first frame of every connection.
@@ -290,6 +293,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "create_canned",
     "update_canned",
     "delete_canned",
+    "read",
 ];
 
 impl ClientMsg {
@@ -412,6 +416,16 @@ impl ClientMsg {
             | ClientMsg::SetPriority {
                 conversation_id, ..
             } => id("conversation_id", conversation_id),
+            ClientMsg::Read {
+                conversation_id,
+                seq,
+            } => {
+                id("conversation_id", conversation_id)?;
+                if *seq == 0 {
+                    return Err((ErrorCode::Invalid, "seq must be 1 or more".into()));
+                }
+                Ok(())
+            }
             ClientMsg::Typing {
                 conversation_id, ..
             }
@@ -492,6 +506,7 @@ impl ClientMsg {
             ClientMsg::CreateCanned { .. } => "create_canned",
             ClientMsg::UpdateCanned { .. } => "update_canned",
             ClientMsg::DeleteCanned { .. } => "delete_canned",
+            ClientMsg::Read { .. } => "read",
         }
     }
 

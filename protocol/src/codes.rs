@@ -65,11 +65,13 @@ pub enum ErrorCode {
     CannedLimit,
     /// Another canned reply of the site has this shortcut.
     ShortcutTaken,
+    /// A read mark past the conversation's last seq: nothing was stored.
+    SeqAhead,
 }
 
 impl ErrorCode {
     /// Every code, for clients that read codes by name (the widget's decoder).
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownType,
         ErrorCode::Invalid,
@@ -92,6 +94,7 @@ impl ErrorCode {
         ErrorCode::CannedNotFound,
         ErrorCode::CannedLimit,
         ErrorCode::ShortcutTaken,
+        ErrorCode::SeqAhead,
     ];
 
     /// The stable snake_case name, as on the wire.
@@ -120,6 +123,7 @@ impl ErrorCode {
             ErrorCode::CannedNotFound => "canned_not_found",
             ErrorCode::CannedLimit => "canned_limit",
             ErrorCode::ShortcutTaken => "shortcut_taken",
+            ErrorCode::SeqAhead => "seq_ahead",
         }
     }
 }

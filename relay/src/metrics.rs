@@ -48,6 +48,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "create_canned",
     "update_canned",
     "delete_canned",
+    "read",
 ];
 
 /// Every server frame type (`ServerMsg`'s tags); anything else counts as `other`. The most
@@ -74,6 +75,8 @@ pub const SERVER_TYPES: &[&str] = &[
     "directory",
     "mention",
     "canned",
+    "read",
+    "page_trail",
 ];
 
 /// Who is on the other end of a WebSocket.

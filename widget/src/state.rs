@@ -87,6 +87,8 @@ pub struct Widget {
     /// What the polite live region outside the panel says: a reply that arrived while the
     /// panel was closed.
     pub announcement: RwSignal<String>,
+    /// The agents' read mark: the visitor's messages up to it were seen.
+    pub seen: RwSignal<u64>,
 }
 
 /// The non-reactive session.
@@ -137,6 +139,11 @@ pub struct Core {
     pub blocked: bool,
     /// This tab's place in the site's tab lock (see `tabs`).
     pub lock: Lock,
+    /// The highest read mark this tab sent, and whether one waits to go (see `receipts`).
+    pub read_sent: u64,
+    pub read_pending: bool,
+    /// A navigation waits for the throttle before the page context is read (see `receipts`).
+    pub nav_pending: bool,
 }
 
 /// This tab's place in the site's tab lock.
@@ -173,6 +180,7 @@ impl Widget {
             strings: RwSignal::new(i18n::chosen()),
             theme: RwSignal::new(crate::theme::Theme::default()),
             announcement: RwSignal::new(String::new()),
+            seen: RwSignal::new(0),
         };
         core(|c| {
             // A fresh session: the loader mounts once per page, but tests mount again.

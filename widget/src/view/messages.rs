@@ -20,6 +20,7 @@ pub fn list(w: Widget) -> impl IntoView {
         let open = w.open.get();
         w.lines.track();
         if open {
+            crate::receipts::mark(w);
             request_animation_frame(move || {
                 if let Some(ol) = ol.get_untracked() {
                     ol.set_scroll_top(ol.scroll_height());
@@ -108,6 +109,19 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         view! { <span class="sb-badge" data-testid="bot-badge">{w.tr(|s| s.bot)}</span> }
     });
     let rich = line.rich.map(|r| super::rich::rich(w, r, latest));
+    // Under the visitor's last message an agent has read.
+    let seq = line.seq;
+    let seen = move || {
+        let mark = w.seen.get();
+        own && seq.is_some_and(|s| s <= mark)
+            && w.lines.with(|l| {
+                l.iter()
+                    .rev()
+                    .find(|l| l.own && l.seq.is_some_and(|s| s <= mark))
+                    .and_then(|l| l.seq)
+                    == seq
+            })
+    };
     view! {
         <li
             class="sb-message"
@@ -128,6 +142,9 @@ fn row(w: Widget, line: Line) -> impl IntoView {
             // `auto`: a message in another script than the page reads in its own direction.
             <div class="sb-text" data-testid="message-text" dir="auto">{body}</div>
             {rich}
+            {move || seen().then(|| view! {
+                <p class="sb-seen" data-testid="seen">{w.tr(|s| s.seen)}</p>
+            })}
         </li>
     }
 }
