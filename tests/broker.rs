@@ -14,8 +14,8 @@ use switchboard_protocol::{
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{
-    Audience, Broker, CannedPut, Change, Event, Lifecycle, NewMessage, ReadMark, State,
-    StoreError, REPLY_SAMPLES,
+    Audience, Broker, CannedPut, Change, Event, Lifecycle, NewMessage, ReadMark, State, StoreError,
+    REPLY_SAMPLES,
 };
 use switchboard_relay::hub::Hub;
 use switchboard_relay::outbox::{Outbox, OutboxRx, Outgoing};
@@ -2333,6 +2333,8 @@ async fn read_marks_only_move_forward_within_the_log_and_change_nothing_else(
     backend: &impl Backend,
 ) {
     let (b, _) = backend.open().await;
+    // Someone else's, so the store is not empty once the reader is deleted.
+    chatted(&*b, "shop", "hash-bystander", 1_000, 1).await;
     let (visitor, conv) = chatted(&*b, "shop", "hash-reader", 1_000, 3).await;
     // Three messages and the assignment: seq 4 is the last.
     let before = b.summary(&conv).await.unwrap().unwrap();
@@ -2360,7 +2362,9 @@ async fn read_marks_only_move_forward_within_the_log_and_change_nothing_else(
     for i in 0..40u64 {
         let (b, conv) = (b.clone(), conv.clone());
         tasks.push(tokio::spawn(async move {
-            b.mark_read(&conv, ReadSide::Agents, 1 + i % 4).await.unwrap()
+            b.mark_read(&conv, ReadSide::Agents, 1 + i % 4)
+                .await
+                .unwrap()
         }));
     }
     let mut moved_to_last = 0;
@@ -2376,19 +2380,26 @@ async fn read_marks_only_move_forward_within_the_log_and_change_nothing_else(
     let after = b.summary(&conv).await.unwrap().unwrap();
     assert_eq!(after, before);
     let unknown = b.mark_read("c_unknown", ReadSide::Visitor, 1).await;
-    assert!(matches!(unknown, Err(StoreError::NotFound(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
     assert_eq!(b.read_marks("c_unknown").await.unwrap(), (0, 0));
     // Another node (or the same one restarted) reads the same marks.
     let (b2, _) = backend.open().await;
     assert_eq!(b2.read_marks(&conv).await.unwrap(), (2, 4));
     // Deleted with the conversation.
     b.delete_visitor(&visitor).await.unwrap();
-    assert_eq!(backend.mentions(&[conv.clone()]).await, Vec::<String>::new());
+    assert_eq!(
+        backend.mentions(&[conv.clone()]).await,
+        Vec::<String>::new()
+    );
     assert_eq!(b.read_marks(&conv).await.unwrap(), (0, 0));
 }
 
 async fn the_page_trail_keeps_the_last_pages_without_repeats(backend: &impl Backend) {
     let (b, _) = backend.open().await;
+    chatted(&*b, "shop", "hash-bystander", 1_000, 1).await;
     let v = b
         .create_visitor("shop", "hash-trail", Context::default())
         .await

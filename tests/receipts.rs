@@ -112,10 +112,22 @@ async fn marks_travel_forward_only(a: &TestRelay, b: &TestRelay) {
 
     // Garbage: each a typed error, the connection stays.
     for (frame, code) in [
-        (r#"{"type":"read","conversation_id":"c","seq":0}"#.to_owned(), ErrorCode::Invalid),
-        (r#"{"type":"read","conversation_id":"c","seq":-3}"#.to_owned(), ErrorCode::Invalid),
-        (r#"{"type":"read","conversation_id":"c","seq":1.5}"#.to_owned(), ErrorCode::Invalid),
-        (r#"{"type":"read","conversation_id":["c"],"seq":1}"#.to_owned(), ErrorCode::Invalid),
+        (
+            r#"{"type":"read","conversation_id":"c","seq":0}"#.to_owned(),
+            ErrorCode::Invalid,
+        ),
+        (
+            r#"{"type":"read","conversation_id":"c","seq":-3}"#.to_owned(),
+            ErrorCode::Invalid,
+        ),
+        (
+            r#"{"type":"read","conversation_id":"c","seq":1.5}"#.to_owned(),
+            ErrorCode::Invalid,
+        ),
+        (
+            r#"{"type":"read","conversation_id":["c"],"seq":1}"#.to_owned(),
+            ErrorCode::Invalid,
+        ),
         (r#"{"type":"read","seq":1}"#.to_owned(), ErrorCode::Invalid),
         (
             format!(
@@ -131,7 +143,10 @@ async fn marks_travel_forward_only(a: &TestRelay, b: &TestRelay) {
             ),
             ErrorCode::TooLarge,
         ),
-        (r#"{"type":"read","conversation_id":"c_unknown","seq":1}"#.to_owned(), ErrorCode::NotFound),
+        (
+            r#"{"type":"read","conversation_id":"c_unknown","seq":1}"#.to_owned(),
+            ErrorCode::NotFound,
+        ),
     ] {
         for c in [&mut v, &mut alex] {
             c.raw(&frame).await;
@@ -242,26 +257,13 @@ async fn the_trail_follows_the_visitor(a: &TestRelay, b: &TestRelay) {
     v.say("m1", "hi").await;
     v.until(|m| matches!(m, ServerMsg::Ack { .. }).then_some(()))
         .await;
-    let trail = |c: &mut Client| {
-        let conv = conv.clone();
-        async move {
-            c.until(|m| match m {
-                ServerMsg::PageTrail {
-                    conversation_id,
-                    pages,
-                } if *conversation_id == conv => Some(pages.clone()),
-                _ => None,
-            })
-            .await
-        }
-    };
     let urls = |pages: &[PageVisit]| pages.iter().map(|p| p.url.clone()).collect::<Vec<_>>();
     // A single-page app's navigation: the widget sends the new page.
     v.send(&ClientMsg::SetContext {
         context: context("/cart", "Cart"),
     })
     .await;
-    let pages = trail(&mut alex).await;
+    let pages = trail(&mut alex, &conv).await;
     assert_eq!(
         urls(&pages),
         ["https://shop.example/", "https://shop.example/cart"]
@@ -315,7 +317,19 @@ async fn the_trail_follows_the_visitor(a: &TestRelay, b: &TestRelay) {
         since: 0,
     })
     .await;
-    assert_eq!(trail(&mut sam).await, stored);
+    assert_eq!(trail(&mut sam, &conv).await, stored);
+}
+
+/// The next `page_trail` frame for `conv`.
+async fn trail(c: &mut Client, conv: &str) -> Vec<PageVisit> {
+    c.until(|m| match m {
+        ServerMsg::PageTrail {
+            conversation_id,
+            pages,
+        } if conversation_id == conv => Some(pages.clone()),
+        _ => None,
+    })
+    .await
 }
 
 async fn no_page_trail(c: &mut Client) {

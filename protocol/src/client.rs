@@ -180,7 +180,10 @@ pub enum ClientMsg {
     },
     /// Visitor or agent: this side has seen the conversation up to `seq` (1 or more, at most
     /// its last seq, else `seq_ahead`). Marks only move forward; see [`crate::receipts`].
-    Read { conversation_id: String, seq: u64 },
+    Read {
+        conversation_id: String,
+        seq: u64,
+    },
 }
 
 /// The first frame of every connection.

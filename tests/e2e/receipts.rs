@@ -30,7 +30,7 @@ async fn shot(c: &Client, name: &str) {
 async fn widget_seen(c: &Client) -> Vec<(String, String)> {
     let v = in_widget(
         c,
-        "if (!root) return []; return Array.from(root.querySelectorAll('[data-testid=seen]')).map(s => [\
+        "if (!root) return []; return Array.from(root.querySelectorAll('[data-testid=message-state]')).map(s => [\
            s.closest('[data-testid=message]').getAttribute('data-seq') || '', s.textContent.trim()]);",
     )
     .await;
@@ -102,6 +102,8 @@ async fn seen_marks_and_the_spa_page_trail() {
         )
         .await;
         wait_console_text(&a, "trail-page", "Checkout step 2").await;
+        // The host page's history works as before.
+        assert_eq!(js(&v, "return history.state && history.state.step;").await, 2);
         js(&v, "location.hash = 'shipping'; return 1;").await;
         eventually("the hash change in the trail", UI_WAIT, || async {
             let pages = console_texts(&a, "trail-page").await;
@@ -117,8 +119,6 @@ async fn seen_marks_and_the_spa_page_trail() {
         assert!(links[0].ends_with("/checkout/step-2?from=spa#shipping"), "{links:?}");
         assert!(links[1].ends_with("/checkout/step-2?from=spa"), "{links:?}");
         assert!(links[2].contains("product.html?id=rain-jacket"), "{links:?}");
-        // The host page's history still works as before.
-        assert_eq!(js(&v, "return history.state && history.state.step;").await, 2);
         axe::assert_clean(&a, "the console with the visitor's page trail").await;
         shot(&a, "receipts-console-trail.png").await;
 

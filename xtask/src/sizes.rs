@@ -15,8 +15,9 @@ use crate::tools::root;
 pub const LOADER_BUDGET_BR: usize = 2 * 1024;
 pub const TOTAL_BUDGET_BR: usize = 90 * 1024;
 /// What the total may not exceed today: 145,215 B brotli measured (issue 17, no serde and no
-/// float formatting in the wasm) + 1 KB. Goes down to [`TOTAL_BUDGET_BR`].
-pub const TOTAL_RATCHET_BR: usize = 145_215 + 1024;
+/// float formatting in the wasm), + 2,422 B for read receipts and the SPA page trail (issue
+/// 16: 144,817 → 147,239 B measured), + 1 KB. Goes down to [`TOTAL_BUDGET_BR`].
+pub const TOTAL_RATCHET_BR: usize = 145_215 + 2_422 + 1024;
 
 pub struct Size {
     pub raw: usize,

@@ -552,8 +552,7 @@ pub trait Broker: Send + Sync + 'static {
     /// Moves `side`'s read mark of the conversation to `seq` if that is forward and within
     /// the conversation's last seq, checked in the same atomic step as the write. Touches
     /// nothing else of the conversation (activity, preview, version) and publishes nothing.
-    async fn mark_read(&self, conversation_id: &str, side: ReadSide, seq: u64)
-        -> Result<ReadMark>;
+    async fn mark_read(&self, conversation_id: &str, side: ReadSide, seq: u64) -> Result<ReadMark>;
     /// The conversation's marks: (visitor, agents), 0 where a side has none.
     async fn read_marks(&self, conversation_id: &str) -> Result<(u64, u64)>;
     /// Adds `page` to the stored visitor's trail unless its URL is the trail's last, keeping

@@ -54,13 +54,13 @@ use switchboard_protocol::{
 };
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
+use super::side_str;
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_owner, parse_presence, presence_str,
     Appended, Audience, BotEvent, Broker, CannedPut, Change, Changed, Conversation, Event,
     HandoffChange, InboxPage, NewMessage, Purged, ReadMark, Result, StoreError, SummaryFields,
     Visitor, VisitorRecord, REPLY_SAMPLES,
 };
-use super::side_str;
 use super::{redisearch, verified_customer, Found, Search};
 use crate::hub::Hub;
 use switchboard_protocol::{Owner, Presence};
@@ -1905,7 +1905,7 @@ impl Broker for RedisBroker {
         let (v, a): (Option<u64>, Option<u64>) = self
             .conn
             .clone()
-            .hget(
+            .hmget(
                 meta(conversation_id),
                 &[side_str(ReadSide::Visitor), side_str(ReadSide::Agents)],
             )

@@ -34,6 +34,7 @@ use switchboard_protocol::{
 };
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
+use super::side_str;
 use super::sqlite_writer::Writer;
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience,
@@ -41,7 +42,6 @@ use super::{
     NewMessage, Purged, ReadMark, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
     REPLY_SAMPLES,
 };
-use super::side_str;
 use super::{verified_customer, Found, Search};
 use crate::hub::Hub;
 use switchboard_protocol::{Owner, Presence};
@@ -1548,11 +1548,12 @@ impl Broker for SqliteBroker {
     async fn read_marks(&self, conversation_id: &str) -> Result<(u64, u64)> {
         let id = conversation_id.to_owned();
         self.with(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT side, seq FROM read_marks WHERE conversation_id = ?1",
-            )?;
+            let mut stmt =
+                c.prepare_cached("SELECT side, seq FROM read_marks WHERE conversation_id = ?1")?;
             let mut marks = (0, 0);
-            for row in stmt.query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            for row in stmt.query_map(params![id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })? {
                 let (side, seq) = row?;
                 if side == side_str(ReadSide::Visitor) {
                     marks.0 = seq as u64;
@@ -1593,7 +1594,12 @@ impl Broker for SqliteBroker {
             if changed {
                 tx.execute(
                     "INSERT INTO page_trail (visitor_id, at, url, title) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, page.at.min(i64::MAX as u64) as i64, page.url, page.title],
+                    params![
+                        id,
+                        page.at.min(i64::MAX as u64) as i64,
+                        page.url,
+                        page.title
+                    ],
                 )?;
                 tx.execute(
                     "DELETE FROM page_trail WHERE visitor_id = ?1 AND id NOT IN
@@ -1616,8 +1622,9 @@ impl Broker for SqliteBroker {
 
 /// A visitor's trail, oldest first.
 fn trail(c: &Connection, visitor_id: &str) -> rusqlite::Result<Vec<PageVisit>> {
-    let mut stmt =
-        c.prepare_cached("SELECT url, title, at FROM page_trail WHERE visitor_id = ?1 ORDER BY id")?;
+    let mut stmt = c.prepare_cached(
+        "SELECT url, title, at FROM page_trail WHERE visitor_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt.query_map(params![visitor_id], |r| {
         Ok(PageVisit {
             url: r.get(0)?,

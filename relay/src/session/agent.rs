@@ -14,8 +14,8 @@ use switchboard_protocol::{
 };
 
 use super::{
-    deliver, directory, lifecycle, note, ping_interval_ms, publish, receipts, search,
-    send_history, views, Handler, Reader, Refusal,
+    deliver, directory, lifecycle, note, ping_interval_ms, publish, receipts, search, send_history,
+    views, Handler, Reader, Refusal,
 };
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, Names, NewMessage, StoreError};
@@ -206,9 +206,7 @@ impl Handler for AgentSession {
                 seq,
             } => {
                 let conv = self.conversation(state, &conversation_id).await?;
-                self.marks
-                    .read(state, &conv, ReadSide::Agents, seq)
-                    .await
+                self.marks.read(state, &conv, ReadSide::Agents, seq).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });

@@ -6,13 +6,11 @@ use std::sync::Arc;
 
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, Context, ErrorCode, Owner, ReadSide, Role, Sender, SenderKind,
-    ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, Context, ErrorCode, Owner, ReadSide, Role, Sender, SenderKind, ServerMsg,
+    PROTOCOL_VERSION,
 };
 
-use super::{
-    deliver, ping_interval_ms, publish, receipts, send_history, Handler, Reader, Refusal,
-};
+use super::{deliver, ping_interval_ms, publish, receipts, send_history, Handler, Reader, Refusal};
 use crate::assignment;
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, NewMessage};
@@ -293,9 +291,7 @@ impl Handler for VisitorSession {
                     ));
                 }
                 let conv = &self.conversation;
-                self.marks
-                    .read(state, conv, ReadSide::Visitor, seq)
-                    .await
+                self.marks.read(state, conv, ReadSide::Visitor, seq).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });

@@ -80,10 +80,24 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         .to_iso_string()
         .into();
     let delivery = line.delivery;
+    // Under the visitor's last message an agent has read: "Seen", where "Sending…" was (the
+    // same element, so no more view code in the wasm).
+    let seq = line.seq;
+    let seen = move || {
+        let mark = w.seen.get();
+        own && seq.is_some_and(|s| s <= mark)
+            && w.lines.with(|l| {
+                l.iter()
+                    .rev()
+                    .find(|l| l.own && l.seq.is_some_and(|s| s <= mark))
+                    .and_then(|l| l.seq)
+                    == seq
+            })
+    };
     let note = move || match delivery {
         Delivery::Pending => Some(w.t().pending),
         Delivery::Failed => Some(w.t().failed),
-        Delivery::Sent => None,
+        Delivery::Sent => seen().then(|| w.t().seen),
     };
     let body = segments(&line.text)
         .into_iter()
@@ -109,19 +123,6 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         view! { <span class="sb-badge" data-testid="bot-badge">{w.tr(|s| s.bot)}</span> }
     });
     let rich = line.rich.map(|r| super::rich::rich(w, r, latest));
-    // Under the visitor's last message an agent has read.
-    let seq = line.seq;
-    let seen = move || {
-        let mark = w.seen.get();
-        own && seq.is_some_and(|s| s <= mark)
-            && w.lines.with(|l| {
-                l.iter()
-                    .rev()
-                    .find(|l| l.own && l.seq.is_some_and(|s| s <= mark))
-                    .and_then(|l| l.seq)
-                    == seq
-            })
-    };
     view! {
         <li
             class="sb-message"
@@ -137,14 +138,11 @@ fn row(w: Widget, line: Line) -> impl IntoView {
                 <span class="sb-sender" data-testid="message-sender" dir="auto">{who}</span>
                 {badge}
                 <time data-testid="message-time" datetime=iso>{time}</time>
-                {move || note().map(|n| view! { <span class="sb-state">{n}</span> })}
+                {move || note().map(|n| view! { <span class="sb-state" data-testid="message-state">{n}</span> })}
             </div>
             // `auto`: a message in another script than the page reads in its own direction.
             <div class="sb-text" data-testid="message-text" dir="auto">{body}</div>
             {rich}
-            {move || seen().then(|| view! {
-                <p class="sb-seen" data-testid="seen">{w.tr(|s| s.seen)}</p>
-            })}
         </li>
     }
 }
