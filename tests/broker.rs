@@ -2391,7 +2391,7 @@ async fn read_marks_only_move_forward_within_the_log_and_change_nothing_else(
     // Deleted with the conversation.
     b.delete_visitor(&visitor).await.unwrap();
     assert_eq!(
-        backend.mentions(&[conv.clone()]).await,
+        backend.mentions(std::slice::from_ref(&conv)).await,
         Vec::<String>::new()
     );
     assert_eq!(b.read_marks(&conv).await.unwrap(), (0, 0));
