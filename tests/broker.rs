@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use switchboard_protocol::context::{Identity, Page};
 use switchboard_protocol::csat::Scale;
+use switchboard_protocol::limits::MAX_PAGE_TRAIL;
 use switchboard_protocol::{
-    Context, InboxCursor, Owner, Priority, Sender, SenderKind, ServerMsg, Status, SystemEvent,
+    Context, InboxCursor, Owner, PageVisit, Priority, ReadSide, Sender, SenderKind, ServerMsg,
+    Status, SystemEvent,
 };
 use switchboard_relay::broker::redis::RedisBroker;
 use switchboard_relay::broker::sqlite::SqliteBroker;
 use switchboard_relay::broker::{
-    Audience, Broker, CannedPut, Change, Event, Lifecycle, NewMessage, State, StoreError,
+    Audience, Broker, CannedPut, Change, Event, Lifecycle, NewMessage, ReadMark, State, StoreError,
     REPLY_SAMPLES,
 };
 use switchboard_relay::hub::Hub;
@@ -220,6 +222,8 @@ conformance!(a_block_hides_the_conversation_refuses_the_visitor_on_every_node);
 conformance!(blocks_are_per_site_end_at_their_time_and_lift);
 conformance!(canned_replies_are_per_site_bounded_unique_and_seeded_once);
 conformance!(a_rating_is_logged_once_per_resolution_in_seq_order);
+conformance!(read_marks_only_move_forward_within_the_log_and_change_nothing_else);
+conformance!(the_page_trail_keeps_the_last_pages_without_repeats);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -2474,4 +2478,127 @@ async fn canned_replies_are_per_site_bounded_unique_and_seeded_once(backend: &im
         assert!(b.delete_canned("other", &c.id).await.unwrap());
     }
     assert!(b.seed_canned("other", &seeds).await.unwrap());
+}
+
+async fn read_marks_only_move_forward_within_the_log_and_change_nothing_else(
+    backend: &impl Backend,
+) {
+    let (b, _) = backend.open().await;
+    // Someone else's, so the store is not empty once the reader is deleted.
+    chatted(&*b, "shop", "hash-bystander", 1_000, 1).await;
+    let (visitor, conv) = chatted(&*b, "shop", "hash-reader", 1_000, 3).await;
+    // Three messages and the assignment: seq 4 is the last.
+    let before = b.summary(&conv).await.unwrap().unwrap();
+    assert_eq!(before.last_seq, 4);
+    assert_eq!(b.read_marks(&conv).await.unwrap(), (0, 0));
+    assert_eq!(
+        b.mark_read(&conv, ReadSide::Visitor, 2).await.unwrap(),
+        ReadMark::Moved
+    );
+    for lower in [1, 2] {
+        assert_eq!(
+            b.mark_read(&conv, ReadSide::Visitor, lower).await.unwrap(),
+            ReadMark::Unchanged(2)
+        );
+    }
+    for past in [5, u64::MAX] {
+        assert_eq!(
+            b.mark_read(&conv, ReadSide::Agents, past).await.unwrap(),
+            ReadMark::Ahead(4)
+        );
+    }
+    assert_eq!(b.read_marks(&conv).await.unwrap(), (2, 0));
+    // The sides are apart; many marks at once leave the highest, moved exactly once.
+    let mut tasks = Vec::new();
+    for i in 0..40u64 {
+        let (b, conv) = (b.clone(), conv.clone());
+        tasks.push(tokio::spawn(async move {
+            b.mark_read(&conv, ReadSide::Agents, 1 + i % 4)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut moved_to_last = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        let r = t.await.unwrap();
+        if r == ReadMark::Moved && 1 + i as u64 % 4 == 4 {
+            moved_to_last += 1;
+        }
+    }
+    assert_eq!(moved_to_last, 1);
+    assert_eq!(b.read_marks(&conv).await.unwrap(), (2, 4));
+    // Marks are not activity: the inbox line is as it was.
+    let after = b.summary(&conv).await.unwrap().unwrap();
+    assert_eq!(after, before);
+    let unknown = b.mark_read("c_unknown", ReadSide::Visitor, 1).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+    assert_eq!(b.read_marks("c_unknown").await.unwrap(), (0, 0));
+    // Another node (or the same one restarted) reads the same marks.
+    let (b2, _) = backend.open().await;
+    assert_eq!(b2.read_marks(&conv).await.unwrap(), (2, 4));
+    // Deleted with the conversation.
+    b.delete_visitor(&visitor).await.unwrap();
+    assert_eq!(
+        backend.mentions(std::slice::from_ref(&conv)).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(b.read_marks(&conv).await.unwrap(), (0, 0));
+}
+
+async fn the_page_trail_keeps_the_last_pages_without_repeats(backend: &impl Backend) {
+    let (b, _) = backend.open().await;
+    chatted(&*b, "shop", "hash-bystander", 1_000, 1).await;
+    let v = b
+        .create_visitor("shop", "hash-trail", Context::default())
+        .await
+        .unwrap();
+    let page = |n: usize| PageVisit {
+        url: format!("https://shop.example/trail-page-{n}"),
+        title: format!("Page {n}"),
+        at: 1_000 + n as u64,
+    };
+    let (trail, changed) = b.push_page(&v.id, &page(0), MAX_PAGE_TRAIL).await.unwrap();
+    assert!(changed);
+    assert_eq!(trail, vec![page(0)]);
+    // The same URL again (a reload, a context change on the same page) is no new page.
+    let mut again = page(0);
+    again.at = 9_999;
+    let (trail, changed) = b.push_page(&v.id, &again, MAX_PAGE_TRAIL).await.unwrap();
+    assert!(!changed);
+    assert_eq!(trail, vec![page(0)]);
+    for n in 1..=25 {
+        let (trail, changed) = b.push_page(&v.id, &page(n), MAX_PAGE_TRAIL).await.unwrap();
+        assert!(changed);
+        assert_eq!(trail.len(), (n + 1).min(MAX_PAGE_TRAIL));
+        assert_eq!(trail.last(), Some(&page(n)));
+    }
+    let expected: Vec<PageVisit> = (6..=25).map(page).collect();
+    assert_eq!(b.page_trail(&v.id).await.unwrap(), expected);
+    // Going back to an earlier page is a new entry.
+    let (trail, _) = b.push_page(&v.id, &page(24), MAX_PAGE_TRAIL).await.unwrap();
+    assert_eq!(trail.first(), Some(&page(7)));
+    assert_eq!(trail.last(), Some(&page(24)));
+    // Another node reads the same trail.
+    let (b2, _) = backend.open().await;
+    assert_eq!(b2.page_trail(&v.id).await.unwrap(), trail);
+    // An unknown visitor gets no trail, and nothing is stored for it.
+    let (none, changed) = b
+        .push_page("v_nobody", &page(99), MAX_PAGE_TRAIL)
+        .await
+        .unwrap();
+    assert!(none.is_empty() && !changed);
+    assert_eq!(
+        backend.mentions(&["trail-page-99".to_owned()]).await,
+        Vec::<String>::new()
+    );
+    // Deleted with the visitor.
+    b.delete_visitor(&v.id).await.unwrap();
+    assert_eq!(
+        backend.mentions(&["trail-page-".to_owned()]).await,
+        Vec::<String>::new()
+    );
+    assert!(b.page_trail(&v.id).await.unwrap().is_empty());
 }

@@ -40,6 +40,8 @@
 //! - `crm_webhooks`: sites' CRM/data webhooks against a real receiver, on SQLite and Redis:
 //!   every event once per id, signed, in order per conversation, across a restart and a
 //!   receiver that was down; the delivery log and its refusals;
+//! - `receipts`: read marks and the page trail over real sockets (SQLite, and two nodes on
+//!   one Redis): forward only, bounded by the log, flooding, garbage, reconnect;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -67,6 +69,7 @@ mod peer;
 mod privacy;
 mod process;
 mod protocol_answers;
+mod receipts;
 mod redis_server;
 mod relay_ws;
 mod search;

@@ -366,6 +366,15 @@ fn handle(console: Console, msg: ServerMsg) {
         ServerMsg::Error { code, message, .. }
             if crate::lookup::refused(console, code, &message) => {}
         ServerMsg::Canned { site, items } => crate::canned::on_list(site, items),
+        ServerMsg::Read {
+            conversation_id,
+            side,
+            seq,
+        } => crate::receipts::on_read(console, conversation_id, side, seq),
+        ServerMsg::PageTrail {
+            conversation_id,
+            pages,
+        } => crate::receipts::on_trail(console, conversation_id, pages),
         ServerMsg::Error { code, message, .. } if crate::canned::on_error(code, &message) => {}
         ServerMsg::Error { code, message, .. } if !desk::refused(console, code, &message) => {
             warn(&format!(

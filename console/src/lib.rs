@@ -22,6 +22,7 @@
 //!   mention of this agent arrives;
 //! - [`i18n`]: the console's words in the agent's language, dates and numbers by `Intl`;
 //! - [`notify`]: system notifications and a tone while the tab is hidden;
+//! - [`receipts`]: the agents' read mark, the visitor's read mark and page trail;
 //! - [`unread`]: unread conversations per view, the title's count, "my queue".
 //!
 //! Message text becomes links through `switchboard_protocol::linkify`, the rule the widget
@@ -36,6 +37,7 @@ pub mod lookup;
 mod money;
 pub mod notes;
 pub mod notify;
+pub mod receipts;
 pub mod state;
 pub mod unread;
 mod view;

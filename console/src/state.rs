@@ -183,6 +183,8 @@ pub struct Console {
     pub mentions: RwSignal<Vec<Mention>>,
     /// Search and visitor history (`lookup.rs`).
     pub lookup: crate::lookup::Lookup,
+    /// Read marks and page trails (`receipts.rs`).
+    pub receipts: crate::receipts::Receipts,
 }
 
 /// What the views never read: kept out of signals so changing it re-renders nothing.
@@ -258,6 +260,7 @@ impl Console {
             view_answered: RwSignal::new(false),
             mentions: RwSignal::new(Vec::new()),
             lookup: crate::lookup::Lookup::create(),
+            receipts: crate::receipts::Receipts::create(),
         }
     }
 
@@ -442,6 +445,7 @@ impl Console {
             });
             self.save_seen();
         }
+        crate::receipts::mark(self, conv);
     }
 
     /// The highest seq held for a conversation with no gap below it: what `sync` asks after.

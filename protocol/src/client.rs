@@ -181,6 +181,12 @@ pub enum ClientMsg {
     },
     /// Visitor only: rate the conversation once it is resolved (see [`crate::csat`]).
     Rate(Rate),
+    /// Visitor or agent: this side has seen the conversation up to `seq` (1 or more, at most
+    /// its last seq, else `seq_ahead`). Marks only move forward; see [`crate::receipts`].
+    Read {
+        conversation_id: String,
+        seq: u64,
+    },
 }
 
 /// The first frame of every connection.
@@ -294,6 +300,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "update_canned",
     "delete_canned",
     "rate",
+    "read",
 ];
 
 impl ClientMsg {
@@ -416,6 +423,16 @@ impl ClientMsg {
             | ClientMsg::SetPriority {
                 conversation_id, ..
             } => id("conversation_id", conversation_id),
+            ClientMsg::Read {
+                conversation_id,
+                seq,
+            } => {
+                id("conversation_id", conversation_id)?;
+                if *seq == 0 {
+                    return Err((ErrorCode::Invalid, "seq must be 1 or more".into()));
+                }
+                Ok(())
+            }
             ClientMsg::Typing {
                 conversation_id, ..
             }
@@ -501,6 +518,7 @@ impl ClientMsg {
             ClientMsg::UpdateCanned { .. } => "update_canned",
             ClientMsg::DeleteCanned { .. } => "delete_canned",
             ClientMsg::Rate(_) => "rate",
+            ClientMsg::Read { .. } => "read",
         }
     }
 

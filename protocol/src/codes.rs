@@ -71,11 +71,13 @@ pub enum ErrorCode {
     /// The conversation's current resolution has its rating already (one per resolution;
     /// the first stands). Nothing was stored.
     AlreadyRated,
+    /// A read mark past the conversation's last seq: nothing was stored.
+    SeqAhead,
 }
 
 impl ErrorCode {
     /// Every code, for clients that read codes by name (the widget's decoder).
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownType,
         ErrorCode::Invalid,
@@ -100,6 +102,7 @@ impl ErrorCode {
         ErrorCode::ShortcutTaken,
         ErrorCode::NotResolved,
         ErrorCode::AlreadyRated,
+        ErrorCode::SeqAhead,
     ];
 
     /// The stable snake_case name, as on the wire.
@@ -130,6 +133,7 @@ impl ErrorCode {
             ErrorCode::ShortcutTaken => "shortcut_taken",
             ErrorCode::NotResolved => "not_resolved",
             ErrorCode::AlreadyRated => "already_rated",
+            ErrorCode::SeqAhead => "seq_ahead",
         }
     }
 }

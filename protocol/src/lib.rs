@@ -8,6 +8,7 @@
 //! - [`codes`]: typed error codes ([`ErrorCode`]) and WebSocket close codes ([`CloseCode`]);
 //! - [`context`]: what the visitor's page and the site tell an agent (page, identity, cart, order);
 //! - [`message`]: a stored chat message with its per-conversation sequence number;
+//! - [`receipts`]: read marks ("Seen") and the visitor's page trail;
 //! - [`note`]: agents' private notes in a conversation (never sent to visitors or bots);
 //! - [`canned`]: a site's canned replies and the one rule for filling their placeholders;
 //! - [`client`]: frames a client (visitor, agent or bot) sends, and their decoding and validation;
@@ -41,6 +42,7 @@ pub mod linkify;
 pub mod login;
 pub mod message;
 pub mod note;
+pub mod receipts;
 pub mod rich;
 pub mod search;
 pub mod server;
@@ -58,6 +60,7 @@ pub use lifecycle::{
 };
 pub use message::{ChatMessage, Sender, SenderKind};
 pub use note::{Note, WriteNote};
+pub use receipts::{PageVisit, ReadSide};
 pub use rich::{Button, Card, Price, QuickReply, Rich};
 pub use server::{ConversationSummary, InboxCursor, ServerMsg, VisitorMsg};
 

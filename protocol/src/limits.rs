@@ -97,3 +97,5 @@ pub const MAX_CANNED_BODY_BYTES: usize = 2048;
 pub const MAX_CANNED_PER_SITE: usize = 100;
 /// Longest placeholder name inside `{{ }}`.
 pub const MAX_PLACEHOLDER_BYTES: usize = 64;
+/// Most pages of a visitor's page trail the relay keeps (the oldest is dropped first).
+pub const MAX_PAGE_TRAIL: usize = 20;

@@ -9,6 +9,7 @@ use crate::handoff::{HandedOff, Owner, Priority};
 use crate::lifecycle::{Directory, Presence, Status, View, ViewCounts};
 use crate::limits::MAX_ID_BYTES;
 use crate::message::{ChatMessage, Sender, SenderKind};
+use crate::receipts::{PageVisit, ReadSide};
 use crate::search::SearchHit;
 use crate::{ErrorCode, Millis};
 
@@ -100,6 +101,14 @@ server_msgs! {
         /// waits, when the position changes (approximately: at each assignment pass), and
         /// again every few seconds, so a visitor who reconnected learns it.
         Queue { conversation_id: String, position: u32 },
+        /// A read mark moved forward (see [`crate::receipts`]): the visitor's to the site's
+        /// agents, the agents' to the visitor, on every node; also after a `sync`, for each
+        /// side with a mark (agents get both, visitors the agents').
+        Read {
+            conversation_id: String,
+            side: ReadSide,
+            seq: u64,
+        },
     }
     others {
         /// Agents only: the visitor's context for a conversation (after `sync`, and on every
@@ -185,6 +194,12 @@ server_msgs! {
         Canned {
             site: String,
             items: Vec<CannedReply>,
+        },
+        /// Agents only: the visitor's last pages, oldest first (see [`crate::receipts`]):
+        /// after `sync`, and whenever the visitor reaches another page.
+        PageTrail {
+            conversation_id: String,
+            pages: Vec<PageVisit>,
         },
     }
 }

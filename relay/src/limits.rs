@@ -93,7 +93,10 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         | ClientMsg::ListConversations { .. }
         | ClientMsg::ListView { .. }
         | ClientMsg::VisitorHistory { .. }
-        | ClientMsg::ListCanned { .. } => Class::Control,
+        | ClientMsg::ListCanned { .. }
+        // Cheap to refuse: a mark at or below the last one this connection stored does not
+        // reach the store (`session::receipts`).
+        | ClientMsg::Read { .. } => Class::Control,
         // Each one reads an index across the agent's sites: far dearer than a page of the inbox.
         ClientMsg::Search(_) => Class::Search,
     })
@@ -108,7 +111,7 @@ pub struct FrameRates {
     pub messages: Rate,
     /// `set_context`: each one is pushed whole to every agent of the site.
     pub context: Rate,
-    /// `typing`, `sync`, `ping`, `list_conversations`, `visitor_history`.
+    /// `typing`, `sync`, `ping`, `read`, `list_conversations`, `visitor_history`.
     pub control: Rate,
     /// `search` (agents only; others are refused anyway).
     pub search: Rate,

@@ -49,6 +49,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "update_canned",
     "delete_canned",
     "rate",
+    "read",
 ];
 
 /// Every server frame type (`ServerMsg`'s tags); anything else counts as `other`. The most
@@ -75,6 +76,8 @@ pub const SERVER_TYPES: &[&str] = &[
     "directory",
     "mention",
     "canned",
+    "read",
+    "page_trail",
 ];
 
 /// Who is on the other end of a WebSocket.

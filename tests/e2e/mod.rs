@@ -33,6 +33,9 @@
 //! - `identity`: the console's verified marks; `reset` forgets the visitor;
 //! - `search`: a returning verified customer's earlier conversation in the sidebar, opened
 //!   read-only; search finds a resolved conversation by a word, opens it; axe-core, 390 px;
+//! - `receipts`: "Seen" in the widget once the agent opens the conversation, the visitor's
+//!   mark in the console (held while the chat is closed), an SPA navigation in the console's
+//!   page trail; axe-core, right to left, 390 px;
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket;
 //! - `workspace`: the console at 390 px as stacked views (list → conversation → context and
 //!   back, focus following), keyboard shortcuts and their `?` overlay, a notification for a new
@@ -64,6 +67,7 @@ mod locked_down;
 mod login;
 mod notes;
 mod page;
+mod receipts;
 mod resilience;
 mod search;
 mod visitor_desk;

@@ -65,9 +65,11 @@ pub fn forget(widget: Widget) {
         c.visitor_id = None;
         c.last_welcome = None;
         c.caught_up = false;
+        c.read_sent = 0;
         c.tx.take()
     });
     widget.lines.set(Vec::new());
+    widget.seen.set(0);
     widget.unread.set(0);
     widget.typing.set(None);
     // The leader's session ends with its socket and reconnects without a token.

@@ -19,7 +19,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, ErrorCode, SenderKind, SystemEvent, VisitorMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, ErrorCode, ReadSide, SenderKind, SystemEvent, VisitorMsg,
+    PROTOCOL_VERSION,
 };
 use wasm_bindgen::JsValue;
 
@@ -425,6 +426,13 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                     sync(tx, conversation_id, widget.last_seq());
                 }
             }
+        }
+        VisitorMsg::Read {
+            conversation_id,
+            side: ReadSide::Agents,
+            seq,
+        } if core(|c| c.conversation_id.as_ref() == Some(&conversation_id)) => {
+            widget.seen.update(|s| *s = (*s).max(seq));
         }
         VisitorMsg::Availability {
             online,

@@ -9,6 +9,8 @@
 //! - [`tabs`]: one connection per browser: the leader tab holds the socket for all tabs (and
 //!   opens it only once the chat is wanted);
 //! - [`outbox`]: messages not yet acknowledged, kept in the page's storage across reloads;
+//! - [`receipts`]: the visitor's read mark, and the page context following a single-page
+//!   app's navigations;
 //! - [`context`]: the page context collected automatically;
 //! - [`api`]: the JavaScript API (`Switchboard('identify' | 'setContext' | 'open' | 'consent'
 //!   | …)`);
@@ -31,6 +33,7 @@ mod context;
 mod i18n;
 mod listeners;
 mod outbox;
+mod receipts;
 mod state;
 mod storage;
 mod tabs;
@@ -56,6 +59,7 @@ pub fn mount(container: web_sys::HtmlElement, site: String, relay: String) {
             widget.add_pending(entry.client_id, entry.text, entry.at);
         }
         tabs::join(widget, chat::from_tab);
+        receipts::watch(widget);
         // A browser with a conversation to come back to connects at once, so an agent's reply
         // reaches the visitor with the panel closed; otherwise the socket waits for the
         // visitor to open the chat.

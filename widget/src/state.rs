@@ -92,6 +92,8 @@ pub struct Widget {
     /// `Some(false)` refused or lost. (`Option<bool>`: a signal type the widget has already,
     /// see `view/csat.rs`.)
     pub rate: RwSignal<Option<bool>>,
+    /// The agents' read mark: the visitor's messages up to it were seen.
+    pub seen: RwSignal<u64>,
 }
 
 /// The non-reactive session.
@@ -145,6 +147,11 @@ pub struct Core {
     /// The rating the site asks for after a resolve (`welcome`); none: no prompt. Not a
     /// signal: `welcome` comes before the transcript that could show the prompt.
     pub csat: Option<Csat>,
+    /// The highest read mark this tab sent, and whether one waits to go (see `receipts`).
+    pub read_sent: u64,
+    pub read_pending: bool,
+    /// A navigation waits for the throttle before the page context is read (see `receipts`).
+    pub nav_pending: bool,
 }
 
 /// This tab's place in the site's tab lock.
@@ -182,6 +189,7 @@ impl Widget {
             theme: RwSignal::new(crate::theme::Theme::default()),
             announcement: RwSignal::new(String::new()),
             rate: RwSignal::new(None),
+            seen: RwSignal::new(0),
         };
         core(|c| {
             // A fresh session: the loader mounts once per page, but tests mount again.

@@ -24,7 +24,7 @@ use switchboard_protocol::rich::{Button, Card, Price, QuickReply, Rich};
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
     Cart, ChatMessage, ClientMsg, Context, ErrorCode, Identity, LineItem, Note, Order, Priority,
-    Role, Sender, SenderKind, SystemEvent, VisitorMsg,
+    ReadSide, Role, Sender, SenderKind, SystemEvent, VisitorMsg,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -211,6 +211,15 @@ pub fn visitor_msg(o: JsValue) -> Option<VisitorMsg> {
         "queue" => VisitorMsg::Queue {
             conversation_id: req(o, "conversation_id", string)?,
             position: req(o, "position", u32_)?,
+        },
+        "read" => VisitorMsg::Read {
+            conversation_id: req(o, "conversation_id", string)?,
+            side: match req(o, "side", string)?.as_str() {
+                "visitor" => ReadSide::Visitor,
+                "agents" => ReadSide::Agents,
+                _ => return None,
+            },
+            seq: req(o, "seq", uint)?,
         },
         _ => VisitorMsg::Other,
     })
@@ -630,6 +639,13 @@ pub fn frame(msg: &ClientMsg) -> JsValue {
             .n("since", *since as f64)
             .done(),
         ClientMsg::Ping { nonce } => o("ping").opt_n("nonce", nonce.map(|n| n as f64)).done(),
+        ClientMsg::Read {
+            conversation_id,
+            seq,
+        } => o("read")
+            .s("conversation_id", conversation_id)
+            .n("seq", *seq as f64)
+            .done(),
         ClientMsg::Postback {
             conversation_id,
             client_id,

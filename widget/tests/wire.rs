@@ -14,7 +14,7 @@ use switchboard_protocol::rich::{Button, Card, Price, QuickReply, Rich};
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
     Cart, ChatMessage, ClientMsg, Context, ErrorCode, Identity, LineItem, Note, Order, Priority,
-    Role, Sender, SenderKind, ServerMsg, SystemEvent, VisitorMsg,
+    ReadSide, Role, Sender, SenderKind, ServerMsg, SystemEvent, VisitorMsg,
 };
 use switchboard_widget::wire;
 use wasm_bindgen_test::*;
@@ -270,6 +270,16 @@ fn visitor_frames() -> Vec<ServerMsg> {
             conversation_id: "c_1".into(),
             position: 3,
         },
+        ServerMsg::Read {
+            conversation_id: "c_1".into(),
+            side: ReadSide::Agents,
+            seq: 4,
+        },
+        ServerMsg::Read {
+            conversation_id: "c_1".into(),
+            side: ReadSide::Visitor,
+            seq: 9_007_199_254_740_991,
+        },
     ];
     for code in ErrorCode::ALL {
         frames.push(ServerMsg::error(code, code.as_str()));
@@ -306,6 +316,7 @@ fn every_frame_a_visitor_receives_decodes_as_serde_wrote_it() {
             "message",
             "pong",
             "queue",
+            "read",
             "synced",
             "typing",
             "welcome"
@@ -477,6 +488,10 @@ fn sent_frames() -> Vec<ClientMsg> {
         },
         ClientMsg::Ping { nonce: Some(3) },
         ClientMsg::Ping { nonce: None },
+        ClientMsg::Read {
+            conversation_id: "c_1".into(),
+            seq: 12,
+        },
         ClientMsg::Postback {
             conversation_id: "c_1".into(),
             client_id: "m2".into(),

@@ -15,9 +15,10 @@ use crate::tools::root;
 pub const LOADER_BUDGET_BR: usize = 2 * 1024;
 pub const TOTAL_BUDGET_BR: usize = 90 * 1024;
 /// What the total may not exceed today: 145,215 B brotli measured (issue 17, no serde and no
-/// float formatting in the wasm) + 1 KB, raised by the 8,120 B the CSAT prompt measured
-/// (issue 16, BENCHMARKS.md). Goes down to [`TOTAL_BUDGET_BR`].
-pub const TOTAL_RATCHET_BR: usize = 145_215 + 8_120 + 1024;
+/// float formatting in the wasm) + 1 KB, raised by the 8,120 B the CSAT prompt measured and
+/// the 2,422 B of read receipts and the SPA page trail (issue 16, BENCHMARKS.md). Goes down to
+/// [`TOTAL_BUDGET_BR`].
+pub const TOTAL_RATCHET_BR: usize = 145_215 + 8_120 + 2_422 + 1024;
 
 pub struct Size {
     pub raw: usize,

@@ -78,6 +78,8 @@ pub const AR: Strings = Strings {
     too_long: "طويلة جدًا: {n} من {max} بايت",
     transcript: "سجل المحادثة",
     visitor_typing: "الزائر يكتب…",
+    seen_by_visitor: "شاهدها الزائر",
+    page_trail: "الصفحات التي زارها",
     offered: "الخيارات المعروضة: ",
     visitor: "الزائر",
     agent: "الموظف",

@@ -79,6 +79,8 @@ pub const DE: Strings = Strings {
     too_long: "Zu lang: {n} von {max} Bytes",
     transcript: "Verlauf",
     visitor_typing: "Besucher schreibt…",
+    seen_by_visitor: "Vom Besucher gesehen",
+    page_trail: "Besuchte Seiten",
     offered: "Angeboten: ",
     visitor: "Besucher",
     agent: "Agent",

@@ -105,6 +105,10 @@ strings! {
     too_long,
     transcript,
     visitor_typing,
+    /// Under the agents' last message the visitor has read.
+    seen_by_visitor,
+    /// The visitor's page trail, in the context panel.
+    page_trail,
     offered,
     visitor,
     agent,
@@ -436,6 +440,8 @@ pub const EN: Strings = Strings {
     too_long: "Too long: {n} of {max} bytes",
     transcript: "Transcript",
     visitor_typing: "Visitor is typing…",
+    seen_by_visitor: "Seen by the visitor",
+    page_trail: "Pages visited",
     offered: "Offered: ",
     visitor: "Visitor",
     agent: "Agent",

@@ -79,6 +79,8 @@ pub const ES: Strings = Strings {
     too_long: "Demasiado largo: {n} de {max} bytes",
     transcript: "Transcripción",
     visitor_typing: "El visitante está escribiendo…",
+    seen_by_visitor: "Visto por el visitante",
+    page_trail: "Páginas visitadas",
     offered: "Ofrecido: ",
     visitor: "Visitante",
     agent: "Agente",

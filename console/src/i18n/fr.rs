@@ -78,6 +78,8 @@ pub const FR: Strings = Strings {
     too_long: "Trop long : {n} octets sur {max}",
     transcript: "Transcription",
     visitor_typing: "Le visiteur écrit…",
+    seen_by_visitor: "Vu par le visiteur",
+    page_trail: "Pages visitées",
     offered: "Proposé : ",
     visitor: "Visiteur",
     agent: "Agent",

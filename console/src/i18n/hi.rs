@@ -78,6 +78,8 @@ pub const HI: Strings = Strings {
     too_long: "बहुत लंबा: {max} में से {n} बाइट",
     transcript: "बातचीत का रिकॉर्ड",
     visitor_typing: "विज़िटर लिख रहे हैं…",
+    seen_by_visitor: "विज़िटर ने देखा",
+    page_trail: "देखे गए पेज",
     offered: "दिए गए विकल्प: ",
     visitor: "विज़िटर",
     agent: "एजेंट",

@@ -78,6 +78,8 @@ pub const IT: Strings = Strings {
     too_long: "Troppo lungo: {n} di {max} byte",
     transcript: "Trascrizione",
     visitor_typing: "Il visitatore sta scrivendo…",
+    seen_by_visitor: "Visto dal visitatore",
+    page_trail: "Pagine visitate",
     offered: "Proposte: ",
     visitor: "Visitatore",
     agent: "Agente",

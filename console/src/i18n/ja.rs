@@ -78,6 +78,8 @@ pub const JA: Strings = Strings {
     too_long: "長すぎます：{n}/{max} バイト",
     transcript: "会話記録",
     visitor_typing: "訪問者が入力中…",
+    seen_by_visitor: "訪問者が既読",
+    page_trail: "閲覧したページ",
     offered: "提示した選択肢：",
     visitor: "訪問者",
     agent: "エージェント",

@@ -78,6 +78,8 @@ pub const NL: Strings = Strings {
     too_long: "Te lang: {n} van {max} bytes",
     transcript: "Gespreksverloop",
     visitor_typing: "Bezoeker is aan het typen…",
+    seen_by_visitor: "Gezien door de bezoeker",
+    page_trail: "Bezochte pagina's",
     offered: "Aangeboden: ",
     visitor: "Bezoeker",
     agent: "Agent",

@@ -78,6 +78,8 @@ pub const PT: Strings = Strings {
     too_long: "Longa demais: {n} de {max} bytes",
     transcript: "Transcrição",
     visitor_typing: "O visitante está digitando…",
+    seen_by_visitor: "Visto pelo visitante",
+    page_trail: "Páginas visitadas",
     offered: "Oferecido: ",
     visitor: "Visitante",
     agent: "Agente",

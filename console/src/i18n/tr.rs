@@ -78,6 +78,8 @@ pub const TR: Strings = Strings {
     too_long: "Çok uzun: {n} / {max} bayt",
     transcript: "Konuşma kaydı",
     visitor_typing: "Ziyaretçi yazıyor…",
+    seen_by_visitor: "Ziyaretçi gördü",
+    page_trail: "Ziyaret edilen sayfalar",
     offered: "Sunulanlar: ",
     visitor: "Ziyaretçi",
     agent: "Temsilci",

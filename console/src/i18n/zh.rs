@@ -78,6 +78,8 @@ pub const ZH: Strings = Strings {
     too_long: "太长：{n}/{max} 字节",
     transcript: "聊天记录",
     visitor_typing: "访客正在输入…",
+    seen_by_visitor: "访客已读",
+    page_trail: "访问过的页面",
     offered: "提供的选项：",
     visitor: "访客",
     agent: "客服",

@@ -26,6 +26,7 @@ pub fn sidebar(c: Console) -> impl IntoView {
                 Some(None) => view! { <p class="c-empty">{t().loading_details}</p> }.into_any(),
                 Some(Some(ctx)) => details(ctx).into_any(),
             }}
+            {super::trail::trail(c)}
             <Show when=move || c.selected.get().is_some()>{super::history::list(c)}</Show>
         </aside>
     }

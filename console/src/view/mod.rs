@@ -17,6 +17,7 @@ mod rich_reply;
 mod search;
 mod shortcuts;
 mod signin;
+mod trail;
 mod transcript;
 mod transfer;
 mod views;

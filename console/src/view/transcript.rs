@@ -132,6 +132,7 @@ fn row(c: Console, l: Line) -> impl IntoView {
         l.error.as_deref().unwrap_or_default()
     );
     let status = delivery_status(c, &l, t().sending, failed);
+    let seen = (l.kind != SenderKind::Visitor).then(|| seen_by_visitor(c, l.seq));
     view! {
         <li
             class="c-message"
@@ -150,9 +151,35 @@ fn row(c: Console, l: Line) -> impl IntoView {
             <div class="c-text" data-testid="message-text">{body}</div>
             {l.postback.is_some().then(|| view! { <span class="c-postback">{t().clicked_button}</span> })}
             {l.rich.map(rich)}
+            {seen}
         </li>
     }
     .into_any()
+}
+
+/// "Seen by the visitor", under the last agent or bot message the visitor has read.
+fn seen_by_visitor(c: Console, seq: Option<u64>) -> impl IntoView {
+    let shown = move || {
+        let conv = c.selected.get()?;
+        let mark = c
+            .receipts
+            .visitor_read
+            .with(|all| all.get(&conv).copied())?;
+        let last = c.transcripts.with(|all| {
+            all.get(&conv)?
+                .iter()
+                .rev()
+                .filter(|l| matches!(l.kind, SenderKind::Agent | SenderKind::Bot))
+                .filter(|l| l.note.is_none())
+                .find_map(|l| l.seq.filter(|s| *s <= mark))
+        })?;
+        (seq == Some(last)).then_some(())
+    };
+    move || {
+        shown().map(|()| {
+            view! { <p class="c-seen" data-testid="visitor-seen">{t().seen_by_visitor}</p> }
+        })
+    }
 }
 
 /// A message's text as text nodes, with links only for http(s) words (the protocol's one

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 pub use lifecycle::{Change, Changed, Lifecycle, Names, State};
 use switchboard_protocol::{
     CannedReply, ChatMessage, Context, ConversationSummary, HandedOff, InboxCursor, Millis, Owner,
-    Presence, Rich, Sender, SenderKind, ServerMsg,
+    PageVisit, Presence, ReadSide, Rich, Sender, SenderKind, ServerMsg,
 };
 
 /// A visitor as stored: one per browser (per relay-issued token) and site.
@@ -564,6 +564,46 @@ pub trait Broker: Send + Sync + 'static {
     /// Stores `replies` only if the site has no canned reply at all (checked in the same
     /// step, so two nodes starting together seed once); true if it did.
     async fn seed_canned(&self, site: &str, replies: &[CannedReply]) -> Result<bool>;
+
+    // Read receipts and the page trail (`protocol::receipts`), deleted with their
+    // conversation and visitor.
+
+    /// Moves `side`'s read mark of the conversation to `seq` if that is forward and within
+    /// the conversation's last seq, checked in the same atomic step as the write. Touches
+    /// nothing else of the conversation (activity, preview, version) and publishes nothing.
+    async fn mark_read(&self, conversation_id: &str, side: ReadSide, seq: u64) -> Result<ReadMark>;
+    /// The conversation's marks: (visitor, agents), 0 where a side has none.
+    async fn read_marks(&self, conversation_id: &str) -> Result<(u64, u64)>;
+    /// Adds `page` to the stored visitor's trail unless its URL is the trail's last, keeping
+    /// the newest `keep`, in one atomic step. The trail, oldest first, and whether it changed;
+    /// an unknown visitor's is empty and unchanged.
+    async fn push_page(
+        &self,
+        visitor_id: &str,
+        page: &PageVisit,
+        keep: usize,
+    ) -> Result<(Vec<PageVisit>, bool)>;
+    /// The visitor's trail, oldest first.
+    async fn page_trail(&self, visitor_id: &str) -> Result<Vec<PageVisit>>;
+}
+
+/// What [`Broker::mark_read`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMark {
+    /// Stored: the mark is now the seq given.
+    Moved,
+    /// At or below the stored mark (which it holds): nothing changed.
+    Unchanged(u64),
+    /// Past the conversation's last seq (which it holds): nothing changed.
+    Ahead(u64),
+}
+
+/// The stored name of a read side.
+pub(crate) fn side_str(side: ReadSide) -> &'static str {
+    match side {
+        ReadSide::Visitor => "read_visitor",
+        ReadSide::Agents => "read_agents",
+    }
 }
 
 /// A search as the store runs it: checked words and filters, the sites already narrowed to

@@ -12,6 +12,8 @@
 //! - `sb:{v:ID}`       hash: site, context, created_at, `token` (the token's SHA-256, so
 //!   deleting the visitor finds its token key); `sb:{v:ID}:open` → the open conversation;
 //!   `sb:{v:ID}:convs` set of all the visitor's conversation ids (export, delete, retention);
+//!   `sb:{v:ID}:trail` list: the page trail, oldest first, each page as JSON;
+//! - read marks: fields `read_visitor` and `read_agents` of the conversation's meta;
 //! - `sb:token:SITE:SHA256` → visitor id;
 //! - `sb:visitors:{SITE}` sorted set of the site's visitor ids by creation (retention finds
 //!   visitors that never opened a conversation; a visitor kept because of a recent
@@ -48,15 +50,16 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, PushKind, Value};
 use switchboard_protocol::{
     CannedReply, ChatMessage, CloseCode, Context, ConversationSummary, InboxCursor, Millis,
-    SenderKind, ServerMsg, SystemEvent,
+    PageVisit, ReadSide, SenderKind, ServerMsg, SystemEvent,
 };
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
+use super::side_str;
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_owner, parse_presence, presence_str,
     Appended, Audience, BotEvent, Broker, CannedPut, Change, Changed, Conversation, Event,
-    HandoffChange, InboxPage, NewMessage, Purged, Result, StoreError, SummaryFields, Visitor,
-    VisitorRecord, REPLY_SAMPLES,
+    HandoffChange, InboxPage, NewMessage, Purged, ReadMark, Result, StoreError, SummaryFields,
+    Visitor, VisitorRecord, REPLY_SAMPLES,
 };
 use super::{redisearch, verified_customer, Found, Search};
 use crate::hub::Hub;
@@ -248,7 +251,7 @@ if ARGV[1] == '0' and (redis.call('SCARD', KEYS[2]) > 0 or redis.call('EXISTS', 
 end
 local site = redis.call('HGET', KEYS[1], 'site') or ''
 local token = redis.call('HGET', KEYS[1], 'token') or ''
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return {1, site, token}
 "#;
 
@@ -478,6 +481,7 @@ impl RedisBroker {
             .key(visitor_key(visitor))
             .key(convs_key(visitor))
             .key(open_key(visitor))
+            .key(trail_key(visitor))
             .arg(if force { "1" } else { "0" })
             .invoke_async(&mut c)
             .await
@@ -1936,7 +1940,106 @@ impl Broker for RedisBroker {
             .map_err(backend)?;
         Ok(n == 1)
     }
+
+    async fn mark_read(&self, conversation_id: &str, side: ReadSide, seq: u64) -> Result<ReadMark> {
+        let (status, n): (i64, u64) = redis::Script::new(MARK_READ)
+            .key(meta(conversation_id))
+            .arg(side_str(side))
+            .arg(seq)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        match status {
+            1 => Ok(ReadMark::Moved),
+            0 => Ok(ReadMark::Unchanged(n)),
+            -2 => Ok(ReadMark::Ahead(n)),
+            _ => Err(StoreError::NotFound("conversation".into())),
+        }
+    }
+
+    async fn read_marks(&self, conversation_id: &str) -> Result<(u64, u64)> {
+        let (v, a): (Option<u64>, Option<u64>) = self
+            .conn
+            .clone()
+            .hmget(
+                meta(conversation_id),
+                &[side_str(ReadSide::Visitor), side_str(ReadSide::Agents)],
+            )
+            .await
+            .map_err(backend)?;
+        Ok((v.unwrap_or(0), a.unwrap_or(0)))
+    }
+
+    async fn push_page(
+        &self,
+        visitor_id: &str,
+        page: &PageVisit,
+        keep: usize,
+    ) -> Result<(Vec<PageVisit>, bool)> {
+        let json = serde_json::to_string(page).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let (changed, raw): (i64, Vec<String>) = redis::Script::new(PUSH_PAGE)
+            .key(visitor_key(visitor_id))
+            .key(trail_key(visitor_id))
+            .arg(&page.url)
+            .arg(json)
+            .arg(keep)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok((parse_trail(raw), changed == 1))
+    }
+
+    async fn page_trail(&self, visitor_id: &str) -> Result<Vec<PageVisit>> {
+        let raw: Vec<String> = self
+            .conn
+            .clone()
+            .lrange(trail_key(visitor_id), 0, -1)
+            .await
+            .map_err(backend)?;
+        Ok(parse_trail(raw))
+    }
 }
+
+/// The visitor's page trail (same slot as the visitor).
+fn trail_key(visitor: &str) -> String {
+    format!("sb:{{v:{visitor}}}:trail")
+}
+
+/// Stored pages read back; one that no longer parses is left out.
+fn parse_trail(raw: Vec<String>) -> Vec<PageVisit> {
+    raw.iter()
+        .filter_map(|p| serde_json::from_str(p).ok())
+        .collect()
+}
+
+/// Moves read mark field ARGV[1] of conversation meta KEYS[1] to ARGV[2] if that is forward
+/// and at most `last_seq`. `{1, seq}` moved, `{0, current}` not forward, `{-2, last_seq}`
+/// past the end, `{-1, 0}` no conversation. (Seqs stay far below 2^53, where Lua's numbers
+/// are exact; a larger ARGV[2] is past the end either way.)
+const MARK_READ: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_seq') or '0')
+local seq = tonumber(ARGV[2])
+if seq > last then return {-2, last} end
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if seq <= cur then return {0, cur} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {1, seq}
+"#;
+
+/// Appends page JSON ARGV[2] to trail KEYS[2] of stored visitor KEYS[1] unless the trail's
+/// last page has URL ARGV[1], keeping the newest ARGV[3]. `{changed, trail}`.
+const PUSH_PAGE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, {}} end
+local last = redis.call('LINDEX', KEYS[2], -1)
+local changed = 0
+if not last or cjson.decode(last)['url'] ~= ARGV[1] then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+  changed = 1
+end
+return {changed, redis.call('LRANGE', KEYS[2], 0, -1)}
+"#;
 
 /// The visitors of a site verified as one customer (the site's slot).
 fn customer_key(site: &str, customer: &str) -> String {

@@ -31,17 +31,19 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use switchboard_protocol::{
-    CannedReply, ChatMessage, Context, ConversationSummary, InboxCursor, Millis, Sender,
-    SenderKind, ServerMsg, SystemEvent,
+    CannedReply, ChatMessage, Context, ConversationSummary, InboxCursor, Millis, PageVisit,
+    ReadSide, Sender, SenderKind, ServerMsg, SystemEvent,
 };
 
 use super::lifecycle::{self, priority_str, snoozed_until, status_str, State};
+use super::side_str;
 use super::sqlite_reader::Readers;
 use super::sqlite_writer::Writer;
 use super::{
     best_presence, kind_str, owner_str, parse_context, parse_kind, parse_owner, Appended, Audience,
     BotEvent, Broker, CannedPut, Change, Changed, Conversation, Event, HandoffChange, InboxPage,
-    NewMessage, Purged, Result, StoreError, SummaryFields, Visitor, VisitorRecord, REPLY_SAMPLES,
+    NewMessage, Purged, ReadMark, Result, StoreError, SummaryFields, Visitor, VisitorRecord,
+    REPLY_SAMPLES,
 };
 use super::{verified_customer, Found, Search};
 use crate::hub::Hub;
@@ -258,6 +260,34 @@ ALTER TABLE conversations ADD COLUMN rated INTEGER NOT NULL DEFAULT 0;
 PRAGMA user_version = 12;
 ";
 
+/// Read marks and page trails: their own tables, deleted with their conversation or visitor
+/// by triggers (so every delete path, retention's included, takes them). Idempotent, so it
+/// needs no schema version.
+const RECEIPTS: &str = "
+CREATE TABLE IF NOT EXISTS read_marks (
+    conversation_id TEXT NOT NULL,
+    side TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, side)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS conversations_read_marks_delete AFTER DELETE ON conversations
+BEGIN
+    DELETE FROM read_marks WHERE conversation_id = old.id;
+END;
+CREATE TABLE IF NOT EXISTS page_trail (
+    id INTEGER PRIMARY KEY,
+    visitor_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS page_trail_by_visitor ON page_trail(visitor_id, id);
+CREATE TRIGGER IF NOT EXISTS visitors_page_trail_delete AFTER DELETE ON visitors
+BEGIN
+    DELETE FROM page_trail WHERE visitor_id = old.id;
+END;
+";
+
 /// Sites' canned replies (self-contained, like V5: it only adds a table).
 const MIGRATE_V10: &str = "
 CREATE TABLE IF NOT EXISTS canned_replies (
@@ -472,6 +502,7 @@ impl SqliteBroker {
         if version < 12 {
             conn.execute_batch(MIGRATE_V12)?;
         }
+        conn.execute_batch(RECEIPTS)?;
         Ok(SqliteBroker {
             writer: Writer::start(conn)?,
             readers: Readers::start(&path)?,
@@ -1585,6 +1616,135 @@ impl Broker for SqliteBroker {
         })
         .await
     }
+
+    async fn mark_read(&self, conversation_id: &str, side: ReadSide, seq: u64) -> Result<ReadMark> {
+        let (id, side) = (conversation_id.to_owned(), side_str(side));
+        let seq = seq.min(i64::MAX as u64) as i64;
+        let done = self
+            .with(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let last: Option<i64> = tx
+                    .query_row(
+                        "SELECT last_seq FROM conversations WHERE id = ?1",
+                        params![id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(last) = last else { return Ok(None) };
+                if seq > last {
+                    return Ok(Some(ReadMark::Ahead(last as u64)));
+                }
+                let moved = tx.execute(
+                    "INSERT INTO read_marks (conversation_id, side, seq) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (conversation_id, side) DO UPDATE SET seq = excluded.seq
+                     WHERE excluded.seq > read_marks.seq",
+                    params![id, side, seq],
+                )?;
+                let mark = if moved == 1 {
+                    ReadMark::Moved
+                } else {
+                    let cur: i64 = tx.query_row(
+                        "SELECT seq FROM read_marks WHERE conversation_id = ?1 AND side = ?2",
+                        params![id, side],
+                        |r| r.get(0),
+                    )?;
+                    ReadMark::Unchanged(cur as u64)
+                };
+                tx.commit()?;
+                Ok(Some(mark))
+            })
+            .await?;
+        done.ok_or_else(|| StoreError::NotFound("conversation".into()))
+    }
+
+    async fn read_marks(&self, conversation_id: &str) -> Result<(u64, u64)> {
+        let id = conversation_id.to_owned();
+        self.with(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT side, seq FROM read_marks WHERE conversation_id = ?1")?;
+            let mut marks = (0, 0);
+            for row in stmt.query_map(params![id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })? {
+                let (side, seq) = row?;
+                if side == side_str(ReadSide::Visitor) {
+                    marks.0 = seq as u64;
+                } else if side == side_str(ReadSide::Agents) {
+                    marks.1 = seq as u64;
+                }
+            }
+            Ok(marks)
+        })
+        .await
+    }
+
+    async fn push_page(
+        &self,
+        visitor_id: &str,
+        page: &PageVisit,
+        keep: usize,
+    ) -> Result<(Vec<PageVisit>, bool)> {
+        let (id, page) = (visitor_id.to_owned(), page.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let known: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM visitors WHERE id = ?1)",
+                params![id],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Ok((Vec::new(), false));
+            }
+            let last: Option<String> = tx
+                .query_row(
+                    "SELECT url FROM page_trail WHERE visitor_id = ?1 ORDER BY id DESC LIMIT 1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let changed = last.as_deref() != Some(page.url.as_str());
+            if changed {
+                tx.execute(
+                    "INSERT INTO page_trail (visitor_id, at, url, title) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        id,
+                        page.at.min(i64::MAX as u64) as i64,
+                        page.url,
+                        page.title
+                    ],
+                )?;
+                tx.execute(
+                    "DELETE FROM page_trail WHERE visitor_id = ?1 AND id NOT IN
+                     (SELECT id FROM page_trail WHERE visitor_id = ?1 ORDER BY id DESC LIMIT ?2)",
+                    params![id, keep as i64],
+                )?;
+            }
+            let trail = trail(&tx, &id)?;
+            tx.commit()?;
+            Ok((trail, changed))
+        })
+        .await
+    }
+
+    async fn page_trail(&self, visitor_id: &str) -> Result<Vec<PageVisit>> {
+        let id = visitor_id.to_owned();
+        self.with(move |c| trail(c, &id)).await
+    }
+}
+
+/// A visitor's trail, oldest first.
+fn trail(c: &Connection, visitor_id: &str) -> rusqlite::Result<Vec<PageVisit>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT url, title, at FROM page_trail WHERE visitor_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![visitor_id], |r| {
+        Ok(PageVisit {
+            url: r.get(0)?,
+            title: r.get(1)?,
+            at: r.get::<_, i64>(2)? as u64,
+        })
+    })?;
+    rows.collect()
 }
 
 fn canned_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CannedReply> {

@@ -9,13 +9,13 @@ use switchboard_protocol::client::Hello;
 use switchboard_protocol::limits::MAX_INBOX;
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, ErrorCode, InboxCursor, Owner, Presence, Role, Sender, SenderKind,
-    ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, ErrorCode, InboxCursor, Owner, Presence, ReadSide, Role, Sender,
+    SenderKind, ServerMsg, PROTOCOL_VERSION,
 };
 
 use super::{
-    deliver, directory, lifecycle, note, ping_interval_ms, publish, search, send_history, views,
-    Handler, Reader, Refusal,
+    deliver, directory, lifecycle, note, ping_interval_ms, publish, receipts, search, send_history,
+    views, Handler, Reader, Refusal,
 };
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Change, Conversation, HandoffChange, Names, NewMessage, StoreError};
@@ -27,6 +27,7 @@ use crate::{assignment, clock, token, AppState};
 
 pub struct AgentSession {
     agent: Arc<Agent>,
+    marks: receipts::Marks,
 }
 
 impl Handler for AgentSession {
@@ -86,7 +87,10 @@ impl Handler for AgentSession {
             .join_agents(outbox.clone(), agent.clone(), session);
         state.presence_changed.notify_one();
         state.assigner.choose(&agent.id, Presence::Online);
-        let session = AgentSession { agent };
+        let session = AgentSession {
+            agent,
+            marks: Default::default(),
+        };
         session
             .send_inbox(state, None, MAX_INBOX, outbox)
             .await
@@ -188,13 +192,22 @@ impl Handler for AgentSession {
                 conversation_id,
                 since,
             } => {
-                self.conversation(state, &conversation_id).await?;
+                let conv = self.conversation(state, &conversation_id).await?;
                 let context = state.broker.conversation_context(&conversation_id).await?;
                 outbox.send(&ServerMsg::Context {
                     conversation_id: conversation_id.clone(),
                     context,
                 });
-                send_history(state, outbox, &conversation_id, since, Reader::Agent).await
+                receipts::send_trail(state, outbox, &conv).await?;
+                send_history(state, outbox, &conversation_id, since, Reader::Agent).await?;
+                receipts::send_marks(state, outbox, &conversation_id, Reader::Agent).await
+            }
+            ClientMsg::Read {
+                conversation_id,
+                seq,
+            } => {
+                let conv = self.conversation(state, &conversation_id).await?;
+                self.marks.read(state, &conv, ReadSide::Agents, seq).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });

@@ -199,7 +199,8 @@ impl Handler for BotSession {
             | ClientMsg::ListCanned { .. }
             | ClientMsg::CreateCanned { .. }
             | ClientMsg::UpdateCanned { .. }
-            | ClientMsg::DeleteCanned { .. }) => Err(Refusal::new(
+            | ClientMsg::DeleteCanned { .. }
+            | ClientMsg::Read { .. }) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for bots", other.kind()),
             )),

@@ -9,6 +9,7 @@ mod bot;
 mod directory;
 mod lifecycle;
 mod note;
+mod receipts;
 mod search;
 mod views;
 mod visitor;
@@ -363,7 +364,10 @@ fn conversation_of(msg: &ClientMsg) -> Option<&str> {
         | ClientMsg::Block {
             conversation_id, ..
         }
-        | ClientMsg::VisitorHistory { conversation_id } => Some(conversation_id),
+        | ClientMsg::VisitorHistory { conversation_id }
+        | ClientMsg::Read {
+            conversation_id, ..
+        } => Some(conversation_id),
         _ => None,
     }
 }

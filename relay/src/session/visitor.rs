@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, Context, ErrorCode, Owner, Role, Sender, SenderKind, ServerMsg,
+    ClientMsg, CloseCode, Context, ErrorCode, Owner, ReadSide, Role, Sender, SenderKind, ServerMsg,
     PROTOCOL_VERSION,
 };
 
-use super::{deliver, ping_interval_ms, publish, send_history, Handler, Reader, Refusal};
+use super::{deliver, ping_interval_ms, publish, receipts, send_history, Handler, Reader, Refusal};
 use crate::assignment;
 use crate::bots::{notify, routing};
 use crate::broker::{Audience, Conversation, NewMessage};
@@ -34,6 +34,8 @@ pub struct VisitorSession {
     verified: Option<Box<Claims>>,
     /// The site's `identity = "required"`: nothing is stored before a verified identity.
     identity_required: bool,
+    /// The visitor's read mark, as last stored or seen.
+    marks: receipts::Marks,
 }
 
 /// What the first stored frame stores before itself.
@@ -163,6 +165,7 @@ impl Handler for VisitorSession {
             provisional: None,
             verified,
             identity_required: site.identity == IdentityMode::Required,
+            marks: Default::default(),
         };
         session.welcome(state, token, outbox, typical);
         availability(state, &site.key, outbox, typical)
@@ -269,7 +272,26 @@ impl Handler for VisitorSession {
             } => {
                 self.own(state, &conversation_id).await?;
                 // Before the first message the history is simply empty.
-                send_history(state, outbox, &conversation_id, since, Reader::Visitor).await
+                send_history(state, outbox, &conversation_id, since, Reader::Visitor).await?;
+                if self.provisional.is_some() {
+                    return Ok(());
+                }
+                receipts::send_marks(state, outbox, &conversation_id, Reader::Visitor).await
+            }
+            ClientMsg::Read {
+                conversation_id,
+                seq,
+            } => {
+                self.own(state, &conversation_id).await?;
+                if self.provisional.is_some() {
+                    // Nothing stored yet, so every seq is past the end.
+                    return Err(Refusal::new(
+                        ErrorCode::SeqAhead,
+                        "the conversation has no messages yet",
+                    ));
+                }
+                let conv = &self.conversation;
+                self.marks.read(state, conv, ReadSide::Visitor, seq).await
             }
             ClientMsg::Ping { nonce } => {
                 outbox.send(&ServerMsg::Pong { nonce });
@@ -314,6 +336,7 @@ impl VisitorSession {
         let session = VisitorSession {
             verified,
             identity_required: site.identity == IdentityMode::Required,
+            marks: Default::default(),
             name: identity_name(&context),
             conversation: Conversation {
                 id: token::random_id("c"),
@@ -388,6 +411,8 @@ impl VisitorSession {
             .broker
             .set_visitor_addr(&conv.visitor_id, &crate::block::network(p.addr))
             .await?;
+        // The page the visitor chats from starts the trail.
+        receipts::visit(state, &conv.visitor_id, &p.context).await?;
         debug_assert_eq!(stored.id, conv.id);
         self.conversation = stored;
         self.provisional = None;
@@ -457,14 +482,23 @@ impl VisitorSession {
         }
     }
 
-    /// Sends the context to agents once the conversation is in their inbox (has a message),
-    /// and to the bot that owns it.
+    /// Adds the context's page to the visitor's trail; sends the context (and a trail that
+    /// changed) to agents once the conversation is in their inbox (has a message), and the
+    /// context to the bot that owns it.
     async fn publish_context(&self, state: &AppState, context: Context) -> Result<(), Refusal> {
         let conv = &self.conversation;
+        let trail = receipts::visit(state, &conv.visitor_id, &context).await?;
         let Some(summary) = state.broker.summary(&conv.id).await? else {
             return Ok(());
         };
         if summary.last_seq > 0 {
+            if let Some(pages) = trail {
+                let msg = ServerMsg::PageTrail {
+                    conversation_id: conv.id.clone(),
+                    pages,
+                };
+                publish(state, Audience::Agents, conv, &msg).await;
+            }
             let msg = ServerMsg::Context {
                 conversation_id: conv.id.clone(),
                 context,

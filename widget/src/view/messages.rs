@@ -20,6 +20,7 @@ pub fn list(w: Widget) -> impl IntoView {
         let open = w.open.get();
         w.lines.track();
         if open {
+            crate::receipts::mark(w);
             request_animation_frame(move || {
                 if let Some(ol) = ol.get_untracked() {
                     ol.set_scroll_top(ol.scroll_height());
@@ -81,10 +82,24 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         .to_iso_string()
         .into();
     let delivery = line.delivery;
+    // Under the visitor's last message an agent has read: "Seen", where "Sending…" was (the
+    // same element, so no more view code in the wasm).
+    let seq = line.seq;
+    let seen = move || {
+        let mark = w.seen.get();
+        own && seq.is_some_and(|s| s <= mark)
+            && w.lines.with(|l| {
+                l.iter()
+                    .rev()
+                    .find(|l| l.own && l.seq.is_some_and(|s| s <= mark))
+                    .and_then(|l| l.seq)
+                    == seq
+            })
+    };
     let note = move || match delivery {
         Delivery::Pending => Some(w.t().pending),
         Delivery::Failed => Some(w.t().failed),
-        Delivery::Sent => None,
+        Delivery::Sent => seen().then(|| w.t().seen),
     };
     let body = segments(&line.text)
         .into_iter()
@@ -125,7 +140,7 @@ fn row(w: Widget, line: Line) -> impl IntoView {
                 <span class="sb-sender" data-testid="message-sender" dir="auto">{who}</span>
                 {badge}
                 <time data-testid="message-time" datetime=iso>{time}</time>
-                {move || note().map(|n| view! { <span class="sb-state">{n}</span> })}
+                {move || note().map(|n| view! { <span class="sb-state" data-testid="message-state">{n}</span> })}
             </div>
             // `auto`: a message in another script than the page reads in its own direction.
             <div class="sb-text" data-testid="message-text" dir="auto">{body}</div>
