@@ -35,6 +35,8 @@
 //! - `ai_bot`: the AI agent bot with a stand-in model service: answers with source links,
 //!   order facts from the context only, handoffs with language and sentiment, injection,
 //!   oversized output, a silent model;
+//! - `kpis`: KPIs from scripted conversations with known timings (a manual clock), exact
+//!   through the admin API as JSON and CSV, on SQLite and Redis, across a restart; bad input;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -54,6 +56,7 @@ mod edges;
 mod example_bots;
 mod helpdesk;
 mod identity;
+mod kpis;
 mod notes;
 mod operations;
 mod peer;

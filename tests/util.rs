@@ -64,6 +64,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 block_addr_days: 30,
                 theme: None,
                 canned: Vec::new(),
+                time_zone: None,
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -80,6 +81,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                 block_addr_days: 30,
                 theme: None,
                 canned: Vec::new(),
+                time_zone: None,
             },
         ],
         agents: vec![
@@ -142,6 +144,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         operator_token: Some(OPERATOR_TOKEN.into()),
         purge_interval: Duration::from_secs(3600),
         agent_session: Duration::from_secs(3600),
+        clock: Default::default(),
     }
 }
 

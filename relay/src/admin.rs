@@ -42,7 +42,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Who is asking.
-enum Admin {
+pub(crate) enum Admin {
     Operator,
     Agent(Arc<Agent>),
 }
@@ -69,7 +69,7 @@ fn limited(r: Refusal) -> ApiError {
 }
 
 /// Authenticates (counting failures against the address), then applies the admin's quota.
-fn authenticate(
+pub(crate) fn authenticate(
     state: &AppState,
     addr: ClientAddr,
     headers: &HeaderMap,
@@ -122,7 +122,7 @@ fn visitor_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiEr
     }
 }
 
-fn unavailable(e: crate::broker::StoreError) -> ApiError {
+pub(crate) fn unavailable(e: crate::broker::StoreError) -> ApiError {
     tracing::warn!(error = %e, "admin API: store failed");
     ApiError::Unavailable
 }
@@ -207,7 +207,7 @@ async fn delete(
 }
 
 /// The site from the path, if the admin serves it; `not_found` otherwise (as an unknown one).
-fn served_site(
+pub(crate) fn served_site(
     state: &AppState,
     admin: &Admin,
     path: Result<Path<String>, PathRejection>,

@@ -214,6 +214,10 @@ pub struct Site {
     /// admins edit them in the console and the store's set is the one in force.
     #[serde(default)]
     pub canned: Vec<CannedSeed>,
+    /// The IANA time zone (`Europe/Paris`) the site's KPIs are reported in by day and hour;
+    /// absent: UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// A canned reply from the configuration file (`canned.rs` seeds the store with them).
@@ -419,6 +423,8 @@ pub struct Config {
     pub purge_interval: Duration,
     /// How long a console sign-in lasts.
     pub agent_session: Duration,
+    /// The time stamped on what sessions store; the system clock but in tests.
+    pub clock: crate::clock::Clock,
 }
 
 #[derive(Debug, Clone)]
@@ -490,6 +496,7 @@ impl Config {
             operator_token: args.operator_token.or(file.operator_token),
             purge_interval: Duration::from_millis(args.purge_interval_ms.max(10)),
             agent_session: Duration::from_secs(args.agent_session_secs.max(1)),
+            clock: Default::default(),
         };
         if args.demo {
             let token = args
@@ -544,6 +551,7 @@ impl Config {
                 block_addr_days: default_block_addr_days(),
                 theme: None,
                 canned: demo_canned(),
+                time_zone: None,
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -598,6 +606,11 @@ impl Config {
             }
             if site.block_addr_days == 0 || site.block_addr_days > 3650 {
                 bail!("site {:?}: block_addr_days must be 1-3650", site.key);
+            }
+            if let Some(tz) = &site.time_zone {
+                if jiff::tz::TimeZone::get(tz).is_err() {
+                    bail!("site {:?}: time_zone {tz:?} is not an IANA time zone", site.key);
+                }
             }
             if site.retention_days == Some(0) {
                 bail!(

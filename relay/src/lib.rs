@@ -14,6 +14,8 @@
 //!   presence;
 //! - [`admin`]: the admin HTTP API (a visitor's data: export, delete); [`retention`]: the
 //!   purge job for sites with `retention_days`;
+//! - [`kpi`]: KPIs from the stored conversations (facts projected off the write path, reports
+//!   as JSON and CSV);
 //! - [`connection`]: socket ↔ typed protocol frames, bounded outbound queue, pings;
 //! - [`hub`]: in-process fan-out of live frames to connections;
 //! - [`broker`]: the seam for durable state and cross-node fan-out: embedded SQLite (default)
@@ -39,6 +41,7 @@ pub mod error;
 pub mod headers;
 pub mod hub;
 pub mod identity;
+pub mod kpi;
 pub mod limits;
 pub mod loader_text;
 pub mod login;
@@ -165,6 +168,7 @@ pub fn app(state: AppState) -> Router {
         .merge(login::routes())
         .merge(bots::api::routes())
         .merge(admin::routes())
+        .merge(kpi::api::routes())
         .route("/healthz", get(endpoints::healthz))
         .route("/metrics", get(endpoints::metrics))
         .merge(assets::routes(

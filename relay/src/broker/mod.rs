@@ -24,8 +24,10 @@
 
 pub mod lifecycle;
 pub mod redis;
+mod redis_kpi;
 pub mod redisearch;
 pub mod sqlite;
+mod sqlite_kpi;
 pub mod sqlite_writer;
 
 use async_trait::async_trait;
@@ -545,6 +547,30 @@ pub trait Broker: Send + Sync + 'static {
     /// Stores `replies` only if the site has no canned reply at all (checked in the same
     /// step, so two nodes starting together seed once); true if it did.
     async fn seed_canned(&self, site: &str, replies: &[CannedReply]) -> Result<bool>;
+
+    // KPIs (`kpi`): one facts record per conversation, projected from its log off the write
+    // path. Every write to a conversation's log marks it (SQLite: a trigger in the write's
+    // transaction; Redis: a set member written in the same pipeline, after the script), so a
+    // projector that takes the marks before reading the logs never misses a write.
+
+    /// Unmarks and returns at most `limit` of the site's conversations whose log changed
+    /// since their facts were projected.
+    async fn take_kpi_dirty(&self, site: &str, limit: usize) -> Result<Vec<String>>;
+    /// Marks conversations again (their projection failed after they were taken).
+    async fn mark_kpi_dirty(&self, site: &str, ids: &[String]) -> Result<()>;
+    /// One conversation's stored facts.
+    async fn kpi_facts(&self, site: &str, id: &str) -> Result<Option<crate::kpi::Facts>>;
+    /// Stores facts, each replacing its conversation's unless the stored one is of a later
+    /// seq (two projectors racing keep the newer).
+    async fn put_kpi_facts(&self, facts: &[crate::kpi::Facts]) -> Result<()>;
+    /// The rows of the site's conversations that started in `[from, to)`.
+    async fn kpi_rows(
+        &self,
+        site: &str,
+        from: Millis,
+        to: Millis,
+        dim: crate::kpi::Dim,
+    ) -> Result<crate::kpi::Rows>;
 }
 
 /// A search as the store runs it: checked words and filters, the sites already narrowed to

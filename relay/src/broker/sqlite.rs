@@ -437,6 +437,7 @@ impl SqliteBroker {
             // start failing to add it again.
             conn.execute_batch(&format!("BEGIN; {MIGRATE_V11} COMMIT;"))?;
         }
+        super::sqlite_kpi::install(&conn)?;
         Ok(SqliteBroker {
             writer: Writer::start(conn)?,
             hub,
@@ -446,7 +447,7 @@ impl SqliteBroker {
     }
 
     /// Runs `f` alone on the writer's connection.
-    async fn with<T, F>(&self, f: F) -> Result<T>
+    pub(super) async fn with<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -1472,6 +1473,32 @@ impl Broker for SqliteBroker {
             Ok(true)
         })
         .await
+    }
+
+    async fn take_kpi_dirty(&self, site: &str, limit: usize) -> Result<Vec<String>> {
+        super::sqlite_kpi::take_dirty(self, site, limit).await
+    }
+
+    async fn mark_kpi_dirty(&self, site: &str, ids: &[String]) -> Result<()> {
+        super::sqlite_kpi::mark_dirty(self, site, ids).await
+    }
+
+    async fn kpi_facts(&self, site: &str, id: &str) -> Result<Option<crate::kpi::Facts>> {
+        super::sqlite_kpi::facts_of(self, site, id).await
+    }
+
+    async fn put_kpi_facts(&self, facts: &[crate::kpi::Facts]) -> Result<()> {
+        super::sqlite_kpi::put(self, facts).await
+    }
+
+    async fn kpi_rows(
+        &self,
+        site: &str,
+        from: Millis,
+        to: Millis,
+        dim: crate::kpi::Dim,
+    ) -> Result<crate::kpi::Rows> {
+        super::sqlite_kpi::rows(self, site, from, to, dim).await
     }
 }
 
