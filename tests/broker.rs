@@ -2342,8 +2342,13 @@ async fn kpi_facts_follow_the_log_and_outlive_deletion_unlinked(backend: &impl B
     assert_eq!(catch_up(&*b, "shop").await.unwrap(), 1);
     assert_eq!(catch_up(&*b, "shop").await.unwrap(), 0);
     let facts = b.kpi_facts("shop", &conv).await.unwrap().unwrap();
-    assert_eq!((facts.seq, facts.messages, facts.started), (2, 2, 10_000));
-    assert!(!facts.resolved);
+    // Two messages and Alex's assignment (`chatted`), all at 10 s.
+    assert_eq!(
+        (facts.seq, facts.messages, facts.started, facts.assign_ms),
+        (3, 2, 10_000, Some(0))
+    );
+    assert_eq!(facts.agent.as_deref(), Some("alex"));
+    assert!(facts.human && !facts.resolved);
 
     let version = b.conversation(&conv).await.unwrap().unwrap().state.version;
     let mut resolve = change("alex", Lifecycle::Status(Status::Resolved));
@@ -2351,9 +2356,12 @@ async fn kpi_facts_follow_the_log_and_outlive_deletion_unlinked(backend: &impl B
     b.change(&conv, version, resolve).await.unwrap();
     assert_eq!(catch_up(&*b, "shop").await.unwrap(), 1);
     let facts = b.kpi_facts("shop", &conv).await.unwrap().unwrap();
-    assert_eq!((facts.seq, facts.resolved, facts.resolve_ms), (3, true, Some(60_000)));
+    assert_eq!(
+        (facts.seq, facts.resolved, facts.resolve_ms),
+        (4, true, Some(60_000))
+    );
     let mut stale = facts.clone();
-    stale.seq = 2;
+    stale.seq = 3;
     stale.resolved = false;
     b.put_kpi_facts(&[stale]).await.unwrap();
     assert_eq!(b.kpi_facts("shop", &conv).await.unwrap(), Some(facts));

@@ -609,7 +609,10 @@ impl Config {
             }
             if let Some(tz) = &site.time_zone {
                 if jiff::tz::TimeZone::get(tz).is_err() {
-                    bail!("site {:?}: time_zone {tz:?} is not an IANA time zone", site.key);
+                    bail!(
+                        "site {:?}: time_zone {tz:?} is not an IANA time zone",
+                        site.key
+                    );
                 }
             }
             if site.retention_days == Some(0) {
