@@ -1127,6 +1127,8 @@ impl Broker for RedisBroker {
         match status {
             -1 => {
                 let _: redis::RedisResult<()> = c.zrem(inbox_key(site), &conv).await;
+                let dirty = super::redis_kpi::dirty_key(site);
+                let _: redis::RedisResult<()> = c.srem(dirty, &conv).await;
                 Err(StoreError::NotFound("conversation".into()))
             }
             -2 => Err(StoreError::NotOwner(owner)),
