@@ -88,7 +88,13 @@ async fn kpis(
         tracing::warn!(error = %e, "kpi: CSV failed");
         ApiError::Unavailable
     })?;
-    let file = format!("attachment; filename=\"kpis-{}.csv\"", report.site);
+    // Site keys are the operator's text: only the safe characters go into the header.
+    let name: String = report
+        .site
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let file = format!("attachment; filename=\"kpis-{name}.csv\"");
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
