@@ -224,6 +224,7 @@ conformance!(canned_replies_are_per_site_bounded_unique_and_seeded_once);
 conformance!(a_rating_is_logged_once_per_resolution_in_seq_order);
 conformance!(read_marks_only_move_forward_within_the_log_and_change_nothing_else);
 conformance!(the_page_trail_keeps_the_last_pages_without_repeats);
+conformance!(kpi_facts_follow_the_log_and_outlive_deletion_unlinked);
 
 /// The site most behaviours use, as an inbox's site list.
 fn shop() -> Vec<String> {
@@ -2601,4 +2602,63 @@ async fn the_page_trail_keeps_the_last_pages_without_repeats(backend: &impl Back
         Vec::<String>::new()
     );
     assert!(b.page_trail(&v.id).await.unwrap().is_empty());
+}
+
+/// KPI facts: every write marks its conversation once, the projector folds the log into facts,
+/// an older projection never replaces a newer one, a period reads its rows; a deleted
+/// conversation keeps counting under an id that names nothing.
+async fn kpi_facts_follow_the_log_and_outlive_deletion_unlinked(backend: &impl Backend) {
+    use switchboard_relay::kpi::{projector::catch_up, Dim};
+    let (b, _) = backend.open().await;
+    let (visitor, conv) = chatted(&*b, "shop", "hash-kpi", 10_000, 2).await;
+    let taken = b.take_kpi_dirty("shop", 10).await.unwrap();
+    assert_eq!(taken, std::slice::from_ref(&conv));
+    assert!(b.take_kpi_dirty("shop", 10).await.unwrap().is_empty());
+    assert!(b.take_kpi_dirty("other", 10).await.unwrap().is_empty());
+    // A pass that failed puts its marks back.
+    b.mark_kpi_dirty("shop", &taken).await.unwrap();
+    assert_eq!(catch_up(&*b, "shop").await.unwrap(), 1);
+    assert_eq!(catch_up(&*b, "shop").await.unwrap(), 0);
+    let facts = b.kpi_facts("shop", &conv).await.unwrap().unwrap();
+    // Two messages and Alex's assignment (`chatted`), all at 10 s.
+    assert_eq!(
+        (facts.seq, facts.messages, facts.started, facts.assign_ms),
+        (3, 2, 10_000, Some(0))
+    );
+    assert_eq!(facts.agent.as_deref(), Some("alex"));
+    assert!(facts.human && !facts.resolved);
+
+    let version = b.conversation(&conv).await.unwrap().unwrap().state.version;
+    let mut resolve = change("alex", Lifecycle::Status(Status::Resolved));
+    resolve.at = 70_000;
+    b.change(&conv, version, resolve).await.unwrap();
+    assert_eq!(catch_up(&*b, "shop").await.unwrap(), 1);
+    let facts = b.kpi_facts("shop", &conv).await.unwrap().unwrap();
+    assert_eq!(
+        (facts.seq, facts.resolved, facts.resolve_ms),
+        (4, true, Some(60_000))
+    );
+    let mut stale = facts.clone();
+    stale.seq = 3;
+    stale.resolved = false;
+    b.put_kpi_facts(&[stale]).await.unwrap();
+    assert_eq!(b.kpi_facts("shop", &conv).await.unwrap(), Some(facts));
+
+    let rows = |from, to| {
+        let b = b.clone();
+        async move { b.kpi_rows("shop", from, to, Dim::Team).await.unwrap() }
+    };
+    let read = rows(10_000, 10_001).await;
+    assert_eq!(read.rows.len(), 1);
+    assert!(read.rows[0].resolved);
+    assert_eq!(read.rows[0].dim, None, "no team stored");
+    assert!(rows(0, 10_000).await.rows.is_empty(), "the end is excluded");
+    assert!(rows(10_001, 20_000).await.rows.is_empty());
+
+    b.delete_visitor(&visitor).await.unwrap();
+    let needles = vec![conv.clone(), visitor.clone()];
+    assert_eq!(backend.mentions(&needles).await, Vec::<String>::new());
+    assert_eq!(rows(10_000, 10_001).await.rows.len(), 1, "still counted");
+    assert!(b.kpi_facts("shop", &conv).await.unwrap().is_none());
+    assert_eq!(catch_up(&*b, "shop").await.unwrap(), 0);
 }

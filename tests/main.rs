@@ -42,6 +42,8 @@
 //!   receiver that was down; the delivery log and its refusals;
 //! - `receipts`: read marks and the page trail over real sockets (SQLite, and two nodes on
 //!   one Redis): forward only, bounded by the log, flooding, garbage, reconnect;
+//! - `kpis`: KPIs from scripted conversations with known timings (a manual clock), exact
+//!   through the admin API as JSON and CSV, on SQLite and Redis, across a restart; bad input;
 //! - `redis_server`: a `redis-server` of the test's own, to kill and restart;
 //! - `process`: the relay binary as a child process (kill, restart, memory);
 //! - `util`: in-process relays, protocol clients, waiting with a deadline.
@@ -63,6 +65,7 @@ mod edges;
 mod example_bots;
 mod helpdesk;
 mod identity;
+mod kpis;
 mod notes;
 mod operations;
 mod peer;

@@ -70,6 +70,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                     scale: switchboard_protocol::csat::Scale::Five,
                     comment_max: 200,
                 }),
+                time_zone: None,
             },
             Site {
                 key: OTHER_SITE.into(),
@@ -92,6 +93,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
                     scale: switchboard_protocol::csat::Scale::Thumbs,
                     comment_max: 0,
                 }),
+                time_zone: None,
             },
         ],
         agents: vec![
@@ -154,6 +156,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         operator_token: Some(OPERATOR_TOKEN.into()),
         purge_interval: Duration::from_secs(3600),
         agent_session: Duration::from_secs(3600),
+        clock: Default::default(),
     }
 }
 

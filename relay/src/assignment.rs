@@ -291,7 +291,7 @@ async fn assign(state: &AppState, c: &ConversationSummary, agent: &str) -> Resul
     let what = Lifecycle::Assign(Some(agent.to_owned()));
     let change = Change {
         by: SYSTEM.into(),
-        at: clock::now(),
+        at: state.config.clock.now(),
         names: Names::of(&state.config, &c.site, &what),
         what,
     };

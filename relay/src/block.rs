@@ -130,7 +130,7 @@ pub async fn change(
     for _ in 0..5 {
         let change = Change {
             by: by.to_owned(),
-            at: clock::now(),
+            at: state.config.clock.now(),
             what: what.clone(),
             // A block names nobody.
             names: Default::default(),

@@ -222,6 +222,10 @@ pub struct Site {
     /// see `crate::csat`); absent: none.
     #[serde(default)]
     pub csat: Option<crate::csat::SiteCsat>,
+    /// The IANA time zone (`Europe/Paris`) the site's KPIs are reported in by day and hour;
+    /// absent: UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// One of a site's outbound webhooks: where its subscribed events are POSTed, signed with
@@ -437,6 +441,8 @@ pub struct Config {
     pub purge_interval: Duration,
     /// How long a console sign-in lasts.
     pub agent_session: Duration,
+    /// The time stamped on what sessions store; the system clock but in tests.
+    pub clock: crate::clock::Clock,
 }
 
 #[derive(Debug, Clone)]
@@ -508,6 +514,7 @@ impl Config {
             operator_token: args.operator_token.or(file.operator_token),
             purge_interval: Duration::from_millis(args.purge_interval_ms.max(10)),
             agent_session: Duration::from_secs(args.agent_session_secs.max(1)),
+            clock: Default::default(),
         };
         if args.demo {
             let token = args
@@ -568,6 +575,7 @@ impl Config {
                     scale: Default::default(),
                     comment_max: 500,
                 }),
+                time_zone: None,
             });
             self.teams.push(Team {
                 id: "demo-support".into(),
@@ -623,6 +631,14 @@ impl Config {
             crate::site_webhooks::check_config(site)?;
             if site.block_addr_days == 0 || site.block_addr_days > 3650 {
                 bail!("site {:?}: block_addr_days must be 1-3650", site.key);
+            }
+            if let Some(tz) = &site.time_zone {
+                if jiff::tz::TimeZone::get(tz).is_err() {
+                    bail!(
+                        "site {:?}: time_zone {tz:?} is not an IANA time zone",
+                        site.key
+                    );
+                }
             }
             if site.retention_days == Some(0) {
                 bail!(

@@ -11,7 +11,7 @@ use switchboard_protocol::{ErrorCode, Status};
 use crate::bots::routing;
 use crate::broker::{Change, Lifecycle, StoreError};
 use crate::session::Refusal;
-use crate::{clock, AppState};
+use crate::AppState;
 
 /// `[sites.csat]`: absent, the site asks for no ratings.
 #[derive(Debug, Clone, Deserialize)]
@@ -81,7 +81,7 @@ pub async fn rate(
     // A change of the conversation racing the rating (an agent reopening it, say) makes the
     // compare-and-set fail: the rating is judged again on what it then is.
     for _ in 0..3 {
-        let now = clock::now();
+        let now = state.config.clock.now();
         if conv.state.status.at(now) != Status::Resolved {
             return Err(not_resolved());
         }

@@ -18,6 +18,8 @@
 //! - [`site_webhooks`]: sites' CRM/data webhooks, derived from the stored log;
 //!   [`outbound`]: signed POSTs from a durable broker queue, one node at a time (bots' and
 //!   sites' webhooks);
+//! - [`kpi`]: KPIs from the stored conversations (facts projected off the write path, reports
+//!   as JSON and CSV);
 //! - [`connection`]: socket ↔ typed protocol frames, bounded outbound queue, pings;
 //! - [`hub`]: in-process fan-out of live frames to connections;
 //! - [`broker`]: the seam for durable state and cross-node fan-out: embedded SQLite (default)
@@ -44,6 +46,7 @@ pub mod error;
 pub mod headers;
 pub mod hub;
 pub mod identity;
+pub mod kpi;
 pub mod limits;
 pub mod loader_text;
 pub mod login;
@@ -175,6 +178,7 @@ pub fn app(state: AppState) -> Router {
         .merge(login::routes())
         .merge(bots::api::routes())
         .merge(admin::routes())
+        .merge(kpi::api::routes())
         .route("/healthz", get(endpoints::healthz))
         .route("/metrics", get(endpoints::metrics))
         .merge(assets::routes(

@@ -96,6 +96,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     tokio::spawn(crate::assignment::run(state.clone()));
     tokio::spawn(crate::limits::sweep(state.clone()));
     tokio::spawn(crate::retention::run(state.clone()));
+    tokio::spawn(crate::kpi::projector::run(state.clone()));
     let (budget, limits) = (state.budget.clone(), state.config.limits.clone());
     let proxies = state.config.trusted_proxies.clone();
     let shutdown = state.shutdown.clone();

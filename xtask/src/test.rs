@@ -125,7 +125,9 @@ pub fn run() -> anyhow::Result<()> {
     // A short smoke of each benchmark (the real runs are `cargo xtask bench …` and
     // `cargo xtask hostcost`): they must still run end to end, and the load generator fails
     // when a message is lost, duplicated or out of order.
-    step("benchmark smokes: knee and the AI bot on a debug relay, hostcost in Chromium");
+    step(
+        "benchmark smokes: knee and the AI bot on a debug relay, KPI reports, hostcost in Chromium",
+    );
     let bench = |args: &[&str]| {
         tools::run(
             Command::new(root().join("target/debug/switchboard-bench"))
@@ -147,6 +149,18 @@ pub fn run() -> anyhow::Result<()> {
         "2",
     ])?;
     bench(&["ai", "--questions", "5"])?;
+    // The KPI report bench on 20,000 conversations (debug: ~3 s; the real run is a million
+    // in release, `cargo bench -p switchboard-relay --bench kpi`).
+    tools::cargo(&[
+        "test",
+        "-p",
+        "switchboard-relay",
+        "--bench",
+        "kpi",
+        "--",
+        "--conversations",
+        "20000",
+    ])?;
     crate::hostcost(&["--smoke".to_owned()])?;
     step("done");
     // One closing line for all of it: the last test binary cargo runs may be an empty one.

@@ -139,7 +139,7 @@ pub async fn enter_queue(
     for _ in 0..5 {
         let change = Change {
             by: bot.to_owned(),
-            at: clock::now(),
+            at: state.config.clock.now(),
             what: route.clone(),
             names: Default::default(),
         };

@@ -24,8 +24,10 @@
 
 pub mod lifecycle;
 pub mod redis;
+mod redis_kpi;
 pub mod redisearch;
 pub mod sqlite;
+mod sqlite_kpi;
 pub mod sqlite_reader;
 pub mod sqlite_writer;
 
@@ -585,6 +587,29 @@ pub trait Broker: Send + Sync + 'static {
     ) -> Result<(Vec<PageVisit>, bool)>;
     /// The visitor's trail, oldest first.
     async fn page_trail(&self, visitor_id: &str) -> Result<Vec<PageVisit>>;
+    // KPIs (`kpi`): one facts record per conversation, projected from its log off the write
+    // path. Every write to a conversation's log marks it (SQLite: a trigger in the write's
+    // transaction; Redis: a set member written in the same pipeline, after the script), so a
+    // projector that takes the marks before reading the logs never misses a write.
+
+    /// Unmarks and returns at most `limit` of the site's conversations whose log changed
+    /// since their facts were projected.
+    async fn take_kpi_dirty(&self, site: &str, limit: usize) -> Result<Vec<String>>;
+    /// Marks conversations again (their projection failed after they were taken).
+    async fn mark_kpi_dirty(&self, site: &str, ids: &[String]) -> Result<()>;
+    /// One conversation's stored facts.
+    async fn kpi_facts(&self, site: &str, id: &str) -> Result<Option<crate::kpi::Facts>>;
+    /// Stores facts, each replacing its conversation's unless the stored one is of a later
+    /// seq (two projectors racing keep the newer).
+    async fn put_kpi_facts(&self, facts: &[crate::kpi::Facts]) -> Result<()>;
+    /// The rows of the site's conversations that started in `[from, to)`.
+    async fn kpi_rows(
+        &self,
+        site: &str,
+        from: Millis,
+        to: Millis,
+        dim: crate::kpi::Dim,
+    ) -> Result<crate::kpi::Rows>;
 }
 
 /// What [`Broker::mark_read`] did.

@@ -451,13 +451,14 @@ impl RedisBroker {
         Ok((done == 1).then_some(v))
     }
 
-    /// What is left of a deleted conversation outside its slot: its inbox line and its
-    /// entries on the visitor's keys (another slot each, so separate calls on a cluster).
+    /// What is left of a deleted conversation outside its slot: its inbox line, its KPI
+    /// facts' id and mark, and its entries on the visitor's keys (another slot each, so separate calls on a cluster).
     async fn forget_conversation(&self, site: &str, visitor: &str, id: &str) -> Result<()> {
         let mut c = self.conn.clone();
         c.zrem::<_, _, ()>(inbox_key(site), id)
             .await
             .map_err(backend)?;
+        super::redis_kpi::forget(c.clone(), site, id).await?;
         if !visitor.is_empty() {
             self.forget_conversation
                 .key(convs_key(visitor))
@@ -1123,6 +1124,9 @@ impl Broker for RedisBroker {
         let (status, seq, frame, owner, reopened, first): Answer = loop {
             let mut pipe = redis::pipe();
             pipe.invoke_script(&invocation);
+            // Marked after the script: a KPI projector that took the mark before reading the
+            // log either read this message or finds the mark again.
+            pipe.sadd(super::redis_kpi::dirty_key(site), &conv).ignore();
             if !conditional {
                 pipe.zadd(inbox_key(site), &conv, chat.at).ignore();
             }
@@ -1140,6 +1144,8 @@ impl Broker for RedisBroker {
         match status {
             -1 => {
                 let _: redis::RedisResult<()> = c.zrem(inbox_key(site), &conv).await;
+                let dirty = super::redis_kpi::dirty_key(site);
+                let _: redis::RedisResult<()> = c.srem(dirty, &conv).await;
                 Err(StoreError::NotFound("conversation".into()))
             }
             -2 => Err(StoreError::NotOwner(owner)),
@@ -1276,10 +1282,23 @@ impl Broker for RedisBroker {
                 None => invocation.arg(*field),
             };
         }
-        let (status, _seq, frame): (i64, u64, String) = invocation
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(backend)?;
+        // The KPI mark rides in the same round trip, right after the script (as an append's).
+        let mut c = self.conn.clone();
+        let mut loaded = false;
+        let (status, _seq, frame): (i64, u64, String) = loop {
+            let mut pipe = redis::pipe();
+            pipe.invoke_script(&invocation);
+            pipe.sadd(super::redis_kpi::dirty_key(&conv.site), conversation_id)
+                .ignore();
+            match pipe.query_async::<((i64, u64, String),)>(&mut c).await {
+                Ok((r,)) => break r,
+                Err(e) if !loaded && is_noscript(&e) => {
+                    invocation.load_async(&mut c).await.map_err(backend)?;
+                    loaded = true;
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        };
         match status {
             -1 => Err(StoreError::NotFound("conversation".into())),
             -3 => {
@@ -1997,6 +2016,32 @@ impl Broker for RedisBroker {
             .await
             .map_err(backend)?;
         Ok(parse_trail(raw))
+    }
+
+    async fn take_kpi_dirty(&self, site: &str, limit: usize) -> Result<Vec<String>> {
+        super::redis_kpi::take_dirty(self.conn.clone(), site, limit).await
+    }
+
+    async fn mark_kpi_dirty(&self, site: &str, ids: &[String]) -> Result<()> {
+        super::redis_kpi::mark_dirty(self.conn.clone(), site, ids).await
+    }
+
+    async fn kpi_facts(&self, site: &str, id: &str) -> Result<Option<crate::kpi::Facts>> {
+        super::redis_kpi::facts_of(self.conn.clone(), site, id).await
+    }
+
+    async fn put_kpi_facts(&self, facts: &[crate::kpi::Facts]) -> Result<()> {
+        super::redis_kpi::put(self.conn.clone(), facts).await
+    }
+
+    async fn kpi_rows(
+        &self,
+        site: &str,
+        from: Millis,
+        to: Millis,
+        dim: crate::kpi::Dim,
+    ) -> Result<crate::kpi::Rows> {
+        super::redis_kpi::rows(self.conn.clone(), site, from, to, dim).await
     }
 }
 

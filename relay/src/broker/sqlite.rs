@@ -503,6 +503,7 @@ impl SqliteBroker {
             conn.execute_batch(MIGRATE_V12)?;
         }
         conn.execute_batch(RECEIPTS)?;
+        super::sqlite_kpi::install(&conn)?;
         Ok(SqliteBroker {
             writer: Writer::start(conn)?,
             readers: Readers::start(&path)?,
@@ -513,7 +514,7 @@ impl SqliteBroker {
     }
 
     /// Runs `f` alone on the writer's connection.
-    async fn with<T, F>(&self, f: F) -> Result<T>
+    pub(super) async fn with<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -522,7 +523,7 @@ impl SqliteBroker {
     }
 
     /// Runs `f` on a read-only connection, beside the writer.
-    async fn read<T, F>(&self, f: F) -> Result<T>
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -1729,6 +1730,32 @@ impl Broker for SqliteBroker {
     async fn page_trail(&self, visitor_id: &str) -> Result<Vec<PageVisit>> {
         let id = visitor_id.to_owned();
         self.with(move |c| trail(c, &id)).await
+    }
+
+    async fn take_kpi_dirty(&self, site: &str, limit: usize) -> Result<Vec<String>> {
+        super::sqlite_kpi::take_dirty(self, site, limit).await
+    }
+
+    async fn mark_kpi_dirty(&self, site: &str, ids: &[String]) -> Result<()> {
+        super::sqlite_kpi::mark_dirty(self, site, ids).await
+    }
+
+    async fn kpi_facts(&self, site: &str, id: &str) -> Result<Option<crate::kpi::Facts>> {
+        super::sqlite_kpi::facts_of(self, site, id).await
+    }
+
+    async fn put_kpi_facts(&self, facts: &[crate::kpi::Facts]) -> Result<()> {
+        super::sqlite_kpi::put(self, facts).await
+    }
+
+    async fn kpi_rows(
+        &self,
+        site: &str,
+        from: Millis,
+        to: Millis,
+        dim: crate::kpi::Dim,
+    ) -> Result<crate::kpi::Rows> {
+        super::sqlite_kpi::rows(self, site, from, to, dim).await
     }
 }
 

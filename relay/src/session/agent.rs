@@ -23,7 +23,7 @@ use crate::config::Agent;
 use crate::limits::{FrameRates, Limits};
 use crate::login::SignedIn;
 use crate::outbox::Outbox;
-use crate::{assignment, clock, token, AppState};
+use crate::{assignment, token, AppState};
 
 pub struct AgentSession {
     agent: Arc<Agent>,
@@ -272,7 +272,7 @@ impl AgentSession {
         lifecycle::authorize(&state.config, &self.agent, &conv, &what)?;
         let change = Change {
             by: self.agent.id.clone(),
-            at: clock::now(),
+            at: state.config.clock.now(),
             names: Names::of(&state.config, &conv.site, &what),
             what,
         };

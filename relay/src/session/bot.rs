@@ -18,7 +18,7 @@ use crate::broker::{Audience, Conversation, HandoffChange, Lifecycle, NewMessage
 use crate::config::Bot;
 use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
-use crate::{clock, AppState};
+use crate::AppState;
 
 pub struct BotSession {
     bot: Arc<Bot>,
@@ -145,7 +145,7 @@ impl Handler for BotSession {
                 };
                 let record = HandedOff {
                     by: self.bot.id.clone(),
-                    at: clock::now(),
+                    at: state.config.clock.now(),
                     handoff,
                 };
                 let moved = state

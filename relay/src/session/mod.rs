@@ -451,8 +451,10 @@ async fn deliver(
     state: &AppState,
     outbox: &Outbox,
     conv: &Conversation,
-    new: NewMessage,
+    mut new: NewMessage,
 ) -> Result<Appended, Refusal> {
+    // Every sender's message is stamped here, by the relay's clock (tests script it).
+    new.at = state.config.clock.now();
     let client_id = new.client_id.clone();
     let started = std::time::Instant::now();
     let appended = state.broker.append(&conv.site, new).await;

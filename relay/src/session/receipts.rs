@@ -14,7 +14,7 @@ use switchboard_protocol::{Context, ErrorCode, PageVisit, ReadSide, ServerMsg};
 use super::{publish, Reader, Refusal};
 use crate::broker::{Audience, Conversation, ReadMark};
 use crate::outbox::Outbox;
-use crate::{clock, AppState};
+use crate::AppState;
 
 /// Most conversations an agent connection remembers its last mark for; past it the memory
 /// starts over (a forgotten mark costs one store call, not a wrong answer).
@@ -100,7 +100,7 @@ pub(super) async fn visit(
     let visit = PageVisit {
         url: page.url.clone(),
         title: page.title.clone(),
-        at: clock::now(),
+        at: state.config.clock.now(),
     };
     let (trail, changed) = state
         .broker

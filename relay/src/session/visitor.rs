@@ -18,7 +18,7 @@ use crate::config::{IdentityMode, Site};
 use crate::identity::{self, Claims};
 use crate::limits::{FrameRates, Limits};
 use crate::outbox::Outbox;
-use crate::{clock, token, AppState};
+use crate::{token, AppState};
 
 /// Only ids: the context lives in the store, not in every idle connection. The visitor's id
 /// is the conversation's `visitor_id`.
@@ -153,7 +153,7 @@ impl Handler for VisitorSession {
             .open_queued_conversation(
                 &site.key,
                 &visitor.id,
-                clock::now(),
+                state.config.clock.now(),
                 &owner,
                 queue_of(&site, &owner),
             )
@@ -402,7 +402,7 @@ impl VisitorSession {
                 &p.site.key,
                 &conv.visitor_id,
                 &conv.id,
-                clock::now(),
+                state.config.clock.now(),
                 &conv.owner,
                 queue_of(&p.site, &conv.owner),
             )
