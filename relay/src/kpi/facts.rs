@@ -52,65 +52,98 @@ pub struct Facts {
 /// conversation as stored now (team, assignee, handoff reason, the visitor's page); `entry`
 /// is the entry group already projected, kept once known since the visitor's page moves on.
 pub fn fold(log: &[ChatMessage], summary: &ConversationSummary, entry: Option<String>) -> Facts {
-    let mut f = Facts {
-        conversation_id: summary.id.clone(),
-        site: summary.site.clone(),
-        started: summary.created_at,
-        ..Facts::default()
-    };
-    let mut visitor_seen = false;
-    let mut first_agent: Option<String> = None;
-    let mut handed_off_at: Option<Millis> = None;
-    let mut assigned_at: Option<Millis> = None;
-    let mut resolved_at: Option<Millis> = None;
-    for (i, m) in log.iter().enumerate() {
-        f.seq = m.seq;
-        if m.is_note() {
-            continue;
+    let mut folder = Folder::new(summary);
+    for m in log {
+        folder.push(m);
+    }
+    folder.finish(summary, entry)
+}
+
+/// [`fold`] one log entry at a time, so a long conversation's log is read a page at a time
+/// and never held whole (a 10,000-message conversation is megabytes of text).
+pub struct Folder {
+    f: Facts,
+    first: bool,
+    visitor_seen: bool,
+    first_agent: Option<String>,
+    handed_off_at: Option<Millis>,
+    assigned_at: Option<Millis>,
+    resolved_at: Option<Millis>,
+}
+
+impl Folder {
+    pub fn new(summary: &ConversationSummary) -> Folder {
+        Folder {
+            f: Facts {
+                conversation_id: summary.id.clone(),
+                site: summary.site.clone(),
+                started: summary.created_at,
+                ..Facts::default()
+            },
+            first: true,
+            visitor_seen: false,
+            first_agent: None,
+            handed_off_at: None,
+            assigned_at: None,
+            resolved_at: None,
         }
-        if i == 0 || (!visitor_seen && m.sender.kind == SenderKind::Visitor) {
-            f.started = m.at;
+    }
+
+    /// Whether any entry was folded in.
+    pub fn is_empty(&self) -> bool {
+        self.f.seq == 0
+    }
+
+    /// The next entry of the log, in seq order.
+    pub fn push(&mut self, m: &ChatMessage) {
+        self.f.seq = m.seq;
+        let first = std::mem::replace(&mut self.first, false);
+        if m.is_note() {
+            return;
+        }
+        if first || (!self.visitor_seen && m.sender.kind == SenderKind::Visitor) {
+            self.f.started = m.at;
         }
         match m.sender.kind {
             SenderKind::Visitor => {
-                visitor_seen = true;
-                f.messages += 1;
+                self.visitor_seen = true;
+                self.f.messages += 1;
             }
             SenderKind::Agent | SenderKind::Bot => {
-                f.messages += 1;
+                self.f.messages += 1;
                 if m.sender.kind == SenderKind::Agent {
-                    f.human = true;
-                    first_agent.get_or_insert_with(|| m.sender.id.clone());
+                    self.f.human = true;
+                    self.first_agent.get_or_insert_with(|| m.sender.id.clone());
                 } else {
-                    f.bot = true;
+                    self.f.bot = true;
                 }
-                if visitor_seen && f.first_response_ms.is_none() {
-                    f.first_response_ms = Some(m.at.saturating_sub(f.started));
+                if self.visitor_seen && self.f.first_response_ms.is_none() {
+                    self.f.first_response_ms = Some(m.at.saturating_sub(self.f.started));
                 }
             }
             SenderKind::System => match m.event.as_deref() {
                 Some(SystemEvent::Assigned { .. }) => {
-                    f.human = true;
-                    assigned_at.get_or_insert(m.at);
+                    self.f.human = true;
+                    self.assigned_at.get_or_insert(m.at);
                 }
                 Some(SystemEvent::Transferred {
                     to_agent: Some(_), ..
                 }) => {
-                    f.human = true;
-                    assigned_at.get_or_insert(m.at);
+                    self.f.human = true;
+                    self.assigned_at.get_or_insert(m.at);
                 }
                 Some(SystemEvent::HandedOff { .. }) => {
-                    handed_off_at.get_or_insert(m.at);
+                    self.handed_off_at.get_or_insert(m.at);
                 }
-                Some(SystemEvent::Resolved { .. }) => resolved_at = Some(m.at),
+                Some(SystemEvent::Resolved { .. }) => self.resolved_at = Some(m.at),
                 Some(SystemEvent::Reopened { .. }) => {
-                    f.reopens += 1;
-                    resolved_at = None;
+                    self.f.reopens += 1;
+                    self.resolved_at = None;
                 }
                 // The visitor's rating after a resolve; after a reopen and a new resolve the
                 // last rating counts. Reports are on 1–5: a thumbs down counts 1, up 5.
                 Some(SystemEvent::Rated { score, scale, .. }) => {
-                    f.csat = Some(match scale {
+                    self.f.csat = Some(match scale {
                         Scale::Five => *score,
                         Scale::Thumbs if *score == 0 => 1,
                         Scale::Thumbs => 5,
@@ -120,23 +153,34 @@ pub fn fold(log: &[ChatMessage], summary: &ConversationSummary, entry: Option<St
             },
         }
     }
-    let since = |t: Millis| t.saturating_sub(f.started);
-    f.assign_ms = assigned_at.map(since);
-    f.resolved = resolved_at.is_some();
-    f.resolve_ms = resolved_at.map(since);
-    f.queue_ms = assigned_at.map(|a| a.saturating_sub(handed_off_at.unwrap_or(f.started)));
-    f.handoff = handed_off_at.map(|_| {
-        summary
-            .handoff
-            .as_ref()
-            .and_then(|h| serde_json::to_value(h.handoff.reason).ok())
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    });
-    f.team = summary.team.clone();
-    f.agent = summary.assignee.clone().or(first_agent);
-    f.entry = entry.unwrap_or_else(|| entry_group(summary.page_url.as_deref().unwrap_or("")));
-    f
+
+    pub fn finish(self, summary: &ConversationSummary, entry: Option<String>) -> Facts {
+        let Folder {
+            mut f,
+            first_agent,
+            handed_off_at,
+            assigned_at,
+            resolved_at,
+            ..
+        } = self;
+        let since = |t: Millis| t.saturating_sub(f.started);
+        f.assign_ms = assigned_at.map(since);
+        f.resolved = resolved_at.is_some();
+        f.resolve_ms = resolved_at.map(since);
+        f.queue_ms = assigned_at.map(|a| a.saturating_sub(handed_off_at.unwrap_or(f.started)));
+        f.handoff = handed_off_at.map(|_| {
+            summary
+                .handoff
+                .as_ref()
+                .and_then(|h| serde_json::to_value(h.handoff.reason).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        });
+        f.team = summary.team.clone();
+        f.agent = summary.assignee.clone().or(first_agent);
+        f.entry = entry.unwrap_or_else(|| entry_group(summary.page_url.as_deref().unwrap_or("")));
+        f
+    }
 }
 
 /// The first segment of a URL's path (`https://shop.example/pricing/pro?x` → `/pricing`):

@@ -16,4 +16,4 @@ pub mod facts;
 pub mod projector;
 pub mod report;
 
-pub use facts::{decode, encode, fold, Dim, Facts, Row, Rows};
+pub use facts::{decode, encode, fold, Dim, Facts, Folder, Row, Rows};

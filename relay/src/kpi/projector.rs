@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::broker::{Broker, Result};
 use crate::AppState;
 
-use super::fold;
+use super::Folder;
 
 /// Conversations taken per round.
 pub const BATCH: usize = 200;
@@ -46,19 +46,20 @@ async fn project(broker: &dyn Broker, site: &str, ids: &[String]) -> Result<()> 
         let Some(summary) = broker.summary(id).await? else {
             continue;
         };
-        let mut log = Vec::new();
+        // A page at a time: a long conversation's log is never held whole.
+        let mut folder = Folder::new(&summary);
+        let mut since = 0;
         loop {
-            let since = log
-                .last()
-                .map_or(0, |m: &switchboard_protocol::ChatMessage| m.seq);
             let page = broker.history(id, since, PAGE).await?;
-            let more = page.len() == PAGE;
-            log.extend(page);
-            if !more {
-                break;
+            for m in &page {
+                folder.push(m);
+            }
+            match page.last() {
+                Some(m) if page.len() == PAGE => since = m.seq,
+                _ => break,
             }
         }
-        if log.is_empty() {
+        if folder.is_empty() {
             continue;
         }
         let entry = broker
@@ -66,7 +67,7 @@ async fn project(broker: &dyn Broker, site: &str, ids: &[String]) -> Result<()> 
             .await?
             .map(|f| f.entry)
             .filter(|e| !e.is_empty());
-        all.push(fold(&log, &summary, entry));
+        all.push(folder.finish(&summary, entry));
     }
     broker.put_kpi_facts(&all).await
 }
