@@ -191,6 +191,9 @@ pub fn event_text(event: &SystemEvent) -> String {
         ),
         SystemEvent::Blocked { by } => with_by(s.ev_blocked, by),
         SystemEvent::Unblocked { by } => with_by(s.ev_unblocked, by),
+        // A newer relay's event this console does not know: the line says only that
+        // something changed.
+        SystemEvent::Unknown => s.ev_unknown.into(),
         SystemEvent::Rated {
             score,
             scale,

@@ -189,6 +189,11 @@ pub enum SystemEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
+    /// An event this build does not know: a newer relay's, met by a client (or a tab) still
+    /// running the older code. Read as a bare entry of the log, so the entry's seq still
+    /// counts and the client's gap-free seq tracking holds; never written by this relay.
+    #[serde(other)]
+    Unknown,
 }
 
 impl SystemEvent {
@@ -207,6 +212,7 @@ impl SystemEvent {
             SystemEvent::Blocked { .. } => "blocked",
             SystemEvent::Unblocked { .. } => "unblocked",
             SystemEvent::Rated { .. } => "rated",
+            SystemEvent::Unknown => "unknown",
         }
     }
 
@@ -232,6 +238,16 @@ impl SystemEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_newer_relays_event_reads_as_unknown_not_as_an_error() {
+        let e: SystemEvent =
+            serde_json::from_str(r#"{"code":"escalated","by":"alex","level":3}"#).unwrap();
+        assert_eq!(e, SystemEvent::Unknown);
+        assert!(!e.for_visitors());
+        // A known code with broken parameters is still refused.
+        assert!(serde_json::from_str::<SystemEvent>(r#"{"code":"resolved"}"#).is_err());
+    }
 
     #[test]
     fn events_are_codes_with_parameters() {

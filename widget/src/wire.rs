@@ -396,7 +396,8 @@ fn event(o: JsValue) -> Option<SystemEvent> {
             scale: req(o, "scale", scale)?,
             comment: opt(o, "comment", string)?,
         },
-        _ => return None,
+        // A newer relay's event: a bare entry, as serde reads it (`#[serde(other)]`).
+        _ => SystemEvent::Unknown,
     })
 }
 

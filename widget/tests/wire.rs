@@ -348,7 +348,6 @@ fn frames_for_others_and_unknown_types_are_other_and_broken_frames_are_refused()
         r#"{"type":"queue","conversation_id":"c","position":4294967296}"#,
         r#"{"type":"error","code":"no_such_code","message":"x"}"#,
         r#"{"type":"typing","conversation_id":"c","sender":{"kind":"alien","id":"x"},"active":true}"#,
-        r#"{"type":"message","conversation_id":"c","seq":1,"client_id":"m","sender":{"kind":"bot","id":"b"},"text":"t","at":1,"event":{"code":"exploded"}}"#,
         r#"{"type":"message","conversation_id":"c","seq":1,"client_id":"m","sender":{"kind":"bot","id":"b"},"text":"t","at":1,"rich":{"buttons":[{"type":"eval","label":"x"}]}}"#,
         r#"{"type":"welcome","protocol":1,"role":"visitor","id":"v","token":5,"ping_interval_ms":1}"#,
     ] {
@@ -358,6 +357,14 @@ fn frames_for_others_and_unknown_types_are_other_and_broken_frames_are_refused()
         );
         assert_eq!(wire::decode(json), None, "{json}");
     }
+    // A newer relay's event code is a bare entry, not a broken frame: its seq still counts.
+    let json = r#"{"type":"message","conversation_id":"c","seq":1,"client_id":"m","sender":{"kind":"system","id":"relay"},"text":"","at":1,"event":{"code":"exploded","by":"x"}}"#;
+    let serde: VisitorMsg = serde_json::from_str(json).unwrap();
+    assert_eq!(wire::decode(json), Some(serde.clone()));
+    assert!(
+        matches!(&serde, VisitorMsg::Message(m) if m.event.as_deref() == Some(&SystemEvent::Unknown)),
+        "{serde:?}"
+    );
     // Absent and null optional fields read the same, as serde reads them.
     let json = r#"{"type":"pong","nonce":null}"#;
     assert_eq!(

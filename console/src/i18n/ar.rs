@@ -157,6 +157,7 @@ pub const AR: Strings = Strings {
     ev_priority: "الأولوية {priority} {by}",
     ev_blocked: "حُظر الزائر {by}",
     ev_unblocked: "رُفع الحظر {by}",
+    ev_unknown: "تم تحديث المحادثة",
     ev_rated: "قيّم الزائر بـ {score}",
     ev_rated_comment: "قيّم الزائر بـ {score}: «{comment}»",
     rating_up: "إعجاب",

@@ -158,6 +158,7 @@ pub const DE: Strings = Strings {
     ev_priority: "Priorität {priority} {by}",
     ev_blocked: "Besucher gesperrt {by}",
     ev_unblocked: "Sperre aufgehoben {by}",
+    ev_unknown: "Die Unterhaltung wurde aktualisiert",
     ev_rated: "Besucher bewertete mit {score}",
     ev_rated_comment: "Besucher bewertete mit {score}: „{comment}“",
     rating_up: "Daumen hoch",

@@ -197,6 +197,8 @@ strings! {
     ev_priority,
     ev_blocked,
     ev_unblocked,
+    /// An event this console does not know (a newer relay's).
+    ev_unknown,
     /// The visitor's rating (CSAT): `{score}` ("4/5" or a thumb's words).
     ev_rated,
     /// The same with the visitor's comment, `{comment}`.
@@ -519,6 +521,7 @@ pub const EN: Strings = Strings {
     ev_priority: "Priority {priority} {by}",
     ev_blocked: "Visitor blocked {by}",
     ev_unblocked: "Block lifted {by}",
+    ev_unknown: "The conversation was updated",
     ev_rated: "Visitor rated {score}",
     ev_rated_comment: "Visitor rated {score}: “{comment}”",
     rating_up: "thumbs up",

@@ -158,6 +158,7 @@ pub const ES: Strings = Strings {
     ev_priority: "Prioridad {priority} {by}",
     ev_blocked: "Visitante bloqueado {by}",
     ev_unblocked: "Bloqueo retirado {by}",
+    ev_unknown: "La conversación se actualizó",
     ev_rated: "El visitante valoró {score}",
     ev_rated_comment: "El visitante valoró {score}: «{comment}»",
     rating_up: "pulgar arriba",

@@ -157,6 +157,7 @@ pub const FR: Strings = Strings {
     ev_priority: "Priorité {priority} {by}",
     ev_blocked: "Visiteur bloqué {by}",
     ev_unblocked: "Blocage levé {by}",
+    ev_unknown: "La conversation a été mise à jour",
     ev_rated: "Le visiteur a noté {score}",
     ev_rated_comment: "Le visiteur a noté {score} : « {comment} »",
     rating_up: "pouce levé",

@@ -157,6 +157,7 @@ pub const HI: Strings = Strings {
     ev_priority: "प्राथमिकता {priority}, {by}",
     ev_blocked: "विज़िटर ब्लॉक किया गया, {by}",
     ev_unblocked: "ब्लॉक हटाया गया, {by}",
+    ev_unknown: "बातचीत अपडेट की गई",
     ev_rated: "विज़िटर ने {score} रेटिंग दी",
     ev_rated_comment: "विज़िटर ने {score} रेटिंग दी: “{comment}”",
     rating_up: "अंगूठा ऊपर",

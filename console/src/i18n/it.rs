@@ -157,6 +157,7 @@ pub const IT: Strings = Strings {
     ev_priority: "Priorità {priority} {by}",
     ev_blocked: "Visitatore bloccato {by}",
     ev_unblocked: "Blocco rimosso {by}",
+    ev_unknown: "La conversazione è stata aggiornata",
     ev_rated: "Il visitatore ha valutato {score}",
     ev_rated_comment: "Il visitatore ha valutato {score}: «{comment}»",
     rating_up: "pollice in su",

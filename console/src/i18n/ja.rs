@@ -157,6 +157,7 @@ pub const JA: Strings = Strings {
     ev_priority: "優先度 {priority}{by}",
     ev_blocked: "訪問者をブロック{by}",
     ev_unblocked: "ブロックを解除{by}",
+    ev_unknown: "会話が更新されました",
     ev_rated: "訪問者の評価：{score}",
     ev_rated_comment: "訪問者の評価：{score}「{comment}」",
     rating_up: "高評価",

@@ -157,6 +157,7 @@ pub const NL: Strings = Strings {
     ev_priority: "Prioriteit {priority} {by}",
     ev_blocked: "Bezoeker geblokkeerd {by}",
     ev_unblocked: "Blokkade opgeheven {by}",
+    ev_unknown: "Het gesprek is bijgewerkt",
     ev_rated: "Bezoeker gaf {score}",
     ev_rated_comment: "Bezoeker gaf {score}: ‘{comment}’",
     rating_up: "duim omhoog",

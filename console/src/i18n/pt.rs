@@ -157,6 +157,7 @@ pub const PT: Strings = Strings {
     ev_priority: "Prioridade {priority} {by}",
     ev_blocked: "Visitante bloqueado {by}",
     ev_unblocked: "Bloqueio removido {by}",
+    ev_unknown: "A conversa foi atualizada",
     ev_rated: "O visitante avaliou {score}",
     ev_rated_comment: "O visitante avaliou {score}: “{comment}”",
     rating_up: "polegar para cima",

@@ -157,6 +157,7 @@ pub const TR: Strings = Strings {
     ev_priority: "Öncelik {priority}, {by}",
     ev_blocked: "Ziyaretçi engellendi, {by}",
     ev_unblocked: "Engel kaldırıldı, {by}",
+    ev_unknown: "Konuşma güncellendi",
     ev_rated: "Ziyaretçi {score} puan verdi",
     ev_rated_comment: "Ziyaretçi {score} puan verdi: “{comment}”",
     rating_up: "başparmak yukarı",

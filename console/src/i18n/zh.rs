@@ -157,6 +157,7 @@ pub const ZH: Strings = Strings {
     ev_priority: "优先级改为{priority}{by}",
     ev_blocked: "已屏蔽访客{by}",
     ev_unblocked: "已解除屏蔽{by}",
+    ev_unknown: "会话已更新",
     ev_rated: "访客评分：{score}",
     ev_rated_comment: "访客评分：{score}：“{comment}”",
     rating_up: "赞",

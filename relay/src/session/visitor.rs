@@ -357,12 +357,13 @@ impl VisitorSession {
         session
     }
 
-    /// Joins the conversation's live frames and sends `welcome`.
+    /// Sends `welcome` and joins the conversation's live frames.
     fn welcome(&self, state: &AppState, token: String, outbox: &Outbox, typical: Option<u64>) {
         let conversation = &self.conversation;
-        state
-            .hub
-            .join_conversation(&conversation.id, outbox.clone());
+        // `welcome` first, then the hub: joined first, a message fanned out on another thread
+        // in between would reach the client before its `welcome`. One appended between the
+        // read of `last_seq` and the join is not lost: the client's `sync` from its last seq
+        // after `welcome` brings it.
         outbox.send(&ServerMsg::Welcome(switchboard_protocol::server::Welcome {
             protocol: PROTOCOL_VERSION,
             role: Role::Visitor,
@@ -376,6 +377,9 @@ impl VisitorSession {
             typical_reply_ms: typical,
             csat: crate::csat::of_site(state, &conversation.site),
         }));
+        state
+            .hub
+            .join_conversation(&conversation.id, outbox.clone());
     }
 
     /// Before the first stored frame: stores the visitor and the conversation `welcome`

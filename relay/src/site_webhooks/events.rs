@@ -36,7 +36,8 @@ fn system(event: &SystemEvent) -> Option<SiteEventType> {
         | SystemEvent::Snoozed { .. }
         | SystemEvent::Priority { .. }
         | SystemEvent::Blocked { .. }
-        | SystemEvent::Unblocked { .. } => None,
+        | SystemEvent::Unblocked { .. }
+        | SystemEvent::Unknown => None,
     }
 }
 
