@@ -209,11 +209,13 @@ async fn every_documented_context_field_is_bounded() {
         .await
         .unwrap();
     assert_eq!(stored, Context::default());
+    // (The empty context of the chat's first message may reach the agent late: it is
+    // published after that message's ack. Nothing else may.)
     let before_pong = agent.roundtrip().await;
     assert!(
-        !before_pong
-            .iter()
-            .any(|m| matches!(m, ServerMsg::Context { .. })),
+        !before_pong.iter().any(
+            |m| matches!(m, ServerMsg::Context { context, .. } if *context != Context::default())
+        ),
         "{before_pong:?}"
     );
     relay.stop().await;
