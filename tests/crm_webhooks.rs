@@ -137,14 +137,6 @@ fn accepted(seen: &Shared) -> Vec<Attempt> {
         .collect()
 }
 
-/// The stored lifecycle version and last seq of a conversation.
-async fn stored(relay: &TestRelay, conv: &str) -> (u64, u64) {
-    let c = (relay.relay.state.broker.conversation(conv).await)
-        .unwrap()
-        .unwrap();
-    (c.state.version, c.last_seq)
-}
-
 /// Waits until the conversation is stored and its log reaches `seq`; its version then.
 async fn settled(relay: &TestRelay, conv: &str, seq: u64) -> u64 {
     eventually("the change stored", WAIT, || async {
@@ -224,7 +216,7 @@ async fn first_half(relay: &TestRelay) -> Script {
 /// Redis), so triggers of one conversation are queued by two nodes.
 async fn second_half(relay: &TestRelay, visitors: &TestRelay, s: &Script) {
     let mut ada = relay.agent(ADMIN_TOKEN).await;
-    let (version, _) = stored(relay, &s.conv).await;
+    let version = relay.version(&s.conv).await;
     ada.send(&ClientMsg::Transfer {
         conversation_id: s.conv.clone(),
         expected_version: version,

@@ -41,16 +41,7 @@ async fn rated(c: &mut Client, conv: &str) -> (u64, SystemEvent) {
 }
 
 async fn resolve(relay: &TestRelay, agent: &mut Client, conv: &str) {
-    let version = relay
-        .relay
-        .state
-        .broker
-        .conversation(conv)
-        .await
-        .unwrap()
-        .unwrap()
-        .state
-        .version;
+    let version = relay.version(conv).await;
     agent
         .send(&ClientMsg::SetStatus {
             conversation_id: conv.into(),

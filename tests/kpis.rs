@@ -55,16 +55,7 @@ fn acked(m: &ServerMsg) -> Option<()> {
 
 /// Sends a lifecycle change on the stored version and waits until the agent sees its event.
 async fn change(relay: &TestRelay, agent: &mut Client, conv: &str, what: &str) {
-    let version = relay
-        .relay
-        .state
-        .broker
-        .conversation(conv)
-        .await
-        .unwrap()
-        .unwrap()
-        .state
-        .version;
+    let version = relay.version(conv).await;
     let msg = match what {
         "assign" => ClientMsg::Assign {
             conversation_id: conv.into(),

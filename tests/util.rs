@@ -261,6 +261,12 @@ impl TestRelay {
 }
 
 impl TestRelay {
+    /// The conversation's stored lifecycle version: what a change must name to apply.
+    pub async fn version(&self, conv: &str) -> u64 {
+        let stored = self.relay.state.broker.conversation(conv).await.unwrap();
+        stored.expect("the conversation is stored").state.version
+    }
+
     /// A bot connection after `hello`/`welcome` (frames for conversations it owns follow).
     pub async fn bot(&self, token: &str) -> Client {
         let mut c = Client::connect(&self.url("/v1/bot"), None).await.unwrap();
