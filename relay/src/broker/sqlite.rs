@@ -3,8 +3,8 @@
 //!
 //! One writing connection, owned by a thread of its own ([`sqlite_writer`](super::sqlite_writer)): SQLite
 //! serializes writers anyway, so more would add nothing but contention. Message appends are
-//! group-committed there: those waiting together share one transaction. The long reads (inbox
-//! pages and the assignment pass, history, search) run on read-only connections of their own
+//! group-committed there: those waiting together share one transaction. The long reads
+//! (history, search, KPI rows) run on read-only connections of their own
 //! ([`sqlite_reader`](super::sqlite_reader)), so no append waits behind them.
 //! (Earlier every call took an async lock, then a blocking thread, and every append was its own
 //! transaction: ~200 µs of CPU per message, the embedded relay's ceiling.)
@@ -1031,7 +1031,11 @@ impl Broker for SqliteBroker {
         });
         // One more than asked tells whether older conversations exist.
         let mut items: Vec<ConversationSummary> = self
-            .read(move |c| {
+            // On the writer, not a reader: with inbox pages on a read-only connection a bot that
+            // reconnected right after a handoff was once replayed the handed-off conversation
+            // (`bots::a_connecting_bot_gets_every_conversation_it_owns_beyond_one_page`, 1 run
+            // in 4); until that read is understood, pages read what the writer committed.
+            .with(move |c| {
                 let mut stmt = c.prepare_cached(&format!(
                     "{SUMMARY_SELECT} WHERE c.site IN rarray(?1) AND c.last_seq > 0 AND c.blocked = 0 \
                      AND (c.last_activity, c.id) < (?2, ?3) \
