@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use switchboard_protocol::context::Identity;
+use switchboard_protocol::context::{Identity, Page};
 use switchboard_protocol::{Context, Owner, ServerMsg};
 use switchboard_relay::broker::NewMessage;
 use switchboard_relay::config::{Agent, AgentRole, Config};
@@ -65,6 +65,11 @@ async fn chatting_visitor(relay: &TestRelay) -> (Client, String, String, String)
             email: Some("mia@mail.example".into()),
             ..Identity::default()
         }),
+        page: Some(Page {
+            url: "https://shop.example/orders/1234".into(),
+            title: "Order 1234".into(),
+            ..Page::default()
+        }),
         ..Context::default()
     };
     let mut v = relay.visitor_with(None, Some(context)).await;
@@ -109,6 +114,11 @@ async fn export_and_delete(relay: &TestRelay) {
         .filter_map(|m| m["text"].as_str())
         .collect();
     assert_eq!(texts, ["my order 1234 is late", "call me on 555-0100"]);
+    // The page trail is stored about the visitor too.
+    let pages = body["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 1, "{body}");
+    assert_eq!(pages[0]["url"], "https://shop.example/orders/1234");
+    assert_eq!(pages[0]["title"], "Order 1234");
 
     // The operator may export too.
     let (status, _, _) = request(reqwest::Method::GET, &url, Some(&bearer(OPERATOR_TOKEN))).await;

@@ -154,6 +154,9 @@ pub struct ConversationExport {
 pub struct VisitorExport {
     pub visitor: VisitorRecord,
     pub conversations: Vec<ConversationExport>,
+    /// The pages the visitor was last seen on (the agents' "Pages visited"), oldest first:
+    /// stored about them, so part of what they may ask to see.
+    pub pages: Vec<PageVisit>,
 }
 
 /// What one purge round deleted.
@@ -456,9 +459,11 @@ pub trait Broker: Send + Sync + 'static {
         conversations.sort_by(|a, b| {
             (a.summary.created_at, &a.summary.id).cmp(&(b.summary.created_at, &b.summary.id))
         });
+        let pages = self.page_trail(visitor_id).await?;
         Ok(Some(VisitorExport {
             visitor,
             conversations,
+            pages,
         }))
     }
 
