@@ -76,5 +76,6 @@ mod receipts;
 mod redis_server;
 mod relay_ws;
 mod search;
+mod streaming;
 mod util;
 mod webhooks;

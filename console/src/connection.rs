@@ -408,8 +408,10 @@ fn handle(console: Console, msg: ServerMsg) {
         | ServerMsg::Pong { .. }
         | ServerMsg::Routed(_)
         | ServerMsg::Released { .. }
-        // Visitors' frames; an agent is never sent them.
+        // Visitors' frames; an agent is never sent them (a streamed answer reaches agents
+        // once stored, as its message).
         | ServerMsg::Availability { .. }
+        | ServerMsg::Delta { .. }
         | ServerMsg::Queue { .. }
         // Shown as the action bar's notice.
         | ServerMsg::Error { .. } => {}

@@ -19,6 +19,7 @@ use crate::note::WriteNote;
 use crate::rich::Rich;
 use crate::search::SearchQuery;
 use crate::server::InboxCursor;
+use crate::stream::Delta;
 use crate::ErrorCode;
 
 /// Which kind of client a connection is.
@@ -69,6 +70,9 @@ pub enum ClientMsg {
         label: String,
         payload: String,
     },
+    /// Bot only: the next piece of an answer still being written (see [`crate::stream`]).
+    /// Not stored; the `send` with the same `client_id` ends the stream.
+    Delta(Delta),
     /// Bot only: give the conversation to the human agents, saying why.
     Handoff {
         conversation_id: String,
@@ -301,6 +305,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "delete_canned",
     "rate",
     "read",
+    "delta",
 ];
 
 impl ClientMsg {
@@ -448,6 +453,7 @@ impl ClientMsg {
                 id("conversation_id", &r.conversation_id)?;
                 r.validate()
             }
+            ClientMsg::Delta(d) => d.validate(),
             ClientMsg::SetContext { context } => context.validate(),
             ClientMsg::Identify { token } => identity_token(token),
             ClientMsg::Ping { .. } | ClientMsg::SetPresence { .. } => Ok(()),
@@ -519,6 +525,7 @@ impl ClientMsg {
             ClientMsg::DeleteCanned { .. } => "delete_canned",
             ClientMsg::Rate(_) => "rate",
             ClientMsg::Read { .. } => "read",
+            ClientMsg::Delta(_) => "delta",
         }
     }
 

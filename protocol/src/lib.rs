@@ -16,6 +16,7 @@
 //! - [`rich`]: quick replies, buttons and cards bots and agents attach to messages;
 //! - [`handoff`]: who owns a conversation (a bot or humans) and the typed bot-to-human handoff;
 //! - [`csat`]: the rating a visitor gives a resolved conversation (scale, comment, checks);
+//! - [`stream`]: a bot's answer shown while it is written (`delta` frames), stored once;
 //! - [`search`]: full-text search over transcripts (queries, hits, snippets);
 //! - [`lifecycle`]: a conversation's status and the system events that record its changes;
 //! - [`login`]: the console's password sign-in over HTTP (request and answer bodies);
@@ -48,6 +49,7 @@ pub mod search;
 pub mod server;
 #[cfg(feature = "signature")]
 pub mod signature;
+pub mod stream;
 pub mod webhook;
 
 pub use canned::CannedReply;
@@ -63,6 +65,7 @@ pub use note::{Note, WriteNote};
 pub use receipts::{PageVisit, ReadSide};
 pub use rich::{Button, Card, Price, QuickReply, Rich};
 pub use server::{ConversationSummary, InboxCursor, ServerMsg, VisitorMsg};
+pub use stream::Delta;
 
 /// The protocol version a client announces in `hello`. The relay refuses a different major
 /// version with [`CloseCode::PROTOCOL_VERSION`]; additions within a version are backwards

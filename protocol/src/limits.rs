@@ -9,6 +9,9 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const MAX_FRAME_HARD_BYTES: usize = 1024 * 1024;
 /// Longest chat message text, in bytes of UTF-8.
 pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+/// Longest piece of a streamed answer (`delta`); the whole stream is bounded by
+/// [`MAX_TEXT_BYTES`] like the message that ends it.
+pub const MAX_DELTA_BYTES: usize = 1024;
 /// Longest client-generated message id.
 pub const MAX_CLIENT_ID_BYTES: usize = 64;
 /// Largest serialized [`crate::Context`].

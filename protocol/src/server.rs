@@ -74,6 +74,16 @@ server_msgs! {
             sender: Sender,
             active: bool,
         },
+        /// A piece of a bot's answer still being written (see [`crate::stream`]): append
+        /// `text` to the stream `client_id` if `index` is the next one, else wait for the
+        /// stored message. Not stored.
+        Delta {
+            conversation_id: String,
+            client_id: String,
+            sender: Sender,
+            index: u32,
+            text: String,
+        },
         /// One client frame was refused; nothing changed. `client_id` names the refused `send`.
         Error {
             code: ErrorCode,

@@ -64,6 +64,7 @@ enum Class {
     Context,
     Control,
     Search,
+    Stream,
 }
 
 fn class_of(msg: &ClientMsg) -> Option<Class> {
@@ -99,6 +100,7 @@ fn class_of(msg: &ClientMsg) -> Option<Class> {
         | ClientMsg::Read { .. } => Class::Control,
         // Each one reads an index across the agent's sites: far dearer than a page of the inbox.
         ClientMsg::Search(_) => Class::Search,
+        ClientMsg::Delta(_) => Class::Stream,
     })
 }
 
@@ -115,6 +117,9 @@ pub struct FrameRates {
     pub control: Rate,
     /// `search` (agents only; others are refused anyway).
     pub search: Rate,
+    /// A bot's `delta`s: an LLM's answer arrives in many small pieces, for every conversation
+    /// the bot is answering at once.
+    pub stream: Rate,
 }
 
 impl Default for FrameRates {
@@ -131,6 +136,7 @@ impl FrameRates {
         context: Rate::new(10, 30),
         control: Rate::new(60, 300),
         search: Rate::new(1, 1),
+        stream: Rate::new(1, 1),
     };
     /// Agents are signed in, but a stolen or buggy console must not flood visitors either.
     pub const AGENT: FrameRates = FrameRates {
@@ -139,6 +145,7 @@ impl FrameRates {
         control: Rate::new(240, 1200),
         // Someone refining a search types a few in a row, then reads.
         search: Rate::new(10, 30),
+        stream: Rate::new(1, 1),
     };
     /// A bot answers every conversation of its site on one connection.
     pub const BOT: FrameRates = FrameRates {
@@ -146,6 +153,8 @@ impl FrameRates {
         context: Rate::new(10, 30),
         control: Rate::new(600, 6000),
         search: Rate::new(1, 1),
+        // 20 answers streaming at once, ten pieces a second each.
+        stream: Rate::new(1000, 12000),
     };
 }
 
@@ -240,6 +249,7 @@ pub struct FrameLimits {
     context: Direct,
     control: Direct,
     search: Direct,
+    stream: Direct,
     /// Refusals since a frame of the refused class last passed. Other classes passing do not
     /// reset it, or a flood interleaved with pings would never be closed.
     refused_in_a_row: u32,
@@ -262,6 +272,7 @@ impl FrameLimits {
             context: direct(rates.context),
             control: direct(rates.control),
             search: direct(rates.search),
+            stream: direct(rates.stream),
             refused_in_a_row: 0,
             refused_class: None,
         }
@@ -276,6 +287,7 @@ impl FrameLimits {
             Class::Context => (&self.context, "context updates"),
             Class::Control => (&self.control, "frames"),
             Class::Search => (&self.search, "searches"),
+            Class::Stream => (&self.stream, "deltas"),
         };
         match limiter.check() {
             Ok(()) => {

@@ -24,6 +24,7 @@ type Label = [(&'static str, &'static str); 1];
 /// frequent first: a lookup scans the list (16–80 ns from first to last, BENCHMARKS.md).
 pub const CLIENT_TYPES: &[&str] = &[
     "send",
+    "delta",
     "typing",
     "ping",
     "sync",
@@ -56,6 +57,7 @@ pub const CLIENT_TYPES: &[&str] = &[
 /// frequent first, as above.
 pub const SERVER_TYPES: &[&str] = &[
     "message",
+    "delta",
     "ack",
     "typing",
     "pong",

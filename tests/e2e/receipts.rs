@@ -119,6 +119,10 @@ async fn seen_marks_and_the_spa_page_trail() {
         assert!(links[0].ends_with("/checkout/step-2?from=spa#shipping"), "{links:?}");
         assert!(links[1].ends_with("/checkout/step-2?from=spa"), "{links:?}");
         assert!(links[2].contains("product.html?id=rain-jacket"), "{links:?}");
+        // Same title, another `#section`: the lines differ by the path they show.
+        let pages = console_texts(&a, "trail-page").await;
+        assert!(pages[0].ends_with("/checkout/step-2?from=spa#shipping"), "{pages:?}");
+        assert!(pages[1].ends_with("/checkout/step-2?from=spa"), "{pages:?}");
         axe::assert_clean(&a, "the console with the visitor's page trail").await;
         shot(&a, "receipts-console-trail.png").await;
 

@@ -32,6 +32,9 @@ const BACKOFF_START_MS: u32 = 500;
 const BACKOFF_MAX_MS: u32 = 30_000;
 /// How long an agent's typing indicator stays without a new typing frame.
 const TYPING_TTL_MS: u32 = 8_000;
+/// A streamed answer with no new piece for this long is taken down (the relay forgets such a
+/// stream after a minute; the stored message, if it comes, shows it whole).
+const STREAM_TTL_MS: u32 = 30_000;
 
 /// Asks for a connection: this tab opens it if it leads, else the leader tab is asked to.
 /// Returns false, and connects nothing, while consent is withdrawn.
@@ -295,6 +298,8 @@ fn sync(tx: &mpsc::UnboundedSender<String>, conversation_id: String, since: u64)
 fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<String>>) {
     match msg {
         VisitorMsg::Welcome(w) => {
+            // A stream cut by the reconnect never goes on here: its stored message comes.
+            widget.drop_drafts(None);
             let conv = w.conversation_id.clone().unwrap_or_default();
             core(|c| {
                 c.token = w.token.clone();
@@ -446,6 +451,31 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             position,
         } if core(|c| c.conversation_id.as_ref() == Some(&conversation_id)) => {
             widget.queue.set(Some(position));
+        }
+        VisitorMsg::Delta {
+            conversation_id,
+            client_id,
+            sender,
+            index,
+            text,
+        } if core(|c| c.conversation_id.as_ref() == Some(&conversation_id)) => {
+            let Some(pieces) = widget.delta(client_id.clone(), sender, index, &text) else {
+                return;
+            };
+            // The words themselves show the bot is writing.
+            widget.typing.set(None);
+            // A bot that stops mid-answer (it crashed, its model timed out) leaves no half
+            // answer behind for long.
+            spawn_local(async move {
+                TimeoutFuture::new(STREAM_TTL_MS).await;
+                let stalled = widget.lines.with_untracked(|l| {
+                    l.iter()
+                        .any(|l| l.is_draft() && l.client_id == client_id && l.pieces == pieces)
+                });
+                if stalled {
+                    widget.drop_drafts(Some(&client_id));
+                }
+            });
         }
         VisitorMsg::Typing { sender, active, .. } if sender.kind != SenderKind::Visitor => {
             if active {

@@ -8,7 +8,7 @@ use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
 use switchboard_protocol::csat::Csat;
 use switchboard_protocol::rich::Rich;
-use switchboard_protocol::{ChatMessage, Context, Millis, SenderKind, SystemEvent};
+use switchboard_protocol::{ChatMessage, Context, Millis, Sender, SenderKind, SystemEvent};
 
 use crate::i18n::{self, Strings};
 
@@ -58,12 +58,23 @@ pub struct Line {
     pub avatar: Option<String>,
     /// System lines: the lifecycle change (none: one the relay keeps from visitors).
     pub event: Option<Box<SystemEvent>>,
+    /// A bot's answer still being written (`delta` frames): how many pieces it has. Such a
+    /// line has no seq; the stored message of its `client_id` replaces it.
+    pub pieces: u32,
 }
 
 impl Line {
     /// Changes whenever what the row shows changes, so the keyed list re-renders it.
     pub fn render_key(&self) -> String {
-        format!("{}|{:?}|{:?}", self.client_id, self.seq, self.delivery)
+        format!(
+            "{}|{:?}|{:?}|{}",
+            self.client_id, self.seq, self.delivery, self.pieces
+        )
+    }
+
+    /// A streamed answer not stored yet.
+    pub fn is_draft(&self) -> bool {
+        self.pieces > 0 && self.seq.is_none()
     }
 }
 
@@ -232,6 +243,7 @@ impl Widget {
                 rich: None,
                 avatar: None,
                 event: None,
+                pieces: 0,
             });
         });
     }
@@ -255,12 +267,19 @@ impl Widget {
                 rich: m.rich,
                 avatar: m.sender.avatar,
                 event: m.event,
+                pieces: 0,
             };
-            match lines
-                .iter_mut()
-                .find(|l| own && l.seq.is_none() && l.client_id == m.client_id)
-            {
-                Some(pending) => *pending = line,
+            // The visitor's own pending twin, or the draft a bot streamed under this id.
+            match lines.iter_mut().find(|l| {
+                l.seq.is_none()
+                    && l.client_id == m.client_id
+                    && if own { l.own } else { l.is_draft() }
+            }) {
+                Some(twin) => {
+                    // A finished stream is new to the visitor as a message (announced, unread).
+                    new = twin.is_draft();
+                    *twin = line;
+                }
                 None => {
                     new = true;
                     lines.push(line);
@@ -269,6 +288,59 @@ impl Widget {
             sort(lines);
         });
         new
+    }
+
+    /// A piece of a bot's streamed answer: delta 0 starts its line, each next one appends; a
+    /// piece that does not follow on (this page joined mid-stream, or missed one) leaves the
+    /// line to the stored message. Returns how many pieces the line has, if it took this one.
+    pub fn delta(self, client_id: String, sender: Sender, index: u32, text: &str) -> Option<u32> {
+        let mut took = None;
+        self.lines.update(|lines| {
+            if lines
+                .iter()
+                .any(|l| l.seq.is_some() && l.client_id == client_id && !l.own)
+            {
+                return; // stored already: a late piece
+            }
+            match lines
+                .iter_mut()
+                .find(|l| l.is_draft() && l.client_id == client_id)
+            {
+                Some(l) if l.pieces == index => {
+                    l.text.push_str(text);
+                    l.pieces += 1;
+                    took = Some(l.pieces);
+                }
+                Some(_) => {}
+                None if index == 0 => {
+                    lines.push(Line {
+                        seq: None,
+                        client_id,
+                        kind: sender.kind,
+                        name: sender.name,
+                        text: text.to_owned(),
+                        at: js_sys::Date::now() as Millis,
+                        delivery: Delivery::Sent,
+                        own: false,
+                        rich: None,
+                        avatar: sender.avatar,
+                        event: None,
+                        pieces: 1,
+                    });
+                    took = Some(1);
+                }
+                None => {}
+            }
+        });
+        took
+    }
+
+    /// Drops the streamed answers not stored yet: after a reconnect their rest never comes
+    /// (the stored message does), and a stream its bot abandoned.
+    pub fn drop_drafts(self, client_id: Option<&str>) {
+        self.lines.update(|lines| {
+            lines.retain(|l| !(l.is_draft() && client_id.is_none_or(|c| c == l.client_id)))
+        });
     }
 
     pub fn acked(self, client_id: &str, seq: u64, at: Millis) {

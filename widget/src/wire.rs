@@ -195,6 +195,13 @@ pub fn visitor_msg(o: JsValue) -> Option<VisitorMsg> {
             sender: req(o, "sender", sender)?,
             active: req(o, "active", boolean)?,
         },
+        "delta" => VisitorMsg::Delta {
+            conversation_id: req(o, "conversation_id", string)?,
+            client_id: req(o, "client_id", string)?,
+            sender: req(o, "sender", sender)?,
+            index: req(o, "index", u32_)?,
+            text: req(o, "text", string)?,
+        },
         "error" => VisitorMsg::Error {
             code: req(o, "code", error_code)?,
             message: req(o, "message", string)?,

@@ -250,6 +250,20 @@ fn visitor_frames() -> Vec<ServerMsg> {
             sender: sender(SenderKind::System, false),
             active: false,
         },
+        ServerMsg::Delta {
+            conversation_id: "c_1".into(),
+            client_id: "answer-1".into(),
+            sender: sender(SenderKind::Bot, true),
+            index: 0,
+            text: "Your order \u{1F4E6} ".into(),
+        },
+        ServerMsg::Delta {
+            conversation_id: "c_1".into(),
+            client_id: "answer-1".into(),
+            sender: sender(SenderKind::Bot, false),
+            index: 4_294_967_295,
+            text: "is on its way".into(),
+        },
         ServerMsg::Error {
             code: ErrorCode::RateLimited,
             message: "slow down".into(),
@@ -312,6 +326,7 @@ fn every_frame_a_visitor_receives_decodes_as_serde_wrote_it() {
         [
             "ack",
             "availability",
+            "delta",
             "error",
             "message",
             "pong",

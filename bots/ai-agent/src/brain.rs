@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use switchboard_botclient::{Brain, Reply};
+use switchboard_botclient::{Brain, Reply, Stream};
 use switchboard_protocol::limits::{MAX_LABEL_BYTES, MAX_SHORT_BYTES, MAX_TEXT_BYTES};
 use switchboard_protocol::rich::{Button, QuickReply, Rich};
 use switchboard_protocol::{ChatMessage, Context, Handoff, HandoffReason, Priority, SenderKind};
@@ -17,6 +17,7 @@ use switchboard_protocol::{ChatMessage, Context, Handoff, HandoffReason, Priorit
 use crate::kb::KnowledgeBase;
 use crate::llm::{Model, Role};
 use crate::prompt::{self, Prompt};
+use crate::reveal::Gate;
 use crate::signals;
 
 /// The chip's postback payload: "Talk to a person".
@@ -102,6 +103,31 @@ impl Brain for AiBrain {
         context: &Context,
         question: &ChatMessage,
     ) -> Reply {
+        self.respond(memory, context, question, None).await
+    }
+
+    async fn answer_streaming(
+        &self,
+        memory: &mut Memory,
+        context: &Context,
+        question: &ChatMessage,
+        stream: &mut Stream,
+    ) -> Reply {
+        self.respond(memory, context, question, Some(stream)).await
+    }
+}
+
+impl AiBrain {
+    /// The answer; with `stream` and a model that streams, what the gate (`reveal`) lets
+    /// through is shown while the model writes, and the checks below still decide what is
+    /// stored.
+    async fn respond(
+        &self,
+        memory: &mut Memory,
+        context: &Context,
+        question: &ChatMessage,
+        stream: Option<&mut Stream>,
+    ) -> Reply {
         let text = question.text.trim();
         memory.visitor_turns += 1;
         if memory.visitor_text.len() < 2048 {
@@ -146,7 +172,20 @@ impl Brain for AiBrain {
             .prompt
             .messages(&memory.turns[start..], &sources, context, text);
         // Room for the "…" a cut answer ends with.
-        let completion = match self.model.complete(&messages, MAX_TEXT_BYTES - 4).await {
+        let max = MAX_TEXT_BYTES - 4;
+        let completion = match stream {
+            Some(stream) if self.model.streams() => {
+                let mut gate = Gate::new(&self.prompt, context, sources.len());
+                let mut show = |piece: &str| {
+                    if let Some(new) = gate.push(piece) {
+                        stream.piece(&new);
+                    }
+                };
+                self.model.complete_with(&messages, max, &mut show).await
+            }
+            _ => self.model.complete(&messages, max).await,
+        };
+        let completion = match completion {
             Ok(c) => c,
             Err(e) => {
                 let why = format!("asked something the model did not answer ({e})");
@@ -201,9 +240,7 @@ impl Brain for AiBrain {
             rich: Some(chips(links)),
         }
     }
-}
 
-impl AiBrain {
     #[allow(clippy::too_many_arguments)]
     fn hand_off(
         &self,

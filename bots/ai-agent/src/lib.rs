@@ -6,6 +6,7 @@
 //!   deadline, a bounded answer, and a log line per call;
 //! - [`prompt`]: the instructions, the visitor's words and the context passed as data, and
 //!   the checks on the model's answer (no instructions leaked, no invented order);
+//! - [`reveal`]: what of a streamed answer may be shown before the whole of it is checked;
 //! - [`kb`]: the site's Markdown articles, indexed with BM25;
 //! - [`signals`]: language and sentiment of the visitor's messages.
 
@@ -13,4 +14,5 @@ pub mod brain;
 pub mod kb;
 pub mod llm;
 pub mod prompt;
+pub mod reveal;
 pub mod signals;

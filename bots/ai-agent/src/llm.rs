@@ -137,16 +137,33 @@ impl Model {
         &self.config
     }
 
+    /// Whether answers are asked for as a stream.
+    pub fn streams(&self) -> bool {
+        self.config.stream
+    }
+
     /// One chat completion, its text at most `max_bytes` long.
     pub async fn complete(
         &self,
         messages: &[Message],
         max_bytes: usize,
     ) -> Result<Completion, ModelError> {
+        self.complete_with(messages, max_bytes, &mut |_| {}).await
+    }
+
+    /// The same, giving each piece of a streamed answer to `piece` as it arrives (a model
+    /// called without streaming gives none).
+    pub async fn complete_with(
+        &self,
+        messages: &[Message],
+        max_bytes: usize,
+        piece: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Completion, ModelError> {
         let started = Instant::now();
-        let result = tokio::time::timeout(self.config.timeout, self.call(messages, max_bytes))
-            .await
-            .unwrap_or(Err(ModelError::Timeout));
+        let result =
+            tokio::time::timeout(self.config.timeout, self.call(messages, max_bytes, piece))
+                .await
+                .unwrap_or(Err(ModelError::Timeout));
         let latency_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(c) => tracing::info!(
@@ -169,7 +186,12 @@ impl Model {
         result
     }
 
-    async fn call(&self, messages: &[Message], max_bytes: usize) -> Result<Completion, ModelError> {
+    async fn call(
+        &self,
+        messages: &[Message],
+        max_bytes: usize,
+        piece: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Completion, ModelError> {
         let stream = self.config.stream;
         let body = Request {
             model: &self.config.model,
@@ -194,7 +216,7 @@ impl Model {
             return Err(ModelError::Status(response.status().as_u16()));
         }
         let mut out = if stream {
-            read_stream(response, max_bytes).await?
+            read_stream(response, max_bytes, piece).await?
         } else {
             let r: Response = response
                 .json()
@@ -232,6 +254,7 @@ impl Model {
 async fn read_stream(
     response: reqwest::Response,
     max_bytes: usize,
+    on_piece: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Completion, ModelError> {
     let mut events = response.bytes_stream().eventsource();
     let mut out = Completion::default();
@@ -254,6 +277,7 @@ async fn read_stream(
             .and_then(|d| d.content)
         {
             out.text.push_str(&piece);
+            on_piece(&piece);
         }
         if out.text.len() > max_bytes {
             out.cut = true;

@@ -78,12 +78,43 @@ impl Prompt {
         let answer = answer.to_lowercase();
         answer.contains(&self.marker)
             || self
-                .system
-                .lines()
-                .flat_map(|l| l.split(". "))
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| s.len() >= 24)
+                .sentences()
+                .map(str::to_lowercase)
                 .any(|s| answer.contains(&s))
+    }
+
+    /// The sentences of the instructions an answer must not repeat.
+    fn sentences(&self) -> impl Iterator<Item = &str> {
+        self.system
+            .lines()
+            .flat_map(|l| l.split(". "))
+            .map(str::trim)
+            .filter(|s| s.len() >= 24)
+    }
+
+    /// Where the end of `text` may be the start of something an answer must not say (a
+    /// sentence of the instructions, their marker, the handoff word), at a word's start:
+    /// from there on it is held back while streaming. `text.len()` if nowhere.
+    pub fn may_start_guarded(&self, text: &str) -> usize {
+        let guarded = self.sentences().chain([self.marker.as_str(), HANDOFF]);
+        let bytes = text.as_bytes();
+        let mut from = text.len();
+        for g in guarded {
+            let g = g.as_bytes();
+            let longest = g.len().saturating_sub(1).min(bytes.len());
+            for k in (1..=longest).rev() {
+                let at = bytes.len() - k;
+                if at >= from {
+                    break;
+                }
+                let word_start = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+                if word_start && bytes[at..].eq_ignore_ascii_case(&g[..k]) {
+                    from = at;
+                    break;
+                }
+            }
+        }
+        from
     }
 }
 

@@ -6,6 +6,8 @@
 //! What to answer is the bot's [`Brain`]. Each answer is worked out in a task of its own, so
 //! a slow one (a model call) holds up neither the socket's pings nor other conversations;
 //! answers within one conversation stay in order (its memory is locked while one is made).
+//! A brain may show its answer while it is being written ([`Brain::answer_streaming`]): the
+//! pieces go out as `delta` frames under the answer's client id, ahead of the answer itself.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,10 +17,12 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use switchboard_protocol::client::{Hello, Send};
+use switchboard_protocol::limits::MAX_DELTA_BYTES;
 use switchboard_protocol::rich::Rich;
 use switchboard_protocol::server::Routed;
 use switchboard_protocol::{
-    ChatMessage, ClientMsg, CloseCode, Context, Handoff, SenderKind, ServerMsg, PROTOCOL_VERSION,
+    ChatMessage, ClientMsg, CloseCode, Context, Delta, Handoff, SenderKind, ServerMsg,
+    PROTOCOL_VERSION,
 };
 use tokio::sync::{mpsc, Mutex};
 use tokio_tungstenite::tungstenite::Message;
@@ -53,6 +57,53 @@ pub trait Brain: std::marker::Send + Sync + 'static {
         context: &Context,
         question: &ChatMessage,
     ) -> impl Future<Output = Reply> + std::marker::Send;
+
+    /// The same, showing the answer while it is written: what is given to `stream.piece` goes
+    /// to the visitor at once, and the returned reply (which may differ: cut, or a handoff's
+    /// words) replaces it. By default, no pieces.
+    fn answer_streaming(
+        &self,
+        memory: &mut Self::Memory,
+        context: &Context,
+        question: &ChatMessage,
+        stream: &mut Stream,
+    ) -> impl Future<Output = Reply> + std::marker::Send {
+        let _ = stream;
+        self.answer(memory, context, question)
+    }
+}
+
+/// Where a brain puts the pieces of an answer it is writing (see [`Brain::answer_streaming`]).
+pub struct Stream {
+    conversation_id: String,
+    client_id: String,
+    next: u32,
+    out: mpsc::UnboundedSender<Outgoing>,
+}
+
+impl Stream {
+    /// Shows `text` after what was shown before (split to the protocol's piece size).
+    pub fn piece(&mut self, mut text: &str) {
+        while !text.is_empty() {
+            let mut end = text.len().min(MAX_DELTA_BYTES);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let _ = self.out.send(Outgoing::Delta(Delta {
+                conversation_id: self.conversation_id.clone(),
+                client_id: self.client_id.clone(),
+                index: self.next,
+                text: text[..end].to_owned(),
+            }));
+            self.next += 1;
+            text = &text[end..];
+        }
+    }
+
+    /// How many pieces were shown.
+    pub fn pieces(&self) -> u32 {
+        self.next
+    }
 }
 
 /// How the bot behaves on the socket.
@@ -82,6 +133,20 @@ struct Answered {
     conversation_id: String,
     seq: u64,
     reply: Reply,
+}
+
+/// What an answer's task hands the connection, in the order it is to be written: the pieces of
+/// a streamed answer, then the answer.
+enum Outgoing {
+    Delta(Delta),
+    Answered(Answered),
+}
+
+/// The client id of the answer to the visitor message `seq`: derived from the question, so a
+/// second answer to it is a duplicate the relay drops rather than a second message (and the
+/// stream that shows it is named by it too).
+fn answer_id(seq: u64) -> String {
+    format!("answer-{seq}")
 }
 
 /// Runs until the relay refuses the token for good.
@@ -125,15 +190,21 @@ async fn connect_once<B: Brain>(
     )
     .await?;
     let mut conversations: HashMap<String, Conversation<B::Memory>> = HashMap::new();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Answered>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Outgoing>();
     let mut ping = tokio::time::interval(Duration::from_secs(10));
     loop {
         let frame = tokio::select! {
             f = ws.next() => f,
-            Some(done) = done_rx.recv() => {
-                // Released meanwhile: the relay would refuse it (not_owner) anyway.
-                if conversations.contains_key(&done.conversation_id) {
-                    write_reply(&mut ws, done).await?;
+            Some(out) = done_rx.recv() => {
+                match out {
+                    // Released meanwhile: the relay would refuse it (not_owner) anyway.
+                    Outgoing::Answered(done) if conversations.contains_key(&done.conversation_id) => {
+                        write_reply(&mut ws, done).await?;
+                    }
+                    Outgoing::Delta(d) if conversations.contains_key(&d.conversation_id) => {
+                        send(&mut ws, &ClientMsg::Delta(d)).await?;
+                    }
+                    _ => {}
                 }
                 continue;
             }
@@ -206,16 +277,27 @@ async fn connect_once<B: Brain>(
         let (done_tx, min_typing) = (done_tx.clone(), options.min_typing);
         tokio::spawn(async move {
             let started = Instant::now();
+            let mut stream = Stream {
+                conversation_id: id.clone(),
+                client_id: answer_id(question.seq),
+                next: 0,
+                out: done_tx.clone(),
+            };
             let reply = {
                 let mut memory = memory.lock().await;
-                brain.answer(&mut memory, &context, &question).await
+                brain
+                    .answer_streaming(&mut memory, &context, &question, &mut stream)
+                    .await
             };
-            tokio::time::sleep(min_typing.saturating_sub(started.elapsed())).await;
-            let _ = done_tx.send(Answered {
+            // A streamed answer was seen being written; "typing" before it is not needed.
+            if stream.pieces() == 0 {
+                tokio::time::sleep(min_typing.saturating_sub(started.elapsed())).await;
+            }
+            let _ = done_tx.send(Outgoing::Answered(Answered {
                 conversation_id: id,
                 seq: question.seq,
                 reply,
-            });
+            }));
         });
     }
 }
@@ -259,9 +341,7 @@ async fn write_reply(ws: &mut Socket, done: Answered) -> Result<(), WsError> {
     let say = |text: String, rich| {
         ClientMsg::Send(Send {
             conversation_id: id.clone(),
-            // Derived from the question, so a second answer to it is a duplicate the relay
-            // drops rather than a second message.
-            client_id: format!("answer-{}", done.seq),
+            client_id: answer_id(done.seq),
             text,
             rich,
             canned_id: None,

@@ -23,6 +23,13 @@ pub fn trail(c: Console) -> impl IntoView {
                 .into_iter()
                 .rev()
                 .map(|p| {
+                    // A title alone hides what changed when a single-page app moves to another
+                    // `#section` or `?step` under the same title, so titled pages show their
+                    // path too.
+                    let path = (!p.title.is_empty())
+                        .then(|| path_of(&p.url))
+                        .filter(|path| !path.is_empty())
+                        .map(|path| view! { " " <span class="c-trail-path" dir="ltr">{path}</span> });
                     let shown = if p.title.is_empty() {
                         p.url.clone()
                     } else {
@@ -40,7 +47,7 @@ pub fn trail(c: Console) -> impl IntoView {
                     };
                     view! {
                         <li data-testid="trail-page">
-                            <time>{clock(p.at)}</time> " " {page}
+                            <time>{clock(p.at)}</time> " " {page} {path}
                         </li>
                     }
                 })
@@ -52,5 +59,31 @@ pub fn trail(c: Console) -> impl IntoView {
                 </section>
             }
         })
+    }
+}
+
+/// What follows the origin (`/checkout?step=2#address`), or the whole text when it has none.
+fn path_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((_, rest)) => rest
+            .find(['/', '?', '#'])
+            .map_or_else(String::new, |at| rest[at..].to_owned()),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_of;
+
+    #[test]
+    fn the_path_is_what_follows_the_origin() {
+        assert_eq!(
+            path_of("https://shop.example/checkout#address"),
+            "/checkout#address"
+        );
+        assert_eq!(path_of("https://shop.example?step=2"), "?step=2");
+        assert_eq!(path_of("https://shop.example"), "");
+        assert_eq!(path_of("about:blank"), "about:blank");
     }
 }

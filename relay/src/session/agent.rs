@@ -165,7 +165,9 @@ impl Handler for AgentSession {
             | ClientMsg::Transfer { .. }
             | ClientMsg::SetStatus { .. }
             | ClientMsg::SetPriority { .. }) => self.change(state, &m).await,
-            other @ (ClientMsg::Postback { .. } | ClientMsg::Handoff { .. }) => Err(Refusal::new(
+            other @ (ClientMsg::Postback { .. }
+            | ClientMsg::Handoff { .. }
+            | ClientMsg::Delta(_)) => Err(Refusal::new(
                 ErrorCode::Forbidden,
                 format!("{} is not for agents", other.kind()),
             )),

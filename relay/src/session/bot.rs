@@ -4,14 +4,16 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use switchboard_protocol::client::Hello;
 use switchboard_protocol::handoff::HandedOff;
 use switchboard_protocol::server::Welcome;
 use switchboard_protocol::{
-    ClientMsg, CloseCode, ErrorCode, Owner, Role, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, CloseCode, Delta, ErrorCode, Owner, Role, ServerMsg, PROTOCOL_VERSION,
 };
 
+use super::stream::{Step, Streams};
 use super::{deliver, ping_interval_ms, publish, send_history, Handler, Reader, Refusal};
 use crate::bots::{self, routing};
 use crate::broker::{Audience, Conversation, HandoffChange, Lifecycle, NewMessage};
@@ -22,6 +24,7 @@ use crate::AppState;
 
 pub struct BotSession {
     bot: Arc<Bot>,
+    streams: Streams,
 }
 
 impl Handler for BotSession {
@@ -83,7 +86,7 @@ impl Handler for BotSession {
             .map_err(fail)?
             .unwrap_or_default();
         tokio::spawn(replay(state.clone(), owned, first, outbox.clone()));
-        Ok(BotSession { bot })
+        Ok(BotSession::new(bot))
     }
 
     async fn handle(
@@ -106,6 +109,8 @@ impl Handler for BotSession {
                     )
                     .for_client(&s.client_id));
                 }
+                // The message a stream was writing ends it, stored or refused.
+                self.streams.end(&s.client_id);
                 let mut new =
                     NewMessage::new(&conv.id, s.client_id, bots::sender(&self.bot), s.text);
                 new.rich = s.rich;
@@ -126,10 +131,12 @@ impl Handler for BotSession {
                 publish(state, Audience::Visitors, &conv, &msg).await;
                 Ok(())
             }
+            ClientMsg::Delta(d) => self.delta(state, d).await,
             ClientMsg::Handoff {
                 conversation_id,
                 handoff,
             } => {
+                self.streams.end_conversation(&conversation_id);
                 let conv = self.conversation(state, &conversation_id).await?;
                 if let Some(team) = &handoff.team {
                     if state.config.team(&conv.site, team).is_none() {
@@ -211,7 +218,44 @@ impl Handler for BotSession {
 impl BotSession {
     /// The session behind one HTTP API request.
     pub fn new(bot: Arc<Bot>) -> BotSession {
-        BotSession { bot }
+        BotSession {
+            bot,
+            streams: Streams::default(),
+        }
+    }
+
+    /// A piece of a streamed answer, relayed to the visitor unstored (see `stream`).
+    async fn delta(&mut self, state: &AppState, d: Delta) -> Result<(), Refusal> {
+        let now = Instant::now();
+        let conv = if d.index == 0 {
+            self.streams.may_start(&d, now)?;
+            let conv = self.conversation(state, &d.conversation_id).await?;
+            self.must_own(&conv)?;
+            self.streams.start(&d, conv, now)
+        } else {
+            match self.streams.next(&d, now)? {
+                Step::Relay(conv) => conv,
+                Step::Recheck => {
+                    let conv = self.conversation(state, &d.conversation_id).await;
+                    match conv.and_then(|c| self.must_own(&c).map(|()| c)) {
+                        Ok(conv) => self.streams.checked(&d, conv, now),
+                        Err(refused) => {
+                            self.streams.end(&d.client_id);
+                            return Err(refused);
+                        }
+                    }
+                }
+            }
+        };
+        let msg = ServerMsg::Delta {
+            conversation_id: d.conversation_id,
+            client_id: d.client_id,
+            sender: bots::sender(&self.bot),
+            index: d.index,
+            text: d.text,
+        };
+        publish(state, Audience::Visitors, conv, &msg).await;
+        Ok(())
     }
 
     fn owner(&self) -> Owner {

@@ -11,6 +11,7 @@ mod lifecycle;
 mod note;
 mod receipts;
 mod search;
+mod stream;
 mod views;
 mod visitor;
 

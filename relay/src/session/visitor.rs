@@ -215,6 +215,7 @@ impl Handler for VisitorSession {
                 self.store(state, outbox, new).await
             }
             other @ (ClientMsg::Handoff { .. }
+            | ClientMsg::Delta(_)
             | ClientMsg::HandBack { .. }
             | ClientMsg::ListConversations { .. }
             | ClientMsg::ListView { .. }

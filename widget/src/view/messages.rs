@@ -64,7 +64,11 @@ fn row(w: Widget, line: Line) -> impl IntoView {
         SenderKind::Bot => "bot",
         SenderKind::System => "system",
     };
+    // A streamed answer being written is shown, not read out piece by piece: the live
+    // region announces the stored message that replaces it.
+    let draft = line.is_draft();
     let state = match line.delivery {
+        _ if draft => "streaming",
         Delivery::Pending => "pending",
         Delivery::Sent => "sent",
         Delivery::Failed => "failed",
@@ -133,6 +137,7 @@ fn row(w: Widget, line: Line) -> impl IntoView {
             data-sender=sender
             data-state=state
             data-seq=line.seq.map(|s| s.to_string()).unwrap_or_default()
+            aria-hidden=draft.then_some("true")
         >
             <div class="sb-meta">
                 {avatar}
