@@ -21,16 +21,12 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::client;
 use crate::procs::{self, RelayCmd};
 
-const BOT_TOKEN: &str = "bench-bot-token-0123456789abcdef";
+pub const BOT_TOKEN: &str = "bench-bot-token-0123456789abcdef";
 const ANSWER: &str = "Standard delivery takes 3 to 5 working days in the EU [1].";
 
-pub async fn run(
-    relay: &RelayCmd,
-    questions: usize,
-    stream: bool,
-    model_ms: u64,
-) -> anyhow::Result<()> {
-    let proc = procs::relay_with(
+/// A relay whose `bench` site routes new conversations to a bot with [`BOT_TOKEN`] first.
+pub async fn bot_relay(relay: &RelayCmd) -> anyhow::Result<procs::Proc> {
+    procs::relay_with(
         relay,
         None,
         "routing = \"bot_first\"\nbot = \"aibot\"\n",
@@ -38,7 +34,16 @@ pub async fn run(
             "\n[[bots]]\nid = \"aibot\"\nname = \"AI\"\nsite = \"bench\"\ntoken = \"{BOT_TOKEN}\"\n"
         ),
     )
-    .await?;
+    .await
+}
+
+pub async fn run(
+    relay: &RelayCmd,
+    questions: usize,
+    stream: bool,
+    model_ms: u64,
+) -> anyhow::Result<()> {
+    let proc = bot_relay(relay).await?;
     let delay = Duration::from_millis(model_ms);
     let model = ModelStandIn::start(move |_| {
         if stream {
@@ -82,6 +87,8 @@ pub async fn run(
         .await
     });
     let mut full = Histogram::<u64>::new(3)?;
+    // Streamed: the visitor's first visible words (the first `delta` frame).
+    let mut first = Histogram::<u64>::new(3)?;
     // Warm-up: the bot connects, the first HTTP connection opens.
     for i in 0..(questions + 5) {
         let (mut ws, conv) = client::visitor(proc.port).await?;
@@ -90,13 +97,18 @@ pub async fn run(
         );
         let asked = Instant::now();
         ws.send(Message::text(send)).await?;
+        let mut seen = None;
         tokio::time::timeout(Duration::from_secs(10), async {
             while let Some(Ok(m)) = ws.next().await {
                 if let Message::Text(t) = m {
-                    if let Ok(ServerMsg::Message(m)) = serde_json::from_str(t.as_str()) {
-                        if m.sender.kind == SenderKind::Bot {
+                    match serde_json::from_str(t.as_str()) {
+                        Ok(ServerMsg::Delta { .. }) if seen.is_none() => {
+                            seen = Some(asked.elapsed());
+                        }
+                        Ok(ServerMsg::Message(m)) if m.sender.kind == SenderKind::Bot => {
                             return Ok(());
                         }
+                        _ => {}
                     }
                 }
             }
@@ -106,6 +118,9 @@ pub async fn run(
         .context("no answer within 10 s")??;
         if i >= 5 {
             full.record(asked.elapsed().as_micros() as u64)?;
+            if let Some(seen) = seen {
+                first.record(seen.as_micros() as u64)?;
+            }
         }
         let _ = ws.close(None).await;
     }
@@ -120,5 +135,20 @@ pub async fn run(
         ms(0.99),
         full.max() as f64 / 1000.0
     );
+    if stream {
+        let first_ms = |q: f64| first.value_at_quantile(q) as f64 / 1000.0;
+        println!(
+            "ai: first words on the visitor's socket (a `delta`) in {} of {questions} answers: \
+             p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
+            first.len(),
+            first_ms(0.5),
+            first_ms(0.9),
+            first_ms(0.99)
+        );
+        anyhow::ensure!(
+            first.len() as usize == questions,
+            "an answer reached the visitor with no streamed piece before it"
+        );
+    }
     Ok(())
 }

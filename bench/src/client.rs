@@ -73,6 +73,26 @@ pub async fn agent(port: u16) -> anyhow::Result<Ws> {
     }
 }
 
+/// A bot connected to `port` with `token`, past its `welcome`.
+pub async fn bot(port: u16, token: &str) -> anyhow::Result<Ws> {
+    let (mut ws, _) = connect(format!("ws://127.0.0.1:{port}/v1/bot")).await?;
+    ws.send(Message::text(format!(
+        r#"{{"type":"hello","protocol":{PROTOCOL_VERSION},"token":"{token}"}}"#
+    )))
+    .await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                if let Ok(ServerMsg::Welcome(_)) = serde_json::from_str(t.as_str()) {
+                    return Ok(ws);
+                }
+            }
+            Some(Ok(_)) => {}
+            other => anyhow::bail!("bot hello failed: {other:?}"),
+        }
+    }
+}
+
 /// The fields of a server frame the load generator looks at, borrowed from the frame: a full
 /// `ServerMsg` decode per receipt would make the generator, which shares the two cores with
 /// the relay, the bottleneck of its own measurement.

@@ -10,11 +10,13 @@
 //! - `knee`: a rising inbound rate at a fixed fan-out (2,000 visitors, 5 agents) until the relay
 //!   no longer keeps up: per step p50/p99, whether it kept up, CPU per inbound message and per
 //!   delivery;
+//! - `stream`: the relay's CPU per streamed piece of a bot's answer (`delta`) and the bot →
+//!   visitor latency of each piece;
 //! - `floor`: the kernel's share of `load`'s fan-out, with no relay: one thread writing the same
 //!   bytes to N plain sockets.
 //!
 //! Modules: [`procs`] (relay and redis-server processes, /proc sampling), [`client`]
-//! (protocol clients), [`idle`], [`load`], [`knee`], [`floor`].
+//! (protocol clients), [`idle`], [`load`], [`knee`], [`ai`], [`stream`], [`floor`].
 
 mod ai;
 mod client;
@@ -23,6 +25,7 @@ mod idle;
 mod knee;
 mod load;
 mod procs;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -97,6 +100,18 @@ enum What {
         #[arg(long, default_value_t = 0)]
         model_ms: u64,
     },
+    /// Relay CPU per streamed piece (`delta`): one bot streaming into many conversations.
+    Stream {
+        /// Bot-owned conversations streamed into at once (at most 64, one bot's open streams).
+        #[arg(long, default_value_t = 50)]
+        conversations: usize,
+        /// Pieces per conversation.
+        #[arg(long, default_value_t = 400)]
+        pieces: u32,
+        /// Deltas per second, all conversations together.
+        #[arg(long, default_value_t = 5000)]
+        rate: u32,
+    },
     /// CPU per delivery of a bare sender: one thread writing `load`'s agent frames to plain
     /// sockets, no relay.
     Floor {
@@ -166,6 +181,21 @@ async fn main() {
             stream,
             model_ms,
         } => ai::run(&relay, questions, stream, model_ms).await,
+        What::Stream {
+            conversations,
+            pieces,
+            rate,
+        } => {
+            stream::run(
+                &relay,
+                stream::Shape {
+                    conversations,
+                    pieces,
+                    rate,
+                },
+            )
+            .await
+        }
         What::Floor {
             agents,
             rate,

@@ -36,6 +36,8 @@
 //! - `receipts`: "Seen" in the widget once the agent opens the conversation, the visitor's
 //!   mark in the console (held while the chat is closed), an SPA navigation in the console's
 //!   page trail; axe-core, right to left, 390 px;
+//! - `streaming`: a bot's streamed answer grows in one row hidden from screen readers, the
+//!   stored message takes its place, a reload mid-stream shows only the stored answer (axe-core);
 //! - `resilience`: offline outbox through a reload, two tabs on one WebSocket;
 //! - `workspace`: the console at 390 px as stacked views (list → conversation → context and
 //!   back, focus following), keyboard shortcuts and their `?` overlay, a notification for a new
@@ -70,6 +72,7 @@ mod page;
 mod receipts;
 mod resilience;
 mod search;
+mod streaming;
 mod visitor_desk;
 mod visitors_world;
 mod workspace;

@@ -126,7 +126,7 @@ pub fn run() -> anyhow::Result<()> {
     // `cargo xtask hostcost`): they must still run end to end, and the load generator fails
     // when a message is lost, duplicated or out of order.
     step(
-        "benchmark smokes: knee and the AI bot on a debug relay, KPI reports, hostcost in Chromium",
+        "benchmark smokes: knee, the AI bot and streamed pieces on a debug relay, KPI reports, hostcost in Chromium",
     );
     let bench = |args: &[&str]| {
         tools::run(
@@ -149,6 +149,16 @@ pub fn run() -> anyhow::Result<()> {
         "2",
     ])?;
     bench(&["ai", "--questions", "5"])?;
+    bench(&["ai", "--questions", "5", "--stream", "--model-ms", "100"])?;
+    bench(&[
+        "stream",
+        "--conversations",
+        "5",
+        "--pieces",
+        "20",
+        "--rate",
+        "500",
+    ])?;
     // The KPI report bench on 20,000 conversations (debug: ~3 s; the real run is a million
     // in release, `cargo bench -p switchboard-relay --bench kpi`).
     tools::cargo(&[
