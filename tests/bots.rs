@@ -647,6 +647,119 @@ mod http {
     }
 }
 
+/// Triage of a bot's handoff (`bots::triage`): a team that speaks the visitor's language gets
+/// it when the bot names no team, the bot's own team choice wins over the language, and a
+/// strongly negative visitor is raised to `high` (never lowered from `urgent`).
+#[tokio::test]
+async fn a_handoff_goes_to_the_team_speaking_the_visitors_language_and_upset_visitors_come_first() {
+    let relay = TestRelay::start_with(|c| {
+        bot_first(c);
+        c.teams.push(switchboard_relay::config::Team {
+            id: "hindi".into(),
+            name: "Hindi".into(),
+            site: SITE.into(),
+            members: vec!["alex".into()],
+            policy: switchboard_relay::config::Policy::Manual,
+            capacity: 5,
+            languages: vec!["hin".into()],
+        });
+    })
+    .await;
+    let mut bot = relay.bot(BOT_TOKEN).await;
+    let cases = [
+        // (bot's team, priority, language, sentiment) → (team, priority)
+        (
+            None,
+            Priority::Normal,
+            Some("HIN"),
+            Some(-80),
+            "hindi",
+            Priority::High,
+        ),
+        (
+            None,
+            Priority::Normal,
+            Some("fra"),
+            Some(10),
+            TEAM,
+            Priority::Normal,
+        ),
+        (
+            Some(TEAM),
+            Priority::Low,
+            Some("hin"),
+            Some(-50),
+            TEAM,
+            Priority::High,
+        ),
+        (
+            None,
+            Priority::Urgent,
+            None,
+            Some(-100),
+            TEAM,
+            Priority::Urgent,
+        ),
+        (
+            None,
+            Priority::Normal,
+            Some("hin"),
+            Some(-49),
+            "hindi",
+            Priority::Normal,
+        ),
+    ];
+    for (i, (team, priority, language, sentiment, want_team, want_priority)) in
+        cases.into_iter().enumerate()
+    {
+        let mut v = relay.visitor().await;
+        v.say("q", "Mera order kahan hai?").await;
+        let conv = v.conversation_id();
+        bot.until(|m| match m {
+            ServerMsg::Routed(r) if r.conversation.id == conv => Some(()),
+            _ => None,
+        })
+        .await;
+        bot.send(&ClientMsg::Handoff {
+            conversation_id: conv.clone(),
+            handoff: Handoff {
+                reason: HandoffReason::Frustration,
+                summary: "Upset about a late order.".into(),
+                team: team.map(Into::into),
+                priority,
+                fields: Default::default(),
+                language: language.map(Into::into),
+                sentiment,
+            },
+        })
+        .await;
+        bot.until(|m| match m {
+            ServerMsg::Released {
+                conversation_id, ..
+            } if *conversation_id == conv => Some(()),
+            ServerMsg::Error { code, message, .. } => panic!("case {i}: {code:?} {message}"),
+            _ => None,
+        })
+        .await;
+        let routed = eventually("the handoff's entry in the log", WAIT, || async {
+            relay
+                .stored(&conv)
+                .await
+                .into_iter()
+                .find_map(|m| match *m.event? {
+                    SystemEvent::HandedOff { team, priority, .. } => Some((team, priority)),
+                    _ => None,
+                })
+        })
+        .await;
+        assert_eq!(
+            routed,
+            (Some(want_team.to_string()), want_priority),
+            "case {i}"
+        );
+    }
+}
+
 /// A bot that connects while it owns more conversations than one inbox page (200) is given
 /// every one of them, without its connection being closed as slow for the burst.
 #[tokio::test]

@@ -41,6 +41,7 @@ fn helpdesk(config: &mut Config) {
             members: vec![member.into()],
             policy: Policy::Manual,
             capacity: 5,
+            languages: Vec::new(),
         });
     }
 }

@@ -143,6 +143,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
             members: vec!["alex".into()],
             policy: Policy::Manual,
             capacity: 5,
+            languages: Vec::new(),
         }],
         demo: None,
         tuning: Default::default(),

@@ -354,6 +354,11 @@ pub struct Team {
     /// Most conversations one member holds at once (for automatic assignment).
     #[serde(default = "default_capacity")]
     pub capacity: u32,
+    /// Languages the team answers in, as bots detect them (ISO 639-3: `hin`, `ara`): a bot's
+    /// handoff that names no team goes to the first team of its site that speaks the
+    /// visitor's language (`bots::triage`).
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 fn default_capacity() -> u32 {
@@ -374,6 +379,12 @@ pub enum Policy {
 impl Team {
     pub fn has_member(&self, agent: &str) -> bool {
         self.members.iter().any(|m| m == agent)
+    }
+
+    pub fn speaks(&self, language: &str) -> bool {
+        self.languages
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(language))
     }
 }
 
@@ -584,6 +595,7 @@ impl Config {
                 members: vec!["demo-agent".into()],
                 policy: Policy::Manual,
                 capacity: default_capacity(),
+                languages: Vec::new(),
             });
         }
         self.agents.push(Agent {
@@ -773,6 +785,14 @@ impl Config {
             }
             if team.capacity == 0 {
                 bail!("team {:?} has capacity 0", team.id);
+            }
+            if let Some(bad) = team.languages.iter().find(|l| {
+                !(2..=8).contains(&l.len()) || !l.chars().all(|c| c.is_ascii_alphabetic())
+            }) {
+                bail!(
+                    "team {:?} lists language {bad:?}: use ISO 639-3 codes such as \"hin\"",
+                    team.id
+                );
             }
         }
         for site in &self.sites {
@@ -1193,6 +1213,10 @@ mod tests {
             (
                 "[[teams]]\nid = \"x\"\nsite = \"nowhere\"",
                 "unknown site \"nowhere\"",
+            ),
+            (
+                "[[teams]]\nid = \"x\"\nsite = \"shop\"\nlanguages = [\"hi<script>\"]",
+                "lists language \"hi<script>\"",
             ),
         ];
         for (extra, why) in cases {

@@ -1,10 +1,11 @@
 //! Bots: who they are ([`Bots`]), how a frame reaches one however it is attached ([`notify`]),
-//! which conversations they own ([`routing`]), webhook delivery ([`webhook`]), the HTTP API
+//! which conversations they own ([`routing`]), where a handoff goes ([`triage`]), webhook delivery ([`webhook`]), the HTTP API
 //! webhook bots answer through ([`api`]) and agent presence across nodes ([`presence`]).
 
 pub mod api;
 pub mod presence;
 pub mod routing;
+pub mod triage;
 pub mod webhook;
 
 use std::collections::HashMap;

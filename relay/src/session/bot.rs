@@ -15,7 +15,7 @@ use switchboard_protocol::{
 
 use super::stream::{Step, Streams};
 use super::{deliver, ping_interval_ms, publish, send_history, Handler, Reader, Refusal};
-use crate::bots::{self, routing};
+use crate::bots::{self, routing, triage};
 use crate::broker::{Audience, Conversation, HandoffChange, Lifecycle, NewMessage};
 use crate::config::Bot;
 use crate::limits::{FrameRates, Limits};
@@ -146,10 +146,9 @@ impl Handler for BotSession {
                         ));
                     }
                 }
-                let route = Lifecycle::HandedOff {
-                    team: handoff.team.clone(),
-                    priority: handoff.priority,
-                };
+                let triage::Route { team, priority } =
+                    triage::route(&state.config, &conv.site, &handoff);
+                let route = Lifecycle::HandedOff { team, priority };
                 let record = HandedOff {
                     by: self.bot.id.clone(),
                     at: state.config.clock.now(),
