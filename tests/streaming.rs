@@ -15,7 +15,7 @@ use crate::bots::bot_first;
 use crate::redis_server::RedisServer;
 use crate::util::*;
 
-fn delta(conv: &str, client_id: &str, index: u32, text: &str) -> ClientMsg {
+pub fn delta(conv: &str, client_id: &str, index: u32, text: &str) -> ClientMsg {
     ClientMsg::Delta(Delta {
         conversation_id: conv.into(),
         client_id: client_id.into(),
@@ -24,7 +24,7 @@ fn delta(conv: &str, client_id: &str, index: u32, text: &str) -> ClientMsg {
     })
 }
 
-fn send(conv: &str, client_id: &str, text: &str) -> ClientMsg {
+pub fn send(conv: &str, client_id: &str, text: &str) -> ClientMsg {
     ClientMsg::Send(Send {
         conversation_id: conv.into(),
         client_id: client_id.into(),

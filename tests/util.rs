@@ -270,15 +270,7 @@ impl TestRelay {
 
     /// A bot connection after `hello`/`welcome` (frames for conversations it owns follow).
     pub async fn bot(&self, token: &str) -> Client {
-        let mut c = Client::connect(&self.url("/v1/bot"), None).await.unwrap();
-        c.send(&ClientMsg::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            token: Some(token.into()),
-            context: None,
-            identity_token: None,
-        }))
-        .await;
-        c.welcome().await
+        bot_at(&self.url("/v1/bot"), token).await
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -294,6 +286,19 @@ impl TestRelay {
             .await
             .unwrap()
     }
+}
+
+/// A bot connection to the relay's bot endpoint `url`, after `hello`/`welcome`.
+pub async fn bot_at(url: &str, token: &str) -> Client {
+    let mut c = Client::connect(url, None).await.unwrap();
+    c.send(&ClientMsg::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        token: Some(token.into()),
+        context: None,
+        identity_token: None,
+    }))
+    .await;
+    c.welcome().await
 }
 
 pub struct Client {

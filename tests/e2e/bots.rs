@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use switchboard_protocol::client::{Hello, Send};
-use switchboard_protocol::{ClientMsg, ErrorCode, ServerMsg, PROTOCOL_VERSION};
+use switchboard_protocol::client::Send;
+use switchboard_protocol::{ClientMsg, ErrorCode, ServerMsg};
 
 use super::harness::{with_browsers, Chromedriver, RelayProcess, AGENT_TOKEN};
 use super::page::*;
 use crate::process::{orderbot, BOT_TOKEN};
-use crate::util::{eventually, Client};
+use crate::util::{bot_at, eventually};
 
 const QUESTION: &str = "Where is my order?";
 const ANSWER: &str = "I'm sorry about the delay; express shipping on your next order is on us.";
@@ -96,15 +96,7 @@ async fn bot_answers_from_the_order_and_hands_off_to_the_console() {
             .unwrap()
             .expect("the inbox line carries the conversation id");
         let bots_before = bot_messages(&v).await;
-        let mut bot = Client::connect(&relay.ws("/v1/bot"), None).await.unwrap();
-        bot.send(&ClientMsg::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            token: Some(BOT_TOKEN.into()),
-            context: None,
-            identity_token: None,
-        }))
-        .await;
-        let mut bot = bot.welcome().await;
+        let mut bot = bot_at(&relay.ws("/v1/bot"), BOT_TOKEN).await;
         bot.send(&ClientMsg::Send(Send {
             conversation_id: conv,
             client_id: "late-1".into(),

@@ -4,33 +4,17 @@
 //! of a stream shows only the stored answer, never a half answer twice.
 
 use fantoccini::Client;
-use switchboard_protocol::client::{Hello, Send};
-use switchboard_protocol::{ClientMsg, Delta, ServerMsg, PROTOCOL_VERSION};
+use switchboard_protocol::ServerMsg;
 
 use super::axe;
 use super::harness::{artifact, with_browsers, Chromedriver, RelayProcess};
 use super::page::*;
 use crate::process::BOT_TOKEN;
-use crate::util::{eventually, Client as Ws};
-
-fn delta(conv: &str, client_id: &str, index: u32, text: &str) -> ClientMsg {
-    ClientMsg::Delta(Delta {
-        conversation_id: conv.into(),
-        client_id: client_id.into(),
-        index,
-        text: text.into(),
-    })
-}
+use crate::streaming::{delta, send};
+use crate::util::{bot_at, eventually, Client as Ws};
 
 async fn store(bot: &mut Ws, conv: &str, client_id: &str, text: &str) {
-    bot.send(&ClientMsg::Send(Send {
-        conversation_id: conv.into(),
-        client_id: client_id.into(),
-        text: text.into(),
-        rich: None,
-        canned_id: None,
-    }))
-    .await;
+    bot.send(&send(conv, client_id, text)).await;
     bot.until(|m| match m {
         ServerMsg::Ack { client_id: id, .. } if id == client_id => Some(()),
         ServerMsg::Error { code, message, .. } => panic!("refused: {code:?} {message}"),
@@ -67,15 +51,7 @@ async fn wait_rows(v: &Client, what: &str, want: &[(&str, &str, bool)]) {
 #[tokio::test]
 async fn a_streamed_answer_grows_in_one_row_and_is_replaced_by_the_stored_message() {
     let relay = RelayProcess::start_with(&["--demo-bot-token", BOT_TOKEN]).await;
-    let mut bot = Ws::connect(&relay.ws("/v1/bot"), None).await.unwrap();
-    bot.send(&ClientMsg::Hello(Hello {
-        protocol: PROTOCOL_VERSION,
-        token: Some(BOT_TOKEN.into()),
-        context: None,
-        identity_token: None,
-    }))
-    .await;
-    let mut bot = bot.welcome().await;
+    let mut bot = bot_at(&relay.ws("/v1/bot"), BOT_TOKEN).await;
     let driver = Chromedriver::start().await;
     let (visitor, _profile) = driver.browser().await;
     let v = visitor.clone();
