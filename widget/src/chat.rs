@@ -65,6 +65,7 @@ pub fn forget(widget: Widget) {
         c.visitor_id = None;
         c.last_welcome = None;
         c.caught_up = false;
+        c.welcome_seq = 0;
         c.read_sent = 0;
         c.tx.take()
     });

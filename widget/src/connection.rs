@@ -307,6 +307,7 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
                 c.visitor_id = Some(w.id.clone());
                 c.ping_interval_ms = w.ping_interval_ms;
                 c.welcomed = true;
+                c.welcome_seq = w.last_seq.unwrap_or(0);
                 c.csat = w.csat;
             });
             widget.typical_reply_ms.set(w.typical_reply_ms);
@@ -389,7 +390,10 @@ fn handle(widget: Widget, msg: VisitorMsg, tx: Option<&mpsc::UnboundedSender<Str
             if from_them {
                 widget.typing.set(None);
             }
-            if is_new && from_them && core(|c| c.caught_up) {
+            // Past this socket's welcome, a message was written since: new even mid catch-up
+            // (only in the leader, whose welcome is its own; another tab's replay is older).
+            let since_welcome = tx.is_some() && core(|c| seq > c.welcome_seq);
+            if is_new && from_them && (core(|c| c.caught_up) || since_welcome) {
                 if !widget.open.get_untracked() {
                     widget.unread.update(|n| *n += 1);
                     if let Some((name, text)) = said {

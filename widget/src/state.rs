@@ -126,6 +126,9 @@ pub struct Core {
     pub dropped_before_welcome: bool,
     /// Set once the first catch-up after page load finished: later agent messages are new.
     pub caught_up: bool,
+    /// The conversation's last seq when the current socket said welcome: a message past it
+    /// was written since, so it is new even while the catch-up is still under way.
+    pub welcome_seq: u64,
     /// A gap-filling `sync` is under way.
     pub syncing: bool,
     pub ping_interval_ms: u64,
